@@ -1,0 +1,497 @@
+"""Lark parse tree to the typed tree of `nodes.py`, once, with spans.
+
+Shape errors the grammar cannot express (a duration in mg, `at least 1.5 of`) become
+diagnostics here; the builder never raises for a bad rule file.
+"""
+
+from __future__ import annotations
+
+from fractions import Fraction
+from typing import Any
+
+import lark
+from lark import Token, Tree
+
+from . import nodes as n
+from .diagnostics import Diagnostic, Span
+
+TIME_UNITS: dict[str, n.TimeUnit] = {
+    "day": "days",
+    "days": "days",
+    "d": "days",
+    "week": "weeks",
+    "weeks": "weeks",
+    "wk": "weeks",
+    "month": "months",
+    "months": "months",
+    "mo": "months",
+    "year": "years",
+    "years": "years",
+    "y": "years",
+}
+
+
+def split_quantity(text: str) -> tuple[Fraction, str | None]:
+    """`40 mL/min` -> (40, "mL/min"); `3` -> (3, None). The grammar guarantees the shape."""
+    i = 0
+    while i < len(text) and (text[i].isdigit() or text[i] == "."):
+        i += 1
+    number = Fraction(text[:i])
+    unit = text[i:].strip()
+    return number, (unit or None)
+
+
+class Builder:
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self.diagnostics: list[Diagnostic] = []
+
+    # -------------------------------------------------------------- helpers
+    def error(self, code: str, message: str, fix: str, span: Span) -> None:
+        self.diagnostics.append(Diagnostic(code, "error", message, fix, self.path, span))
+
+    @staticmethod
+    def span(item: Tree | Token) -> Span:
+        if isinstance(item, Token):
+            return Span.from_token(item)
+        return Span.from_meta(item.meta)
+
+    @staticmethod
+    def string(token: Token) -> str:
+        raw = str(token)
+        if raw.startswith('"""'):
+            return raw[3:-3]
+        body = raw[1:-1]
+        # Only \" and \\ are escapes; the rest is kept as written.
+        return body.replace('\\"', '"').replace("\\\\", "\\")
+
+    def name(self, token: Token) -> n.Name:
+        return n.Name(str(token), span=self.span(token))
+
+    @staticmethod
+    def word(tree: Tree | Token) -> str:
+        """The keyword(s) of a `!rule` of literals, e.g. `direction` -> "before"."""
+        if isinstance(tree, Token):
+            return str(tree)
+        return " ".join(str(t) for t in tree.children)
+
+    # -------------------------------------------------------------- file
+    def build_file(self, tree: Tree) -> n.RuleFile:
+        trial: n.Trial | None = None
+        imports: list[n.Import] = []
+        concepts: list[n.ConceptDecl] = []
+        defines: list[n.Define] = []
+        criteria: list[n.Criterion] = []
+        for item in tree.children:
+            kind = item.data
+            if kind == "trial":
+                built = self.trial(item)
+                if trial is not None:
+                    self.error(
+                        "C210",
+                        "a second trial header",
+                        "keep one `trial` header per rule file",
+                        built.span,
+                    )
+                else:
+                    trial = built
+            elif kind in ("import_module", "import_names"):
+                imports.append(self.import_stmt(item))
+            elif kind == "concept_decl":
+                concepts.append(self.concept_decl(item))
+            elif kind == "define":
+                defines.append(self.define(item))
+            elif kind == "section":
+                criteria.extend(self.section(item))
+        return n.RuleFile(
+            path=self.path,
+            trial=trial,
+            imports=tuple(imports),
+            concepts=tuple(concepts),
+            defines=tuple(defines),
+            criteria=tuple(criteria),
+        )
+
+    def trial(self, tree: Tree) -> n.Trial:
+        registry_id = self.string(tree.children[0])
+        title: str | None = None
+        dates: list[n.Name] = []
+        index: n.Name | None = None
+        for field in tree.children[1:]:
+            if field.data == "title":
+                title = self.string(field.children[0])
+            elif field.data == "dates":
+                dates.extend(self.name(t) for t in field.children)
+            elif field.data == "index_date":
+                index = self.name(field.children[0])
+        return n.Trial(registry_id, title, tuple(dates), index, span=self.span(tree))
+
+    def import_stmt(self, tree: Tree) -> n.Import:
+        module = tuple(str(t) for t in tree.children[0].children)
+        rest = tree.children[1:]
+        if tree.data == "import_module":
+            alias = self.name(rest[0]) if rest else None
+            return n.Import(module, alias=alias, span=self.span(tree))
+        return n.Import(module, names=tuple(self.name(t) for t in rest), span=self.span(tree))
+
+    # -------------------------------------------------------------- declarations
+    def concept_decl(self, tree: Tree) -> n.ConceptDecl:
+        children = list(tree.children)
+        kind = self.word(children.pop(0))
+        if kind == "medication":
+            kind = "drug"
+        name = self.name(children.pop(0))
+        title = None
+        if children and isinstance(children[0], Token) and children[0].type == "STRING":
+            title = self.string(children.pop(0))
+        expr = children.pop(0)
+        include = self.concept_union(expr.children[0])
+        exclude = self.concept_union(expr.children[1]) if len(expr.children) > 1 else ()
+        attributes: tuple[n.ConceptAttr, ...] = ()
+        if children:
+            attributes = tuple(self.concept_attr(a) for a in children[0].children)
+        return n.ConceptDecl(
+            kind=kind,  # type: ignore[arg-type]
+            name=name,
+            title=title,
+            include=include,
+            exclude=exclude,
+            attributes=attributes,
+            span=self.span(tree),
+        )
+
+    def concept_union(self, tree: Tree) -> tuple[n.ConceptTerm, ...]:
+        terms: list[n.ConceptTerm] = []
+        for term in tree.children:
+            if term.data == "code_term":
+                system = self.word(term.children[0])
+                terms.append(
+                    n.CodeTerm(system, self.string(term.children[1]), span=self.span(term))
+                )
+            elif term.data == "ref_term":
+                terms.append(n.RefTerm(self.ref(term.children[0]), span=self.span(term)))
+            # empty_term: `{}` adds nothing (an open class a trial extends)
+        return tuple(terms)
+
+    def concept_attr(self, tree: Tree) -> n.ConceptAttr:
+        name = self.name(tree.children[0])
+        raw = tree.children[1]
+        value: n.QuantityLit | n.UnitLit | str
+        if isinstance(raw, Token) and raw.type == "STRING":
+            value = self.string(raw)
+        elif isinstance(raw, Tree) and raw.data == "unit_only":
+            value = n.UnitLit(str(raw.children[0]), span=self.span(raw))
+        else:
+            value = self.quantity(raw)
+        return n.ConceptAttr(name, value, span=self.span(tree))
+
+    def define(self, tree: Tree) -> n.Define:
+        children = list(tree.children)
+        name = self.name(children.pop(0))
+        title = None
+        if isinstance(children[0], Token) and children[0].type == "STRING":
+            title = self.string(children.pop(0))
+        body = children[0]
+        expr: Any
+        if isinstance(body, Tree) and body.data == "truth":
+            # A define of a bare operand is a value (or a boolean query): keep the operand.
+            expr = self.operand(body.children[0])
+        else:
+            expr = self.expr(body)
+        return n.Define(name, title, expr, span=self.span(tree))
+
+    def section(self, tree: Tree) -> list[n.Criterion]:
+        section = self.word(tree.children[0])
+        out = []
+        for crit in tree.children[1:]:
+            ident, text, body = crit.children
+            out.append(
+                n.Criterion(
+                    section=section,  # type: ignore[arg-type]
+                    id=self.name(ident),
+                    text=self.string(text),
+                    expr=self.expr(body),
+                    span=self.span(crit),
+                )
+            )
+        return out
+
+    # -------------------------------------------------------------- expressions
+    def expr(self, tree: Tree) -> n.Expr:
+        kind = tree.data
+        span = self.span(tree)
+        if kind == "or_expr":
+            return n.Or(tuple(self.expr(c) for c in tree.children), span=span)
+        if kind == "and_expr":
+            return n.And(tuple(self.expr(c) for c in tree.children), span=span)
+        if kind == "not_":
+            return n.Not(self.expr(tree.children[0]), span=span)
+        if kind == "at_least":
+            count_token = tree.children[0]
+            count = Fraction(str(count_token))
+            if count.denominator != 1 or count < 0:
+                self.error(
+                    "C110",
+                    f"`at least {count_token} of` needs a whole number",
+                    "write a whole number of criteria, e.g. `at least 4 of (...)`",
+                    self.span(count_token),
+                )
+            operands = tuple(self.expr(c) for c in tree.children[1:])
+            return n.AtLeast(int(count), operands, span=span)
+        if kind == "review":
+            return n.Review(self.string(tree.children[0]), span=span)
+        if kind == "conditional":
+            cond, then, other = (self.expr(c) for c in tree.children)
+            return n.Conditional(cond, then, other, span=span)
+        if kind == "truth":
+            return n.Truth(self.operand(tree.children[0]), span=span)
+        if kind == "compare":
+            left, op, right = tree.children
+            return n.Compare(self.operand(left), str(op), self.operand(right), span=span)
+        if kind == "between":
+            operand, low, high, *rest = tree.children
+            bounds = self.word(rest[0]) if rest else "inclusive"
+            low_node, high_node = self.borrow_unit(self.operand(low), self.operand(high))
+            return n.Between(self.operand(operand), low_node, high_node, bounds, span=span)
+        if kind == "is_value":
+            operand = self.operand(tree.children[0])
+            words = tree.children[1:]
+            negated = any(isinstance(w, Token) and str(w) == "not" for w in words)
+            word = self.word(words[-1])
+            return n.IsValue(operand, word, negated, span=span)
+        if kind == "in_values":
+            operand = self.operand(tree.children[0])
+            values = tuple(self.string(t) for t in tree.children[1:])
+            return n.InValues(operand, values, span=span)
+        raise AssertionError(f"unhandled expression {kind}")  # grammar and builder disagree
+
+    @staticmethod
+    def borrow_unit(low: n.Operand, high: n.Operand) -> tuple[n.Operand, n.Operand]:
+        """`between 18 and 70 years`: a bare-number bound takes the other bound's unit."""
+        if isinstance(low, n.QuantityLit) and isinstance(high, n.QuantityLit):
+            if low.unit is None and high.unit is not None:
+                low = n.QuantityLit(low.value, high.unit, span=low.span)
+            elif high.unit is None and low.unit is not None:
+                high = n.QuantityLit(high.value, low.unit, span=high.span)
+        return low, high
+
+    # -------------------------------------------------------------- operands
+    def quantity(self, item: Tree | Token) -> n.QuantityLit:
+        if isinstance(item, Tree):
+            if item.data == "scaled_quantity":
+                number, unit = item.children
+                return n.QuantityLit(Fraction(str(number)), str(unit), span=self.span(item))
+            item = item.children[0]
+        value, unit = split_quantity(str(item))
+        return n.QuantityLit(value, unit, span=self.span(item))
+
+    def operand(self, tree: Tree | Token) -> n.Operand:
+        if isinstance(tree, Token):
+            raise AssertionError(f"unexpected token {tree!r}")
+        kind = tree.data
+        span = self.span(tree)
+        if kind in ("quantity", "scaled_quantity"):
+            return self.quantity(tree)
+        if kind == "titer":
+            dilution = Fraction(str(tree.children[0]).split(":", 1)[1])
+            return n.TiterLit(dilution, span=span)
+        if kind == "uln":
+            number, limit = tree.children
+            return n.LimitLit(Fraction(str(number)), self.word(limit), span=span)  # type: ignore[arg-type]
+        if kind == "aggregate":
+            op = self.word(tree.children[0])
+            return n.Aggregate(op, self.query(tree.children[1]), span=span)  # type: ignore[arg-type]
+        if kind == "exists":
+            children = tree.children
+            negated = False
+            if len(children) == 2:
+                negated = self.word(children[0]) == "no"
+            return n.Exists(negated, self.query(children[-1]), span=span)
+        if kind == "age":
+            return n.Age(self.name(tree.children[0]), span=span)
+        if kind == "derived":
+            function = self.ref(tree.children[0])
+            anchor = self.name(tree.children[1])
+            tolerance = self.tolerance(tree.children[2]) if len(tree.children) > 2 else None
+            return n.DerivedValue(function, anchor, tolerance, span=span)
+        if kind == "ref":
+            return self.ref(tree)
+        raise AssertionError(f"unhandled operand {kind}")
+
+    def ref(self, tree: Tree) -> n.Ref:
+        return n.Ref(tuple(str(t) for t in tree.children), span=self.span(tree))
+
+    # -------------------------------------------------------------- queries
+    def query(self, tree: Tree) -> n.Query:
+        children = list(tree.children)
+        kind = self.word(children.pop(0))
+        if kind == "drug":
+            kind = "medication"
+        concept = self.ref(children.pop(0))
+        window_tree = children.pop()
+        fields: dict[str, Any] = {}
+        for qualifier in children:
+            q = qualifier.data
+            if q == "route":
+                fields["routes"] = tuple(str(t) for t in qualifier.children)
+            elif q in ("dose", "dose_between"):
+                fields["dose"] = self.dose(qualifier)
+            elif q == "new_start":
+                fields["new_start"] = True
+            elif q == "dose_change":
+                word = self.word(qualifier.children[0])
+                fields["dose_pattern"] = "change" if word == "dose change" else "stable"
+            elif q == "duration_req":
+                fields["duration"] = self.duration_requirement(qualifier)
+            elif q in ("where", "where_in"):
+                fields.setdefault("where", ())
+                fields["where"] = fields["where"] + (self.where(qualifier),)
+            elif q == "status":
+                fields["statuses"] = tuple(str(t) for t in qualifier.children)
+            elif q in ("value_filter", "value_is"):
+                fields["value"] = self.value_filter(qualifier)
+        return n.Query(
+            kind=kind,  # type: ignore[arg-type]
+            concept=concept,
+            window=self.window(window_tree),
+            span=self.span(tree),
+            **fields,
+        )
+
+    def dose(self, tree: Tree) -> n.DoseFilter:
+        children = list(tree.children)
+        basis = None
+        if children and isinstance(children[-1], Tree) and children[-1].data == "dose_basis":
+            basis = str(children.pop().children[0])
+        if tree.data == "dose":
+            op, value = children
+            return n.DoseFilter(str(op), self.quantity(value), basis=basis, span=self.span(tree))
+        low, high, *rest = children
+        bounds = self.word(rest[0]) if rest else "inclusive"
+        low_q, high_q = self.borrow_unit(self.quantity(low), self.quantity(high))
+        assert isinstance(low_q, n.QuantityLit) and isinstance(high_q, n.QuantityLit)
+        return n.DoseFilter(
+            "between", low_q, high=high_q, bounds=bounds, basis=basis, span=self.span(tree)
+        )
+
+    def duration_requirement(self, tree: Tree) -> n.DurationRequirement:
+        children = list(tree.children)
+        duration = self.duration(children.pop(0))
+        mode = "continuous"
+        gap = None
+        for child in children:
+            if child.data == "continuity":
+                mode = self.word(child)
+            elif child.data == "gap":
+                gap = self.duration(child.children[0])
+        return n.DurationRequirement(duration, mode, gap, span=self.span(tree))  # type: ignore[arg-type]
+
+    def where(self, tree: Tree) -> n.AttributeFilter:
+        name = str(tree.children[0])
+        if tree.data == "where_in":
+            values = tuple(self.attr_literal(v) for v in tree.children[1:])
+            return n.AttributeFilter(name, "in", values, span=self.span(tree))
+        op = str(tree.children[1])
+        return n.AttributeFilter(
+            name, op, (self.attr_literal(tree.children[2]),), span=self.span(tree)
+        )
+
+    def attr_literal(self, item: Tree | Token) -> str | n.QuantityLit:
+        if isinstance(item, Token) and item.type == "STRING":
+            return self.string(item)
+        return self.quantity(item)
+
+    def value_filter(self, tree: Tree) -> n.ValueFilter:
+        if tree.data == "value_is":
+            return n.ValueFilter("is", self.word(tree.children[0]), span=self.span(tree))
+        op, value = tree.children
+        return n.ValueFilter(str(op), self.operand(value), span=self.span(tree))  # type: ignore[arg-type]
+
+    # -------------------------------------------------------------- windows
+    def window(self, tree: Tree) -> n.Window:
+        kind = tree.data
+        span = self.span(tree)
+        c = tree.children
+        if kind == "within":
+            duration, direction, anchor = c
+            return n.Window(
+                "within",
+                anchor=self.anchor(anchor),
+                direction=self.word(direction),  # type: ignore[arg-type]
+                far=self.duration(duration),
+                span=span,
+            )
+        if kind == "within_default":
+            return n.Window("within", far=self.duration(c[0]), span=span)
+        if kind == "between_window":
+            near_tree, far_tree, direction, anchor = c
+            far = self.duration(far_tree)
+            near_value, near_unit = split_quantity(str(near_tree.children[0]))
+            unit = TIME_UNITS.get(near_unit or "", None)
+            if near_unit is None and isinstance(far, n.Duration):
+                unit = far.unit
+            near: n.DurationLike
+            if unit is None:
+                self.error(
+                    "C120",
+                    f"'{near_tree.children[0]}' is not a duration",
+                    "write the window's near end in days, weeks, months or years",
+                    self.span(near_tree),
+                )
+                near = n.Duration(near_value, "days", span=self.span(near_tree))
+            else:
+                near = n.Duration(near_value, unit, span=self.span(near_tree))
+            return n.Window(
+                "between",
+                anchor=self.anchor(anchor),
+                direction=self.word(direction),  # type: ignore[arg-type]
+                near=near,
+                far=far,
+                span=span,
+            )
+        if kind == "at":
+            anchor = self.anchor(c[0])
+            tolerance = self.tolerance(c[1]) if len(c) > 1 else None
+            return n.Window("at", anchor=anchor, near=tolerance, span=span)
+        if kind == "ever":
+            anchor = self.anchor(c[0]) if c else None
+            return n.Window("ever", anchor=anchor, span=span)
+        if kind == "span":
+            return n.Window(
+                "span", anchor=self.anchor(c[0]), anchor_end=self.anchor(c[1]), span=span
+            )
+        if kind == "any_time":
+            return n.Window("any_time", span=span)
+        raise AssertionError(f"unhandled window {kind}")
+
+    def anchor(self, tree: Tree) -> n.Name:
+        return self.name(tree.children[0])
+
+    def tolerance(self, tree: Tree) -> n.DurationLike:
+        return self.duration(tree.children[0])
+
+    def duration(self, tree: Tree) -> n.DurationLike:
+        span = self.span(tree)
+        if tree.data == "longest":
+            return n.LongestDuration(tuple(self.duration(c) for c in tree.children), span=span)
+        if tree.data == "half_lives":
+            count = Fraction(str(tree.children[0]))
+            drug = self.ref(tree.children[1]) if len(tree.children) > 1 else None
+            return n.HalfLives(count, drug, span=span)
+        value, unit = split_quantity(str(tree.children[0]))
+        time_unit = TIME_UNITS.get(unit or "")
+        if time_unit is None:
+            self.error(
+                "C120",
+                f"'{tree.children[0]}' is not a duration",
+                "write a duration in days, weeks, months or years, e.g. `6 months`",
+                span,
+            )
+            return n.Duration(value, "days", span=span)
+        return n.Duration(value, time_unit, span=span)
+
+
+def build(tree: lark.Tree, path: str) -> tuple[n.RuleFile, list[Diagnostic]]:
+    builder = Builder(path)
+    rule_file = builder.build_file(tree)
+    return rule_file, builder.diagnostics

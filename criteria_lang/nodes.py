@@ -1,0 +1,448 @@
+"""The typed tree of a rule file: frozen attrs classes, one per construct.
+
+`build.py` makes these from Lark's parse tree, once. Every node carries a `span` that takes no
+part in equality, so two trees compare by meaning (the formatter's "never changes meaning" test
+is `build(fmt(src)) == build(src)`). Nothing here evaluates: `check.py` resolves names and units,
+`evaluate.py` (or a later SQL back end) executes.
+"""
+
+from __future__ import annotations
+
+from fractions import Fraction
+from typing import Literal, Union
+
+import attrs
+
+from .diagnostics import NO_SPAN, Span
+
+_span = attrs.field(default=NO_SPAN, eq=False, repr=False, kw_only=True)
+
+
+@attrs.frozen
+class Name:
+    text: str
+    span: Span = _span
+
+
+@attrs.frozen
+class Ref:
+    """A possibly dotted name: `creatinine`, `drugs.rituximab`."""
+
+    parts: tuple[str, ...]
+    span: Span = _span
+
+    @property
+    def dotted(self) -> str:
+        return ".".join(self.parts)
+
+
+# ------------------------------------------------------------------ literals
+
+
+@attrs.frozen
+class QuantityLit:
+    """`40 mL/min/1.73m2`, `18 years`, `3` (unit None: a bare number)."""
+
+    value: Fraction
+    unit: str | None
+    span: Span = _span
+
+
+@attrs.frozen
+class TiterLit:
+    """`1:80`: the reciprocal dilution (80)."""
+
+    dilution: Fraction
+    span: Span = _span
+
+
+@attrs.frozen
+class LimitLit:
+    """`2 x ULN`: a multiple of the result's upper (or lower) limit of normal."""
+
+    multiple: Fraction
+    limit: Literal["ULN", "LLN"]
+    span: Span = _span
+
+
+# ------------------------------------------------------------------ time
+
+TimeUnit = Literal["days", "weeks", "months", "years"]
+
+
+@attrs.frozen
+class Duration:
+    amount: Fraction
+    unit: TimeUnit
+    span: Span = _span
+
+
+@attrs.frozen
+class LongestDuration:
+    """`max(3 months, 5 half-lives)`: the longer of several durations."""
+
+    options: tuple[DurationLike, ...]
+    span: Span = _span
+
+
+@attrs.frozen
+class HalfLives:
+    """`5 half-lives [of drug]`: N times the drug's declared `half_life` (the matched drug's own
+    when no drug is named)."""
+
+    count: Fraction
+    drug: Ref | None
+    span: Span = _span
+
+
+DurationLike = Union[Duration, LongestDuration, HalfLives]
+
+WindowKind = Literal["within", "between", "at", "ever", "span", "any_time"]
+Direction = Literal["before", "after", "around"]
+
+
+@attrs.frozen
+class Window:
+    """A span of days relative to the trial's named dates. See docs/language.md, "Windows".
+
+    within D before A      [A - D, A]
+    within D after A       [A, A + D]
+    within D around A      [A - D, A + D]
+    between N and D before A   [A - D, A - N]    (after: [A + N, A + D])
+    at A [+/- T]           [A - T, A + T]
+    ever [before A]        (record start, A]
+    from A to B            [A, B]
+    any time               the whole record
+    """
+
+    kind: WindowKind
+    anchor: Name | None = None
+    direction: Direction | None = None
+    near: DurationLike | None = None  # the smaller offset (between); tolerance (at)
+    far: DurationLike | None = None  # the larger offset (within, between)
+    anchor_end: Name | None = None  # `from A to B`
+    span: Span = _span
+
+
+# ------------------------------------------------------------------ queries
+
+QueryKind = Literal["condition", "medication", "lab", "procedure", "observation", "score", "fact"]
+
+
+@attrs.frozen
+class DoseFilter:
+    op: str  # one of < <= > >= = != between
+    value: QuantityLit
+    high: QuantityLit | None = None
+    bounds: str = "inclusive"
+    basis: str | None = None  # `as prednisone_equivalent`
+    span: Span = _span
+
+
+@attrs.frozen
+class DurationRequirement:
+    """`for at least 90 days [continuous|total] [allowing gaps of 7 days]`."""
+
+    duration: DurationLike
+    mode: Literal["continuous", "total"] = "continuous"
+    gap: DurationLike | None = None
+    span: Span = _span
+
+
+@attrs.frozen
+class AttributeFilter:
+    """`where isn_rps_class in ("III", "IV")`, `where induration_mm >= 5 mm`."""
+
+    name: str
+    op: str  # comparator or "in"
+    values: tuple[str | QuantityLit, ...]
+    span: Span = _span
+
+
+@attrs.frozen
+class ValueFilter:
+    """`value >= 1:80`, `value is positive` on the events themselves."""
+
+    op: str  # comparator or "is"
+    value: QuantityLit | TiterLit | LimitLit | str
+    span: Span = _span
+
+
+@attrs.frozen
+class Query:
+    kind: QueryKind
+    concept: Ref
+    window: Window
+    routes: tuple[str, ...] = ()
+    dose: DoseFilter | None = None
+    new_start: bool = False
+    duration: DurationRequirement | None = None
+    where: tuple[AttributeFilter, ...] = ()
+    statuses: tuple[str, ...] = ()
+    value: ValueFilter | None = None
+    dose_pattern: Literal["change", "stable"] | None = None
+    span: Span = _span
+
+
+# ------------------------------------------------------------------ operands
+
+AggregateOp = Literal["latest", "earliest", "nearest", "min", "max", "sum", "count", "cumulative"]
+
+
+@attrs.frozen
+class Aggregate:
+    op: AggregateOp
+    query: Query
+    span: Span = _span
+
+
+@attrs.frozen
+class Exists:
+    """A query as a truth value: `any` (default) or `no` matching event."""
+
+    negated: bool
+    query: Query
+    span: Span = _span
+
+
+@attrs.frozen
+class Age:
+    """Completed years of age on a named date."""
+
+    anchor: Name
+    span: Span = _span
+
+
+@attrs.frozen
+class DerivedValue:
+    """`value bsa at screening [+/- 30 days]`: a value computed from the record (derived.py)."""
+
+    function: Ref
+    anchor: Name
+    tolerance: DurationLike | None = None
+    span: Span = _span
+
+
+Operand = Union[QuantityLit, TiterLit, LimitLit, Aggregate, Exists, Age, DerivedValue, Ref]
+
+# ------------------------------------------------------------------ boolean expressions
+
+
+@attrs.frozen
+class And:
+    operands: tuple[Expr, ...]
+    span: Span = _span
+
+
+@attrs.frozen
+class Or:
+    operands: tuple[Expr, ...]
+    span: Span = _span
+
+
+@attrs.frozen
+class Not:
+    operand: Expr
+    span: Span = _span
+
+
+@attrs.frozen
+class AtLeast:
+    """`at least N of (a, b, c)`."""
+
+    count: int
+    operands: tuple[Expr, ...]
+    span: Span = _span
+
+
+@attrs.frozen
+class Review:
+    """A criterion a person must judge; `question` is what to ask them."""
+
+    question: str
+    span: Span = _span
+
+
+@attrs.frozen
+class Conditional:
+    """`if c then a else b end`: unknown `c` gives `a` when a and b agree, else unknown."""
+
+    condition: Expr
+    then: Expr
+    otherwise: Expr
+    span: Span = _span
+
+
+@attrs.frozen
+class Truth:
+    """An operand used as a condition: a query (exists) or a reference to a boolean definition."""
+
+    operand: Operand
+    span: Span = _span
+
+
+@attrs.frozen
+class Compare:
+    left: Operand
+    op: str
+    right: Operand
+    span: Span = _span
+
+
+@attrs.frozen
+class Between:
+    """`x between a and b [inclusive|exclusive|left-inclusive|right-inclusive]` (default inclusive)."""
+
+    operand: Operand
+    low: Operand
+    high: Operand
+    bounds: str = "inclusive"
+    span: Span = _span
+
+
+@attrs.frozen
+class IsValue:
+    """`x is positive`, `x is not negative`, `x is present`."""
+
+    operand: Operand
+    word: str
+    negated: bool = False
+    span: Span = _span
+
+
+@attrs.frozen
+class InValues:
+    """`latest procedure biopsy ... in ("III", "IV")`: a coded value among strings."""
+
+    operand: Operand
+    values: tuple[str, ...]
+    span: Span = _span
+
+
+Expr = Union[
+    And, Or, Not, AtLeast, Review, Conditional, Truth, Compare, Between, IsValue, InValues
+]
+
+# ------------------------------------------------------------------ declarations
+
+ConceptKind = Literal["condition", "drug", "lab", "procedure", "observation", "score", "fact"]
+
+
+@attrs.frozen
+class CodeTerm:
+    system: str
+    code: str  # a trailing `*` matches every code with that prefix (ICD-10 / ATC hierarchies)
+    span: Span = _span
+
+
+@attrs.frozen
+class RefTerm:
+    ref: Ref
+    span: Span = _span
+
+
+ConceptTerm = Union[CodeTerm, RefTerm]
+
+
+@attrs.frozen
+class UnitLit:
+    """`unit mg/dL` as a concept attribute (the concept's canonical unit)."""
+
+    unit: str
+    span: Span = _span
+
+
+@attrs.frozen
+class ConceptAttr:
+    name: Name
+    value: QuantityLit | UnitLit | str
+    span: Span = _span
+
+
+@attrs.frozen
+class ConceptDecl:
+    kind: ConceptKind
+    name: Name
+    title: str | None
+    include: tuple[ConceptTerm, ...]
+    exclude: tuple[ConceptTerm, ...] = ()
+    attributes: tuple[ConceptAttr, ...] = ()
+    span: Span = _span
+
+
+@attrs.frozen
+class Define:
+    name: Name
+    title: str | None
+    expr: Expr | Operand
+    span: Span = _span
+
+
+@attrs.frozen
+class Criterion:
+    section: Literal["inclusion", "exclusion"]
+    id: Name
+    text: str
+    expr: Expr
+    span: Span = _span
+
+
+@attrs.frozen
+class Import:
+    """`import labs [as l]` or `from labs import creatinine, egfr`."""
+
+    module: tuple[str, ...]
+    alias: Name | None = None
+    names: tuple[Name, ...] = ()
+    span: Span = _span
+
+
+@attrs.frozen
+class Trial:
+    registry_id: str
+    title: str | None
+    dates: tuple[Name, ...]
+    index: Name | None
+    span: Span = _span
+
+
+@attrs.frozen
+class RuleFile:
+    path: str
+    trial: Trial | None
+    imports: tuple[Import, ...]
+    concepts: tuple[ConceptDecl, ...]
+    defines: tuple[Define, ...]
+    criteria: tuple[Criterion, ...]
+
+    @property
+    def inclusion(self) -> tuple[Criterion, ...]:
+        return tuple(c for c in self.criteria if c.section == "inclusion")
+
+    @property
+    def exclusion(self) -> tuple[Criterion, ...]:
+        return tuple(c for c in self.criteria if c.section == "exclusion")
+
+
+def children(node: object) -> list[object]:
+    """The direct child nodes of a node, in field order (for generic walks)."""
+    out: list[object] = []
+    for field in attrs.fields(type(node)):
+        if field.name == "span":
+            continue
+        value = getattr(node, field.name)
+        if isinstance(value, tuple):
+            out.extend(v for v in value if attrs.has(type(v)))
+        elif attrs.has(type(value)):
+            out.append(value)
+    return out
+
+
+def walk(node: object) -> list[object]:
+    """Every node under `node` (pre-order), `node` included."""
+    stack, out = [node], []
+    while stack:
+        current = stack.pop()
+        out.append(current)
+        stack.extend(reversed(children(current)))
+    return out

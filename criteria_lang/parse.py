@@ -1,0 +1,178 @@
+"""Text to Lark parse tree, with syntax errors turned into diagnostics.
+
+The parser is built on first use and cached (no work at import). A syntax error does not stop the
+run: the statement that holds it is blanked out (positions kept) and the file is parsed again, so
+one run reports the syntax errors of every statement.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+from pathlib import Path
+
+import lark
+from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken
+
+from .diagnostics import Diagnostic, Span
+
+GRAMMAR_PATH = Path(__file__).resolve().parent.parent / "grammar" / "criteria.lark"
+MAX_SYNTAX_ERRORS = 50
+
+# A line that starts a top-level statement or a criterion: where recovery resumes.
+_STATEMENT_START = re.compile(
+    r"^[ \t]*(?:"
+    r"(?:trial|import|from|define|inclusion|exclusion)\b"  # keywords that only start statements
+    r"|(?:condition|drug|lab|procedure|observation|score|fact)[ \t]+\w+[ \t]*(?:\"[^\"\n]*\"[ \t]*)?="
+    r"|(?!review\b)[A-Za-z_]\w*[ \t]+\"[^\"\n]*\"[ \t]*:"  # a criterion: ID "text":
+    r")",
+    re.MULTILINE,
+)
+
+# How terminals read in messages.
+_TERMINAL_WORDS = {
+    "NAME": "a name",
+    "STRING": 'a quoted text ("...")',
+    "NUMBER": "a number",
+    "QUANTITY": "a number with a unit (e.g. 40 mL/min)",
+    "TITER": "a titer (e.g. 1:80)",
+    "COMPARATOR": "a comparison (<, <=, >, >=, =, !=)",
+    "SCALED_UNIT": "a scaled unit (e.g. 10^9/L)",
+    "UNIT_TEXT": "a unit",
+    "LPAR": "'('",
+    "RPAR": "')'",
+    "COMMA": "','",
+    "COLON": "':'",
+    "EQUAL": "'='",
+    "DOT": "'.'",
+    "VBAR": "'|'",
+    "LBRACE": "'{'",
+    "RBRACE": "'}'",
+    "$END": "the end of the file",
+}
+
+
+@functools.cache
+def grammar_text() -> str:
+    return GRAMMAR_PATH.read_text(encoding="utf-8")
+
+
+@functools.cache
+def parser() -> lark.Lark:
+    return lark.Lark(
+        grammar_text(),
+        parser="lalr",
+        strict=True,
+        propagate_positions=True,
+        maybe_placeholders=False,
+    )
+
+
+def describe_terminal(name: str) -> str:
+    if name in _TERMINAL_WORDS:
+        return _TERMINAL_WORDS[name]
+    try:
+        pattern = parser().get_terminal(name).pattern
+    except KeyError:
+        return name.lower()
+    if pattern.type == "str":
+        return f"'{pattern.value}'"
+    return name.lower()
+
+
+def _expected_list(expected: set[str] | frozenset[str]) -> str:
+    words = sorted({describe_terminal(name) for name in expected})
+    if len(words) > 8:
+        words = words[:8] + ["..."]
+    return ", ".join(words)
+
+
+def _syntax_diagnostic(error: UnexpectedInput, path: str, text: str) -> Diagnostic:
+    line = max(1, error.line) if error.line and error.line > 0 else 1
+    column = max(1, error.column) if error.column and error.column > 0 else 1
+    if isinstance(error, UnexpectedToken) and error.token.type == "$END":
+        lines = text.splitlines() or [""]
+        line = len(lines)
+        column = len(lines[-1]) + 1
+        span = Span(len(text), len(text), line, column, line, column + 1)
+        return Diagnostic(
+            code="C102",
+            severity="error",
+            message="the file ends in the middle of a statement",
+            fix=f"finish the statement; expected {_expected_list(error.expected)}",
+            file=path,
+            span=span,
+        )
+    if isinstance(error, UnexpectedToken):
+        token = error.token
+        width = max(1, len(str(token)))
+        span = Span(
+            token.start_pos or 0, (token.start_pos or 0) + width, line, column, line, column + width
+        )
+        return Diagnostic(
+            code="C100",
+            severity="error",
+            message=f"unexpected {describe_terminal(token.type)} '{token}'",
+            fix=f"expected {_expected_list(error.expected)} here",
+            file=path,
+            span=span,
+        )
+    if isinstance(error, UnexpectedCharacters):
+        char = text[error.pos_in_stream] if error.pos_in_stream < len(text) else ""
+        span = Span(error.pos_in_stream, error.pos_in_stream + 1, line, column, line, column + 1)
+        allowed = error.allowed or set()
+        return Diagnostic(
+            code="C101",
+            severity="error",
+            message=f"unexpected character {char!r}",
+            fix=(
+                f"expected {_expected_list(allowed)} here"
+                if allowed
+                else "remove the character or put the text in double quotes"
+            ),
+            file=path,
+            span=span,
+        )
+    assert isinstance(error, UnexpectedEOF)
+    span = Span(len(text), len(text), line, column, line, column + 1)
+    return Diagnostic("C102", "error", "the file ends too early", "finish the statement", path, span)
+
+
+def _blank_statement(text: str, offset: int) -> str | None:
+    """Blank (keep newlines) the statement around `offset`; None if nothing could be blanked."""
+    starts = [m.start() for m in _STATEMENT_START.finditer(text)]
+    # Skip leading whitespace of the match so the statement begins at its first word.
+    begin = 0
+    for s in starts:
+        if s <= offset:
+            begin = s
+    following = [s for s in starts if s > offset]
+    end = following[0] if following else len(text)
+    if end <= begin:
+        return None
+    chunk = text[begin:end]
+    blanked = re.sub(r"[^\n]", " ", chunk)
+    if blanked == chunk:
+        return None
+    return text[:begin] + blanked + text[end:]
+
+
+def parse_text(text: str, path: str = "<string>") -> tuple[lark.Tree | None, list[Diagnostic]]:
+    """Parse a rule file. Returns the tree of what parsed and a diagnostic per syntax error."""
+    diagnostics: list[Diagnostic] = []
+    current = text
+    for _ in range(MAX_SYNTAX_ERRORS):
+        try:
+            return parser().parse(current), diagnostics
+        except UnexpectedInput as error:
+            diagnostics.append(_syntax_diagnostic(error, path, text))
+            offset = getattr(error, "pos_in_stream", None)
+            if isinstance(error, UnexpectedToken):
+                offset = error.token.start_pos if error.token.type != "$END" else len(current) - 1
+            if offset is None or offset < 0:
+                return None, diagnostics
+            blanked = _blank_statement(current, max(0, min(offset, len(current) - 1)))
+            if blanked is None or blanked == current:
+                return None, diagnostics
+            current = blanked
+    return None, diagnostics

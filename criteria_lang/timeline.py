@@ -1,0 +1,191 @@
+"""The patient timeline: what the evaluator reads.
+
+Every data source (our JSON format, FHIR, OMOP) is turned into these classes. They are plain,
+frozen and typed; nothing here knows about rules. Values are `Fraction`s so that a threshold
+comparison is exact whatever unit the data came in (see docs/language.md, "Numbers").
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from fractions import Fraction
+from typing import Literal
+
+import attrs
+
+EventKind = Literal["condition", "medication", "lab", "procedure", "observation", "score", "fact"]
+EVENT_KINDS: tuple[str, ...] = (
+    "condition",
+    "medication",
+    "lab",
+    "procedure",
+    "observation",
+    "score",
+    "fact",
+)
+
+# Short names for the coding systems we match on; readers map URIs to these.
+CODE_SYSTEMS: tuple[str, ...] = (
+    "concept",
+    "rxnorm",
+    "atc",
+    "loinc",
+    "snomed",
+    "icd10",
+    "cvx",
+    "local",
+)
+
+
+@attrs.frozen
+class Code:
+    """One code of an event. `system == "concept"` names a stdlib concept directly."""
+
+    system: str
+    code: str
+    display: str | None = attrs.field(default=None, eq=False)
+
+
+@attrs.frozen
+class Quantity:
+    """A value with the unit text it came with (parsed by `units.py` when it is compared)."""
+
+    value: Fraction
+    unit: str
+    # True when `unit` is a UCUM code (FHIR data) rather than our own unit syntax (docs/units.md).
+    ucum: bool = False
+
+    def __str__(self) -> str:
+        return f"{format_number(self.value)} {self.unit}".strip()
+
+
+@attrs.frozen
+class ReferenceRange:
+    low: Quantity | None = None
+    high: Quantity | None = None
+
+
+@attrs.frozen
+class Interval:
+    """A closed span of days [start, end]; `end is None` means open-ended (ongoing)."""
+
+    start: dt.date
+    end: dt.date | None
+
+    def contains(self, day: dt.date) -> bool:
+        return self.start <= day and (self.end is None or day <= self.end)
+
+
+@attrs.frozen(kw_only=True)
+class Event:
+    """Fields every event has. `start` is the event date (onset, exposure start, result date)."""
+
+    id: str
+    kind: str
+    codes: tuple[Code, ...]
+    start: dt.date
+    # Last day of the event, inclusive. For point events (labs, procedures, scores, facts) it is
+    # the same day as `start`. `None` means ongoing with no known end.
+    end: dt.date | None
+    # Where in the source this event came from (a JSON path or a FHIR reference), for evidence.
+    source: str | None = attrs.field(default=None, eq=False)
+
+    @property
+    def display(self) -> str:
+        for code in self.codes:
+            if code.display:
+                return code.display
+        return self.codes[0].code if self.codes else self.id
+
+
+@attrs.frozen(kw_only=True)
+class Condition(Event):
+    status: str | None = None  # e.g. active, resolved, remission (FHIR clinicalStatus)
+    attributes: dict[str, str | Fraction | bool] = attrs.field(factory=dict, eq=False)
+
+
+@attrs.frozen(kw_only=True)
+class MedicationExposure(Event):
+    """A span of exposure to one drug at one dosing regimen.
+
+    `dose` is the amount per administration and `per_day` the administrations per day, so the
+    daily dose is `dose * per_day`. A record that only knows the daily amount gives `daily_dose`.
+    """
+
+    dose: Quantity | None = None
+    per_day: Fraction | None = None
+    daily_dose: Quantity | None = None
+    route: str | None = None
+    status: str | None = None
+
+    def daily_amount(self) -> Quantity | None:
+        if self.daily_dose is not None:
+            return self.daily_dose
+        if self.dose is not None and self.per_day is not None:
+            return Quantity(self.dose.value * self.per_day, self.dose.unit)
+        return None
+
+
+@attrs.frozen(kw_only=True)
+class Measurement(Event):
+    """A lab result, an observation (vital signs, body measures) or a score.
+
+    `value` is a Quantity (numeric, with unit; a score has unit "1"), a string for a coded or
+    textual result ("positive", "IV") or a bool.
+    """
+
+    value: Quantity | str | bool | None = None
+    reference_range: ReferenceRange | None = None
+    interpretation: str | None = None
+
+
+@attrs.frozen(kw_only=True)
+class Procedure(Event):
+    attributes: dict[str, str | Fraction | bool] = attrs.field(factory=dict, eq=False)
+
+
+@attrs.frozen(kw_only=True)
+class Fact(Event):
+    """Something site staff record: pregnant, consent signed, contraception agreed."""
+
+    value: str | bool | Fraction | None = None
+
+
+@attrs.frozen
+class ReviewAnswer:
+    """A person's answer to a needs-review criterion, recorded in the patient's file."""
+
+    met: bool
+    by: str | None = None
+    date: dt.date | None = None
+    note: str | None = None
+
+
+@attrs.frozen
+class Visit:
+    """A study visit (for outcomes): its name and date."""
+
+    name: str
+    date: dt.date
+
+
+@attrs.frozen(kw_only=True)
+class Patient:
+    id: str
+    birth_date: dt.date | None
+    sex: str | None
+    dates: dict[str, dt.date] = attrs.field(factory=dict)
+    events: tuple[Event, ...] = ()
+    # The spans the record covers. Absence of an event is only evidence of absence inside them.
+    coverage: tuple[Interval, ...] = ()
+    reviews: dict[str, ReviewAnswer] = attrs.field(factory=dict)
+    visits: tuple[Visit, ...] = ()
+    source: str | None = attrs.field(default=None, eq=False)
+
+
+def format_number(value: Fraction) -> str:
+    """Render a Fraction as a short decimal for people (evidence, tables)."""
+    if value.denominator == 1:
+        return str(value.numerator)
+    text = f"{float(value):.6g}"
+    return text
