@@ -309,6 +309,8 @@ class Builder:
             return n.Exists(negated, self.query(children[-1]), span=span)
         if kind == "age":
             return n.Age(self.name(tree.children[0]), span=span)
+        if kind == "sex":
+            return n.Sex(span=span)
         if kind == "derived":
             function = self.ref(tree.children[0])
             anchor = self.name(tree.children[1])

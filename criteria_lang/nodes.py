@@ -214,6 +214,13 @@ class Age:
 
 
 @attrs.frozen
+class Sex:
+    """The patient's recorded sex: female, male, other or unknown."""
+
+    span: Span = _span
+
+
+@attrs.frozen
 class DerivedValue:
     """`value bsa at screening [+/- 30 days]`: a value computed from the record (derived.py)."""
 
@@ -223,7 +230,7 @@ class DerivedValue:
     span: Span = _span
 
 
-Operand = Union[QuantityLit, TiterLit, LimitLit, Aggregate, Exists, Age, DerivedValue, Ref]
+Operand = Union[QuantityLit, TiterLit, LimitLit, Aggregate, Exists, Age, Sex, DerivedValue, Ref]
 
 # ------------------------------------------------------------------ boolean expressions
 

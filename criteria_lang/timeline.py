@@ -122,7 +122,8 @@ class MedicationExposure(Event):
         if self.daily_dose is not None:
             return self.daily_dose
         if self.dose is not None and self.per_day is not None:
-            return Quantity(self.dose.value * self.per_day, self.dose.unit)
+            # Keep `ucum`: a FHIR dose unit such as `[iU]` is not in our own unit syntax.
+            return Quantity(self.dose.value * self.per_day, self.dose.unit, self.dose.ucum)
         return None
 
 

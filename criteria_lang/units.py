@@ -348,6 +348,7 @@ class UnitSystem:
         self._parsed: dict[str, Unit] = {}
         self._parsed_ucum: dict[str, Unit] = {}
         self._factors: dict[_FactorKey, Fraction] = {}
+        self._composed: dict[tuple[str, UnitLike, UnitLike], Unit] = {}
         self._ucum: tuple[Any, Any] | None = None  # (lark parser, transformer)
 
     @property
@@ -450,6 +451,28 @@ class UnitSystem:
             dimensionality=_format_dimensions(dimensions),
             base_factor=scale * _exact_number(root_factor),
         )
+
+    # Composition: the evaluator builds dose units (mg -> mg/day -> mg/kg/day) from data units.
+
+    def divide(self, numerator: UnitLike, denominator: UnitLike) -> Unit:
+        """`numerator / denominator` as one Unit (cached), e.g. mg and day -> mg/day."""
+        key = ("/", numerator, denominator)
+        cached = self._composed.get(key)
+        if cached is None:
+            a, b = self._unit(numerator), self._unit(denominator)
+            cached = self._make_unit(f"{a.text}/{b.text}", a.scale / b.scale, a.pint_unit / b.pint_unit)
+            self._composed[key] = cached
+        return cached
+
+    def multiply(self, left: UnitLike, right: UnitLike) -> Unit:
+        """`left * right` as one Unit (cached), e.g. mg/day and day -> mg."""
+        key = ("*", left, right)
+        cached = self._composed.get(key)
+        if cached is None:
+            a, b = self._unit(left), self._unit(right)
+            cached = self._make_unit(f"{a.text}.{b.text}", a.scale * b.scale, a.pint_unit * b.pint_unit)
+            self._composed[key] = cached
+        return cached
 
     # Conversion
 

@@ -1,0 +1,32 @@
+"""criteria-lang: a language for clinical-trial eligibility criteria, its compiler and evaluator.
+
+The public API: compile a rule file into `Rules`, evaluate patients, read results.
+"""
+
+from .api import Rules, to_patient
+from .check import CompiledRules, compile_file, compile_text
+from .diagnostics import CompileError, Diagnostic
+from .load import PatientDataError, Problem, RecordError, load_patient, read_patients
+from .results import CriterionResult, Evidence, PatientResult, Truth, Verdict
+from .timeline import Patient
+
+__all__ = [
+    "CompileError",
+    "CompiledRules",
+    "CriterionResult",
+    "Diagnostic",
+    "Evidence",
+    "Patient",
+    "PatientDataError",
+    "PatientResult",
+    "Problem",
+    "RecordError",
+    "Rules",
+    "Truth",
+    "Verdict",
+    "compile_file",
+    "compile_text",
+    "load_patient",
+    "read_patients",
+    "to_patient",
+]

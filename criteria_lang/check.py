@@ -1,0 +1,931 @@
+"""Checks: names, imports, kinds, units, windows and ids, on the typed tree.
+
+`compile_text` / `compile_file` run the pipeline (parse -> build -> check) and return a
+`CompiledRules`: the typed tree plus the scopes its names resolve in. The checks are small passes
+over the tree; each reports every problem it finds as a diagnostic, so one run reports all of
+them. A file with errors still yields a `CompiledRules` (with `ok == False`) for tools.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from fractions import Fraction
+from pathlib import Path
+from typing import Any, Literal, Union
+
+import attrs
+
+from . import nodes as n
+from .build import build
+from .concepts import ConceptSet, QuantityAttr, UnitAttr
+from .derived import BUILTINS, Builtin
+from .diagnostics import NO_SPAN, Diagnostic, Span, did_you_mean, has_errors
+from .parse import parse_text
+from .units import IncompatibleUnits, Unit, UnitError, get_units
+
+DEFAULT_STDLIB = Path(__file__).resolve().parent.parent / "stdlib"
+RULE_SUFFIX = ".crit"
+
+# Query keyword -> the concept kind it reads.
+QUERY_CONCEPT_KIND = {
+    "condition": "condition",
+    "medication": "drug",
+    "lab": "lab",
+    "procedure": "procedure",
+    "observation": "observation",
+    "score": "score",
+    "fact": "fact",
+}
+
+
+# ---------------------------------------------------------------------- symbols
+
+
+@attrs.frozen(eq=False)
+class ConceptSymbol:
+    concept: ConceptSet
+    decl: n.ConceptDecl
+    module: Module
+
+
+@attrs.frozen(eq=False)
+class DefineSymbol:
+    define: n.Define
+    module: Module
+
+
+@attrs.frozen(eq=False)
+class ModuleSymbol:
+    module: Module
+
+
+@attrs.frozen(eq=False)
+class BuiltinSymbol:
+    builtin: Builtin
+
+
+Symbol = Union[ConceptSymbol, DefineSymbol, ModuleSymbol, BuiltinSymbol]
+
+
+@attrs.define(eq=False)
+class Module:
+    """One compiled file and the names it defines or imports."""
+
+    path: str
+    name: str  # the module name for qualified concept names ("labs"), or the file stem
+    rule_file: n.RuleFile
+    symbols: dict[str, Symbol] = attrs.field(factory=dict)
+    exports: dict[str, Symbol] = attrs.field(factory=dict)  # own declarations only
+
+    def lookup(self, parts: tuple[str, ...]) -> Symbol | None:
+        symbol: Symbol | None = self.symbols.get(parts[0])
+        if symbol is None and len(parts) == 1 and parts[0] in BUILTINS:
+            return BuiltinSymbol(BUILTINS[parts[0]])
+        for part in parts[1:]:
+            if not isinstance(symbol, ModuleSymbol):
+                return None
+            symbol = symbol.module.exports.get(part)
+        return symbol
+
+
+# ---------------------------------------------------------------------- value types
+
+TypeKind = Literal["bool", "quantity", "number", "text", "any"]
+
+
+@attrs.frozen
+class ValueType:
+    kind: TypeKind
+    unit: Unit | None = None  # a quantity's canonical unit, when known
+    concept: ConceptSet | None = None
+    query_kind: str | None = None
+    describe: str = ""
+
+
+BOOL = ValueType("bool", describe="a condition (true/false)")
+ANY = ValueType("any", describe="a value")
+
+
+@attrs.frozen(eq=False)
+class CompiledRules:
+    """The checked form of a rule file: independent of how it is executed."""
+
+    path: str
+    source: str
+    rule_file: n.RuleFile
+    module: Module
+    diagnostics: tuple[Diagnostic, ...]
+    sources: dict[str, str]
+
+    @property
+    def ok(self) -> bool:
+        return not has_errors(self.diagnostics)
+
+    @property
+    def trial(self) -> n.Trial | None:
+        return self.rule_file.trial
+
+    @property
+    def criteria(self) -> tuple[n.Criterion, ...]:
+        return self.rule_file.criteria
+
+    @property
+    def dates(self) -> tuple[str, ...]:
+        return tuple(d.text for d in self.trial.dates) if self.trial else ()
+
+    @property
+    def index_date(self) -> str | None:
+        if self.trial and self.trial.index:
+            return self.trial.index.text
+        return self.dates[0] if self.dates else None
+
+
+# ---------------------------------------------------------------------- loading modules
+
+
+@attrs.define
+class Loader:
+    """Finds, compiles and caches the modules a rule file imports."""
+
+    search_path: tuple[Path, ...]
+    modules: dict[Path, Module] = attrs.field(factory=dict)
+    loading: set[Path] = attrs.field(factory=set)
+    sources: dict[str, str] = attrs.field(factory=dict)
+    diagnostics: list[Diagnostic] = attrs.field(factory=list)
+
+    def find(self, parts: tuple[str, ...]) -> Path | None:
+        relative = Path(*parts).with_suffix(RULE_SUFFIX)
+        for root in self.search_path:
+            candidate = root / relative
+            if candidate.is_file():
+                return candidate.resolve()
+        return None
+
+    def load(self, path: Path, name: str) -> Module | None:
+        if path in self.modules:
+            return self.modules[path]
+        if path in self.loading:
+            return None  # an import cycle: reported by the importer
+        self.loading.add(path)
+        try:
+            text = path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError):
+            self.loading.discard(path)
+            return None
+        module = compile_module(text, str(path), name, self)
+        self.loading.discard(path)
+        self.modules[path] = module
+        return module
+
+
+def stdlib_search_path(rule_path: str | None, extra: tuple[Path, ...] = ()) -> tuple[Path, ...]:
+    """Where `import x` looks: given folders, then a `stdlib/` beside or above the rule file,
+    then the stdlib that ships with criteria-lang."""
+    roots: list[Path] = list(extra)
+    if rule_path and not rule_path.startswith("<"):
+        for parent in Path(rule_path).resolve().parents:
+            candidate = parent / "stdlib"
+            if candidate.is_dir():
+                roots.append(candidate)
+                break
+    roots.append(DEFAULT_STDLIB)
+    seen: list[Path] = []
+    for root in roots:
+        if root not in seen:
+            seen.append(root)
+    return tuple(seen)
+
+
+# ---------------------------------------------------------------------- the checker
+
+
+class Checker:
+    def __init__(self, module: Module, loader: Loader) -> None:
+        self.module = module
+        self.loader = loader
+        self.path = module.path
+        self.diagnostics: list[Diagnostic] = []
+        self.define_types: dict[str, ValueType] = {}
+        self.checking_defines: list[str] = []
+        self.units = get_units()
+
+    def error(self, code: str, message: str, fix: str, span: Span) -> None:
+        self.diagnostics.append(Diagnostic(code, "error", message, fix, self.path, span))
+
+    # ------------------------------------------------------------------ passes
+    def run(self) -> None:
+        rf = self.module.rule_file
+        self.check_imports(rf)
+        self.declare(rf)
+        self.check_trial(rf)
+        for define in rf.defines:
+            self.define_type(define.name.text)
+        self.check_criteria(rf)
+
+    def check_imports(self, rf: n.RuleFile) -> None:
+        for imp in rf.imports:
+            module_name = ".".join(imp.module)
+            path = self.loader.find(imp.module)
+            if path is None:
+                self.error(
+                    "C204",
+                    f"no module '{module_name}' to import",
+                    "check the name; modules are files under stdlib/ "
+                    f"(looked in: {', '.join(str(p) for p in self.loader.search_path)})",
+                    imp.span,
+                )
+                continue
+            if path in self.loader.loading:
+                self.error(
+                    "C206",
+                    f"module '{module_name}' imports itself (directly or through another module)",
+                    "move the shared declarations to a module both can import",
+                    imp.span,
+                )
+                continue
+            module = self.loader.load(path, imp.module[-1])
+            if module is None:
+                self.error("C204", f"cannot read module '{module_name}'", "", imp.span)
+                continue
+            if imp.names:
+                for name in imp.names:
+                    symbol = module.exports.get(name.text)
+                    if symbol is None:
+                        hint = did_you_mean(name.text, module.exports)
+                        self.error(
+                            "C207",
+                            f"module '{module_name}' has no '{name.text}'",
+                            f"did you mean '{hint}'?"
+                            if hint
+                            else f"see {module.path} for what it declares",
+                            name.span,
+                        )
+                        continue
+                    self.bind(name.text, symbol, name.span)
+            else:
+                alias = imp.alias.text if imp.alias else imp.module[-1]
+                span = imp.alias.span if imp.alias else imp.span
+                self.bind(alias, ModuleSymbol(module), span)
+
+    def bind(self, name: str, symbol: Symbol, span: Span, export: bool = False) -> None:
+        if name in self.module.symbols:
+            self.error(
+                "C203",
+                f"'{name}' is declared twice",
+                "rename one of them; every name in a file must be unique",
+                span,
+            )
+            return
+        self.module.symbols[name] = symbol
+        if export:
+            self.module.exports[name] = symbol
+
+    def declare(self, rf: n.RuleFile) -> None:
+        decls = {d.name.text: d for d in rf.concepts}
+        resolved: dict[str, ConceptSet] = {}
+        for decl in rf.concepts:
+            if decl.name.text in self.module.symbols:
+                self.error(
+                    "C203",
+                    f"'{decl.name.text}' is declared twice",
+                    "rename one of them; every name in a file must be unique",
+                    decl.name.span,
+                )
+                continue
+            concept = self.resolve_concept(decl, decls, resolved, [])
+            self.bind(
+                decl.name.text, ConceptSymbol(concept, decl, self.module), decl.name.span, True
+            )
+        for define in rf.defines:
+            self.bind(define.name.text, DefineSymbol(define, self.module), define.name.span, True)
+
+    def resolve_concept(
+        self,
+        decl: n.ConceptDecl,
+        decls: dict[str, n.ConceptDecl],
+        resolved: dict[str, ConceptSet],
+        stack: list[str],
+    ) -> ConceptSet:
+        key = decl.name.text
+        if key in resolved:
+            return resolved[key]
+        stack = stack + [key]
+        include = self.concept_terms(decl, decl.include, decls, resolved, stack)
+        exclude = self.concept_terms(decl, decl.exclude, decls, resolved, stack)
+        attributes: dict[str, Any] = {}
+        for attr in decl.attributes:
+            attributes[attr.name.text] = self.concept_attribute(attr)
+        qualified = f"{self.module.name}.{key}" if self.module.name else key
+        names = {key} | {name for member in include[2] for name in member.names}
+        concept = ConceptSet(
+            name=qualified,
+            short_name=key,
+            kind=decl.kind,
+            title=decl.title,
+            codes=frozenset(include[0] | {c for m in include[2] for c in m.codes}),
+            prefixes=tuple(sorted(set(include[1]) | {p for m in include[2] for p in m.prefixes})),
+            names=frozenset(names),
+            members=tuple(include[2]),
+            excluded=tuple(exclude[2]),
+            excluded_codes=frozenset(exclude[0] | {c for m in exclude[2] for c in m.codes}),
+            excluded_prefixes=tuple(
+                sorted(set(exclude[1]) | {p for m in exclude[2] for p in m.prefixes})
+            ),
+            excluded_names=frozenset({name for m in exclude[2] for name in m.names}),
+            attributes=attributes,
+        )
+        resolved[key] = concept
+        return concept
+
+    def concept_terms(
+        self,
+        decl: n.ConceptDecl,
+        terms: tuple[n.ConceptTerm, ...],
+        decls: dict[str, n.ConceptDecl],
+        resolved: dict[str, ConceptSet],
+        stack: list[str],
+    ) -> tuple[set[tuple[str, str]], list[tuple[str, str]], list[ConceptSet]]:
+        codes: set[tuple[str, str]] = set()
+        prefixes: list[tuple[str, str]] = []
+        members: list[ConceptSet] = []
+        for term in terms:
+            if isinstance(term, n.CodeTerm):
+                if term.code.endswith("*"):
+                    prefixes.append((term.system, term.code[:-1]))
+                else:
+                    codes.add((term.system, term.code))
+                continue
+            parts = term.ref.parts
+            if len(parts) == 1 and parts[0] in decls and parts[0] not in self.module.symbols:
+                if parts[0] in stack:
+                    self.error(
+                        "C206",
+                        f"concept '{parts[0]}' includes itself",
+                        "remove the circular reference",
+                        term.span,
+                    )
+                    continue
+                member = self.resolve_concept(decls[parts[0]], decls, resolved, stack)
+            else:
+                symbol = self.module.lookup(parts)
+                if not isinstance(symbol, ConceptSymbol):
+                    self.unknown_name(term.ref, "concept")
+                    continue
+                member = symbol.concept
+            if member.kind != decl.kind:
+                self.error(
+                    "C205",
+                    f"'{term.ref.dotted}' is a {member.kind} concept, not a {decl.kind}",
+                    f"a {decl.kind} set may only contain {decl.kind} concepts",
+                    term.span,
+                )
+            members.append(member)
+        return codes, prefixes, members
+
+    def concept_attribute(self, attr: n.ConceptAttr) -> Any:
+        value = attr.value
+        if isinstance(value, n.UnitLit):
+            self.parse_unit(value.unit, value.span)
+            return UnitAttr(value.unit)
+        if isinstance(value, n.QuantityLit):
+            if value.unit is None:
+                return value.value
+            self.parse_unit(value.unit, value.span)
+            return QuantityAttr(value.value, value.unit)
+        return value
+
+    def check_trial(self, rf: n.RuleFile) -> None:
+        trial = rf.trial
+        if trial is None:
+            if rf.criteria:
+                first = rf.criteria[0]
+                self.error(
+                    "C209",
+                    "criteria without a trial header",
+                    'start the file with `trial "NCT..."` and the trial\'s `dates`',
+                    first.span,
+                )
+            return
+        seen: set[str] = set()
+        for date in trial.dates:
+            if date.text in seen:
+                self.error("C203", f"date '{date.text}' is listed twice", "list it once", date.span)
+            seen.add(date.text)
+        if trial.index and trial.index.text not in seen:
+            self.error(
+                "C201",
+                f"the index date '{trial.index.text}' is not one of the trial's dates",
+                f"add it to `dates` or use one of: {', '.join(sorted(seen)) or '(none)'}",
+                trial.index.span,
+            )
+
+    def check_criteria(self, rf: n.RuleFile) -> None:
+        seen: dict[str, n.Criterion] = {}
+        for criterion in rf.criteria:
+            ident = criterion.id.text
+            if ident in seen:
+                first = seen[ident]
+                self.error(
+                    "C202",
+                    f"criterion id '{ident}' is used twice (first at line {first.id.span.line})",
+                    "give every criterion its own id; ids are how results name criteria",
+                    criterion.id.span,
+                )
+            else:
+                seen[ident] = criterion
+            self.check_bool(criterion.expr)
+
+    # ------------------------------------------------------------------ names
+    def unknown_name(self, ref: n.Ref, what: str) -> None:
+        candidates: list[str] = list(self.module.symbols)
+        head = self.module.symbols.get(ref.parts[0])
+        if isinstance(head, ModuleSymbol) and len(ref.parts) > 1:
+            candidates = [f"{ref.parts[0]}.{name}" for name in head.module.exports]
+        candidates += list(BUILTINS)
+        hint = did_you_mean(ref.dotted, candidates)
+        fix = f"did you mean '{hint}'?" if hint else f"declare the {what} or import it from stdlib"
+        self.error("C200", f"unknown {what} '{ref.dotted}'", fix, ref.span)
+
+    def date_name(self, name: n.Name | None, span: Span) -> None:
+        trial = self.module.rule_file.trial
+        if name is None:
+            if trial is None or (trial.index is None and not trial.dates):
+                self.error(
+                    "C401",
+                    "this window has no date to count from and the trial has no index date",
+                    "name a date (`before screening`) or declare `index <date>` in the trial",
+                    span,
+                )
+            return
+        dates = [d.text for d in trial.dates] if trial else []
+        if name.text not in dates:
+            hint = did_you_mean(name.text, dates)
+            self.error(
+                "C201",
+                f"'{name.text}' is not one of the trial's dates",
+                f"did you mean '{hint}'?"
+                if hint
+                else f"use one of: {', '.join(dates) or '(declare `dates` in the trial header)'}",
+                name.span,
+            )
+
+    # ------------------------------------------------------------------ types
+    def define_type(self, name: str) -> ValueType:
+        if name in self.define_types:
+            return self.define_types[name]
+        symbol = self.module.symbols.get(name)
+        if not isinstance(symbol, DefineSymbol) or symbol.module is not self.module:
+            return ANY
+        if name in self.checking_defines:
+            self.error(
+                "C206",
+                f"definition '{name}' refers to itself",
+                "a definition cannot use itself, directly or through another",
+                symbol.define.name.span,
+            )
+            return ANY
+        self.checking_defines.append(name)
+        body = symbol.define.expr
+        if isinstance(body, n.Expr.__args__):  # type: ignore[attr-defined]
+            self.check_bool(body)
+            result = BOOL
+        else:
+            result = self.operand_type(body)
+        self.checking_defines.pop()
+        self.define_types[name] = result
+        return result
+
+    def check_bool(self, expr: n.Expr) -> None:
+        if isinstance(expr, (n.And, n.Or, n.AtLeast)):
+            for operand in expr.operands:
+                self.check_bool(operand)
+            if isinstance(expr, n.AtLeast) and expr.count > len(expr.operands):
+                self.error(
+                    "C110",
+                    f"at least {expr.count} of {len(expr.operands)} can never be met",
+                    "lower the number or add the missing criteria",
+                    expr.span,
+                )
+        elif isinstance(expr, n.Not):
+            self.check_bool(expr.operand)
+        elif isinstance(expr, n.Conditional):
+            self.check_bool(expr.condition)
+            self.check_bool(expr.then)
+            self.check_bool(expr.otherwise)
+        elif isinstance(expr, n.Truth):
+            kind = self.operand_type(expr.operand)
+            if kind.kind not in ("bool", "any"):
+                self.error(
+                    "C302",
+                    f"{kind.describe or 'this value'} is not a condition",
+                    "compare it with something, e.g. `... > 2 mg/dL` or `... is positive`",
+                    expr.span,
+                )
+        elif isinstance(expr, n.Compare):
+            left = self.operand_type(expr.left)
+            right = self.operand_type(expr.right)
+            self.check_comparable(left, right, expr.left, expr.right, expr.span)
+        elif isinstance(expr, n.Between):
+            value = self.operand_type(expr.operand)
+            for bound in (expr.low, expr.high):
+                self.check_comparable(
+                    value, self.operand_type(bound), expr.operand, bound, expr.span
+                )
+        elif isinstance(expr, n.IsValue):
+            kind = self.operand_type(expr.operand)
+            if kind.kind == "quantity":
+                self.error(
+                    "C302",
+                    f"`is {expr.word}` needs a coded result, and this is {kind.describe}",
+                    "compare the number with a threshold instead",
+                    expr.span,
+                )
+        elif isinstance(expr, n.InValues):
+            kind = self.operand_type(expr.operand)
+            if kind.kind in ("quantity", "number", "bool"):
+                self.error(
+                    "C302",
+                    f"`in (...)` needs a coded result, and this is {kind.describe}",
+                    "use a comparison for numbers",
+                    expr.span,
+                )
+
+    def check_comparable(
+        self, left: ValueType, right: ValueType, lnode: Any, rnode: Any, span: Span
+    ) -> None:
+        if "any" in (left.kind, right.kind):
+            return
+        if left.kind == "bool" or right.kind == "bool":
+            self.error(
+                "C302",
+                "a condition cannot be compared with a value",
+                "compare values (e.g. `latest lab x ... > 2 mg/dL`), or combine conditions "
+                "with and/or",
+                span,
+            )
+            return
+        if isinstance(rnode, n.LimitLit) or isinstance(lnode, n.LimitLit):
+            other = left if isinstance(rnode, n.LimitLit) else right
+            if other.query_kind not in ("lab", "observation"):
+                self.error(
+                    "C303",
+                    "`x ULN` needs a lab result, which carries its own reference range",
+                    "compare a `latest lab ...` (or min/max) with the multiple of ULN",
+                    span,
+                )
+            return
+        if isinstance(rnode, n.TiterLit) or isinstance(lnode, n.TiterLit):
+            return
+        if left.kind == "text" or right.kind == "text":
+            return
+        lunit, runit = left.unit, right.unit
+        concept = left.concept or right.concept
+        if lunit is None or runit is None:
+            return
+        molar = molar_mass_of(concept)
+        if not self.units.compatible(lunit, runit, molar_mass=molar):
+            what = f"'{concept.short_name}'" if concept else "the value"
+            node = rnode if isinstance(rnode, n.QuantityLit) else lnode
+            self.error(
+                "C301",
+                f"{what} is measured in {lunit.text} ({self.units.describe(lunit)}) but is "
+                f"compared with {runit.text if node is rnode else lunit.text} "
+                f"({self.units.describe(runit)})",
+                f"use a unit of {self.units.describe(lunit)}, e.g. {lunit.text}",
+                getattr(node, "span", span),
+            )
+
+    def parse_unit(self, text: str, span: Span) -> Unit | None:
+        try:
+            return self.units.parse(text)
+        except UnitError as error:
+            self.error("C300", str(error), "write a unit from docs/units.md", span)
+            return None
+
+    def operand_type(self, operand: n.Operand) -> ValueType:
+        if isinstance(operand, n.QuantityLit):
+            if operand.unit is None:
+                return ValueType("number", describe="a number")
+            unit = self.parse_unit(operand.unit, operand.span)
+            if unit is None:
+                return ANY
+            return ValueType("quantity", unit=unit, describe=f"a quantity in {operand.unit}")
+        if isinstance(operand, (n.TiterLit, n.LimitLit)):
+            return ValueType("number", describe="a threshold")
+        if isinstance(operand, n.Age):
+            self.date_name(operand.anchor, operand.span)
+            return ValueType("quantity", unit=self.units.parse("years"), describe="an age")
+        if isinstance(operand, n.Sex):
+            return ValueType("text", describe="the patient's sex")
+        if isinstance(operand, n.DerivedValue):
+            self.date_name(operand.anchor, operand.span)
+            self.check_duration(operand.tolerance, None)
+            symbol = self.module.lookup(operand.function.parts)
+            if not isinstance(symbol, BuiltinSymbol):
+                self.unknown_name(operand.function, "derived value")
+                return ANY
+            unit = self.units.parse(symbol.builtin.unit)
+            return ValueType("quantity", unit=unit, describe=symbol.builtin.title)
+        if isinstance(operand, n.Exists):
+            self.check_query(operand.query)
+            return BOOL
+        if isinstance(operand, n.Aggregate):
+            concept = self.check_query(operand.query)
+            if operand.op == "count":
+                return ValueType("number", describe="a count")
+            if operand.op == "cumulative":
+                if operand.query.kind != "medication":
+                    self.error(
+                        "C302",
+                        "`cumulative` adds up medication doses",
+                        "use `sum` for other values",
+                        operand.span,
+                    )
+                return ValueType("quantity", concept=concept, query_kind="medication")
+            if operand.query.kind in ("condition", "procedure") and operand.op in (
+                "min",
+                "max",
+                "sum",
+            ):
+                self.error(
+                    "C302",
+                    f"`{operand.op}` needs values, and {operand.query.kind}s have none",
+                    "use `count`, `any` or `no`",
+                    operand.span,
+                )
+            unit = None
+            if concept is not None:
+                attr = concept.attributes.get("unit")
+                if isinstance(attr, UnitAttr):
+                    unit = self.units.parse(attr.unit)
+            kind: TypeKind = "any"
+            if unit is not None:
+                kind = "quantity"
+            described = f"the {operand.op} {concept.short_name if concept else 'value'}"
+            return ValueType(
+                kind, unit=unit, concept=concept, query_kind=operand.query.kind, describe=described
+            )
+        if isinstance(operand, n.Ref):
+            symbol = self.module.lookup(operand.parts)
+            if symbol is None:
+                self.unknown_name(operand, "name")
+                return ANY
+            if isinstance(symbol, DefineSymbol):
+                if symbol.module is self.module:
+                    return self.define_type(operand.parts[0])
+                return ANY
+            if isinstance(symbol, ConceptSymbol):
+                self.error(
+                    "C208",
+                    f"'{operand.dotted}' is a concept, not a condition or a value",
+                    f"query it, e.g. `any {QUERY_KEYWORD[symbol.concept.kind]} "
+                    f"{operand.dotted} within 6 months before <date>`",
+                    operand.span,
+                )
+                return ANY
+            self.error(
+                "C208",
+                f"'{operand.dotted}' cannot be used here",
+                "use a definition, a query or a value",
+                operand.span,
+            )
+            return ANY
+        return ANY
+
+    def check_query(self, query: n.Query) -> ConceptSet | None:
+        concept: ConceptSet | None = None
+        symbol = self.module.lookup(query.concept.parts)
+        if symbol is None:
+            self.unknown_name(query.concept, "concept")
+        elif not isinstance(symbol, ConceptSymbol):
+            self.error(
+                "C208",
+                f"'{query.concept.dotted}' is not a concept",
+                "query a concept declared with condition/drug/lab/... or imported from stdlib",
+                query.concept.span,
+            )
+        else:
+            concept = symbol.concept
+            expected = QUERY_CONCEPT_KIND[query.kind]
+            if concept.kind != expected:
+                self.error(
+                    "C205",
+                    f"'{query.concept.dotted}' is a {concept.kind} concept, not a {expected}",
+                    f"write `{QUERY_KEYWORD[concept.kind]} {query.concept.dotted}`",
+                    query.concept.span,
+                )
+        self.check_window(query.window, concept)
+        if query.dose is not None:
+            self.check_dose(query, query.dose, concept)
+        if query.duration is not None:
+            if query.kind != "medication":
+                self.error(
+                    "C304",
+                    "`for at least` applies to medication exposures",
+                    "remove it, or query a medication",
+                    query.duration.span,
+                )
+            self.check_duration(query.duration.duration, concept)
+            self.check_duration(query.duration.gap, concept)
+        if query.routes and query.kind != "medication":
+            self.error(
+                "C304", "`route` applies to medications", "remove it", query.window.span
+            )
+        if query.value is not None and isinstance(query.value.value, n.QuantityLit):
+            unit_text = query.value.value.unit
+            if unit_text is not None:
+                threshold = self.parse_unit(unit_text, query.value.value.span)
+                unit_attr = concept.attributes.get("unit") if concept else None
+                if threshold is not None and isinstance(unit_attr, UnitAttr):
+                    own = self.units.parse(unit_attr.unit)
+                    if not self.units.compatible(own, threshold, molar_mass=molar_mass_of(concept)):
+                        self.error(
+                            "C301",
+                            f"'{concept.short_name}' is measured in {own.text} "  # type: ignore[union-attr]
+                            f"({self.units.describe(own)}), not {self.units.describe(threshold)}",
+                            f"use a unit of {self.units.describe(own)}, e.g. {own.text}",
+                            query.value.value.span,
+                        )
+        return concept
+
+    def check_dose(self, query: n.Query, dose: n.DoseFilter, concept: ConceptSet | None) -> None:
+        if query.kind != "medication":
+            self.error("C304", "`dose` applies to medications", "remove it", dose.span)
+            return
+        for quantity in (dose.value, dose.high):
+            if quantity is None:
+                continue
+            if quantity.unit is None:
+                self.error(
+                    "C304",
+                    "a dose threshold needs a unit",
+                    "write the unit, e.g. `dose >= 6 mg/day`",
+                    quantity.span,
+                )
+                continue
+            unit = self.parse_unit(quantity.unit, quantity.span)
+            if unit is not None and dose_shape(unit) is None:
+                self.error(
+                    "C304",
+                    f"'{quantity.unit}' is not a dose unit ({self.units.describe(unit)})",
+                    "write a dose as an amount (mg, IU), an amount per day/week/month, "
+                    "per kg (mg/kg, mg/kg/day) or per body surface (mg/m2)",
+                    quantity.span,
+                )
+        if dose.basis is not None and concept is not None:
+            values = concept.all_attribute_values(dose.basis)
+            if not values:
+                self.error(
+                    "C402",
+                    f"no drug in '{concept.short_name}' declares '{dose.basis}'",
+                    f"declare `with {dose.basis} = ...` on its drugs in the stdlib",
+                    dose.span,
+                )
+
+    def check_window(self, window: n.Window, concept: ConceptSet | None) -> None:
+        if window.kind in ("within", "between", "at", "ever", "span"):
+            self.date_name(window.anchor, window.span)
+        if window.anchor_end is not None:
+            self.date_name(window.anchor_end, window.span)
+        self.check_duration(window.near, concept)
+        self.check_duration(window.far, concept)
+
+    def check_duration(self, duration: n.DurationLike | None, concept: ConceptSet | None) -> None:
+        if duration is None:
+            return
+        if isinstance(duration, n.LongestDuration):
+            for option in duration.options:
+                self.check_duration(option, concept)
+        elif isinstance(duration, n.HalfLives):
+            target = concept
+            if duration.drug is not None:
+                symbol = self.module.lookup(duration.drug.parts)
+                if not isinstance(symbol, ConceptSymbol):
+                    self.unknown_name(duration.drug, "drug")
+                    return
+                target = symbol.concept
+            if target is None:
+                return
+            if not target.all_attribute_values("half_life"):
+                self.error(
+                    "C402",
+                    f"'{target.short_name}' declares no half_life",
+                    f"declare `with half_life = ... h` on '{target.short_name}' (cite the source)",
+                    duration.span,
+                )
+
+
+QUERY_KEYWORD = {
+    "condition": "condition",
+    "drug": "medication",
+    "lab": "lab",
+    "procedure": "procedure",
+    "observation": "observation",
+    "score": "score",
+    "fact": "fact",
+}
+
+
+def molar_mass_of(concept: ConceptSet | None) -> Fraction | None:
+    if concept is None:
+        return None
+    attr = concept.attributes.get("molar_mass")
+    if isinstance(attr, QuantityAttr):
+        # Declared in g/mol in the stdlib (checked there); convert defensively.
+        return get_units().convert(attr.value, attr.unit, "g/mol")
+    if isinstance(attr, Fraction):
+        return attr
+    return None
+
+
+DoseShape = Literal["amount", "daily", "per_kg", "per_kg_daily", "per_m2", "per_m2_daily"]
+
+
+def dose_shape(unit: Unit) -> DoseShape | None:
+    """What a dose threshold measures, from its dimension (see docs/language.md, "Doses")."""
+    units = get_units()
+    amounts = ("mg", "IU", "mmol")
+    for amount in amounts:
+        shapes: list[tuple[str, DoseShape]] = [
+            (amount, "amount"),
+            (f"{amount}/day", "daily"),
+            (f"{amount}/kg", "per_kg"),
+            (f"{amount}/kg/day", "per_kg_daily"),
+            (f"{amount}/m2", "per_m2"),
+            (f"{amount}/m2/day", "per_m2_daily"),
+        ]
+        for text, shape in shapes:
+            if units.compatible(unit, text):
+                return shape
+    return None
+
+
+# ---------------------------------------------------------------------- entry points
+
+
+def compile_module(text: str, path: str, name: str, loader: Loader) -> Module:
+    loader.sources[path] = text
+    tree, diagnostics = parse_text(text, path)
+    if tree is None:
+        rule_file = n.RuleFile(path, None, (), (), (), ())
+    else:
+        rule_file, built = build(tree, path)
+        diagnostics.extend(built)
+    module = Module(path=path, name=name, rule_file=rule_file)
+    checker = Checker(module, loader)
+    checker.run()
+    loader.diagnostics.extend(diagnostics)
+    loader.diagnostics.extend(checker.diagnostics)
+    return module
+
+
+def compile_text(
+    text: str,
+    path: str = "<string>",
+    *,
+    search_path: tuple[Path, ...] | list[Path] = (),
+) -> CompiledRules:
+    """Compile rule-file text. Never raises for a bad file: see `.diagnostics` and `.ok`."""
+    loader = Loader(stdlib_search_path(path, tuple(Path(p) for p in search_path)))
+    # A rule file's own concepts are named without a module prefix.
+    module = compile_module(text, path, "", loader)
+    diagnostics = sorted(set(loader.diagnostics), key=Diagnostic.sort_key)
+    return CompiledRules(
+        path=path,
+        source=text,
+        rule_file=module.rule_file,
+        module=module,
+        diagnostics=tuple(diagnostics),
+        sources=dict(loader.sources),
+    )
+
+
+def compile_file(
+    path: str | Path, *, search_path: tuple[Path, ...] | list[Path] = ()
+) -> CompiledRules:
+    path_text = str(path)
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as error:
+        diagnostic = Diagnostic(
+            "C001",
+            "error",
+            f"cannot read the rule file: {error.strerror if isinstance(error, OSError) else error}",
+            "check the path and that the file is UTF-8 text",
+            path_text,
+            NO_SPAN,
+        )
+        empty = n.RuleFile(path_text, None, (), (), (), ())
+        return CompiledRules(
+            path_text, "", empty, Module(path_text, "", empty), (diagnostic,), {}
+        )
+    return compile_text(text, path_text, search_path=search_path)
+
+
+def rule_files(path: str | Path) -> Iterator[Path]:
+    """A rule file, or every rule file under a folder (sorted)."""
+    p = Path(path)
+    if p.is_dir():
+        yield from sorted(p.rglob(f"*{RULE_SUFFIX}"))
+    else:
+        yield p

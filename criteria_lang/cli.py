@@ -1,0 +1,264 @@
+"""The `criteria` command: check, eval, screen.
+
+Exit codes: 0 success (check: no errors); 1 the run found errors in rule files (check) or a
+record could not be read (eval); 2 usage or internal error. See `criteria --help`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import sys
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import IO
+
+from . import report
+from .api import Rules, with_dates
+from .check import compile_file, rule_files
+from .diagnostics import CompileError, render
+from .load import RecordError, iter_patients_from_lines, read_patients
+from .results import PatientResult
+from .timeline import Patient
+
+EXIT_OK, EXIT_FINDINGS, EXIT_USAGE = 0, 1, 2
+
+
+def parse_date_option(text: str) -> tuple[str, dt.date]:
+    name, sep, value = text.partition("=")
+    if not sep or not name:
+        raise argparse.ArgumentTypeError(f"expected NAME=YYYY-MM-DD, got {text!r}")
+    try:
+        return name.strip(), dt.date.fromisoformat(value.strip())
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a date (YYYY-MM-DD)") from error
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="criteria", description="Compile and run clinical-trial eligibility criteria."
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    check = sub.add_parser("check", help="compile rule files and report diagnostics")
+    check.add_argument("paths", nargs="+", type=Path, help="rule files or folders of them")
+    check.add_argument("--format", choices=["text", "json"], default="text")
+
+    def data_options(p: argparse.ArgumentParser) -> None:
+        p.add_argument(
+            "--date",
+            action="append",
+            type=parse_date_option,
+            default=[],
+            metavar="NAME=YYYY-MM-DD",
+            help="a trial date for records that do not carry it (repeatable)",
+        )
+        p.add_argument(
+            "--closed-world",
+            action="store_true",
+            help="treat every absent event as absent, even outside the record's coverage",
+        )
+        p.add_argument(
+            "--input-format",
+            choices=["auto", "patient", "fhir"],
+            default="auto",
+            help="our patient JSON or FHIR R4 (auto: look at the data)",
+        )
+
+    ev = sub.add_parser("eval", help="evaluate one patient against a rule file")
+    ev.add_argument("rules", type=Path)
+    ev.add_argument("patient", type=Path)
+    ev.add_argument("--json", action="store_true", help="print the result as JSON")
+    data_options(ev)
+
+    screen = sub.add_parser("screen", help="screen many patients: one row per patient")
+    screen.add_argument("rules", type=Path, help="a rule file, or a folder of rule files")
+    screen.add_argument(
+        "input",
+        type=Path,
+        help="a patient file, a folder, a JSON Lines file, FHIR bundles or NDJSON; '-' for stdin",
+    )
+    screen.add_argument("--format", choices=["table", "csv", "jsonl"], default="table")
+    screen.add_argument("--output", "-o", type=Path, help="write to a file instead of stdout")
+    data_options(screen)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exit_:
+        return int(exit_.code) if isinstance(exit_.code, int) else EXIT_USAGE
+    try:
+        if args.command == "check":
+            return cmd_check(args)
+        if args.command == "eval":
+            return cmd_eval(args)
+        return cmd_screen(args)
+    except BrokenPipeError:
+        return EXIT_OK
+    except KeyboardInterrupt:
+        return EXIT_USAGE
+
+
+# ---------------------------------------------------------------------------- check
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    out = sys.stdout
+    errors = 0
+    records = []
+    files = [f for p in args.paths for f in rule_files(p)]
+    if not files:
+        print("no rule files (*.crit) found", file=sys.stderr)
+        return EXIT_USAGE
+    for path in files:
+        program = compile_file(path)
+        own = list(program.diagnostics)
+        errors += sum(1 for d in own if d.severity == "error")
+        if args.format == "json":
+            records.append(
+                {
+                    "file": str(path),
+                    "ok": program.ok,
+                    "coverage": report.coverage_line(program) if program.ok else None,
+                    "diagnostics": [d.to_dict() for d in own],
+                }
+            )
+            continue
+        for diagnostic in own:
+            print(render(diagnostic, program.sources.get(diagnostic.file)), file=out)
+            print(file=out)
+        if program.ok:
+            print(f"{path}: ok | {report.coverage_line(program)}", file=out)
+        else:
+            count = sum(1 for d in own if d.severity == "error")
+            print(f"{path}: {count} error{'s' if count != 1 else ''}", file=out)
+    if args.format == "json":
+        print(report.dumps(records), file=out)
+    return EXIT_FINDINGS if errors else EXIT_OK
+
+
+# ---------------------------------------------------------------------------- data in
+
+
+def looks_like_fhir(path: Path) -> bool:
+    """FHIR when a JSON/NDJSON file (the first found in a folder) has a `resourceType`."""
+    candidates = [path] if path.is_file() else sorted(
+        p for p in path.rglob("*") if p.suffix.lower() in (".json", ".ndjson", ".jsonl")
+    )[:1]
+    for candidate in candidates:
+        try:
+            with candidate.open("rb") as handle:
+                head = handle.read(4096)
+        except OSError:
+            return False
+        return b'"resourceType"' in head
+    return False
+
+
+def read_records(
+    path: Path, input_format: str, dates: dict[str, dt.date]
+) -> Iterator[Patient | RecordError]:
+    if str(path) == "-":
+        yield from iter_patients_from_lines(sys.stdin.buffer, "<stdin>")
+        return
+    fhir = input_format == "fhir" or (input_format == "auto" and looks_like_fhir(path))
+    if fhir:
+        from .fhir import read_fhir
+
+        yield from read_fhir(path)
+        return
+    yield from read_patients(path)
+
+
+def load_rules(path: Path, closed_world: bool, err: IO[str]) -> Rules | None:
+    try:
+        return Rules.from_file(path, policy="closed-world" if closed_world else "coverage")
+    except CompileError as error:
+        print(str(error), file=err)
+        print(f"{path}: has errors; run `criteria check {path}`", file=err)
+        return None
+
+
+# ---------------------------------------------------------------------------- eval
+
+
+def cmd_eval(args: argparse.Namespace) -> int:
+    rules = load_rules(args.rules, args.closed_world, sys.stderr)
+    if rules is None:
+        return EXIT_FINDINGS
+    dates = dict(args.date)
+    records = list(read_records(args.patient, args.input_format, dates))
+    status = EXIT_OK
+    out = report.console()
+    results: list[PatientResult | RecordError] = []
+    for record in records:
+        if isinstance(record, RecordError):
+            status = EXIT_FINDINGS
+            results.append(record)
+            continue
+        results.append(rules.evaluator.evaluate(with_dates(record, dates)))
+    if args.json:
+        payload = [report.json_record(r) for r in results]
+        print(report.dumps(payload[0] if len(payload) == 1 else payload))
+        return status
+    for result in results:
+        if isinstance(result, RecordError):
+            print(f"{result.source}: cannot read the patient record", file=sys.stderr)
+            for problem in result.problems:
+                print(f"  {problem}", file=sys.stderr)
+            continue
+        report.print_patient(result, out)
+    return status
+
+
+# ---------------------------------------------------------------------------- screen
+
+
+def screen_pairs(rules_path: Path, input_path: Path) -> list[tuple[Path, Path]]:
+    """A folder of rule files is paired with the input's subfolders of the same name."""
+    if not rules_path.is_dir():
+        return [(rules_path, input_path)]
+    pairs = []
+    for rule_file in rule_files(rules_path):
+        sub = input_path / rule_file.stem
+        pairs.append((rule_file, sub if sub.is_dir() else input_path))
+    return pairs
+
+
+def cmd_screen(args: argparse.Namespace) -> int:
+    dates = dict(args.date)
+    rows: list[PatientResult | RecordError] = []
+    handle: IO[str] = args.output.open("w", encoding="utf-8") if args.output else sys.stdout
+    status = EXIT_OK
+    try:
+        for rule_file, input_path in screen_pairs(args.rules, args.input):
+            rules = load_rules(rule_file, args.closed_world, sys.stderr)
+            if rules is None:
+                status = EXIT_FINDINGS
+                continue
+            records = read_records(input_path, args.input_format, dates)
+            for row in rules.screen(records, dates=dates):
+                rows.append(row)
+                if args.format == "jsonl":
+                    print(report.jsonl(row), file=handle)
+        if args.format == "csv":
+            report.write_csv(rows, handle)
+        elif args.format == "table":
+            out = report.console(handle)
+            title = f"screening {args.input}"
+            out.print(report.screen_table(rows, title))
+            out.print(report.summary_line(rows))
+    finally:
+        if args.output:
+            handle.close()
+    if args.format != "table":
+        print(report.summary_line(rows), file=sys.stderr)
+    return status
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
+

@@ -1,0 +1,114 @@
+"""Resolved concept sets: what a concept name means in codes, and how an event is matched.
+
+`check.py` builds a `ConceptSet` for every concept declaration (local or imported); the evaluator
+and a later SQL back end both read them. Matching is by code (system + code, or a code prefix for
+`"M32*"`-style hierarchies) or by the concept's own name when the data names stdlib concepts
+directly (`{"code": "prednisone"}`).
+"""
+
+from __future__ import annotations
+
+from fractions import Fraction
+from typing import Union
+
+import attrs
+
+from .timeline import Code
+
+AttributeValue = Union[Fraction, str, "UnitAttr", "QuantityAttr"]
+
+
+@attrs.frozen
+class UnitAttr:
+    unit: str
+
+
+@attrs.frozen
+class QuantityAttr:
+    value: Fraction
+    unit: str
+
+
+@attrs.frozen(eq=False)
+class ConceptSet:
+    """One concept, resolved. Identity is by qualified name (`labs.creatinine`)."""
+
+    name: str  # qualified: module.name, or the local name in a rule file
+    short_name: str
+    kind: str  # condition | drug | lab | procedure | observation | score | fact
+    title: str | None
+    codes: frozenset[tuple[str, str]]
+    prefixes: tuple[tuple[str, str], ...]
+    names: frozenset[str]  # concept names an event may carry as Code("concept", name)
+    members: tuple[ConceptSet, ...]
+    excluded: tuple[ConceptSet, ...]
+    excluded_codes: frozenset[tuple[str, str]]
+    excluded_prefixes: tuple[tuple[str, str], ...]
+    excluded_names: frozenset[str]
+    attributes: dict[str, AttributeValue] = attrs.field(factory=dict)
+
+    def __hash__(self) -> int:
+        return hash(self.name)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, ConceptSet) and other.name == self.name
+
+    # ---------------------------------------------------------------- matching
+    def matches_code(self, code: Code) -> bool:
+        key = (code.system, code.code)
+        if code.system == "concept":
+            if code.code in self.excluded_names:
+                return False
+            return code.code in self.names
+        if key in self.excluded_codes or _prefix_match(key, self.excluded_prefixes):
+            return False
+        return key in self.codes or _prefix_match(key, self.prefixes)
+
+    def matches(self, codes: tuple[Code, ...]) -> bool:
+        """An event matches when one of its codes is in the set and none is excluded."""
+        hit = False
+        for code in codes:
+            if self._excluded(code):
+                return False
+            if not hit and self.matches_code(code):
+                hit = True
+        return hit
+
+    def _excluded(self, code: Code) -> bool:
+        if code.system == "concept":
+            return code.code in self.excluded_names
+        key = (code.system, code.code)
+        return key in self.excluded_codes or _prefix_match(key, self.excluded_prefixes)
+
+    # ---------------------------------------------------------------- attributes
+    def attribute_for(self, codes: tuple[Code, ...], name: str) -> AttributeValue | None:
+        """The attribute of the most specific member that matches `codes`, else our own."""
+        for member in self.members:
+            if member.matches(codes):
+                found = member.attribute_for(codes, name)
+                if found is not None:
+                    return found
+        return self.attributes.get(name)
+
+    def leaf_for(self, codes: tuple[Code, ...]) -> ConceptSet:
+        """The most specific member concept the codes match (for evidence and dose basis)."""
+        for member in self.members:
+            if member.matches(codes):
+                return member.leaf_for(codes)
+        return self
+
+    def all_attribute_values(self, name: str) -> list[AttributeValue]:
+        out: list[AttributeValue] = []
+        if name in self.attributes:
+            out.append(self.attributes[name])
+        for member in self.members:
+            out.extend(member.all_attribute_values(name))
+        return out
+
+
+def _prefix_match(key: tuple[str, str], prefixes: tuple[tuple[str, str], ...]) -> bool:
+    system, code = key
+    for p_system, prefix in prefixes:
+        if system == p_system and code.startswith(prefix):
+            return True
+    return False

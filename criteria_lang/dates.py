@@ -1,0 +1,68 @@
+"""Calendar arithmetic for windows and durations (docs/language.md, "Time").
+
+Months and years are calendar months and years: 31 March minus 1 month is 28 (or 29) February,
+29 February 2024 plus 1 year is 28 February 2025 (dateutil's relativedelta clamps to the last day
+of the month). Days and weeks are exact day counts.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from fractions import Fraction
+
+from dateutil.relativedelta import relativedelta
+
+# Average Gregorian month and year in days: used only where a month must become a day count
+# (adding up disjoint exposure days in `total` mode), never for window edges.
+DAYS_PER_MONTH = Fraction(36525, 1200)
+DAYS_PER_YEAR = Fraction(36525, 100)
+
+
+def shift(day: dt.date, amount: Fraction, unit: str, sign: int) -> dt.date:
+    """`day` moved by `amount` `unit`s, forwards (sign 1) or backwards (sign -1)."""
+    whole = int(amount)
+    if unit == "days":
+        return day + dt.timedelta(days=sign * whole)
+    if unit == "weeks":
+        return day + dt.timedelta(days=sign * int(amount * 7))
+    if unit == "months":
+        return day + relativedelta(months=sign * whole)
+    if unit == "years":
+        return day + relativedelta(years=sign * whole)
+    raise ValueError(f"unknown time unit {unit!r}")
+
+
+def approximate_days(amount: Fraction, unit: str) -> Fraction:
+    if unit == "days":
+        return amount
+    if unit == "weeks":
+        return amount * 7
+    if unit == "months":
+        return amount * DAYS_PER_MONTH
+    return amount * DAYS_PER_YEAR
+
+
+def completed_years(birth: dt.date, on: dt.date) -> int:
+    """Age in completed years: the birthday counts from its day (29 Feb -> 28 Feb, see module doc)."""
+    years = on.year - birth.year
+    if shift(birth, Fraction(years), "years", 1) > on:
+        years -= 1
+    return years
+
+
+def completed_months(birth: dt.date, on: dt.date) -> int:
+    months = (on.year - birth.year) * 12 + (on.month - birth.month)
+    if shift(birth, Fraction(months), "months", 1) > on:
+        months -= 1
+    return months
+
+
+def run_reaches(start: dt.date, end: dt.date, amount: Fraction, unit: str) -> bool:
+    """Does the inclusive run [start, end] last at least `amount` `unit`s?
+
+    A run of N days counts its first and last day (1 Jan..30 Jan is 30 days); N months from
+    15 Jan are reached on 14 Apr for 3 months (the day before the same date N months later).
+    """
+    if unit in ("days", "weeks"):
+        return (end - start).days + 1 >= approximate_days(amount, unit)
+    return end >= shift(start, amount, unit, 1) - dt.timedelta(days=1)

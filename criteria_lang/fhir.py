@@ -1,0 +1,1635 @@
+"""Read FHIR R4 data (bundles, NDJSON bulk exports) into patient timelines (docs/fhir.md).
+
+`read_fhir(path)` yields one `Patient` or one `RecordError` per FHIR Patient found under `path`;
+`read_bundle(data, source)` reads one bundle. Nothing is ever raised for bad input. A clinical
+resource is read whole or not at all: one that cannot be read becomes a `Problem` (its JSON path
+and the reason, prefixed with `Type/id`), is counted in the `ReadSummary`, and its patient is
+still read. Resources that eligibility never uses (Claim, Organization, ...) are counted as
+ignored. Every resource in the input is counted exactly once: read, or skipped with a reason.
+
+Why the JSON is parsed here and not with the `fhir.resources` package (pydantic models), measured
+on the 37 Synthea bundles in shared/data/synthea-fhir-r4 (13,617 resources, 2-core machine):
+- speed: `fhir.resources` 8.3.0 (`R4B.bundle.Bundle.model_validate_json`) validates 1,400-1,600
+  resources/s, before any conversion to our timeline; this module parses (orjson) and converts
+  everything in about 0.6 s, 20,000-25,000 resources/s (docs/fhir.md, "Speed", has the command).
+- bad input: pydantic rejects the whole bundle on the first bad element (one Observation with a
+  text `value` loses the patient), and it checks FHIR's shape, not what we need: it accepted an
+  Observation without any effective date and a `valueQuantity.code` of "mg/dLL". We need errors
+  per resource, the patient kept, and UCUM and date checks that it does not do.
+- exactness: both keep decimals (pydantic as Decimal; here via the float's shortest repr).
+"""
+
+from __future__ import annotations
+
+import calendar
+import datetime as dt
+import math
+import os
+import re
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from fractions import Fraction
+from pathlib import Path
+from typing import Any
+
+import attrs
+import orjson
+
+from criteria_lang.load import Problem, RecordError
+from criteria_lang.timeline import (
+    Code,
+    Condition,
+    Event,
+    Interval,
+    Measurement,
+    MedicationExposure,
+    Patient,
+    Procedure,
+    Quantity,
+    ReferenceRange,
+)
+from criteria_lang.units import UnitError, get_units
+
+__all__ = [
+    "IGNORED",
+    "NOT_READABLE",
+    "SYSTEMS",
+    "ReadSummary",
+    "ResourceProblem",
+    "read_bundle",
+    "read_fhir",
+    "read_ndjson",
+    "rxnorm_strength_mg",
+]
+
+# --------------------------------------------------------------------------------------------
+# Vocabulary
+
+# Coding system URIs -> our short names (timeline.CODE_SYSTEMS). URIs and OIDs as listed in
+# FHIR R4 "Using Codes in Resources", section 4.3 (hl7.org/fhir/R4/terminologies-systems.html).
+SYSTEMS: dict[str, str] = {
+    "http://snomed.info/sct": "snomed",
+    "urn:oid:2.16.840.1.113883.6.96": "snomed",
+    "http://hl7.org/fhir/sid/icd-10": "icd10",
+    "urn:oid:2.16.840.1.113883.6.3": "icd10",
+    "http://hl7.org/fhir/sid/icd-10-cm": "icd10",
+    "urn:oid:2.16.840.1.113883.6.90": "icd10",
+    "http://loinc.org": "loinc",
+    "urn:oid:2.16.840.1.113883.6.1": "loinc",
+    "http://www.nlm.nih.gov/research/umls/rxnorm": "rxnorm",
+    "urn:oid:2.16.840.1.113883.6.88": "rxnorm",
+    "http://www.whocc.no/atc": "atc",
+    "urn:oid:2.16.840.1.113883.6.73": "atc",
+    "http://hl7.org/fhir/sid/cvx": "cvx",
+    "urn:oid:2.16.840.1.113883.12.292": "cvx",
+}
+UCUM = "http://unitsofmeasure.org"
+
+IGNORED = "ignored (not used for eligibility)"
+NOT_READABLE = "not readable (see problems)"
+PATIENT_NOT_READABLE = "its Patient is not readable"
+NO_RESOURCE = "entry without a resource"
+DUPLICATE = "duplicate of an earlier resource with the same type and id"
+
+GENDERS = frozenset({"male", "female", "other", "unknown"})
+
+# Statuses that mean the thing did not happen (or was recorded in error): such a resource is
+# skipped with the reason "status <code>" rather than read. Value sets of FHIR R4 for each
+# resource's `status` (Condition/AllergyIntolerance: `verificationStatus`).
+_SKIP_STATUS: dict[str, frozenset[str]] = {
+    "Condition": frozenset({"refuted", "entered-in-error"}),
+    "AllergyIntolerance": frozenset({"refuted", "entered-in-error"}),
+    "Observation": frozenset({"cancelled", "entered-in-error"}),
+    "Procedure": frozenset({"preparation", "not-done", "entered-in-error"}),
+    "Immunization": frozenset({"not-done", "entered-in-error"}),
+    "MedicationRequest": frozenset({"draft", "cancelled", "entered-in-error"}),
+    "MedicationStatement": frozenset({"intended", "not-taken", "entered-in-error"}),
+    "MedicationAdministration": frozenset({"not-done", "entered-in-error"}),
+    "MedicationDispense": frozenset({"cancelled", "declined", "entered-in-error"}),
+    "Encounter": frozenset({"planned", "cancelled", "entered-in-error"}),
+}
+
+# Days in one unit of a FHIR `Timing.repeat.periodUnit` / a UCUM duration. A month is 30 days
+# and a year 365, as in our JSON format's frequency (docs/patient-format.md): approximations used
+# only to turn "every n months" into a daily rate or a course length into days.
+_DAYS_PER_UNIT: dict[str, Fraction] = {
+    "s": Fraction(1, 86400),
+    "min": Fraction(1, 1440),
+    "h": Fraction(1, 24),
+    "d": Fraction(1),
+    "wk": Fraction(7),
+    "mo": Fraction(30),
+    "a": Fraction(365),
+}
+_DURATION_WORDS = {"day": "d", "days": "d", "week": "wk", "weeks": "wk", "hour": "h", "hours": "h"}
+
+# Administrations per day for the FHIR R4 timing abbreviations (value set timing-abbreviation,
+# code system v3-GTSAbbreviation), read from `Timing.code` when `Timing.repeat` gives none.
+_TIMING_CODES: dict[str, Fraction] = {
+    "QD": Fraction(1),
+    "AM": Fraction(1),
+    "PM": Fraction(1),
+    "BED": Fraction(1),
+    "BID": Fraction(2),
+    "TID": Fraction(3),
+    "QID": Fraction(4),
+    "QOD": Fraction(1, 2),
+    "Q1H": Fraction(24),
+    "Q2H": Fraction(12),
+    "Q3H": Fraction(8),
+    "Q4H": Fraction(6),
+    "Q6H": Fraction(4),
+    "Q8H": Fraction(3),
+    "WK": Fraction(1, 7),
+    "MO": Fraction(1, 30),
+}
+
+# References: `Patient/123`, `https://server/fhir/Patient/123/_history/2`; `urn:uuid:...` ones
+# are looked up among the bundle's fullUrls (or, in NDJSON, the resources' ids) instead.
+_PATIENT_REF = re.compile(r"(?:^|/)Patient/([^/]+)(?:/_history/[^/]*)?$")
+_TYPED_REF = re.compile(r"(?:^|/)([A-Z][A-Za-z]+)/[^/]+(?:/_history/[^/]*)?$")
+
+# --------------------------------------------------------------------------------------------
+# The summary
+
+
+@attrs.frozen
+class ResourceProblem:
+    """A problem with where it was found: the file (or `file:line`) and the patient, if known."""
+
+    source: str
+    problem: Problem
+    patient: str | None = None
+
+    def __str__(self) -> str:
+        return f"{self.source}: {self.problem}"
+
+
+@attrs.define
+class ReadSummary:
+    """What a read did with every resource: read, or skipped with a reason; and the problems.
+
+    Pass one to `read_fhir(..., summary=...)` to collect it over a whole folder; print it with
+    `str(summary)`. Counts are per FHIR resource type. `read + skipped` counts every entry of
+    every bundle and every NDJSON line exactly once.
+    """
+
+    read: Counter[str] = attrs.field(factory=Counter)
+    # (resource type, reason) -> count; reasons: IGNORED, NOT_READABLE, "status ...", ...
+    skipped: Counter[tuple[str, str]] = attrs.field(factory=Counter)
+    # (resource type, note) -> count: what was derived rather than read (doses from text).
+    notes: Counter[tuple[str, str]] = attrs.field(factory=Counter)
+    problems: list[ResourceProblem] = attrs.field(factory=list)
+    files: int = 0
+    patients: int = 0
+    record_errors: int = 0
+
+    @property
+    def total(self) -> int:
+        return sum(self.read.values()) + sum(self.skipped.values())
+
+    def skipped_for(self, reason: str) -> int:
+        return sum(n for (_, why), n in self.skipped.items() if why == reason)
+
+    @property
+    def ignored(self) -> int:
+        return self.skipped_for(IGNORED)
+
+    @property
+    def not_readable(self) -> int:
+        return self.skipped_for(NOT_READABLE)
+
+    def types(self) -> list[str]:
+        return sorted({*self.read, *(rtype for rtype, _ in self.skipped)})
+
+    def merge(self, other: ReadSummary) -> None:
+        self.read.update(other.read)
+        self.skipped.update(other.skipped)
+        self.notes.update(other.notes)
+        self.problems.extend(other.problems)
+        self.files += other.files
+        self.patients += other.patients
+        self.record_errors += other.record_errors
+
+    def render(self, max_problems: int = 20) -> str:
+        read = sum(self.read.values())
+        lines = [
+            f"FHIR: {self.files} file(s), {self.total} resources: {read} read, "
+            f"{self.total - read} not read; {self.patients} patient(s) read, "
+            f"{self.record_errors} not readable"
+        ]
+        for rtype in self.types():
+            parts = [f"{self.read[rtype]} read"] if self.read[rtype] else []
+            reasons = sorted((why, n) for (t, why), n in self.skipped.items() if t == rtype)
+            parts += [f"{n} {why}" for why, n in reasons]
+            lines.append(f"  {rtype}: " + ", ".join(parts))
+        for (rtype, note), n in sorted(self.notes.items()):
+            lines.append(f"  note: {rtype}: {n} {note}")
+        if self.problems:
+            lines.append(f"{len(self.problems)} problem(s):")
+            lines += [f"  {p}" for p in self.problems[:max_problems]]
+            if len(self.problems) > max_problems:
+                lines.append(f"  ... and {len(self.problems) - max_problems} more")
+        return "\n".join(lines)
+
+    def __str__(self) -> str:
+        return self.render()
+
+
+# --------------------------------------------------------------------------------------------
+# Small readers of FHIR data types. Each reports a problem on `_Ctx` and returns None when the
+# value cannot be read; the caller then gives up on the resource.
+
+
+class _Skip(Exception):
+    """The resource is deliberately not read (a status that means it did not happen)."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+class _Ctx:
+    """The resource being read: its JSON path, its `Type/id` label, and its problems so far."""
+
+    __slots__ = ("base", "label", "problems")
+
+    def __init__(self, base: str, label: str) -> None:
+        self.base = base
+        self.label = label
+        self.problems: list[Problem] = []
+
+    def problem(self, path: str, message: str) -> None:
+        self.problems.append(Problem(self.base + path, f"{self.label}: {message}"))
+
+    def wrong(self, path: str, expected: str, value: object) -> None:
+        self.problem(path, f"expected {expected}, got {_describe(value)}")
+
+
+def _describe(value: object) -> str:
+    if value is None:
+        return "null"
+    if value is True or value is False:
+        return str(value).lower()
+    if isinstance(value, str):
+        text = value if len(value) <= 40 else value[:37] + "..."
+        return "the text " + orjson.dumps(text).decode()
+    if isinstance(value, int | float):
+        return f"the number {value!r}" if abs(value) < 1e30 else "a very large number"
+    if isinstance(value, dict):
+        return "an object"
+    if isinstance(value, list | tuple):
+        return "an array"
+    return f"a Python {type(value).__name__}"
+
+
+def _obj(ctx: _Ctx, value: object, path: str) -> dict[str, Any] | None:
+    """An optional JSON object: None when absent (no problem) or of the wrong type (problem)."""
+    if value is None or type(value) is dict:
+        return value  # type: ignore[return-value]
+    if isinstance(value, dict):
+        return dict(value)
+    ctx.wrong(path, "an object", value)
+    return None
+
+
+def _array(ctx: _Ctx, value: object, path: str) -> list[Any]:
+    if value is None:
+        return []
+    if isinstance(value, list | tuple):
+        return list(value)
+    ctx.wrong(path, "an array", value)
+    return []
+
+
+def _text(ctx: _Ctx, value: object, path: str) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, str):
+        return str(value) if value else None
+    ctx.wrong(path, "text", value)
+    return None
+
+
+# Memo of numbers already converted: lab values repeat, and Fraction(repr(x)) is not free.
+_NUMBERS: dict[float, Fraction] = {}
+
+
+def _number(ctx: _Ctx, value: object, path: str) -> Fraction | None:
+    """A JSON number as an exact Fraction of the decimal text it was written as.
+
+    orjson gives floats; `repr` is the shortest text that reads back as the same float, which is
+    the text written in the file for any decimal of up to 15 significant digits (FHIR values
+    have far fewer), so Fraction(repr(x)) is the written decimal exactly: 1.1 -> 11/10.
+    """
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        ctx.wrong(path, "a number", value)
+        return None
+    if isinstance(value, int):
+        return Fraction(int(value))
+    value = float(value)
+    found = _NUMBERS.get(value)
+    if found is not None:
+        return found
+    if not math.isfinite(value):
+        ctx.wrong(path, "a finite number", value)
+        return None
+    if value.is_integer() and abs(value) >= 2**53:
+        # orjson reads an integer of more than 64 bits as a float: it is no longer exact.
+        ctx.problem(path, "the number is too large to be read exactly")
+        return None
+    number = Fraction(repr(value))
+    if len(_NUMBERS) > 100_000:
+        _NUMBERS.clear()
+    _NUMBERS[value] = number
+    return number
+
+
+_DATE_RE = re.compile(
+    r"([0-9]{4})(?:-([0-9]{2})(?:-([0-9]{2})"
+    r"(?:T(?:[01][0-9]|2[0-3]):[0-5][0-9](?::(?:[0-5][0-9]|60)(?:\.[0-9]+)?)?"
+    r"(?:Z|[+-](?:[01][0-9]|2[0-3]):[0-5][0-9])?)?)?)?"
+)
+_DATES: dict[str, tuple[dt.date, dt.date] | None] = {}
+
+
+def _day_span(text: str) -> tuple[dt.date, dt.date] | None:
+    """First and last day of a FHIR date/dateTime/instant; None when it is not one.
+
+    A date-time is taken on the day written, in its own time zone: the local day of the record.
+    A partial date (`2019`, `2019-04`) covers every day of its year or month.
+    """
+    if text in _DATES:
+        return _DATES[text]
+    span: tuple[dt.date, dt.date] | None = None
+    match = _DATE_RE.fullmatch(text)
+    if match is not None:
+        year, month, day = match.groups()
+        try:
+            if day is not None:
+                first = dt.date(int(year), int(month), int(day))
+                span = (first, first)
+            elif month is not None:
+                last = calendar.monthrange(int(year), int(month))[1]
+                span = (dt.date(int(year), int(month), 1), dt.date(int(year), int(month), last))
+            else:
+                span = (dt.date(int(year), 1, 1), dt.date(int(year), 12, 31))
+        except ValueError:
+            span = None
+    if len(_DATES) > 100_000:
+        _DATES.clear()
+    _DATES[text] = span
+    return span
+
+
+def _date(ctx: _Ctx, value: object, path: str, *, last: bool = False) -> dt.date | None:
+    """A FHIR date: its first day, or its last day with `last` (for ends of partial dates)."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        span = _day_span(str(value))
+        if span is not None:
+            return span[1] if last else span[0]
+    ctx.wrong(path, "a FHIR date (YYYY-MM-DD, YYYY-MM, YYYY or a dateTime)", value)
+    return None
+
+
+_CODES: dict[tuple[str | None, str, str | None], Code] = {}
+
+
+def _coding(system: str | None, code: str, display: str | None) -> Code:
+    key = (system, code, display)
+    found = _CODES.get(key)
+    if found is None:
+        short = SYSTEMS.get(system) if system is not None else None
+        if short is None:
+            # Codes of other systems are kept as `local`; the URI goes into the display so that
+            # evidence shows where the code came from. Matching uses the code only.
+            short = "local"
+            if system is not None:
+                display = f"{display} ({system})" if display else system
+        found = Code(short, code, display)
+        if len(_CODES) > 100_000:
+            _CODES.clear()
+        _CODES[key] = found
+    return found
+
+
+def _codes(
+    ctx: _Ctx, value: object, path: str, what: str, *, required: bool = True
+) -> tuple[Code, ...] | None:
+    """The codings of a CodeableConcept as Codes. None, with a problem, when it cannot be read
+    or (if `required`) has no coding with a code: no rule could match such an event."""
+    concept = _obj(ctx, value, path)
+    if concept is None:
+        if value is None and required:
+            ctx.problem(path, f"no {what} (a CodeableConcept with a coding)")
+        return None
+    before = len(ctx.problems)
+    out: list[Code] = []
+    for index, item in enumerate(_array(ctx, concept.get("coding"), path + ".coding")):
+        where = f"{path}.coding[{index}]"
+        coding = _obj(ctx, item, where)
+        if coding is None:
+            continue
+        system = _text(ctx, coding.get("system"), where + ".system")
+        code = _text(ctx, coding.get("code"), where + ".code")
+        display = _text(ctx, coding.get("display"), where + ".display")
+        if code is not None:
+            out.append(_coding(system, code, display))
+    if len(ctx.problems) > before:
+        return None
+    if not out:
+        if required:
+            text = concept.get("text")
+            shown = f" (text {_describe(text)[9:]})" if isinstance(text, str) and text else ""
+            ctx.problem(path, f"{what} has no coding with a code{shown}: no rule can match it")
+        return None
+    return tuple(dict.fromkeys(out))
+
+
+def _concept_word(ctx: _Ctx, value: object, path: str) -> str | None:
+    """A CodeableConcept as one word: its first coding's code, else its text (for statuses)."""
+    concept = _obj(ctx, value, path)
+    if concept is None:
+        return None
+    for index, item in enumerate(_array(ctx, concept.get("coding"), path + ".coding")):
+        coding = _obj(ctx, item, f"{path}.coding[{index}]")
+        if coding is not None:
+            code = _text(ctx, coding.get("code"), f"{path}.coding[{index}].code")
+            if code is not None:
+                return code
+    return _text(ctx, concept.get("text"), path + ".text")
+
+
+def _concept_label(ctx: _Ctx, value: object, path: str) -> str | None:
+    """A CodeableConcept as text for people: its text, else its first coding's display/code."""
+    concept = _obj(ctx, value, path)
+    if concept is None:
+        return None
+    text = _text(ctx, concept.get("text"), path + ".text")
+    if text is not None:
+        return text
+    for index, item in enumerate(_array(ctx, concept.get("coding"), path + ".coding")):
+        coding = _obj(ctx, item, f"{path}.coding[{index}]")
+        if coding is not None:
+            for key in ("display", "code"):
+                found = _text(ctx, coding.get(key), f"{path}.coding[{index}].{key}")
+                if found is not None:
+                    return found
+    return None
+
+
+def _ucum(ctx: _Ctx, quantity: dict[str, Any], path: str) -> tuple[str | None, bool]:
+    """The unit of a Quantity as UCUM: (code, True); (None, True) when it has no unit at all;
+    (None, False) when its system is not UCUM (a dose form such as TAB), or when the unit cannot
+    be read (then with a problem)."""
+    system = _text(ctx, quantity.get("system"), path + ".system")
+    code = _text(ctx, quantity.get("code"), path + ".code")
+    unit = _text(ctx, quantity.get("unit"), path + ".unit")
+    if system is not None and system != UCUM:
+        return None, False
+    # `code` is the computable unit; `unit` is for people, but often the only one given.
+    key, text = (".code", code) if code is not None else (".unit", unit)
+    if text is None:
+        return None, True
+    try:
+        get_units().parse_ucum(text)
+    except UnitError as error:
+        ctx.problem(path + key, f"unit {_describe(text)[9:]}: {error}")
+        return None, False
+    except Exception as error:  # noqa: BLE001 - the UCUM parser's own failures
+        ctx.problem(path + key, f"unit {_describe(text)[9:]} cannot be read ({error})")
+        return None, False
+    return text, True
+
+
+def _quantity(ctx: _Ctx, value: object, path: str, *, default_unit: str | None) -> Quantity | None:
+    """A FHIR Quantity with a UCUM unit; one without a unit gets `default_unit`. A unit of
+    another system is a problem: only UCUM units can be compared."""
+    quantity = _obj(ctx, value, path)
+    if quantity is None:
+        return None
+    before = len(ctx.problems)
+    if quantity.get("value") is None:
+        ctx.problem(path + ".value", "the quantity has no value")
+        return None
+    number = _number(ctx, quantity.get("value"), path + ".value")
+    code, ucum = _ucum(ctx, quantity, path)
+    if number is None or len(ctx.problems) > before:
+        return None
+    if not ucum:
+        ctx.problem(
+            path + ".system",
+            f"the unit is not UCUM (system "
+            f"{_describe(quantity.get('system'))[9:]}): only UCUM units can be compared",
+        )
+        return None
+    if code is None:
+        if default_unit is None:
+            ctx.problem(path + ".code", "the quantity has no unit")
+            return None
+        code = default_unit
+    return Quantity(number, code, ucum=True)
+
+
+def _period(ctx: _Ctx, value: object, path: str) -> tuple[dt.date | None, dt.date | None] | None:
+    period = _obj(ctx, value, path)
+    if period is None:
+        return None
+    start = _date(ctx, period.get("start"), path + ".start")
+    end = _date(ctx, period.get("end"), path + ".end", last=True)
+    return start, end
+
+
+def _duration_days(ctx: _Ctx, value: object, path: str) -> int | None:
+    """A Duration as whole days, rounded up (a 36-hour course touches 2 days)."""
+    duration = _obj(ctx, value, path)
+    if duration is None:
+        return None
+    number = _number(ctx, duration.get("value"), path + ".value")
+    unit = _text(ctx, duration.get("code"), path + ".code") or _text(
+        ctx, duration.get("unit"), path + ".unit"
+    )
+    unit = _DURATION_WORDS.get(unit or "", unit)
+    factor = _DAYS_PER_UNIT.get(unit or "")
+    if number is None:
+        return None
+    if factor is None:
+        ctx.problem(
+            path + ".code",
+            f"duration unit {_describe(unit)}: expected one of " + ", ".join(_DAYS_PER_UNIT),
+        )
+        return None
+    if number < 0:
+        ctx.wrong(path + ".value", "a duration of at least 0", duration.get("value"))
+        return None
+    return max(1, math.ceil(number * factor))
+
+
+def _check_order(ctx: _Ctx, start: dt.date, end: dt.date | None, path: str) -> None:
+    if end is not None and end < start:
+        ctx.problem(path, f"ends ({end}) before it starts ({start})")
+
+
+def _status(ctx: _Ctx, rtype: str, value: object, path: str) -> str | None:
+    """The status word; raises _Skip when it says the thing did not happen."""
+    status = _concept_word(ctx, value, path) if isinstance(value, dict) else _text(ctx, value, path)
+    if status is not None and status in _SKIP_STATUS.get(rtype, ()):
+        raise _Skip(f"status {status}")
+    return status
+
+
+# --------------------------------------------------------------------------------------------
+# Medication strength from RxNorm names
+
+# A leading quantity factor of an RxNorm clinical drug name: "1 ML ...", "24 HR ...".
+_QUANTITY_FACTOR = re.compile(r"(\d+(?:\.\d+)?) ([A-Za-z]+) (?=\S)")
+# Any "<number> <unit>" in the name: "500 MG", "150 MG/ML", "0.044 MG/ACTUAT", "28 Day", "40mg".
+_STRENGTH = re.compile(r"(?<![\w./])(\d+(?:\.\d+)?) ?([A-Za-z]+(?:/[A-Za-z0-9]+)?)(?![\w/])")
+_PACK = re.compile(r"[{}]|\b(?:pack|kit)\b", re.IGNORECASE)
+
+
+def rxnorm_strength_mg(text: str) -> Fraction | None:
+    """The milligrams in one unit of a single-ingredient product, read from its RxNorm name.
+
+    RxNorm names a clinical drug "[quantity factor] ingredient strength dose form" (RxNorm
+    Technical Documentation, "Normalized forms"). Read only when the name has exactly one
+    "<number> MG" strength and nothing else that looks like one: "Prednisone 5 MG Oral Tablet"
+    is 5; "24 HR Metformin hydrochloride 500 MG Extended Release Oral Tablet" is 500 (24 HR is
+    the release period); "1 ML Medroxyprogesterone acetate 150 MG/ML Injection" is 150 (1 mL
+    times 150 mg/mL). Not read (None): combinations ("A 325 MG / B 5 MG"), packs and kits,
+    concentrations without a volume ("Hydrocortisone 10 MG/ML Topical Cream"), strengths per
+    actuation, per hour or in other units (UNT, MCG).
+    """
+    if " / " in text or _PACK.search(text):
+        return None
+    factor: tuple[Fraction, str] | None = None
+    rest = text
+    match = _QUANTITY_FACTOR.match(text)
+    if match is not None:
+        factor = (Fraction(match[1]), match[2].upper())
+        rest = text[match.end() :]
+    found = _STRENGTH.findall(rest)
+    if len(found) != 1:
+        return None
+    number, unit = found[0][0], found[0][1].upper()
+    if unit == "MG":
+        return Fraction(number)
+    if unit == "MG/ML" and factor is not None and factor[1] == "ML":
+        return Fraction(number) * factor[0]
+    return None
+
+
+# --------------------------------------------------------------------------------------------
+# Reading one clinical resource into events
+
+
+@attrs.define
+class _Scope:
+    """What resources of one bundle (or one NDJSON export) can refer to."""
+
+    source: str
+    summary: ReadSummary
+    # Medication resources by every key a reference may use (fullUrl, Medication/id, urn:uuid).
+    medications: dict[str, dict[str, Any]] = attrs.field(factory=dict)
+    # fullUrl -> resource type, to tell a reference to a Group from one to a Patient.
+    types_by_url: dict[str, str] = attrs.field(factory=dict)
+
+
+_Reader = Callable[[_Ctx, dict[str, Any], str, _Scope], list[Event]]
+
+
+def _event_id(rtype: str, rid: str) -> str:
+    return f"{rtype}/{rid}"
+
+
+def _read_condition(ctx: _Ctx, res: dict[str, Any], rid: str, scope: _Scope) -> list[Event]:
+    """Condition and AllergyIntolerance: a condition from its onset (or recorded date) on."""
+    rtype = res["resourceType"]
+    verification = _status(ctx, rtype, res.get("verificationStatus"), ".verificationStatus")
+    status = _concept_word(ctx, res.get("clinicalStatus"), ".clinicalStatus")
+    codes = _codes(ctx, res.get("code"), ".code", "code")
+    start = end = None
+    onset_path = ".onsetDateTime"
+    if res.get("onsetDateTime") is not None:
+        start = _date(ctx, res.get("onsetDateTime"), onset_path)
+    elif res.get("onsetPeriod") is not None:
+        onset_path = ".onsetPeriod.start"
+        start = (_period(ctx, res.get("onsetPeriod"), ".onsetPeriod") or (None, None))[0]
+    if start is None and res.get("recordedDate") is not None:
+        onset_path = ".recordedDate"
+        start = _date(ctx, res.get("recordedDate"), onset_path)
+    end_path = ".abatementDateTime"
+    if rtype == "Condition":
+        if res.get("abatementDateTime") is not None:
+            end = _date(ctx, res.get("abatementDateTime"), end_path, last=True)
+        elif res.get("abatementPeriod") is not None:
+            end_path = ".abatementPeriod"
+            span = _period(ctx, res.get("abatementPeriod"), end_path) or (None, None)
+            end = span[1] or span[0]
+    attributes: dict[str, str | Fraction | bool] = {}
+    if verification is not None:
+        attributes["verification"] = verification
+    if rtype == "AllergyIntolerance":
+        attributes["resource"] = "AllergyIntolerance"
+        for key in ("type", "criticality"):
+            word = _text(ctx, res.get(key), "." + key)
+            if word is not None:
+                attributes[key] = word
+        categories = _array(ctx, res.get("category"), ".category")
+        if len(categories) == 1 and isinstance(categories[0], str):
+            attributes["category"] = categories[0]
+    if ctx.problems or codes is None:
+        return []
+    if start is None:
+        ctx.problem(onset_path, "no onset date (onsetDateTime, onsetPeriod.start or recordedDate)")
+        return []
+    _check_order(ctx, start, end, end_path)
+    if ctx.problems:
+        return []
+    return [
+        Condition(
+            id=_event_id(rtype, rid),
+            kind="condition",
+            codes=codes,
+            start=start,
+            end=end,
+            source=_event_id(rtype, rid),
+            status=status,
+            attributes=attributes,
+        )
+    ]
+
+
+def _medication_codes(
+    ctx: _Ctx, res: dict[str, Any], scope: _Scope
+) -> tuple[tuple[Code, ...] | None, str | None]:
+    """The drug's codes, and the name to read a strength from (its RxNorm display)."""
+    concept: object = res.get("medicationCodeableConcept")
+    path = ".medicationCodeableConcept"
+    if concept is None and res.get("medicationReference") is not None:
+        path = ".medicationReference"
+        ref = _obj(ctx, res.get(path[1:]), path)
+        target = _text(ctx, ref.get("reference"), path + ".reference") if ref else None
+        if target is None:
+            if ref is not None and not ctx.problems:
+                ctx.problem(path, "the medicationReference has no reference")
+            return None, None
+        medication: object = None
+        if target.startswith("#"):  # a contained resource
+            for item in _array(ctx, res.get("contained"), ".contained"):
+                if isinstance(item, dict) and item.get("id") == target[1:]:
+                    medication = item
+        else:
+            medication = scope.medications.get(target)
+            match = _TYPED_REF.search(target)
+            if medication is None and match is not None and match[1] == "Medication":
+                medication = scope.medications.get(target[match.start(1) :].split("/_history")[0])
+        if not isinstance(medication, dict) or medication.get("resourceType") != "Medication":
+            ctx.problem(path + ".reference", f"the Medication {target} is not in the input")
+            return None, None
+        concept = medication.get("code")
+        path = f"{path}.reference({target}).code"
+    elif concept is None:
+        ctx.problem(path, "no medicationCodeableConcept or medicationReference")
+        return None, None
+    codes = _codes(ctx, concept, path, "medication code")
+    name = None
+    if codes is not None and any(c.system == "rxnorm" for c in codes):
+        name = next((c.display for c in codes if c.system == "rxnorm" and c.display), None)
+        if name is None and isinstance(concept, dict) and isinstance(concept.get("text"), str):
+            name = concept["text"]
+    return codes, name
+
+
+def _dose(ctx: _Ctx, value: object, path: str) -> tuple[Quantity | None, Fraction | None]:
+    """A dose quantity: (an amount with a UCUM unit, None), or (None, a count of unit doses)
+    when it has no unit, a pure-number UCUM unit (`1`, `{tbl}`) or a non-UCUM system (a dose
+    form such as TAB)."""
+    quantity = _obj(ctx, value, path)
+    if quantity is None:
+        return None, None
+    before = len(ctx.problems)
+    number = _number(ctx, quantity.get("value"), path + ".value")
+    code, ucum = _ucum(ctx, quantity, path)
+    if number is None or len(ctx.problems) > before:
+        return None, None
+    if number < 0:
+        ctx.wrong(path + ".value", "a dose of at least 0", quantity.get("value"))
+        return None, None
+    if not ucum or code is None:
+        return None, number
+    unit = get_units().parse_ucum(code)
+    if unit.dimensionality == "dimensionless" and unit.base_factor == 1:
+        return None, number
+    return Quantity(number, code, ucum=True), None
+
+
+def _frequency(ctx: _Ctx, dosage: dict[str, Any], path: str) -> Fraction | None:
+    """Administrations a day, from Timing.repeat (frequency every period periodUnit) or from
+    Timing.code; None for as-needed dosing, whose count is a ceiling, not what was taken."""
+    if dosage.get("asNeededBoolean") is True or dosage.get("asNeededCodeableConcept") is not None:
+        return None
+    timing = _obj(ctx, dosage.get("timing"), path + ".timing")
+    if timing is None:
+        return None
+    where = path + ".timing.repeat"
+    repeat = _obj(ctx, timing.get("repeat"), where)
+    if repeat is not None and repeat.get("period") is not None:
+        raw = repeat.get("frequency")
+        count = Fraction(1) if raw is None else _number(ctx, raw, where + ".frequency")
+        period = _number(ctx, repeat.get("period"), where + ".period")
+        unit = _text(ctx, repeat.get("periodUnit"), where + ".periodUnit")
+        days = _DAYS_PER_UNIT.get(unit or "")
+        if count is None or period is None:
+            return None
+        if days is None:
+            ctx.wrong(where + ".periodUnit", "one of " + ", ".join(_DAYS_PER_UNIT), unit)
+            return None
+        if period <= 0 or count < 0:
+            ctx.problem(where, "the period must be above 0 and the frequency at least 0")
+            return None
+        return count / (period * days)
+    code = _concept_word(ctx, timing.get("code"), path + ".timing.code")
+    return _TIMING_CODES.get(code.upper()) if code is not None else None
+
+
+def _route(ctx: _Ctx, value: object, path: str) -> str | None:
+    """A route as a lowercased word: "Oral route (qualifier value)" -> "oral"."""
+    label = _concept_label(ctx, value, path)
+    if label is None:
+        return None
+    word = re.sub(r"\s*\([^)]*\)\s*$", "", label).strip().lower()
+    return re.sub(r"\s+(?:route|use)$", "", word) or None
+
+
+_NOTE_STRENGTH = "doses from the strength in the RxNorm name, one unit a dose assumed"
+_NOTE_STRENGTH_COUNT = "doses from the strength in the RxNorm name times the units a dose"
+
+
+def _dosage(ctx: _Ctx, res: dict[str, Any], rtype: str) -> tuple[dict[str, Any] | None, str]:
+    if rtype == "MedicationAdministration":
+        return _obj(ctx, res.get("dosage"), ".dosage"), ".dosage"
+    if rtype == "Immunization":
+        return None, ""
+    key = "dosage" if rtype == "MedicationStatement" else "dosageInstruction"
+    items = _array(ctx, res.get(key), "." + key)
+    path = f".{key}[0]"
+    return (_obj(ctx, items[0], path) if items else None), path
+
+
+def _medication_dates(
+    ctx: _Ctx, res: dict[str, Any], rtype: str, dosage: dict[str, Any] | None, dosage_path: str
+) -> tuple[dt.date | None, dt.date | None, int | None, str]:
+    """(start, end, days of supply or course, JSON path of the start) of an exposure."""
+    start = end = None
+    days = None
+    if rtype == "MedicationRequest":
+        where = dosage_path + ".timing.repeat"
+        repeat = None
+        if dosage is not None:
+            timing = _obj(ctx, dosage.get("timing"), dosage_path + ".timing")
+            repeat = _obj(ctx, timing.get("repeat"), where) if timing else None
+        if repeat is not None and repeat.get("boundsPeriod") is not None:
+            span = _period(ctx, repeat.get("boundsPeriod"), where + ".boundsPeriod")
+            start, end = span or (None, None)
+            if start is not None:
+                return start, end, None, where + ".boundsPeriod.start"
+        if repeat is not None and repeat.get("boundsDuration") is not None:
+            days = _duration_days(ctx, repeat.get("boundsDuration"), where + ".boundsDuration")
+        return _date(ctx, res.get("authoredOn"), ".authoredOn"), end, days, ".authoredOn"
+    if rtype in ("MedicationStatement", "MedicationAdministration"):
+        if res.get("effectiveDateTime") is not None:
+            start = _date(ctx, res.get("effectiveDateTime"), ".effectiveDateTime")
+            # One administration is one day; a statement at a date-time has no end of its own.
+            end = start if rtype == "MedicationAdministration" else None
+            return start, end, None, ".effectiveDateTime"
+        if res.get("effectivePeriod") is not None:
+            span = _period(ctx, res.get("effectivePeriod"), ".effectivePeriod")
+            start, end = span or (None, None)
+            if start is not None or rtype == "MedicationAdministration":
+                return start, end, None, ".effectivePeriod.start"
+        if rtype == "MedicationStatement" and res.get("dateAsserted") is not None:
+            return _date(ctx, res.get("dateAsserted"), ".dateAsserted"), end, None, ".dateAsserted"
+        return None, end, None, ".effectiveDateTime"
+    if rtype == "MedicationDispense":
+        if res.get("daysSupply") is not None:
+            days = _duration_days(ctx, res.get("daysSupply"), ".daysSupply")
+        if res.get("whenHandedOver") is None and res.get("whenPrepared") is not None:
+            return _date(ctx, res.get("whenPrepared"), ".whenPrepared"), None, days, ".whenPrepared"
+        return (
+            _date(ctx, res.get("whenHandedOver"), ".whenHandedOver"),
+            None,
+            days,
+            (".whenHandedOver"),
+        )
+    start = _date(ctx, res.get("occurrenceDateTime"), ".occurrenceDateTime")  # Immunization
+    return start, start, None, ".occurrenceDateTime"
+
+
+def _read_medication(ctx: _Ctx, res: dict[str, Any], rid: str, scope: _Scope) -> list[Event]:
+    """MedicationRequest/-Statement/-Administration/-Dispense and Immunization: an exposure."""
+    rtype = res["resourceType"]
+    status = _status(ctx, rtype, res.get("status"), ".status")
+    if rtype == "Immunization":
+        codes = _codes(ctx, res.get("vaccineCode"), ".vaccineCode", "vaccineCode")
+        name = None
+    else:
+        codes, name = _medication_codes(ctx, res, scope)
+    dosage, dosage_path = _dosage(ctx, res, rtype)
+    start, end, days, date_path = _medication_dates(ctx, res, rtype, dosage, dosage_path)
+    dose: Quantity | None = None
+    count: Fraction | None = None
+    per_day: Fraction | None = None
+    route: str | None = None
+    if rtype == "Immunization":
+        if res.get("doseQuantity") is not None:
+            dose, count = _dose(ctx, res.get("doseQuantity"), ".doseQuantity")
+        route = _route(ctx, res.get("route"), ".route")
+    elif dosage is not None:
+        route = _route(ctx, dosage.get("route"), dosage_path + ".route")
+        if rtype == "MedicationAdministration":
+            if dosage.get("dose") is not None:
+                dose, count = _dose(ctx, dosage.get("dose"), dosage_path + ".dose")
+        else:
+            rates = _array(ctx, dosage.get("doseAndRate"), dosage_path + ".doseAndRate")
+            first = _obj(ctx, rates[0], dosage_path + ".doseAndRate[0]") if rates else None
+            if first is not None and first.get("doseQuantity") is not None:
+                where = dosage_path + ".doseAndRate[0].doseQuantity"
+                dose, count = _dose(ctx, first.get("doseQuantity"), where)
+            per_day = _frequency(ctx, dosage, dosage_path)
+    if ctx.problems or codes is None:
+        return []
+    if start is None:
+        ctx.problem(date_path, "no date to start the exposure at")
+        return []
+    if end is None and days is not None:
+        end = start + dt.timedelta(days=days - 1)
+    ongoing = status == "active" or (
+        rtype == "MedicationAdministration" and status == "in-progress"
+    )
+    if end is None and not ongoing:
+        # The missing-end rule of docs/patient-format.md (as OHDSI Circe): one day of exposure.
+        end = start
+    _check_order(ctx, start, end, date_path)
+    if ctx.problems:
+        return []
+    if dose is None and name is not None:
+        strength = rxnorm_strength_mg(name)
+        if strength is not None:
+            note = _NOTE_STRENGTH if count is None else _NOTE_STRENGTH_COUNT
+            dose = Quantity(strength * (1 if count is None else count), "mg", ucum=True)
+            scope.summary.notes[(rtype, note)] += 1
+    return [
+        MedicationExposure(
+            id=_event_id(rtype, rid),
+            kind="medication",
+            codes=codes,
+            start=start,
+            end=end,
+            source=_event_id(rtype, rid),
+            dose=dose,
+            per_day=per_day,
+            route=route,
+            status=status,
+        )
+    ]
+
+
+def _observation_kind(ctx: _Ctx, res: dict[str, Any]) -> str:
+    """`lab` for the laboratory category, `score` for survey (or score), else `observation`."""
+    words: set[str] = set()
+    for index, item in enumerate(_array(ctx, res.get("category"), ".category")):
+        concept = _obj(ctx, item, f".category[{index}]")
+        if concept is None:
+            continue
+        where = f".category[{index}].coding"
+        for jndex, coding in enumerate(_array(ctx, concept.get("coding"), where)):
+            coding = _obj(ctx, coding, f"{where}[{jndex}]")
+            code = _text(ctx, coding.get("code"), f"{where}[{jndex}].code") if coding else None
+            if code is not None:
+                words.add(code.lower())
+    if "laboratory" in words:
+        return "lab"
+    if words & {"survey", "score"}:
+        return "score"
+    return "observation"
+
+
+_VALUE_KEYS = (
+    "valueQuantity",
+    "valueCodeableConcept",
+    "valueString",
+    "valueBoolean",
+    "valueInteger",
+    "valueDateTime",
+    "valueTime",
+    "valueRange",
+    "valueRatio",
+    "valueSampledData",
+    "valuePeriod",
+)
+
+
+def _value(
+    ctx: _Ctx, obj: dict[str, Any], path: str
+) -> tuple[Quantity | str | bool | None, str | None]:
+    """An Observation's (or a component's) value[x], and the unit its reference range takes
+    when a bound has none."""
+    for key in _VALUE_KEYS:
+        raw = obj.get(key)
+        if raw is None:
+            continue
+        where = path + "." + key
+        if key == "valueQuantity":
+            # A number without a unit is a pure number (a score, an INR, a specific gravity).
+            quantity = _quantity(ctx, raw, where, default_unit="1")
+            comparator = (
+                _text(ctx, raw.get("comparator"), where + ".comparator")
+                if (isinstance(raw, dict))
+                else None
+            )
+            if quantity is None:
+                return None, None
+            if comparator is not None:
+                # "<0.5 mg/dL" is a bound, not a value: kept as text, so that no comparison
+                # reads it as exactly 0.5.
+                return f"{comparator}{quantity}", None
+            return quantity, quantity.unit
+        if key == "valueCodeableConcept":
+            label = _concept_label(ctx, raw, where)
+            if label is None and not ctx.problems:
+                ctx.problem(where, "the coded value has no text, display or code")
+            return label, None
+        if key in ("valueString", "valueDateTime", "valueTime"):
+            return _text(ctx, raw, where), None
+        if key == "valueBoolean":
+            if isinstance(raw, bool):
+                return raw, None
+            ctx.wrong(where, "true or false", raw)
+            return None, None
+        if key == "valueInteger":
+            if isinstance(raw, bool) or not isinstance(raw, int):
+                ctx.wrong(where, "an integer", raw)
+                return None, None
+            return Quantity(Fraction(raw), "1", ucum=True), "1"
+        ctx.problem(where, f"{key} is not read by criteria_lang (see docs/fhir.md)")
+        return None, None
+    return None, None
+
+
+def _reference_range(
+    ctx: _Ctx, obj: dict[str, Any], path: str, unit: str | None
+) -> ReferenceRange | None:
+    """The first referenceRange with a low or a high bound; a bound without a unit takes the
+    value's unit."""
+    for index, item in enumerate(_array(ctx, obj.get("referenceRange"), path + ".referenceRange")):
+        where = f"{path}.referenceRange[{index}]"
+        ref = _obj(ctx, item, where)
+        if ref is None or (ref.get("low") is None and ref.get("high") is None):
+            continue
+        low = _quantity(ctx, ref.get("low"), where + ".low", default_unit=unit)
+        high = _quantity(ctx, ref.get("high"), where + ".high", default_unit=unit)
+        return ReferenceRange(low, high)
+    return None
+
+
+def _interpretation(ctx: _Ctx, obj: dict[str, Any], path: str) -> str | None:
+    items = _array(ctx, obj.get("interpretation"), path + ".interpretation")
+    return _concept_word(ctx, items[0], path + ".interpretation[0]") if items else None
+
+
+def _observation_date(ctx: _Ctx, res: dict[str, Any]) -> dt.date | None:
+    for key in ("effectiveDateTime", "effectivePeriod", "effectiveInstant", "issued"):
+        raw = res.get(key)
+        if raw is None:
+            continue
+        if key == "effectivePeriod":
+            day = (_period(ctx, raw, "." + key) or (None, None))[0]
+        else:
+            day = _date(ctx, raw, "." + key)
+        if day is not None:
+            return day
+    if not ctx.problems:
+        ctx.problem(
+            ".effectiveDateTime",
+            "no date (effectiveDateTime, effectivePeriod.start, effectiveInstant or issued)",
+        )
+    return None
+
+
+def _read_observation(ctx: _Ctx, res: dict[str, Any], rid: str, scope: _Scope) -> list[Event]:
+    """An Observation: one measurement for its value, and one for each component's value."""
+    _status(ctx, "Observation", res.get("status"), ".status")  # skips cancelled results
+    kind = _observation_kind(ctx, res)
+    codes = _codes(ctx, res.get("code"), ".code", "code")
+    day = _observation_date(ctx, res)
+    value, unit = _value(ctx, res, "")
+    reference = _reference_range(ctx, res, "", unit)
+    interpretation = _interpretation(ctx, res, "")
+    parts = []
+    for index, item in enumerate(_array(ctx, res.get("component"), ".component")):
+        where = f".component[{index}]"
+        component = _obj(ctx, item, where)
+        if component is None:
+            if item is None:
+                ctx.wrong(where, "an object", item)
+            continue
+        part_codes = _codes(ctx, component.get("code"), where + ".code", "component code")
+        part_value, part_unit = _value(ctx, component, where)
+        part_reference = _reference_range(ctx, component, where, part_unit)
+        part_interpretation = _interpretation(ctx, component, where)
+        parts.append((index, part_codes, part_value, part_reference, part_interpretation))
+    if ctx.problems or codes is None or day is None:
+        return []
+    event_id = _event_id("Observation", rid)
+    events: list[Event] = []
+    if value is not None or not parts:
+        # A panel with components and no value of its own (blood pressure) gives only its
+        # components; an observation with no value at all (dataAbsentReason) is still a test done.
+        events.append(
+            Measurement(
+                id=event_id,
+                kind=kind,
+                codes=codes,
+                start=day,
+                end=day,
+                source=event_id,
+                value=value,
+                reference_range=reference,
+                interpretation=interpretation,
+            )
+        )
+    for index, part_codes, part_value, part_reference, part_interpretation in parts:
+        assert part_codes is not None  # a component without codes is a problem, seen above
+        events.append(
+            Measurement(
+                id=f"{event_id}/component/{index}",
+                kind=kind,
+                codes=part_codes,
+                start=day,
+                end=day,
+                source=f"{event_id}#component[{index}]",
+                value=part_value,
+                reference_range=part_reference,
+                interpretation=part_interpretation,
+            )
+        )
+    return events
+
+
+def _encounter_codes(ctx: _Ctx, res: dict[str, Any]) -> tuple[tuple[Code, ...] | None, str | None]:
+    """An Encounter's type codings plus `local encounter-<class code>`, and the class code."""
+    codes: list[Code] = []
+    for index, item in enumerate(_array(ctx, res.get("type"), ".type")):
+        codes.extend(_codes(ctx, item, f".type[{index}]", "type", required=False) or ())
+    cls = _obj(ctx, res.get("class"), ".class")
+    code = None
+    if cls is not None:
+        code = _text(ctx, cls.get("code"), ".class.code")
+        display = _text(ctx, cls.get("display"), ".class.display")
+        if code is not None:
+            label = f"encounter class {code}" + (f" ({display})" if display else "")
+            codes.append(Code("local", f"encounter-{code}", label))
+    if not codes and not ctx.problems:
+        ctx.problem(".class", "the encounter has neither a class code nor a coded type")
+        return None, None
+    return tuple(dict.fromkeys(codes)), code
+
+
+def _read_procedure(ctx: _Ctx, res: dict[str, Any], rid: str, scope: _Scope) -> list[Event]:
+    """Procedure, and Encounter as a procedure coded `encounter-<class>` (a hospital stay)."""
+    rtype = res["resourceType"]
+    status = _status(ctx, rtype, res.get("status"), ".status")
+    attributes: dict[str, str | Fraction | bool] = {}
+    start = end = None
+    if rtype == "Encounter":
+        codes, cls = _encounter_codes(ctx, res)
+        if cls is not None:
+            attributes["class"] = cls
+        date_path = ".period.start"
+        start, end = _period(ctx, res.get("period"), ".period") or (None, None)
+    else:
+        codes = _codes(ctx, res.get("code"), ".code", "code")
+        date_path = ".performedDateTime"
+        if res.get("performedDateTime") is not None:
+            start = end = _date(ctx, res.get("performedDateTime"), date_path)
+        elif res.get("performedPeriod") is not None:
+            date_path = ".performedPeriod.start"
+            start, end = _period(ctx, res.get("performedPeriod"), ".performedPeriod") or (
+                None,
+                None,
+            )
+    if ctx.problems or codes is None:
+        return []
+    if start is None:
+        ctx.problem(date_path, "no start date")
+        return []
+    if end is None and status != "in-progress":
+        end = start
+    _check_order(ctx, start, end, date_path)
+    if ctx.problems:
+        return []
+    return [
+        Procedure(
+            id=_event_id(rtype, rid),
+            kind="procedure",
+            codes=codes,
+            start=start,
+            end=end,
+            source=_event_id(rtype, rid),
+            attributes=attributes,
+        )
+    ]
+
+
+_READERS: dict[str, _Reader] = {
+    "Condition": _read_condition,
+    "AllergyIntolerance": _read_condition,
+    "MedicationRequest": _read_medication,
+    "MedicationStatement": _read_medication,
+    "MedicationAdministration": _read_medication,
+    "MedicationDispense": _read_medication,
+    "Immunization": _read_medication,
+    "Observation": _read_observation,
+    "Procedure": _read_procedure,
+    "Encounter": _read_procedure,
+}
+# The element that says whose a resource is.
+_SUBJECT_KEY = {"Immunization": "patient", "AllergyIntolerance": "patient"}
+
+
+# --------------------------------------------------------------------------------------------
+# Assembling patients from the resources of one bundle or one NDJSON export
+
+
+@attrs.define
+class _Entry:
+    resource: object
+    source: str  # the file, or file:line
+    base: str  # the JSON path of the resource in its document
+    full_url: str | None = None
+    # What was expected instead, when this is not an entry (or not a resource) at all.
+    bad: str | None = None
+
+
+@attrs.define
+class _PatientBuild:
+    id: str
+    source: str
+    birth_date: dt.date | None
+    sex: str | None
+    events: list[Event] = attrs.field(factory=list)
+    error: RecordError | None = None
+
+
+def _resource_id(res: dict[str, Any], full_url: str | None, fallback: str) -> str:
+    rid = res.get("id")
+    if isinstance(rid, str) and rid:
+        return rid
+    if full_url is not None:
+        return full_url.removeprefix("urn:uuid:").rstrip("/").rsplit("/", 1)[-1] or fallback
+    return fallback
+
+
+def _read_patient(res: dict[str, Any], entry: _Entry, rid: str) -> _PatientBuild:
+    """Patient.id, birthDate and gender; a Patient that cannot be read is a RecordError."""
+    source = f"{entry.source}#Patient/{rid}"
+    ctx = _Ctx(entry.base, f"Patient/{rid}")
+    birth = _date(ctx, res.get("birthDate"), ".birthDate")
+    sex = _text(ctx, res.get("gender"), ".gender")
+    if sex is not None and sex not in GENDERS:
+        ctx.wrong(".gender", "one of " + ", ".join(sorted(GENDERS)), sex)
+    build = _PatientBuild(rid, source, birth, sex)
+    if ctx.problems:
+        build.error = RecordError(source, tuple(ctx.problems))
+    return build
+
+
+class _Assembler:
+    """Joins the resources of one scope (a bundle, an NDJSON export) into patients."""
+
+    def __init__(self, scope: _Scope, dates: Mapping[str, dt.date] | None) -> None:
+        self.scope = scope
+        self.summary = scope.summary
+        self.dates = dict(dates or {})
+        self.patients: list[_PatientBuild] = []
+        self.by_key: dict[str, _PatientBuild] = {}
+        self.seen: set[tuple[str, str]] = set()
+
+    def skip(self, rtype: str, reason: str) -> None:
+        self.summary.skipped[(rtype, reason)] += 1
+
+    def report(
+        self, rtype: str, source: str, problems: Iterable[Problem], patient: str | None = None
+    ) -> None:
+        self.skip(rtype, NOT_READABLE)
+        self.summary.problems.extend(ResourceProblem(source, p, patient) for p in problems)
+
+    def run(self, entries: Iterable[_Entry]) -> Iterator[Patient | RecordError]:
+        pending: list[tuple[_Entry, dict[str, Any], str, str]] = []
+        for index, entry in enumerate(entries):
+            res = entry.resource
+            if entry.bad is not None or (res is not None and not isinstance(res, dict)):
+                expected = entry.bad or "a FHIR resource (a JSON object)"
+                problem = Problem(entry.base, f"expected {expected}, got {_describe(res)}")
+                self.report("(not a resource)", entry.source, [problem])
+                continue
+            if res is None:
+                self.skip("(no resource)", NO_RESOURCE)
+                continue
+            assert isinstance(res, dict)
+            rtype = res.get("resourceType")
+            if not isinstance(rtype, str) or not rtype:
+                problem = Problem(
+                    entry.base + ".resourceType",
+                    f"expected a FHIR resource type as text, got {_describe(rtype)}",
+                )
+                self.report("(no resourceType)", entry.source, [problem])
+                continue
+            rid = _resource_id(res, entry.full_url, f"entry-{index}")
+            if isinstance(res.get("id"), str) and res.get("id"):
+                if (rtype, rid) in self.seen:
+                    self.skip(rtype, DUPLICATE)
+                    continue
+                self.seen.add((rtype, rid))
+            if entry.full_url is not None:
+                self.scope.types_by_url[entry.full_url] = rtype
+            if rtype == "Patient":
+                self.add_patient(res, entry, rid)
+            elif rtype == "Medication":
+                # Read through the references to it; counted as read whether used or not.
+                for key in (entry.full_url, f"Medication/{rid}", f"urn:uuid:{rid}"):
+                    if key is not None:
+                        self.scope.medications.setdefault(key, res)
+                self.summary.read[rtype] += 1
+            elif rtype in _READERS:
+                pending.append((entry, res, rtype, rid))
+            else:
+                self.skip(rtype, IGNORED)
+        # Resources are read once every Patient and Medication of the scope is known, so that
+        # a reference may point forwards.
+        for entry, res, rtype, rid in pending:
+            self.add_events(entry, res, rtype, rid)
+        for build in self.patients:
+            if build.error is not None:
+                self.summary.record_errors += 1
+                yield build.error
+            else:
+                self.summary.patients += 1
+                yield _finish(build, self.dates)
+
+    def add_patient(self, res: dict[str, Any], entry: _Entry, rid: str) -> None:
+        build = _read_patient(res, entry, rid)
+        if build.error is not None:
+            self.report("Patient", entry.source, build.error.problems, rid)
+        else:
+            self.summary.read["Patient"] += 1
+        self.patients.append(build)
+        for key in (entry.full_url, f"Patient/{rid}", f"urn:uuid:{rid}"):
+            if key is not None:
+                self.by_key.setdefault(key, build)
+
+    def owner(self, ctx: _Ctx, res: dict[str, Any], rtype: str) -> _PatientBuild | None:
+        """The patient a resource is about; None with a problem, or _Skip, when there is none."""
+        key = _SUBJECT_KEY.get(rtype, "subject")
+        ref = _obj(ctx, res.get(key), "." + key)
+        if ref is None:
+            if res.get(key) is None:
+                ctx.problem("." + key, f"no {key}: whose {rtype} this is cannot be told")
+            return None
+        target = _text(ctx, ref.get("reference"), f".{key}.reference")
+        if target is None:
+            if not ctx.problems:
+                ctx.problem(f".{key}.reference", f"the {key} has no reference to a Patient")
+            return None
+        build = self.by_key.get(target)
+        if build is None:
+            match = _PATIENT_REF.search(target)
+            if match is not None:
+                build = self.by_key.get(f"Patient/{match[1]}")
+        if build is None:
+            typed = _TYPED_REF.search(target)
+            other = self.scope.types_by_url.get(target) or (typed[1] if typed else None)
+            if other is not None and other != "Patient":
+                raise _Skip(f"about a {other}, not a patient")
+            ctx.problem(f".{key}.reference", f"the Patient {target} is not in the input")
+        return build
+
+    def add_events(self, entry: _Entry, res: dict[str, Any], rtype: str, rid: str) -> None:
+        ctx = _Ctx(entry.base, f"{rtype}/{rid}")
+        build = None
+        try:
+            build = self.owner(ctx, res, rtype)
+            if build is not None and build.error is not None:
+                self.skip(rtype, PATIENT_NOT_READABLE)
+                return
+            events = _READERS[rtype](ctx, res, rid, self.scope)
+        except _Skip as skip:
+            self.skip(rtype, skip.reason)
+            return
+        except Exception as error:  # noqa: BLE001 - a batch must account for every resource
+            ctx.problems.append(
+                Problem(
+                    entry.base,
+                    f"{ctx.label}: could not be read because of an internal error "
+                    f"({type(error).__name__}: {error}); this is a bug in criteria_lang",
+                )
+            )
+        if ctx.problems or build is None:
+            self.report(rtype, entry.source, ctx.problems, build.id if build else None)
+            return
+        self.summary.read[rtype] += 1
+        build.events.extend(events)
+
+
+def _finish(build: _PatientBuild, dates: Mapping[str, dt.date]) -> Patient:
+    events = tuple(build.events)
+    coverage: tuple[Interval, ...] = ()
+    if events:
+        # The span of the record, from its first to its last dated event, as an OMOP CDM
+        # observation period is built from the data when the source declares none: a FHIR
+        # bundle declares nothing better.
+        first = min(event.start for event in events)
+        last = max(max(event.start, event.end or event.start) for event in events)
+        coverage = (Interval(first, last),)
+    return Patient(
+        id=build.id,
+        birth_date=build.birth_date,
+        sex=build.sex,
+        dates=dict(dates),
+        events=events,
+        coverage=coverage,
+        source=build.source,
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# Bundles
+
+
+def _parse_json(data: bytes | str) -> tuple[Any, Problem | None]:
+    try:
+        return orjson.loads(data), None
+    except (orjson.JSONDecodeError, ValueError, TypeError, RecursionError) as error:
+        return None, Problem("$", f"the text is not valid JSON ({error})")
+
+
+def _bundle_entries(doc: object, source: str) -> tuple[list[_Entry], Problem | None]:
+    """The entries of a Bundle; a single resource other than a Bundle is a bundle of one."""
+    if not isinstance(doc, dict):
+        return [], Problem("$", f"expected a FHIR Bundle (a JSON object), got {_describe(doc)}")
+    rtype = doc.get("resourceType")
+    if rtype != "Bundle":
+        if isinstance(rtype, str) and rtype:
+            return [_Entry(doc, source, "$")], None
+        return [], Problem("$.resourceType", f'expected "Bundle", got {_describe(rtype)}')
+    raw = doc.get("entry")
+    if raw is None:
+        return [], None
+    if not isinstance(raw, list | tuple):
+        return [], Problem("$.entry", f"expected an array of entries, got {_describe(raw)}")
+    entries = []
+    for index, item in enumerate(raw):
+        base = f"$.entry[{index}]"
+        if not isinstance(item, dict):
+            entries.append(_Entry(item, source, base, bad="a bundle entry (a JSON object)"))
+            continue
+        url = item.get("fullUrl")
+        url = url if isinstance(url, str) and url else None
+        entries.append(_Entry(item.get("resource"), source, base + ".resource", url))
+    return entries, None
+
+
+def _file_error(summary: ReadSummary, source: str, problem: Problem) -> RecordError:
+    """A file (or bundle) that is not readable at all: one RecordError, also in the summary."""
+    summary.record_errors += 1
+    summary.problems.append(ResourceProblem(source, problem))
+    return RecordError(source, (problem,))
+
+
+def _read_bundle_records(
+    data: object, source: str, summary: ReadSummary, dates: Mapping[str, dt.date] | None
+) -> Iterator[Patient | RecordError]:
+    if isinstance(data, bytes | bytearray | memoryview | str):
+        text = bytes(data) if isinstance(data, bytearray | memoryview) else data
+        text = text.removeprefix(b"\xef\xbb\xbf") if isinstance(text, bytes) else text
+        data, bad = _parse_json(text)
+        if bad is not None:
+            yield _file_error(summary, source, bad)
+            return
+    entries, bad = _bundle_entries(data, source)
+    if bad is not None:
+        yield _file_error(summary, source, bad)
+        return
+    try:
+        yield from _Assembler(_Scope(source, summary), dates).run(entries)
+    except Exception as error:  # noqa: BLE001 - never raise for input, whatever it is
+        yield _file_error(summary, source, _internal(error))
+
+
+def read_bundle(
+    data: dict[str, Any] | bytes | str,
+    source: str = "<bundle>",
+    *,
+    dates: Mapping[str, dt.date] | None = None,
+) -> tuple[list[Patient], list[Problem], ReadSummary]:
+    """Read one FHIR R4 Bundle, parsed or as JSON text: its patients, problems and summary.
+
+    Never raises for bad input. A Patient resource that cannot be read gives no Patient: its
+    problems are in the list and `summary.record_errors` counts it; so is a document that is no
+    bundle at all. A single resource other than a Bundle is read as a bundle of one.
+    """
+    summary = ReadSummary(files=1)
+    patients = [
+        record
+        for record in _read_bundle_records(data, source, summary, dates)
+        if isinstance(record, Patient)
+    ]
+    return patients, [p.problem for p in summary.problems], summary
+
+
+def _internal(error: BaseException) -> Problem:
+    return Problem(
+        "$",
+        f"could not be read because of an internal error ({type(error).__name__}: {error}); "
+        "this is a bug in criteria_lang",
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# NDJSON bulk export
+
+
+def _ndjson_entries(files: Iterable[Path], summary: ReadSummary) -> Iterator[_Entry]:
+    for file in files:
+        summary.files += 1
+        try:
+            handle = file.open("rb")
+        except OSError as error:
+            problem = Problem("$", f"the file cannot be read: {error.strerror or error}")
+            summary.problems.append(ResourceProblem(str(file), problem))
+            summary.skipped[("(unreadable file)", NOT_READABLE)] += 1
+            continue
+        with handle:
+            lineno = 0
+            try:
+                for line in handle:
+                    lineno += 1
+                    text = line.strip()
+                    if lineno == 1:
+                        text = text.removeprefix(b"\xef\xbb\xbf")
+                    if not text:
+                        continue
+                    where = f"{file}:{lineno}"
+                    doc, bad = _parse_json(text)
+                    if bad is not None:
+                        summary.problems.append(ResourceProblem(where, bad))
+                        summary.skipped[("(not JSON)", NOT_READABLE)] += 1
+                        continue
+                    if doc is None:
+                        yield _Entry(doc, where, "$", bad="a FHIR resource (a JSON object)")
+                    else:
+                        yield _Entry(doc, where, "$")
+            except OSError as error:
+                problem = Problem("$", f"reading stopped at line {lineno + 1}: {error}")
+                summary.problems.append(ResourceProblem(str(file), problem))
+                summary.skipped[("(unreadable file)", NOT_READABLE)] += 1
+
+
+def read_ndjson(
+    files: Iterable[str | Path],
+    *,
+    dates: Mapping[str, dt.date] | None = None,
+    summary: ReadSummary | None = None,
+) -> Iterator[Patient | RecordError]:
+    """Read the NDJSON files of one bulk export together (Patient.ndjson, Observation.ndjson,
+    ...; one resource a line), joining resources to patients by their subject/patient reference
+    (`Patient/<id>`, `urn:uuid:<id>` or an absolute URL ending in `Patient/<id>`).
+
+    The whole export is held in memory while it is joined.
+    """
+    summary = summary if summary is not None else ReadSummary()
+    paths = [Path(f) for f in files]
+    source = str(paths[0].parent) if paths else "<ndjson>"
+    scope = _Scope(source, summary)
+    try:
+        yield from _Assembler(scope, dates).run(_ndjson_entries(paths, summary))
+    except Exception as error:  # noqa: BLE001 - never raise for input
+        yield RecordError(source, (_internal(error),))
+
+
+# --------------------------------------------------------------------------------------------
+# Files and folders
+
+_BUNDLE_SUFFIXES = frozenset({".json"})
+_NDJSON_SUFFIXES = frozenset({".ndjson", ".jsonl"})
+
+
+def read_fhir(
+    path: str | Path,
+    *,
+    dates: Mapping[str, dt.date] | None = None,
+    summary: ReadSummary | None = None,
+) -> Iterator[Patient | RecordError]:
+    """Read every patient under `path`: a Bundle .json file, an .ndjson file, or a folder.
+
+    In a folder (read recursively, in sorted order) each .json file is a bundle read on its own,
+    and the .ndjson files of each folder are one bulk export, joined across files. Each FHIR
+    Patient comes out as a `Patient` or, when its Patient resource cannot be read, a
+    `RecordError`; a file that is not a bundle at all is one `RecordError`. `dates` (the trial's
+    named dates) is given to every patient. Pass a `ReadSummary` to get the counts and the
+    problems of resources that could not be read; nothing is raised for bad input.
+    """
+    summary = summary if summary is not None else ReadSummary()
+    root = Path(path)
+    try:
+        is_dir = root.is_dir()
+        exists = is_dir or root.exists()
+    except OSError as error:
+        yield RecordError(str(root), (Problem("$", f"cannot be read: {error}"),))
+        return
+    if not exists:
+        yield RecordError(str(root), (Problem("$", "no such file or directory"),))
+    elif is_dir:
+        yield from _read_folder(root, dates, summary)
+    elif root.suffix.lower() in _NDJSON_SUFFIXES:
+        yield from read_ndjson([root], dates=dates, summary=summary)
+    else:
+        yield from _read_bundle_file(root, dates, summary)
+
+
+def _read_bundle_file(
+    file: Path, dates: Mapping[str, dt.date] | None, summary: ReadSummary
+) -> Iterator[Patient | RecordError]:
+    summary.files += 1
+    try:
+        raw = file.read_bytes()
+    except OSError as error:
+        yield RecordError(str(file), (Problem("$", f"cannot be read: {error.strerror}"),))
+        return
+    try:
+        yield from _read_bundle_records(raw, str(file), summary, dates)
+    except Exception as error:  # noqa: BLE001 - never raise for input
+        yield RecordError(str(file), (_internal(error),))
+
+
+def _read_folder(
+    root: Path, dates: Mapping[str, dt.date] | None, summary: ReadSummary
+) -> Iterator[Patient | RecordError]:
+    errors: list[OSError] = []
+    folders = []
+    for folder, dirs, files in os.walk(root, onerror=errors.append):
+        dirs.sort()
+        folders.append((Path(folder), sorted(files)))
+    for error in errors:
+        where = error.filename or str(root)
+        yield RecordError(str(where), (Problem("$", f"cannot be read: {error.strerror}"),))
+    for folder, files in folders:
+        for name in files:
+            if Path(name).suffix.lower() in _BUNDLE_SUFFIXES:
+                yield from _read_bundle_file(folder / name, dates, summary)
+        ndjson = [folder / n for n in files if Path(n).suffix.lower() in _NDJSON_SUFFIXES]
+        if ndjson:
+            yield from read_ndjson(ndjson, dates=dates, summary=summary)

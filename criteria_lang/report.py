@@ -1,0 +1,204 @@
+"""Human and machine output of results and diagnostics: tables (rich), CSV, JSON Lines.
+
+rich renders the tables: it handles terminal width, wrapping and colour, and prints plain text
+when the output is not a terminal (CI logs, files), so nothing here deals with escape codes.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from typing import IO, Any
+
+import orjson
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+
+from .check import CompiledRules
+from .load import RecordError
+from .results import CriterionResult, PatientResult, Truth, Verdict
+
+TRUTH_STYLE = {
+    Truth.MET: "green",
+    Truth.NOT_MET: "red",
+    Truth.UNKNOWN: "yellow",
+    Truth.REVIEW: "magenta",
+}
+VERDICT_STYLE = {
+    Verdict.ELIGIBLE: "bold green",
+    Verdict.INELIGIBLE: "bold red",
+    Verdict.UNDETERMINED: "bold yellow",
+}
+
+
+def console(file: IO[str] | None = None, width: int | None = None) -> Console:
+    return Console(file=file, width=width, highlight=False, soft_wrap=False)
+
+
+def truth_label(result: CriterionResult) -> str:
+    """Words for a criterion's result; an exclusion that is met 'excludes'."""
+    if result.section == "exclusion" and result.truth is Truth.MET:
+        return "met (excludes)"
+    if result.section == "inclusion" and result.truth is Truth.NOT_MET:
+        return "not met (excludes)"
+    return result.truth.value.replace("_", " ")
+
+
+def reason(result: CriterionResult, limit: int = 3) -> str:
+    """One line on why a criterion came out as it did."""
+    if result.truth is Truth.UNKNOWN and result.missing:
+        return "missing: " + "; ".join(result.missing[:limit])
+    if result.truth is Truth.REVIEW and result.questions:
+        return "review: " + "; ".join(result.questions[:limit])
+    details = [f"{e.detail}" for e in result.evidence[:limit]]
+    more = len(result.evidence) - limit
+    if more > 0:
+        details.append(f"(+{more} more)")
+    return "; ".join(details)
+
+
+def patient_table(result: PatientResult) -> Table:
+    title = Text.assemble(
+        f"{result.trial} | patient {result.patient_id}: ",
+        (result.verdict.value.upper(), VERDICT_STYLE[result.verdict]),
+    )
+    table = Table(title=title, show_lines=False, expand=False)
+    table.add_column("id", no_wrap=True)
+    table.add_column("criterion", max_width=48, overflow="ellipsis", no_wrap=True)
+    table.add_column("result", no_wrap=True)
+    table.add_column("evidence / missing / question")
+    for c in result.criteria:
+        marker = " *" if c.id in result.deciding else ""
+        table.add_row(
+            c.id + marker,
+            c.text,
+            Text(truth_label(c), style=TRUTH_STYLE[c.truth]),
+            reason(c, limit=6),
+        )
+    return table
+
+
+def print_patient(result: PatientResult, out: Console) -> None:
+    out.print(patient_table(result))
+    if result.deciding:
+        out.print(f"* decided by: {', '.join(result.deciding)}")
+
+
+def deciding_summary(result: PatientResult, limit: int = 4) -> str:
+    parts = []
+    for ident in result.deciding[:limit]:
+        c = result.criterion(ident)
+        parts.append(f"{ident} ({truth_label(c)})")
+    if len(result.deciding) > limit:
+        parts.append(f"+{len(result.deciding) - limit} more")
+    return ", ".join(parts)
+
+
+def screen_table(rows: Sequence[PatientResult | RecordError], title: str) -> Table:
+    table = Table(title=title)
+    table.add_column("patient", no_wrap=True)
+    table.add_column("trial", no_wrap=True)
+    table.add_column("verdict", no_wrap=True)
+    table.add_column("decided by")
+    for row in rows:
+        if isinstance(row, RecordError):
+            problems = "; ".join(str(p) for p in row.problems[:3])
+            table.add_row(row.source, "", Text("error", style="bold red"), problems)
+            continue
+        table.add_row(
+            row.patient_id,
+            row.trial,
+            Text(row.verdict.value, style=VERDICT_STYLE[row.verdict]),
+            deciding_summary(row),
+        )
+    return table
+
+
+def summary_line(rows: Iterable[PatientResult | RecordError]) -> str:
+    counts: Counter[str] = Counter()
+    for row in rows:
+        counts["error" if isinstance(row, RecordError) else row.verdict.value] += 1
+    order = ["eligible", "ineligible", "undetermined", "error"]
+    total = sum(counts.values())
+    return f"{total} records: " + ", ".join(f"{counts[k]} {k}" for k in order)
+
+
+CSV_FIELDS = ["patient", "trial", "verdict", "deciding", "reasons", "source"]
+
+
+def write_csv(rows: Iterable[PatientResult | RecordError], out: IO[str]) -> None:
+    writer = csv.DictWriter(out, fieldnames=CSV_FIELDS, lineterminator="\n")
+    writer.writeheader()
+    for row in rows:
+        writer.writerow(csv_row(row))
+
+
+def csv_row(row: PatientResult | RecordError) -> dict[str, str]:
+    if isinstance(row, RecordError):
+        return {
+            "patient": "",
+            "trial": "",
+            "verdict": "error",
+            "deciding": "",
+            "reasons": " | ".join(str(p) for p in row.problems),
+            "source": row.source,
+        }
+    reasons = " | ".join(f"{i}: {reason(row.criterion(i))}" for i in row.deciding)
+    return {
+        "patient": row.patient_id,
+        "trial": row.trial,
+        "verdict": row.verdict.value,
+        "deciding": " ".join(row.deciding),
+        "reasons": reasons,
+        "source": row.source or "",
+    }
+
+
+def json_record(row: PatientResult | RecordError) -> dict[str, Any]:
+    if isinstance(row, RecordError):
+        return {
+            "verdict": "error",
+            "source": row.source,
+            "problems": [{"path": p.path, "message": p.message} for p in row.problems],
+        }
+    return row.to_dict()
+
+
+def dumps(data: Any) -> str:
+    return orjson.dumps(data, option=orjson.OPT_INDENT_2).decode()
+
+
+def jsonl(row: PatientResult | RecordError) -> str:
+    return orjson.dumps(json_record(row)).decode()
+
+
+def coverage_line(program: CompiledRules) -> str:
+    """How many criteria the data can decide and how many need a person (`check`)."""
+    from .nodes import Review, walk
+
+    computable = review = mixed = 0
+    for criterion in program.criteria:
+        nodes = walk(criterion.expr)
+        has_review = any(isinstance(node, Review) for node in nodes)
+        only_review = isinstance(criterion.expr, Review)
+        if only_review:
+            review += 1
+        elif has_review:
+            mixed += 1
+        else:
+            computable += 1
+    total = len(program.criteria)
+    trial = program.trial.registry_id if program.trial else "(no trial)"
+    return (
+        f"{trial}: {total} criteria: {computable} computable, {mixed} computable with a "
+        f"review step, {review} need review only"
+    )
+
+
+def render_to_text(renderable: Any, width: int = 160) -> str:
+    buffer = io.StringIO()
+    console(buffer, width=width).print(renderable)
+    return buffer.getvalue()
