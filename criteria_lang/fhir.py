@@ -8,15 +8,16 @@ still read. Resources that eligibility never uses (Claim, Organization, ...) are
 ignored. Every resource in the input is counted exactly once: read, or skipped with a reason.
 
 Why the JSON is parsed here and not with the `fhir.resources` package (pydantic models), measured
-on the 37 Synthea bundles in shared/data/synthea-fhir-r4 (13,617 resources, 2-core machine):
-- speed: `fhir.resources` 8.3.0 (`R4B.bundle.Bundle.model_validate_json`) validates 1,400-1,600
-  resources/s, before any conversion to our timeline; this module parses (orjson) and converts
-  everything in about 0.6 s, 20,000-25,000 resources/s (docs/fhir.md, "Speed", has the command).
-- bad input: pydantic rejects the whole bundle on the first bad element (one Observation with a
-  text `value` loses the patient), and it checks FHIR's shape, not what we need: it accepted an
-  Observation without any effective date and a `valueQuantity.code` of "mg/dLL". We need errors
-  per resource, the patient kept, and UCUM and date checks that it does not do.
-- exactness: both keep decimals (pydantic as Decimal; here via the float's shortest repr).
+on the 37 Synthea bundles in shared/data/synthea-fhir-r4 (13,617 resources, 2-core machine, load
+from other work varying; docs/fhir.md, "Speed", has the commands):
+- speed: `fhir.resources` 8.3.0 (`R4B.bundle.Bundle.model_validate_json`) only validates, at
+  1,400-2,200 resources/s, and the models would still have to be converted to our timeline;
+  this module parses (orjson) and converts everything at 14,000-21,000 resources/s.
+- bad input: pydantic rejects a whole bundle at its first bad element (one Observation with a
+  text `value` loses the patient) and checks FHIR's shape, not what we need: it accepted an
+  Observation with no effective date and a `valueQuantity.code` of "mg/dLL". We need problems
+  per resource, the patient kept, and the UCUM and date checks it does not make.
+- exactness: both keep decimals (pydantic as Decimal; here through the float's shortest repr).
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ import os
 import re
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping
+from decimal import Decimal
 from fractions import Fraction
 from pathlib import Path
 from typing import Any
@@ -285,10 +287,10 @@ def _describe(value: object) -> str:
 
 def _obj(ctx: _Ctx, value: object, path: str) -> dict[str, Any] | None:
     """An optional JSON object: None when absent (no problem) or of the wrong type (problem)."""
-    if value is None or type(value) is dict:
-        return value  # type: ignore[return-value]
+    if value is None:
+        return None
     if isinstance(value, dict):
-        return dict(value)
+        return value if type(value) is dict else dict(value)
     ctx.wrong(path, "an object", value)
     return None
 
@@ -318,10 +320,15 @@ _NUMBERS: dict[float, Fraction] = {}
 def _number(ctx: _Ctx, value: object, path: str) -> Fraction | None:
     """A JSON number as an exact Fraction of the decimal text it was written as.
 
-    orjson gives floats; `repr` is the shortest text that reads back as the same float, which is
-    the text written in the file for any decimal of up to 15 significant digits (FHIR values
-    have far fewer), so Fraction(repr(x)) is the written decimal exactly: 1.1 -> 11/10.
+    orjson gives floats; `repr` is the shortest text that reads back as the same float. That is
+    the text written in the file whenever the writer also wrote the shortest text, as JSON
+    writers do, and always for up to 15 significant digits: Fraction(repr(x)) is then the
+    written decimal exactly (1.1 -> 11/10). All 14,514 decimals of the Synthea bundles, most of
+    17 digits, come back exactly. A longer text than its float needs is rounded; a caller who
+    needs those can parse with json.loads(parse_float=Decimal), which is read exactly.
     """
+    if isinstance(value, Decimal) and value.is_finite():
+        return Fraction(value)  # from a caller's json.loads(parse_float=Decimal): exact
     if isinstance(value, bool) or not isinstance(value, int | float):
         ctx.wrong(path, "a number", value)
         return None
@@ -334,8 +341,8 @@ def _number(ctx: _Ctx, value: object, path: str) -> Fraction | None:
     if not math.isfinite(value):
         ctx.wrong(path, "a finite number", value)
         return None
-    if value.is_integer() and abs(value) >= 2**53:
-        # orjson reads an integer of more than 64 bits as a float: it is no longer exact.
+    if value.is_integer() and not -(2**63) <= value < 2**64:
+        # orjson reads an integer beyond 64 bits as a float, which is no longer exact.
         ctx.problem(path, "the number is too large to be read exactly")
         return None
     number = Fraction(repr(value))
@@ -1502,15 +1509,17 @@ def _internal(error: BaseException) -> Problem:
 # NDJSON bulk export
 
 
-def _ndjson_entries(files: Iterable[Path], summary: ReadSummary) -> Iterator[_Entry]:
+def _ndjson_entries(
+    files: Iterable[Path], summary: ReadSummary, failed: list[RecordError]
+) -> Iterator[_Entry]:
+    """One entry a non-blank line; a line that is not JSON is counted and reported."""
     for file in files:
         summary.files += 1
         try:
             handle = file.open("rb")
         except OSError as error:
             problem = Problem("$", f"the file cannot be read: {error.strerror or error}")
-            summary.problems.append(ResourceProblem(str(file), problem))
-            summary.skipped[("(unreadable file)", NOT_READABLE)] += 1
+            failed.append(_file_error(summary, str(file), problem))
             continue
         with handle:
             lineno = 0
@@ -1527,15 +1536,13 @@ def _ndjson_entries(files: Iterable[Path], summary: ReadSummary) -> Iterator[_En
                     if bad is not None:
                         summary.problems.append(ResourceProblem(where, bad))
                         summary.skipped[("(not JSON)", NOT_READABLE)] += 1
-                        continue
-                    if doc is None:
+                    elif doc is None:
                         yield _Entry(doc, where, "$", bad="a FHIR resource (a JSON object)")
                     else:
                         yield _Entry(doc, where, "$")
             except OSError as error:
                 problem = Problem("$", f"reading stopped at line {lineno + 1}: {error}")
-                summary.problems.append(ResourceProblem(str(file), problem))
-                summary.skipped[("(unreadable file)", NOT_READABLE)] += 1
+                failed.append(_file_error(summary, str(file), problem))
 
 
 def read_ndjson(
@@ -1553,11 +1560,15 @@ def read_ndjson(
     summary = summary if summary is not None else ReadSummary()
     paths = [Path(f) for f in files]
     source = str(paths[0].parent) if paths else "<ndjson>"
-    scope = _Scope(source, summary)
+    failed: list[RecordError] = []
     try:
-        yield from _Assembler(scope, dates).run(_ndjson_entries(paths, summary))
+        yield from _Assembler(_Scope(source, summary), dates).run(
+            _ndjson_entries(paths, summary, failed)
+        )
     except Exception as error:  # noqa: BLE001 - never raise for input
-        yield RecordError(source, (_internal(error),))
+        yield _file_error(summary, source, _internal(error))
+    # Files that could not be read, after the patients: they are only known once all is read.
+    yield from failed
 
 
 # --------------------------------------------------------------------------------------------
@@ -1588,10 +1599,10 @@ def read_fhir(
         is_dir = root.is_dir()
         exists = is_dir or root.exists()
     except OSError as error:
-        yield RecordError(str(root), (Problem("$", f"cannot be read: {error}"),))
+        yield _file_error(summary, str(root), Problem("$", f"cannot be read: {error}"))
         return
     if not exists:
-        yield RecordError(str(root), (Problem("$", "no such file or directory"),))
+        yield _file_error(summary, str(root), Problem("$", "no such file or directory"))
     elif is_dir:
         yield from _read_folder(root, dates, summary)
     elif root.suffix.lower() in _NDJSON_SUFFIXES:
@@ -1607,29 +1618,29 @@ def _read_bundle_file(
     try:
         raw = file.read_bytes()
     except OSError as error:
-        yield RecordError(str(file), (Problem("$", f"cannot be read: {error.strerror}"),))
+        yield _file_error(summary, str(file), Problem("$", f"cannot be read: {error.strerror}"))
         return
     try:
         yield from _read_bundle_records(raw, str(file), summary, dates)
     except Exception as error:  # noqa: BLE001 - never raise for input
-        yield RecordError(str(file), (_internal(error),))
+        yield _file_error(summary, str(file), _internal(error))
 
 
 def _read_folder(
     root: Path, dates: Mapping[str, dt.date] | None, summary: ReadSummary
 ) -> Iterator[Patient | RecordError]:
     errors: list[OSError] = []
-    folders = []
+    folders: list[tuple[Path, list[str]]] = []
     for folder, dirs, files in os.walk(root, onerror=errors.append):
         dirs.sort()
         folders.append((Path(folder), sorted(files)))
     for error in errors:
-        where = error.filename or str(root)
-        yield RecordError(str(where), (Problem("$", f"cannot be read: {error.strerror}"),))
-    for folder, files in folders:
-        for name in files:
+        where = str(error.filename or root)
+        yield _file_error(summary, where, Problem("$", f"cannot be read: {error.strerror}"))
+    for here, names in folders:
+        for name in names:
             if Path(name).suffix.lower() in _BUNDLE_SUFFIXES:
-                yield from _read_bundle_file(folder / name, dates, summary)
-        ndjson = [folder / n for n in files if Path(n).suffix.lower() in _NDJSON_SUFFIXES]
+                yield from _read_bundle_file(here / name, dates, summary)
+        ndjson = [here / n for n in names if Path(n).suffix.lower() in _NDJSON_SUFFIXES]
         if ndjson:
             yield from read_ndjson(ndjson, dates=dates, summary=summary)

@@ -145,7 +145,8 @@ def _at(base: str, key: object) -> str:
     text = key if isinstance(key, str) else str(type(key).__name__)
     if _IDENT_RE.fullmatch(text):
         return f"{base}.{text}"
-    return "%s['%s']" % (base, text.replace("\\", "\\\\").replace("'", "\\'"))
+    quoted = text.replace("\\", "\\\\").replace("'", "\\'")
+    return f"{base}['{quoted}']"
 
 
 def _describe(value: object) -> str:
@@ -252,6 +253,7 @@ _RANGES: dict[tuple[Any, Any, Any], ReferenceRange] = {}
 _PER_DAY: dict[tuple[Any, Any, Any], Fraction] = {}
 # "$.events[0]", "$.events[1]", ...: replaced by a longer tuple when needed, never changed.
 _EVENT_PATHS: list[tuple[str, ...]] = [()]
+_MEMO_EVENT_PATHS = 20_000
 
 
 def _trim_memo() -> None:
@@ -264,7 +266,8 @@ def _event_paths(count: int) -> tuple[str, ...]:
     paths = _EVENT_PATHS[0]
     if len(paths) < count:
         paths = tuple(f"$.events[{i}]" for i in range(max(count, 2 * len(paths), 512)))
-        _EVENT_PATHS[0] = paths
+        if count <= _MEMO_EVENT_PATHS:  # keep the usual sizes; an outlier pays for its own
+            _EVENT_PATHS[0] = paths
     return paths
 
 
@@ -318,7 +321,7 @@ class _Reader:
                 + ' (keys starting with "x-" or "_comment" are free for notes).',
             )
 
-    def object(self, value: object, base: str, key: object, what: str) -> dict[Any, Any] | None:
+    def as_object(self, value: object, base: str, key: object, what: str) -> dict[Any, Any] | None:
         if isinstance(value, dict):
             return value
         self.wrong(base, key, what, value)
@@ -346,9 +349,7 @@ class _Reader:
         self.wrong(base, key, _DATE_EXPECTED, value)
         return None
 
-    def required_date(
-        self, obj: dict[Any, Any], base: str, key: str, what: str
-    ) -> dt.date | None:
+    def required_date(self, obj: dict[Any, Any], base: str, key: str, what: str) -> dt.date | None:
         value = obj.get(key)
         if value is None:
             self.missing(base, key, what, _DATE_EXPECTED)
@@ -375,32 +376,31 @@ class _Reader:
     def number(
         self, value: object, base: str, key: object, what: str = "a number"
     ) -> Fraction | None:
-        kind = type(value)
-        if kind is int or kind is float:
-            exact = _NUMBERS.get(value)  # type: ignore[call-overload]
+        if type(value) is int or type(value) is float:
+            exact = _NUMBERS.get(value)
             if exact is not None:
                 return exact
-            if kind is int:
-                exact = Fraction(value)  # type: ignore[arg-type]
-            elif math.isfinite(value):  # type: ignore[arg-type]
-                exact = _float_fraction(value)  # type: ignore[arg-type]
+            if type(value) is int:
+                exact = Fraction(value)
+            elif math.isfinite(value):
+                exact = _float_fraction(value)
             else:
                 self.problem(
                     _at(base, key), f"Expected {what}, got {value!r}; numbers must be finite."
                 )
                 return None
-            if -_MEMO_NUMBER_LIMIT < value < _MEMO_NUMBER_LIMIT:  # type: ignore[operator]
-                _NUMBERS[value] = exact  # type: ignore[index]
+            if -_MEMO_NUMBER_LIMIT < value < _MEMO_NUMBER_LIMIT:
+                _NUMBERS[value] = exact
             else:
                 # Beyond 2**53 an int and a float can be equal dict keys with different exact
                 # values (the float's is its shortest decimal text): never remember these.
                 self.big_number = True
-                if kind is float and abs(value) >= _FLOAT_INT_LIMIT:  # type: ignore[arg-type]
+                if type(value) is float and abs(value) >= _FLOAT_INT_LIMIT:
                     self.saw_big_float = True
             return exact
         if isinstance(value, int) and not isinstance(value, bool):
             return Fraction(int(value))
-        if isinstance(value, float) and not isinstance(value, bool):
+        if isinstance(value, float):
             return self.number(float(value), base, key, what)
         self.wrong(base, key, what, value)
         return None
@@ -408,7 +408,7 @@ class _Reader:
     def quantity(self, value: object, unit: str, base: str, key: str) -> Quantity | None:
         """`value` in `unit`, where `unit` is non-empty text already."""
         if type(value) is int or type(value) is float:
-            found = _QUANTITIES.get((value, unit))  # type: ignore[arg-type]
+            found = _QUANTITIES.get((value, unit))
             if found is not None:
                 return found
         number = self.number(value, base, key)
@@ -416,12 +416,10 @@ class _Reader:
             return None
         made = Quantity(number, unit)
         if (type(value) is int or type(value) is float) and not self.big_number:
-            _QUANTITIES[(value, unit)] = made  # type: ignore[index]
+            _QUANTITIES[(value, unit)] = made
         return made
 
-    def text(
-        self, value: object, base: str, key: object, *, empty_ok: bool = False
-    ) -> str | None:
+    def text(self, value: object, base: str, key: object, *, empty_ok: bool = False) -> str | None:
         if isinstance(value, str) and (value or empty_ok):
             return str(value)
         self.wrong(base, key, "text" if empty_ok else "non-empty text", value)
@@ -451,7 +449,7 @@ class _Reader:
 
     def attributes(self, value: object, base: str) -> dict[str, str | Fraction | bool]:
         out: dict[str, str | Fraction | bool] = {}
-        obj = self.object(value, base, "attributes", "an object of named values")
+        obj = self.as_object(value, base, "attributes", "an object of named values")
         if obj is None:
             return out
         where = _at(base, "attributes")
@@ -475,12 +473,12 @@ class _Reader:
         if type(value) is dict and value.keys() <= _AMOUNT_KEYS:
             number, unit = value.get("value"), value.get("unit")
             if (type(number) is int or type(number) is float) and type(unit) is str and unit:
-                if number >= 0:  # type: ignore[operator]
-                    found = _QUANTITIES.get((number, unit))  # type: ignore[arg-type]
+                if number >= 0:
+                    found = _QUANTITIES.get((number, unit))
                     if found is not None:
                         return found
                     return self.quantity(number, unit, base, key)
-        obj = self.object(value, base, key, 'an object {"value": number, "unit": text}')
+        obj = self.as_object(value, base, key, 'an object {"value": number, "unit": text}')
         if obj is None:
             return None
         where = _at(base, key)
@@ -523,7 +521,7 @@ class _Reader:
         return self.frequency_checked(value, base)
 
     def frequency_checked(self, value: object, base: str) -> Fraction | None:
-        obj = self.object(
+        obj = self.as_object(
             value, base, "frequency", 'an object {"count": n, "period": p, "unit": "d"}'
         )
         if obj is None:
@@ -581,7 +579,7 @@ class _Reader:
     def range_checked(
         self, value: object, base: str, result_unit: str | None, raw_result_unit: object
     ) -> ReferenceRange | None:
-        obj = self.object(value, base, "reference_range", 'an object {"low", "high", "unit"}')
+        obj = self.as_object(value, base, "reference_range", 'an object {"low", "high", "unit"}')
         if obj is None:
             return None
         where = _at(base, "reference_range")
@@ -684,7 +682,7 @@ class _Reader:
                 if not isinstance(obj, dict):
                     self.wrong("$.events", index, "an event object", obj)
                     continue
-            kind = obj.get("type")
+            kind: Any = obj.get("type")
             allowed = _EVENT_KEYS.get(kind) if type(kind) is str else None
             if allowed is None:
                 if kind is None:
@@ -741,8 +739,10 @@ class _Reader:
         onset = _DATES.get(raw) if type(raw) is str else None
         if onset is None:
             onset = self.required_date(obj, base, "onset", "A condition")
-        abatement = None if get("abatement") is None else self.end_date(
-            obj, base, "abatement", onset, "onset"
+        abatement = (
+            None
+            if get("abatement") is None
+            else self.end_date(obj, base, "abatement", onset, "onset")
         )
         raw = get("status")
         if raw is not None and type(raw) is not str:
@@ -827,7 +827,7 @@ class _Reader:
         raw = get("value")
         value: Quantity | str | bool | None
         if type(raw) is float or type(raw) is int:
-            value = _QUANTITIES.get((raw, unit)) if unit is not None else None  # type: ignore[arg-type]
+            value = _QUANTITIES.get((raw, unit)) if unit is not None else None
             if value is None:
                 if unit is not None:
                     value = self.quantity(raw, unit, base, "value")
@@ -968,14 +968,12 @@ class _Reader:
         out: dict[str, dt.date] = {}
         if value is None:
             return out
-        obj = self.object(value, "$", "dates", "an object of named dates")
+        obj = self.as_object(value, "$", "dates", "an object of named dates")
         for key, raw in (obj or {}).items():
             if _is_free_key(key):
                 continue
             if not isinstance(key, str) or not key:
-                self.problem(
-                    "$.dates", f"Date names must be non-empty text, got {_describe(key)}."
-                )
+                self.problem("$.dates", f"Date names must be non-empty text, got {_describe(key)}.")
             elif raw is not None:  # null: a trial date not known yet
                 day = self.date(raw, "$.dates", key)
                 if day is not None:
@@ -986,7 +984,7 @@ class _Reader:
         out = []
         for index, item in enumerate(self.array(value, "coverage", "an array of spans")):
             where = f"$.coverage[{index}]"
-            obj = self.object(item, "$.coverage", index, 'a span {"start": date, "end": date}')
+            obj = self.as_object(item, "$.coverage", index, 'a span {"start": date, "end": date}')
             if obj is None:
                 continue
             self.check_keys(obj, _SPAN_KEYS, where, "a coverage span")
@@ -1000,7 +998,7 @@ class _Reader:
         out: dict[str, ReviewAnswer] = {}
         if value is None:
             return out
-        obj = self.object(value, "$", "reviews", "an object of answers keyed by criterion id")
+        obj = self.as_object(value, "$", "reviews", "an object of answers keyed by criterion id")
         for key, raw in (obj or {}).items():
             if _is_free_key(key):
                 continue
@@ -1010,7 +1008,7 @@ class _Reader:
                 )
                 continue
             where = _at("$.reviews", key)
-            item = self.object(
+            item = self.as_object(
                 raw, "$.reviews", key, 'an answer {"answer": "met" or "not_met", ...}'
             )
             if item is None:
@@ -1034,7 +1032,7 @@ class _Reader:
         out = []
         for index, item in enumerate(self.array(value, "visits", "an array of visits")):
             where = f"$.visits[{index}]"
-            obj = self.object(item, "$.visits", index, 'a visit {"name": text, "date": date}')
+            obj = self.as_object(item, "$.visits", index, 'a visit {"name": text, "date": date}')
             if obj is None:
                 continue
             self.check_keys(obj, _VISIT_KEYS, where, "a visit")
@@ -1076,8 +1074,10 @@ def _parse_text(data: str | bytes | bytearray | memoryview) -> tuple[Any, Proble
 def _exact_reparse(data: str | bytes | bytearray | memoryview) -> Any:
     """Parse again with the standard library, which keeps integers beyond 64 bits exact."""
     try:
-        return json.loads(bytes(data) if isinstance(data, bytearray | memoryview) else data,
-                          parse_constant=_reject_constant)
+        return json.loads(
+            bytes(data) if isinstance(data, bytearray | memoryview) else data,
+            parse_constant=_reject_constant,
+        )
     except (ValueError, TypeError, RecursionError):
         return None
 
@@ -1422,7 +1422,10 @@ def dump_patient(p: Patient) -> dict[str, Any]:
         doc["dates"] = {name: day.isoformat() for name, day in p.dates.items()}
     if p.coverage:
         doc["coverage"] = [
-            {"start": span.start.isoformat(), "end": None if span.end is None else span.end.isoformat()}
+            {
+                "start": span.start.isoformat(),
+                "end": None if span.end is None else span.end.isoformat(),
+            }
             for span in p.coverage
         ]
     doc["events"] = [_dump_event(ev) for ev in p.events]

@@ -253,12 +253,16 @@ def test_ucum_units_mean_what_they_should() -> None:
 
 def test_unit_text_is_used_when_there_is_no_code() -> None:
     p, problems, _ = read_one(observation("o1", {"value": 5, "unit": "mmol/L"}))
-    assert problems == [] and event(p, "Observation/o1").value == Quantity(5, "mmol/L", True)
+    assert problems == [] and event(p, "Observation/o1").value == Quantity(
+        Fraction(5), "mmol/L", True
+    )
 
 
 def test_a_number_without_a_unit_is_a_pure_number() -> None:
     p, problems, _ = read_one(observation("o1", {"value": 1.2}))
-    assert problems == [] and event(p, "Observation/o1").value == Quantity(Fraction(6, 5), "1", True)
+    assert problems == [] and event(p, "Observation/o1").value == Quantity(
+        Fraction(6, 5), "1", True
+    )
 
 
 def test_reference_range_and_interpretation() -> None:
@@ -291,6 +295,7 @@ def test_components_are_measurements_of_their_own() -> None:
     p, problems, summary = read_one(bp)
     assert problems == [] and summary.read["Observation"] == 1
     systolic, diastolic = p.events
+    assert isinstance(systolic, Measurement) and isinstance(diastolic, Measurement)
     assert (systolic.id, systolic.kind) == ("Observation/bp/component/0", "observation")
     assert systolic.codes == (Code("loinc", "8480-6"),)
     assert systolic.value == Quantity(Fraction(142), "mm[Hg]", ucum=True)
@@ -310,13 +315,13 @@ def test_other_values_and_kinds() -> None:
     del issued["effectiveDateTime"]
     p, problems, _ = read_one(coded, text, flag, bound, issued)
     assert problems == []
-    values = {e.id: (e.kind, e.value) for e in p.events}
+    values = {e.id: (e.kind, e.value) for e in p.events if isinstance(e, Measurement)}
     assert values == {
         "Observation/o1": ("score", "Never smoker"),
         "Observation/o2": ("lab", "IV"),
         "Observation/o3": ("observation", True),
         "Observation/o4": ("lab", "<0.5 mg/dL"),  # a bound, kept as text, never a number
-        "Observation/o5": ("lab", Quantity(7, "%", True)),
+        "Observation/o5": ("lab", Quantity(Fraction(7), "%", True)),
     }
     assert event(p, "Observation/o5").start == dt.date(2024, 3, 1)
 
@@ -343,9 +348,7 @@ def test_broken_resources_are_problems_with_paths_and_the_patient_is_still_read(
     ]
     assert problems[0].message.startswith("Observation/nodate: no date")
     assert problems[1].message.startswith('Observation/badunit: unit "mg/dLL"')
-    assert problems[2].message == (
-        'Observation/textvalue: expected a number, got the text "1.4"'
-    )
+    assert problems[2].message == ('Observation/textvalue: expected a number, got the text "1.4"')
     assert summary.read["Observation"] == 1
     assert summary.skipped[("Observation", NOT_READABLE)] == 3
     assert [p.patient for p in summary.problems] == [PID] * 3
@@ -406,7 +409,9 @@ def read_fhir_data(doc: dict[str, Any], tmp: Path | None = None) -> list[Patient
         (b'{"resourceType": "Bundle", "entry": {}}', "$.entry"),
     ],
 )
-def test_a_file_that_is_no_bundle_is_one_record_error(tmp_path: Path, text: bytes, path: str) -> None:
+def test_a_file_that_is_no_bundle_is_one_record_error(
+    tmp_path: Path, text: bytes, path: str
+) -> None:
     file = tmp_path / "bad.json"
     file.write_bytes(text)
     summary = ReadSummary()
@@ -433,6 +438,61 @@ def test_bad_entries_are_counted() -> None:
     assert [p.path for p in problems] == ["$.entry[1]", "$.entry[2]",
                                           "$.entry[4].resource.resourceType"]  # fmt: skip
     assert summary.skipped[("(no resource)", "entry without a resource")] == 1
+
+
+def test_more_resources_that_are_not_read() -> None:
+    ratio = observation("ratio", None, valueRatio={"numerator": {"value": 1}})
+    backwards = {"resourceType": "Procedure", "id": "pr", "subject": {"reference": "Patient/p1"},
+                 "code": {"coding": [{"system": "http://snomed.info/sct", "code": "1"}]},
+                 "performedPeriod": {"start": "2020-02-02", "end": "2020-01-01"}}  # fmt: skip
+    huge = observation("huge", {"value": 1e30, "code": "mg"})
+    text_only = observation("text", ucum(1, "mg/dL"), code="x")
+    text_only["code"] = {"text": "Creatinine"}
+    _, problems, _ = read_one(ratio, backwards, huge, text_only)
+    assert [(p.path.removeprefix("$.entry["), p.message.split(": ", 1)[1]) for p in problems] == [
+        ("1].resource.valueRatio", "valueRatio is not read by criteria_lang (see docs/fhir.md)"),
+        ("2].resource.performedPeriod.start", "ends (2020-01-01) before it starts (2020-02-02)"),
+        ("3].resource.valueQuantity.value", "the number is too large to be read exactly"),
+        ("4].resource.code",
+         'code has no coding with a code (text "Creatinine"): no rule can match it'),
+    ]  # fmt: skip
+
+
+def test_skipped_with_a_reason() -> None:
+    about_a_group = observation("g", ucum(1, "mg/dL")) | {"subject": {"reference": "Group/7"}}
+    twice = observation("o", ucum(1, "mg/dL"))
+    error = observation("e", ucum(1, "mg/dL"), status="entered-in-error")
+    absent = observation("absent", None, dataAbsentReason={"text": "not performed"})
+    p, problems, summary = read_one(about_a_group, twice, twice, error, absent)
+    assert problems == []
+    assert [e.id for e in p.events] == ["Observation/o", "Observation/absent"]
+    assert event(p, "Observation/absent").value is None  # a test without a result
+    assert dict(summary.skipped) == {
+        ("Observation", "about a Group, not a patient"): 1,
+        ("Observation", "duplicate of an earlier resource with the same type and id"): 1,
+        ("Observation", "status entered-in-error"): 1,
+    }
+    assert summary.total == 6
+
+
+def test_decimals_from_a_caller_stay_exact() -> None:
+    from decimal import Decimal
+
+    doc = json.loads(
+        orjson.dumps(bundle(patient(), observation("o", ucum(0.1, "mg/dL")))),
+        parse_float=Decimal,
+    )
+    doc["entry"][1]["resource"]["valueQuantity"]["value"] = Decimal("0.10000000000000000001")
+    [p], problems, _ = read_bundle(doc)
+    assert event(p, "Observation/o").value.value == Fraction("0.10000000000000000001")
+
+
+def test_a_patient_with_a_bad_gender_is_a_record_error() -> None:
+    records = read_fhir_data(bundle(patient(gender="F")))
+    assert isinstance(records[0], RecordError)
+    assert records[0].problems[0].message == (
+        'Patient/p1: expected one of female, male, other, unknown, got the text "F"'
+    )
 
 
 # --------------------------------------------------------------------------------------------
@@ -535,12 +595,18 @@ def test_statement_administration_dispense_and_immunization() -> None:
              "medicationCodeableConcept": rxnorm, "subject": subject,
              "effectiveDateTime": "2023-02-03T10:00:00Z",
              "dosage": {"dose": ucum(5, "mg"), "route": {"text": "Oral"}}}  # fmt: skip
-    dispensed = {"resourceType": "MedicationDispense", "id": "d", "status": "completed",
-                 "medicationCodeableConcept": rxnorm, "subject": subject,
-                 "whenHandedOver": "2023-03-01", "daysSupply": {"value": 30, "unit": "days"}}
+    dispensed = {
+        "resourceType": "MedicationDispense",
+        "id": "d",
+        "status": "completed",
+        "medicationCodeableConcept": rxnorm,
+        "subject": subject,
+        "whenHandedOver": "2023-03-01",
+        "daysSupply": {"value": 30, "unit": "days"},
+    }
+    cvx = {"coding": [{"system": "http://hl7.org/fhir/sid/cvx", "code": "140"}]}
     vaccine = {"resourceType": "Immunization", "id": "i", "status": "completed",
-               "vaccineCode": {"coding": [{"system": "http://hl7.org/fhir/sid/cvx", "code": "140"}]},
-               "patient": subject, "occurrenceDateTime": "2022-10-01",
+               "vaccineCode": cvx, "patient": subject, "occurrenceDateTime": "2022-10-01",
                "route": {"coding": [{"display": "Intramuscular route"}]}}  # fmt: skip
     p, problems, _ = read_one(statement, given, dispensed, vaccine)
     assert problems == []
@@ -669,8 +735,8 @@ def test_a_transaction_bundle_joins_by_full_url() -> None:
         "entry": [
             {"fullUrl": "urn:uuid:aaa", "resource": {"resourceType": "Patient"}},
             {"fullUrl": "urn:uuid:bbb",
-             "resource": observation("", ucum(1, "mg/dL")) | {"id": None,
-                                                              "subject": {"reference": "urn:uuid:aaa"}}},
+             "resource": observation("", ucum(1, "mg/dL"))
+             | {"id": None, "subject": {"reference": "urn:uuid:aaa"}}},
         ],
     }  # fmt: skip
     [p], problems, _ = read_bundle(doc, "t")

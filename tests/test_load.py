@@ -11,7 +11,7 @@ from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
-import jsonschema
+import jsonschema  # type: ignore[import-untyped]
 import orjson
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -72,7 +72,8 @@ def docs_example() -> dict[str, Any]:
     text = (ROOT / "docs" / "patient-format.md").read_text(encoding="utf-8")
     block = re.search(r"```json\n(.*?)```", text, re.S)
     assert block is not None
-    return json.loads(block.group(1))
+    doc: dict[str, Any] = json.loads(block.group(1))
+    return doc
 
 
 # ---------------------------------------------------------------------------------------------
@@ -132,7 +133,9 @@ def test_medication_per_day_is_exact() -> None:
         frequency: dict[str, Any] = {"count": count, "unit": unit}
         if period is not None:
             frequency["period"] = period
-        ev = one({"type": "medication", "code": "mtx", "start": "2024-01-01", "frequency": frequency})
+        ev = one(
+            {"type": "medication", "code": "mtx", "start": "2024-01-01", "frequency": frequency}
+        )
         assert isinstance(ev, MedicationExposure)
         return ev.per_day
 
@@ -214,10 +217,14 @@ def test_lab_values_are_exact_fractions() -> None:
         Quantity(Fraction(4), "%"), Quantity(Fraction(28, 5), "%")
     )
     assert ev.interpretation == "L"
-    for text, exact in [("0.1", Fraction(1, 10)), ("1e-7", Fraction(1, 10**7)), ("2.5e3", 2500)]:
+    for text, exact in [
+        ("0.1", Fraction(1, 10)),
+        ("1e-7", Fraction(1, 10**7)),
+        ("2.5e3", Fraction(2500)),
+    ]:
         doc = '{"id": "p", "events": [{"type": "lab", "code": "x", "date": "2024-01-01", '
         doc += f'"value": {text}, "unit": "g"}}]}}'
-        assert load_patient(doc).events[0].value == Quantity(Fraction(exact), "g")  # type: ignore[attr-defined]
+        assert load_patient(doc).events[0].value == Quantity(exact, "g")  # type: ignore[attr-defined]
 
 
 def test_integers_beyond_64_bits_stay_exact() -> None:
@@ -245,14 +252,20 @@ def test_textual_boolean_and_missing_results() -> None:
 
 
 def test_observation_needs_a_unit_and_a_score_defaults_to_one() -> None:
-    assert paths(patient({"type": "observation", "code": "sbp", "date": "2024-01-01", "value": 142})) == [
-        "$.events[0].unit"
-    ]
+    assert paths(
+        patient({"type": "observation", "code": "sbp", "date": "2024-01-01", "value": 142})
+    ) == ["$.events[0].unit"]
     assert paths(patient({"type": "lab", "code": "x", "date": "2024-01-01", "value": 1})) == [
         "$.events[0].unit"
     ]
     score = one(
-        {"type": "score", "code": "ecog", "date": "2024-01-01", "value": 1, "reference_range": {"high": 2}}
+        {
+            "type": "score",
+            "code": "ecog",
+            "date": "2024-01-01",
+            "value": 1,
+            "reference_range": {"high": 2},
+        }
     )
     assert isinstance(score, Measurement)
     assert score.kind == "score"
@@ -267,12 +280,22 @@ def test_procedure_and_fact() -> None:
     assert isinstance(proc, Procedure)
     assert (proc.start, proc.end) == (D(2022, 9, 14), D(2022, 9, 14))
     stay = one(
-        {"type": "procedure", "code": "icu_stay", "date": "2022-09-14", "end": "2022-09-20",
-         "attributes": {"ward": "B"}}
+        {
+            "type": "procedure",
+            "code": "icu_stay",
+            "date": "2022-09-14",
+            "end": "2022-09-20",
+            "attributes": {"ward": "B"},
+        }
     )
     assert stay.end == D(2022, 9, 20)
     assert stay.attributes == {"ward": "B"}  # type: ignore[attr-defined]
-    for value, expected in [(False, False), ("yes", "yes"), (3, Fraction(3)), (0.25, Fraction(1, 4))]:
+    for value, expected in [
+        (False, False),
+        ("yes", "yes"),
+        (3, Fraction(3)),
+        (0.25, Fraction(1, 4)),
+    ]:
         fact = one({"type": "fact", "code": "pregnant", "date": "2024-03-01", "value": value})
         assert isinstance(fact, Fact)
         assert fact.value == expected and type(fact.value) is type(expected)
@@ -287,13 +310,32 @@ def test_codes_in_every_form() -> None:
         Code("concept", "smoker"),
     )
     many = one(
-        {"type": "condition", "onset": "2024-01-01",
-         "code": ["asthma", {"system": "snomed", "code": "195967001"}, {"system": "icd10", "code": "J45"}]}
+        {
+            "type": "condition",
+            "onset": "2024-01-01",
+            "code": [
+                "asthma",
+                {"system": "snomed", "code": "195967001"},
+                {"system": "icd10", "code": "J45"},
+            ],
+        }
     )
-    assert many.codes == (Code("concept", "asthma"), Code("snomed", "195967001"), Code("icd10", "J45"))
-    assert paths(patient({"type": "condition", "onset": "2024-01-01", "code": []})) == ["$.events[0].code"]
+    assert many.codes == (
+        Code("concept", "asthma"),
+        Code("snomed", "195967001"),
+        Code("icd10", "J45"),
+    )
+    assert paths(patient({"type": "condition", "onset": "2024-01-01", "code": []})) == [
+        "$.events[0].code"
+    ]
     assert paths(
-        patient({"type": "condition", "onset": "2024-01-01", "code": ["a", {"system": "mesh", "code": "D1"}, 3]})
+        patient(
+            {
+                "type": "condition",
+                "onset": "2024-01-01",
+                "code": ["a", {"system": "mesh", "code": "D1"}, 3],
+            }
+        )
     ) == ["$.events[0].code[1].system", "$.events[0].code[2]"]
 
 
@@ -307,21 +349,56 @@ def test_dates_accept_datetimes_and_check_the_calendar() -> None:
     assert read("2024-03-01T09:30Z") == D(2024, 3, 1)
     assert read("2024-03-01T09:30:15.123456") == D(2024, 3, 1)
     for bad in [
-        "2024-02-30", "2023-02-29", "1900-02-29", "2024-04-31", "2024-13-01", "0000-01-01",
-        "2024-3-1", "20240301", "2024-W10-1", "03/01/2024", "2024-03-01 09:30", "2024-03-01T25:00",
-        "2024-02-30T10:00:00Z", "2024-03-01T10:00:00+1", " 2024-03-01", "", 20240301, True, ["2024-01-01"],
+        "2024-02-30",
+        "2023-02-29",
+        "1900-02-29",
+        "2024-04-31",
+        "2024-13-01",
+        "0000-01-01",
+        "2024-3-1",
+        "20240301",
+        "2024-W10-1",
+        "03/01/2024",
+        "2024-03-01 09:30",
+        "2024-03-01T25:00",
+        "2024-02-30T10:00:00Z",
+        "2024-03-01T10:00:00+1",
+        " 2024-03-01",
+        "",
+        20240301,
+        True,
+        ["2024-01-01"],
     ]:
         assert paths({"id": "p", "birth_date": bad}) == ["$.birth_date"], bad
     message = dict(problems({"id": "p", "birth_date": "2024-02-30"}))["$.birth_date"]
-    assert message.startswith('"2024-02-30" is not a valid date or date-time; expected a date as YYYY-MM-DD')
+    assert message.startswith(
+        '"2024-02-30" is not a valid date or date-time; expected a date as YYYY-MM-DD'
+    )
 
 
 def test_optional_fields_may_be_null() -> None:
     p = load_patient(
-        {"id": "p", "birth_date": None, "sex": None, "dates": {"baseline": None}, "coverage": None,
-         "events": [{"type": "lab", "id": None, "code": "x", "date": "2024-01-01", "value": None,
-                     "unit": None, "reference_range": None, "interpretation": None}],
-         "reviews": None, "visits": None}
+        {
+            "id": "p",
+            "birth_date": None,
+            "sex": None,
+            "dates": {"baseline": None},
+            "coverage": None,
+            "events": [
+                {
+                    "type": "lab",
+                    "id": None,
+                    "code": "x",
+                    "date": "2024-01-01",
+                    "value": None,
+                    "unit": None,
+                    "reference_range": None,
+                    "interpretation": None,
+                }
+            ],
+            "reviews": None,
+            "visits": None,
+        }
     )
     assert p.dates == {} and p.coverage == () and p.reviews == {} and p.visits == ()
     assert p.events[0].id == "lab-0"
@@ -342,8 +419,12 @@ def test_four_mistakes_give_four_problems_at_four_paths() -> None:
             {"type": "lab", "code": "x", "date": "2024-01-01", "value": 1, "unit": "g"},
             {"type": "medication", "code": "m", "start": "2024-01-01", "dose_unit": "mg"},
             {"type": "lab", "code": "x", "date": "2024-02-30", "value": "neg"},
-            {"type": "medication", "code": "m", "start": "2024-01-01",
-             "dose": {"value": 5, "unit": 5}},
+            {
+                "type": "medication",
+                "code": "m",
+                "start": "2024-01-01",
+                "dose": {"value": 5, "unit": 5},
+            },
         ],
     }
     found = problems(doc)
@@ -354,7 +435,9 @@ def test_four_mistakes_give_four_problems_at_four_paths() -> None:
         "$.events[4].dose.unit",
     ]
     assert found[0][1] == 'Expected "female", "male", "other", "unknown" or null, got the text "F".'
-    assert found[1][1].startswith('Unknown key "dose_unit" in a medication event. Did you mean "dose"?')
+    assert found[1][1].startswith(
+        'Unknown key "dose_unit" in a medication event. Did you mean "dose"?'
+    )
     assert found[3][1] == "Expected non-empty text, got the number 5."
 
 
@@ -379,13 +462,26 @@ def test_the_error_carries_problems_and_source_and_renders_them() -> None:
 
 def test_missing_required_fields() -> None:
     assert problems({"events": [{"type": "condition"}, {"code": "x"}]}) == [
-        ("$.id", 'A patient needs "id" (its identifier as non-empty text), but it is missing or null.'),
-        ("$.events[0].code", 'A condition event needs "code" (a concept name, a code object '
-         '{"system", "code", "display"} or a non-empty array of those), but it is missing or null.'),
-        ("$.events[0].onset", 'A condition needs "onset" (a date as YYYY-MM-DD (or an ISO 8601 '
-         "date-time such as 2024-03-01T09:30:00Z)), but it is missing or null."),
-        ("$.events[1].type", 'An event needs "type" (one of condition, medication, lab, '
-         "observation, score, procedure, fact), but it is missing or null."),
+        (
+            "$.id",
+            'A patient needs "id" (its identifier as non-empty text), but it is missing or null.',
+        ),
+        (
+            "$.events[0].code",
+            'A condition event needs "code" (a concept name, a code object '
+            '{"system", "code", "display"} or a non-empty array of those), '
+            "but it is missing or null.",
+        ),
+        (
+            "$.events[0].onset",
+            'A condition needs "onset" (a date as YYYY-MM-DD (or an ISO 8601 '
+            "date-time such as 2024-03-01T09:30:00Z)), but it is missing or null.",
+        ),
+        (
+            "$.events[1].type",
+            'An event needs "type" (one of condition, medication, lab, '
+            "observation, score, procedure, fact), but it is missing or null.",
+        ),
     ]
 
 
@@ -397,10 +493,16 @@ def test_duplicate_event_ids() -> None:
         {"type": "fact", "code": "x", "date": "2024-01-01", "value": 4},
     )
     assert problems(doc) == [
-        ("$.events[1].id", 'The event id "a" is already used by $.events[0]; event ids must be '
-         "unique within a patient."),
-        ("$.events[3]", 'The event id "fact-3" (the default id of this event) is already used by '
-         "$.events[2]; event ids must be unique within a patient."),
+        (
+            "$.events[1].id",
+            'The event id "a" is already used by $.events[0]; event ids must be '
+            "unique within a patient.",
+        ),
+        (
+            "$.events[3]",
+            'The event id "fact-3" (the default id of this event) is already used by '
+            "$.events[2]; event ids must be unique within a patient.",
+        ),
     ]
 
 
@@ -413,10 +515,19 @@ def test_unknown_keys_are_errors_except_notes() -> None:
         "birthdate": "1980-01-01",
         "dates": {"x-note": 5, "baseline": "2024-01-01"},
         "events": [
-            {"type": "lab", "code": {"system": "loinc", "code": "1", "sytem": "x"}, "date": "2024-01-01",
-             "x-raw": "7,1", "reference_range": {"low": 1, "units": "g", "unit": "g"}},
-            {"type": "medication", "code": "m", "start": "2024-01-01",
-             "frequency": {"count": 1, "unit": "d", "every": 2}},
+            {
+                "type": "lab",
+                "code": {"system": "loinc", "code": "1", "sytem": "x"},
+                "date": "2024-01-01",
+                "x-raw": "7,1",
+                "reference_range": {"low": 1, "units": "g", "unit": "g"},
+            },
+            {
+                "type": "medication",
+                "code": "m",
+                "start": "2024-01-01",
+                "frequency": {"count": 1, "unit": "d", "every": 2},
+            },
         ],
         "reviews": {"E1": {"answer": "met", "reviewer": "A"}, "_comment": "x"},
         "visits": [{"name": "v1", "date": "2024-01-01", "day": 1}],
@@ -440,9 +551,15 @@ def test_numbers_are_not_booleans_or_text() -> None:
     med = {"type": "medication", "code": "m", "start": "2024-01-01"}
     # Load a valid dose of 1 first: the memo of built values must not let `true` find it.
     load_patient(patient({**med, "dose": {"value": 1, "unit": "mg"}}))
-    assert paths(patient({**med, "dose": {"value": True, "unit": "mg"}})) == ["$.events[0].dose.value"]
-    assert paths(patient({**med, "dose": {"value": "5", "unit": "mg"}})) == ["$.events[0].dose.value"]
-    assert paths(patient({**med, "dose": {"value": -1, "unit": "mg"}})) == ["$.events[0].dose.value"]
+    assert paths(patient({**med, "dose": {"value": True, "unit": "mg"}})) == [
+        "$.events[0].dose.value"
+    ]
+    assert paths(patient({**med, "dose": {"value": "5", "unit": "mg"}})) == [
+        "$.events[0].dose.value"
+    ]
+    assert paths(patient({**med, "dose": {"value": -1, "unit": "mg"}})) == [
+        "$.events[0].dose.value"
+    ]
     assert paths(patient({**med, "frequency": {"count": True, "unit": "d"}})) == [
         "$.events[0].frequency.count"
     ]
@@ -466,7 +583,12 @@ def test_ends_before_starts_and_inverted_ranges() -> None:
             {"type": "condition", "code": "x", "onset": "2024-01-01", "abatement": "2023-12-31"},
             {"type": "medication", "code": "x", "start": "2024-01-01", "end": "2023-12-31"},
             {"type": "procedure", "code": "x", "date": "2024-01-01", "end": "2023-12-31"},
-            {"type": "lab", "code": "x", "date": "2024-01-01", "reference_range": {"low": 5, "high": 1, "unit": "g"}},
+            {
+                "type": "lab",
+                "code": "x",
+                "date": "2024-01-01",
+                "reference_range": {"low": 5, "high": 1, "unit": "g"},
+            },
         ],
     }
     assert paths(doc) == [
@@ -500,7 +622,10 @@ def test_a_patient_must_be_an_object(doc: Any) -> None:
 
 
 def good(pid: str) -> dict[str, Any]:
-    return {"id": pid, "events": [{"type": "fact", "code": "x", "date": "2024-01-01", "value": True}]}
+    return {
+        "id": pid,
+        "events": [{"type": "fact", "code": "x", "date": "2024-01-01", "value": True}],
+    }
 
 
 def outcome(record: Patient | RecordError) -> tuple[str, str | None, Any]:
@@ -515,8 +640,14 @@ def test_read_patients_accounts_for_every_record_in_order(tmp_path: Path) -> Non
     (tmp_path / "c_many.json").write_bytes(orjson.dumps([good("c1"), {"id": ""}, good("c3")]))
     sub = tmp_path / "d_sub"
     sub.mkdir()
-    lines = [orjson.dumps(good("d1")), b"", b"   ", b'{"id": "d2", "sex": 1}', b"not json",
-             orjson.dumps(good("d3"))]
+    lines = [
+        orjson.dumps(good("d1")),
+        b"",
+        b"   ",
+        b'{"id": "d2", "sex": 1}',
+        b"not json",
+        orjson.dumps(good("d3")),
+    ]
     (sub / "lines.jsonl").write_bytes(b"\n".join(lines) + b"\n")
     (sub / "more.NDJSON").write_bytes(b"\xef\xbb\xbf" + orjson.dumps(good("e1")) + b"\n")
     (tmp_path / "notes.txt").write_text("ignored", encoding="utf-8")
@@ -561,7 +692,13 @@ def test_read_patients_on_single_files_and_missing_paths(tmp_path: Path) -> None
 
 
 def test_iter_patients_from_lines_takes_text_or_bytes() -> None:
-    lines: list[Any] = ["\ufeff" + json.dumps(good("a")) + "\n", "\n", b'{"id": 5}\n', 17, json.dumps(good("b"))]
+    lines: list[Any] = [
+        "\ufeff" + json.dumps(good("a")) + "\n",
+        "\n",
+        b'{"id": 5}\n',
+        17,
+        json.dumps(good("b")),
+    ]
     got = [outcome(r) for r in iter_patients_from_lines(lines, "<stdin>")]
     assert got == [
         ("patient", "<stdin>:1", "a"),
@@ -583,11 +720,45 @@ def test_iter_patients_from_lines_takes_text_or_bytes() -> None:
 
 KNOWN_KEYS = sorted(
     {
-        "format", "id", "birth_date", "sex", "dates", "coverage", "events", "reviews", "visits",
-        "type", "code", "system", "display", "onset", "abatement", "status", "attributes",
-        "start", "end", "ongoing", "dose", "frequency", "daily_dose", "route", "date", "value",
-        "unit", "reference_range", "low", "high", "interpretation", "count", "period", "answer",
-        "by", "note", "name", "x-note", "_comment",
+        "format",
+        "id",
+        "birth_date",
+        "sex",
+        "dates",
+        "coverage",
+        "events",
+        "reviews",
+        "visits",
+        "type",
+        "code",
+        "system",
+        "display",
+        "onset",
+        "abatement",
+        "status",
+        "attributes",
+        "start",
+        "end",
+        "ongoing",
+        "dose",
+        "frequency",
+        "daily_dose",
+        "route",
+        "date",
+        "value",
+        "unit",
+        "reference_range",
+        "low",
+        "high",
+        "interpretation",
+        "count",
+        "period",
+        "answer",
+        "by",
+        "note",
+        "name",
+        "x-note",
+        "_comment",
     }
 )
 LEAVES = st.one_of(
@@ -598,15 +769,38 @@ LEAVES = st.one_of(
     st.floats(),
     st.text(max_size=12),
     st.sampled_from(
-        ["2024-02-29", "2024-02-30", "2024-03-01T10:00:00Z", "condition", "medication", "lab",
-         "observation", "score", "procedure", "fact", "loinc", "concept", "mg", "d", "wk", "h",
-         "mo", "met", "not_met", "female", FORMAT, ""]
+        [
+            "2024-02-29",
+            "2024-02-30",
+            "2024-03-01T10:00:00Z",
+            "condition",
+            "medication",
+            "lab",
+            "observation",
+            "score",
+            "procedure",
+            "fact",
+            "loinc",
+            "concept",
+            "mg",
+            "d",
+            "wk",
+            "h",
+            "mo",
+            "met",
+            "not_met",
+            "female",
+            FORMAT,
+            "",
+        ]
     ),
 )
 JSONISH = st.recursive(
     LEAVES,
-    lambda inner: st.lists(inner, max_size=4)
-    | st.dictionaries(st.sampled_from(KNOWN_KEYS) | st.text(max_size=6), inner, max_size=6),
+    lambda inner: (
+        st.lists(inner, max_size=4)
+        | st.dictionaries(st.sampled_from(KNOWN_KEYS) | st.text(max_size=6), inner, max_size=6)
+    ),
     max_leaves=30,
 )
 EVENTISH = st.dictionaries(st.sampled_from(KNOWN_KEYS), JSONISH, max_size=8) | JSONISH
@@ -635,7 +829,9 @@ def test_arbitrary_values_raise_only_patient_data_error(doc: Any) -> None:
 @given(
     st.fixed_dictionaries(
         {"id": LEAVES, "events": st.lists(EVENTISH, max_size=5)},
-        optional={k: JSONISH for k in ["dates", "coverage", "reviews", "visits", "sex", "birth_date"]},
+        optional={
+            k: JSONISH for k in ["dates", "coverage", "reviews", "visits", "sex", "birth_date"]
+        },
     )
 )
 def test_patient_shaped_garbage_raises_only_patient_data_error(doc: Any) -> None:
@@ -676,12 +872,15 @@ NUMBERS = st.one_of(
 AMOUNTS = NUMBERS.map(abs)
 TEXT = st.text(max_size=10)
 CODES = st.lists(
-    st.builds(Code, st.sampled_from(CODE_SYSTEMS), st.text(min_size=1, max_size=8),
-              st.none() | TEXT),
+    st.builds(
+        Code, st.sampled_from(CODE_SYSTEMS), st.text(min_size=1, max_size=8), st.none() | TEXT
+    ),
     min_size=1,
     max_size=3,
 ).map(tuple)
-ATTRIBUTES = st.dictionaries(NAMES, st.booleans() | st.text(min_size=1, max_size=5) | NUMBERS, max_size=3)
+ATTRIBUTES = st.dictionaries(
+    NAMES, st.booleans() | st.text(min_size=1, max_size=5) | NUMBERS, max_size=3
+)
 
 
 @st.composite
@@ -694,35 +893,70 @@ def spans(draw: Any, open_end: bool = True) -> tuple[dt.date, dt.date | None]:
 
 @st.composite
 def events(draw: Any, event_id: str) -> Event:
-    kind = draw(st.sampled_from(["condition", "medication", "lab", "observation", "score", "procedure", "fact"]))
+    kind = draw(
+        st.sampled_from(
+            ["condition", "medication", "lab", "observation", "score", "procedure", "fact"]
+        )
+    )
     codes = draw(CODES)
     if kind == "condition":
         start, end = draw(spans())
-        return Condition(id=event_id, kind=kind, codes=codes, start=start, end=end,
-                         status=draw(st.none() | TEXT), attributes=draw(ATTRIBUTES))
+        return Condition(
+            id=event_id,
+            kind=kind,
+            codes=codes,
+            start=start,
+            end=end,
+            status=draw(st.none() | TEXT),
+            attributes=draw(ATTRIBUTES),
+        )
     if kind == "medication":
         start, end = draw(spans())
         quantities = st.none() | st.builds(Quantity, AMOUNTS, NAMES)
         return MedicationExposure(
-            id=event_id, kind=kind, codes=codes, start=start, end=end,
+            id=event_id,
+            kind=kind,
+            codes=codes,
+            start=start,
+            end=end,
             dose=draw(quantities),
-            per_day=draw(st.none() | st.fractions(min_value=Fraction(1, 10**4), max_denominator=10**4).filter(bool)),
-            daily_dose=draw(quantities), route=draw(st.none() | TEXT), status=draw(st.none() | TEXT),
+            per_day=draw(
+                st.none()
+                | st.fractions(min_value=Fraction(1, 10**4), max_denominator=10**4).filter(bool)
+            ),
+            daily_dose=draw(quantities),
+            route=draw(st.none() | TEXT),
+            status=draw(st.none() | TEXT),
         )
     if kind in ("lab", "observation", "score"):
         day = draw(DAYS)
         unit = draw(NAMES)
-        value = draw(st.none() | st.booleans() | st.text(min_size=1, max_size=8) | st.builds(Quantity, NUMBERS, st.just(unit)))
+        value = draw(
+            st.none()
+            | st.booleans()
+            | st.text(min_size=1, max_size=8)
+            | st.builds(Quantity, NUMBERS, st.just(unit))
+        )
         bound = st.none() | st.builds(Quantity, NUMBERS, st.just(unit))
         low, high = draw(bound), draw(bound)
         if low is not None and high is not None and high.value < low.value:
             low, high = high, low
         ref = draw(st.none() | st.just(ReferenceRange(low, high)))
-        return Measurement(id=event_id, kind=kind, codes=codes, start=day, end=day, value=value,
-                           reference_range=ref, interpretation=draw(st.none() | TEXT))
+        return Measurement(
+            id=event_id,
+            kind=kind,
+            codes=codes,
+            start=day,
+            end=day,
+            value=value,
+            reference_range=ref,
+            interpretation=draw(st.none() | TEXT),
+        )
     if kind == "procedure":
         start, end = draw(spans(open_end=False))
-        return Procedure(id=event_id, kind=kind, codes=codes, start=start, end=end, attributes=draw(ATTRIBUTES))
+        return Procedure(
+            id=event_id, kind=kind, codes=codes, start=start, end=end, attributes=draw(ATTRIBUTES)
+        )
     day = draw(DAYS)
     value = draw(st.booleans() | st.text(min_size=1, max_size=8) | NUMBERS)
     return Fact(id=event_id, kind=kind, codes=codes, start=day, end=day, value=value)
@@ -738,9 +972,22 @@ def patients(draw: Any) -> Patient:
         dates=draw(st.dictionaries(NAMES, DAYS, max_size=3)),
         events=tuple(draw(events(event_id)) for event_id in ids),
         coverage=tuple(Interval(*draw(spans())) for _ in range(draw(st.integers(0, 2)))),
-        reviews=draw(st.dictionaries(NAMES, st.builds(ReviewAnswer, st.booleans(), st.none() | TEXT,
-                                                        st.none() | DAYS, st.none() | TEXT), max_size=2)),
-        visits=tuple(draw(st.lists(st.builds(Visit, st.text(min_size=1, max_size=8), DAYS), max_size=2))),
+        reviews=draw(
+            st.dictionaries(
+                NAMES,
+                st.builds(
+                    ReviewAnswer,
+                    st.booleans(),
+                    st.none() | TEXT,
+                    st.none() | DAYS,
+                    st.none() | TEXT,
+                ),
+                max_size=2,
+            )
+        ),
+        visits=tuple(
+            draw(st.lists(st.builds(Visit, st.text(min_size=1, max_size=8), DAYS), max_size=2))
+        ),
     )
 
 
@@ -769,18 +1016,29 @@ def test_dump_writes_our_format() -> None:
     doc = dump_patient(p)
     assert doc["format"] == FORMAT
     assert doc["events"][2] == {
-        "type": "medication", "id": "rx1",
+        "type": "medication",
+        "id": "rx1",
         "code": {"system": "rxnorm", "code": "6809", "display": "metformin"},
-        "start": "2019-05-01", "ongoing": True, "dose": {"value": 500, "unit": "mg"},
-        "frequency": {"count": 2, "period": 1, "unit": "d"}, "route": "oral", "status": "active",
+        "start": "2019-05-01",
+        "ongoing": True,
+        "dose": {"value": 500, "unit": "mg"},
+        "frequency": {"count": 2, "period": 1, "unit": "d"},
+        "route": "oral",
+        "status": "active",
     }
     assert load_patient(doc) == p
 
 
 def test_dump_refuses_what_the_format_cannot_hold() -> None:
     day = D(2024, 1, 1)
-    lab = Measurement(id="l", kind="lab", codes=(Code("concept", "x"),), start=day, end=day,
-                      value=Quantity(Fraction(1, 3), "g"))
+    lab = Measurement(
+        id="l",
+        kind="lab",
+        codes=(Code("concept", "x"),),
+        start=day,
+        end=day,
+        value=Quantity(Fraction(1, 3), "g"),
+    )
     with pytest.raises(ValueError, match="1/3 has no exact JSON number"):
         dump_patient(Patient(id="p", birth_date=None, sex=None, events=(lab,)))
     no_codes = Fact(id="f", kind="fact", codes=(), start=day, end=day, value=True)
@@ -797,19 +1055,49 @@ VALID = {
     "minimal": {"id": "p"},
     "docs example": docs_example(),
     "nulls everywhere": {"id": "p", "birth_date": None, "sex": None, "dates": None, "events": None},
-    "date-times": {"id": "p", "birth_date": "2000-02-29T23:59:59.5-11:00", "dates": {"b": "2024-01-01T00:00Z"}},
-    "score without unit": patient({"type": "score", "code": "ecog", "date": "2024-01-01", "value": 2,
-                                   "reference_range": {"high": 1}}),
-    "text lab with its own range unit": patient({"type": "lab", "code": "x", "date": "2024-01-01",
-                                                 "value": "neg", "reference_range": {"low": 1, "unit": "g"}}),
-    "empty range": patient({"type": "lab", "code": "x", "date": "2024-01-01", "reference_range": {}}),
-    "ongoing with null end": patient({"type": "medication", "code": "m", "start": "2024-01-01",
-                                      "ongoing": True, "end": None}),
-    "notes everywhere": {"id": "p", "x-a": 1, "_comment": [], "dates": {"x-b": []},
-                         "events": [{"type": "fact", "code": "f", "date": "2024-01-01", "value": 0,
-                                     "_comment": {}}]},
-    "code list": patient({"type": "condition", "code": ["a", {"system": "local", "code": "1", "display": ""}],
-                          "onset": "2024-01-01"}),
+    "date-times": {
+        "id": "p",
+        "birth_date": "2000-02-29T23:59:59.5-11:00",
+        "dates": {"b": "2024-01-01T00:00Z"},
+    },
+    "score without unit": patient(
+        {
+            "type": "score",
+            "code": "ecog",
+            "date": "2024-01-01",
+            "value": 2,
+            "reference_range": {"high": 1},
+        }
+    ),
+    "text lab with its own range unit": patient(
+        {
+            "type": "lab",
+            "code": "x",
+            "date": "2024-01-01",
+            "value": "neg",
+            "reference_range": {"low": 1, "unit": "g"},
+        }
+    ),
+    "empty range": patient(
+        {"type": "lab", "code": "x", "date": "2024-01-01", "reference_range": {}}
+    ),
+    "ongoing with null end": patient(
+        {"type": "medication", "code": "m", "start": "2024-01-01", "ongoing": True, "end": None}
+    ),
+    "notes everywhere": {
+        "id": "p",
+        "x-a": 1,
+        "_comment": [],
+        "dates": {"x-b": []},
+        "events": [{"type": "fact", "code": "f", "date": "2024-01-01", "value": 0, "_comment": {}}],
+    },
+    "code list": patient(
+        {
+            "type": "condition",
+            "code": ["a", {"system": "local", "code": "1", "display": ""}],
+            "onset": "2024-01-01",
+        }
+    ),
 }
 
 FACT = {"type": "fact", "code": "f", "date": "2024-01-01", "value": True}
@@ -830,7 +1118,7 @@ INVALID = {
     "empty date name": {"id": "p", "dates": {"": "2024-01-01"}},
     "coverage without start": {"id": "p", "coverage": [{"end": "2024-01-01"}]},
     "events not an array": {"id": "p", "events": {}},
-    "event not an object": patient("lab"),
+    "event not an object": {"id": "p", "events": ["lab"]},
     "unknown event type": patient({**FACT, "type": "diagnosis"}),
     "event without type": patient({"code": "x", "date": "2024-01-01"}),
     "unknown event key": patient({**FACT, "valeu": 1}),
@@ -840,7 +1128,9 @@ INVALID = {
     "unknown code system": patient({**FACT, "code": {"system": "mesh", "code": "D1"}}),
     "code object without code": patient({**FACT, "code": {"system": "loinc"}}),
     "condition without onset": patient({"type": "condition", "code": "x"}),
-    "null attribute": patient({"type": "condition", "code": "x", "onset": "2024-01-01", "attributes": {"a": None}}),
+    "null attribute": patient(
+        {"type": "condition", "code": "x", "onset": "2024-01-01", "attributes": {"a": None}}
+    ),
     "ongoing and end": patient({**MED, "ongoing": True, "end": "2024-02-01"}),
     "ongoing not boolean": patient({**MED, "ongoing": "yes"}),
     "boolean dose": patient({**MED, "dose": {"value": True, "unit": "mg"}}),
@@ -849,7 +1139,9 @@ INVALID = {
     "frequency unit": patient({**MED, "frequency": {"count": 1, "unit": "yr"}}),
     "zero count": patient({**MED, "frequency": {"count": 0, "unit": "d"}}),
     "numeric lab without unit": patient({**LAB, "value": 5.2}),
-    "numeric observation with null unit": patient({**LAB, "type": "observation", "value": 5, "unit": None}),
+    "numeric observation with null unit": patient(
+        {**LAB, "type": "observation", "value": 5, "unit": None}
+    ),
     "empty unit": patient({**LAB, "value": 5, "unit": ""}),
     "empty text value": patient({**LAB, "value": ""}),
     "array value": patient({**LAB, "value": [1]}),
@@ -857,7 +1149,9 @@ INVALID = {
     "range low as text": patient({**LAB, "value": 1, "unit": "g", "reference_range": {"low": "1"}}),
     "fact without value": patient({"type": "fact", "code": "f", "date": "2024-01-01"}),
     "fact with null value": patient({**FACT, "value": None}),
-    "procedure end not a date": patient({"type": "procedure", "code": "x", "date": "2024-01-01", "end": 5}),
+    "procedure end not a date": patient(
+        {"type": "procedure", "code": "x", "date": "2024-01-01", "end": 5}
+    ),
     "review answer": {"id": "p", "reviews": {"E9": {"answer": "yes"}}},
     "review without answer": {"id": "p", "reviews": {"E9": {"by": "A"}}},
     "visit without date": {"id": "p", "visits": [{"name": "week 1"}]},
@@ -918,13 +1212,19 @@ def _mutations(doc: Any, path: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
 EXAMPLE = docs_example()
 EXAMPLE_PATHS = _mutations(EXAMPLE)[1:]
 JSON_LEAVES = st.one_of(
-    st.none(), st.booleans(), st.integers(), st.floats(allow_nan=False, allow_infinity=False),
-    st.text(max_size=8), st.sampled_from(["2024-02-30", "2024-03-01", "lab", "mg", "d", "met", ""]),
+    st.none(),
+    st.booleans(),
+    st.integers(),
+    st.floats(allow_nan=False, allow_infinity=False),
+    st.text(max_size=8),
+    st.sampled_from(["2024-02-30", "2024-03-01", "lab", "mg", "d", "met", ""]),
 )
 JSON_VALUES = st.recursive(
     JSON_LEAVES,
-    lambda inner: st.lists(inner, max_size=3)
-    | st.dictionaries(st.sampled_from(KNOWN_KEYS) | st.text(max_size=5), inner, max_size=4),
+    lambda inner: (
+        st.lists(inner, max_size=3)
+        | st.dictionaries(st.sampled_from(KNOWN_KEYS) | st.text(max_size=5), inner, max_size=4)
+    ),
     max_leaves=10,
 )
 LOADER_ONLY_MESSAGES = ("is already used by", "is before", "is below low")
@@ -956,6 +1256,8 @@ def test_schema_and_loader_agree_on_mutated_documents(data: Any) -> None:
     except PatientDataError as error:
         loader_ok, messages = False, [p.message for p in error.problems]
     if schema_ok and not loader_ok:
-        assert all(any(m in message for m in LOADER_ONLY_MESSAGES) for message in messages), messages
+        assert all(any(m in message for m in LOADER_ONLY_MESSAGES) for message in messages), (
+            messages
+        )
     else:
         assert schema_ok == loader_ok, (schema_ok, messages)
