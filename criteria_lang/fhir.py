@@ -53,8 +53,11 @@ from criteria_lang.timeline import (
 from criteria_lang.units import UnitError, get_units
 
 __all__ = [
+    "DUPLICATE",
     "IGNORED",
     "NOT_READABLE",
+    "NO_RESOURCE",
+    "PATIENT_NOT_READABLE",
     "SYSTEMS",
     "ReadSummary",
     "ResourceProblem",
@@ -274,8 +277,7 @@ def _describe(value: object) -> str:
     if value is True or value is False:
         return str(value).lower()
     if isinstance(value, str):
-        text = value if len(value) <= 40 else value[:37] + "..."
-        return "the text " + orjson.dumps(text).decode()
+        return "the text " + _quote(value)
     if isinstance(value, int | float):
         return f"the number {value!r}" if abs(value) < 1e30 else "a very large number"
     if isinstance(value, dict):
@@ -283,6 +285,11 @@ def _describe(value: object) -> str:
     if isinstance(value, list | tuple):
         return "an array"
     return f"a Python {type(value).__name__}"
+
+
+def _quote(text: str) -> str:
+    """Text as JSON shows it, cut short: "mg/dLL"."""
+    return orjson.dumps(text if len(text) <= 40 else text[:37] + "...").decode()
 
 
 def _obj(ctx: _Ctx, value: object, path: str) -> dict[str, Any] | None:
@@ -449,7 +456,7 @@ def _codes(
     if not out:
         if required:
             text = concept.get("text")
-            shown = f" (text {_describe(text)[9:]})" if isinstance(text, str) and text else ""
+            shown = f" (text {_quote(text)})" if isinstance(text, str) and text else ""
             ctx.problem(path, f"{what} has no coding with a code{shown}: no rule can match it")
         return None
     return tuple(dict.fromkeys(out))
@@ -503,10 +510,10 @@ def _ucum(ctx: _Ctx, quantity: dict[str, Any], path: str) -> tuple[str | None, b
     try:
         get_units().parse_ucum(text)
     except UnitError as error:
-        ctx.problem(path + key, f"unit {_describe(text)[9:]}: {error}")
+        ctx.problem(path + key, f"unit {_quote(text)}: {error}")
         return None, False
     except Exception as error:  # noqa: BLE001 - the UCUM parser's own failures
-        ctx.problem(path + key, f"unit {_describe(text)[9:]} cannot be read ({error})")
+        ctx.problem(path + key, f"unit {_quote(text)} cannot be read ({error})")
         return None, False
     return text, True
 
@@ -529,7 +536,7 @@ def _quantity(ctx: _Ctx, value: object, path: str, *, default_unit: str | None) 
         ctx.problem(
             path + ".system",
             f"the unit is not UCUM (system "
-            f"{_describe(quantity.get('system'))[9:]}): only UCUM units can be compared",
+            f"{_quote(str(quantity.get('system')))}): only UCUM units can be compared",
         )
         return None
     if code is None:

@@ -316,7 +316,8 @@ class _Reader:
             hint = f' Did you mean "{close[0]}"?' if close else ""
             self.problem(
                 _at(base, key),
-                f'Unknown key "{key}" in {what}.{hint} Expected one of: '
+                f"Unknown key {json.dumps(key[:40], ensure_ascii=False)} in {what}.{hint} "
+                "Expected one of: "
                 + ", ".join(sorted(allowed))
                 + ' (keys starting with "x-" or "_comment" are free for notes).',
             )
@@ -647,6 +648,7 @@ class _Reader:
             found = _CODES.get(key)
             if found is not None:
                 return found
+        before = len(self.problems)
         self.check_keys(obj, _CODE_KEYS, where, "a code")
         ok = True
         if system is None:
@@ -665,8 +667,9 @@ class _Reader:
         if not ok:
             return None
         made = Code(str(system), str(code), None if display is None else str(display))
-        if type(system) is str and type(code) is str and type(display) in (str, type(None)):
-            _CODES[key] = made
+        if len(self.problems) == before and type(system) is str and type(code) is str:
+            if type(display) in (str, type(None)):
+                _CODES[key] = made
         return made
 
     # -- events ----------------------------------------------------------------------------
@@ -1150,9 +1153,11 @@ def iter_patients_from_lines(
     Each record's source is `source:line`. A line that cannot be read becomes a RecordError.
     """
     lineno = 0
-    iterator = iter(lines)
+    iterator: Iterator[bytes | str] | None = None
     while True:
         try:
+            if iterator is None:
+                iterator = iter(lines)
             line = next(iterator)
         except StopIteration:
             return
@@ -1241,11 +1246,17 @@ def read_patients(path: str | Path) -> Iterator[Patient | RecordError]:
     read recursively: its .json, .jsonl and .ndjson files in sorted order. No record is lost
     and nothing is raised: an unreadable file or directory is one RecordError.
     """
-    root = Path(path)
+    try:
+        yield from _read_path(Path(path))
+    except Exception as exc:  # noqa: BLE001 - a bug, not bad data; still account for it
+        yield RecordError(str(path), (_internal(exc),))
+
+
+def _read_path(root: Path) -> Iterator[Patient | RecordError]:
     try:
         is_dir = root.is_dir()
         exists = is_dir or root.exists()
-    except OSError as exc:
+    except (OSError, ValueError) as exc:  # ValueError: a NUL character in the path
         yield _unreadable(str(root), exc)
         return
     if not exists:

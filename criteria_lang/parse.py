@@ -112,7 +112,11 @@ def _syntax_diagnostic(error: UnexpectedInput, path: str, text: str) -> Diagnost
         return Diagnostic(
             code="C100",
             severity="error",
-            message=f"unexpected {describe_terminal(token.type)} '{token}'",
+            message=(
+                f"unexpected {described}"
+                if (described := describe_terminal(token.type)).startswith("'")
+                else f"unexpected {described} '{token}'"
+            ),
             fix=f"expected {_expected_list(error.expected)} here",
             file=path,
             span=span,
@@ -138,16 +142,27 @@ def _syntax_diagnostic(error: UnexpectedInput, path: str, text: str) -> Diagnost
     return Diagnostic("C102", "error", "the file ends too early", "finish the statement", path, span)
 
 
-def _blank_statement(text: str, offset: int) -> str | None:
-    """Blank (keep newlines) the statement around `offset`; None if nothing could be blanked."""
-    starts = [m.start() for m in _STATEMENT_START.finditer(text)]
-    # Skip leading whitespace of the match so the statement begins at its first word.
-    begin = 0
-    for s in starts:
-        if s <= offset:
-            begin = s
-    following = [s for s in starts if s > offset]
-    end = following[0] if following else len(text)
+def _statement_starts(text: str) -> list[int]:
+    return [m.start() for m in _STATEMENT_START.finditer(text)]
+
+
+def _line_start(text: str, offset: int) -> int:
+    return text.rfind("\n", 0, offset) + 1
+
+
+def _starts_statement(text: str, offset: int) -> int | None:
+    """If the token at `offset` belongs to the header of a statement (`E2 "..."`), that
+    statement's start: the error is then the previous statement running on into this one."""
+    line_start = _line_start(text, offset)
+    for start in _statement_starts(text):
+        if line_start <= start <= offset and not text[start:offset].strip().count(" ") > 1:
+            header_end = text.find(":", start)
+            if header_end == -1 or offset <= header_end:
+                return start
+    return None
+
+
+def _blank(text: str, begin: int, end: int) -> str | None:
     if end <= begin:
         return None
     chunk = text[begin:end]
@@ -155,6 +170,47 @@ def _blank_statement(text: str, offset: int) -> str | None:
     if blanked == chunk:
         return None
     return text[:begin] + blanked + text[end:]
+
+
+def _blank_statement(text: str, offset: int) -> str | None:
+    """Blank (keep newlines) the statement around `offset`; None if nothing could be blanked."""
+    starts = _statement_starts(text)
+    begin = 0
+    for s in starts:
+        if s <= offset:
+            begin = s
+    following = [s for s in starts if s > offset]
+    end = following[0] if following else len(text)
+    return _blank(text, begin, end)
+
+
+def _unfinished_previous(text: str, path: str, offset: int) -> tuple[Diagnostic, str] | None:
+    """A statement header reached while an expression was still open: blame the statement
+    before it (where the mistake is), and blank that one."""
+    header = _starts_statement(text, offset)
+    if header is None:
+        return None
+    previous = [s for s in _statement_starts(text) if s < header]
+    if not previous:
+        return None
+    begin = previous[-1]
+    body = text[begin:header].rstrip()
+    end_offset = begin + len(body)
+    line = text.count("\n", 0, end_offset) + 1
+    column = end_offset - _line_start(text, end_offset) + 1
+    span = Span(end_offset, end_offset + 1, line, column, line, column + 1)
+    diagnostic = Diagnostic(
+        code="C103",
+        severity="error",
+        message="this statement ends too early: the next line starts a new one",
+        fix="finish the expression (e.g. the value after a comparison) or remove the dangling word",
+        file=path,
+        span=span,
+    )
+    blanked = _blank(text, begin, header)
+    if blanked is None:
+        return None
+    return diagnostic, blanked
 
 
 def parse_text(text: str, path: str = "<string>") -> tuple[lark.Tree | None, list[Diagnostic]]:
@@ -165,10 +221,17 @@ def parse_text(text: str, path: str = "<string>") -> tuple[lark.Tree | None, lis
         try:
             return parser().parse(current), diagnostics
         except UnexpectedInput as error:
-            diagnostics.append(_syntax_diagnostic(error, path, text))
             offset = getattr(error, "pos_in_stream", None)
             if isinstance(error, UnexpectedToken):
                 offset = error.token.start_pos if error.token.type != "$END" else len(current) - 1
+                # `ID "text":` read as the tail of an open expression: the fault is above.
+                if error.token.type in ("STRING", "COLON") and offset is not None:
+                    previous = _unfinished_previous(current, path, offset)
+                    if previous is not None:
+                        diagnostics.append(previous[0])
+                        current = previous[1]
+                        continue
+            diagnostics.append(_syntax_diagnostic(error, path, text))
             if offset is None or offset < 0:
                 return None, diagnostics
             blanked = _blank_statement(current, max(0, min(offset, len(current) - 1)))
