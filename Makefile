@@ -1,0 +1,30 @@
+# Two entry points: `make demo` (screen the example patients against the seed trials) and
+# `make test`. Both create .venv and install the project on first use.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: demo test check bench clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e ".[test]"
+	touch $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/criteria check rules/
+	$(BIN)/criteria screen rules/ examples/
+
+test: $(STAMP)
+	$(BIN)/python -m pytest
+
+check: $(STAMP)
+	$(BIN)/criteria check rules/ stdlib/
+
+bench: $(STAMP)
+	$(BIN)/python bench/bench_screen.py
+
+clean:
+	rm -rf $(VENV)
