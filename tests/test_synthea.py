@@ -89,7 +89,9 @@ def latest(observations: list[dict[str, Any]], wanted: set[str]) -> dict[str, An
         and o.get("status") not in ("cancelled", "entered-in-error")
         and WINDOW_START <= day(o["effectiveDateTime"]) <= SCREENING
     ]
-    return max(found, key=lambda o: (day(o["effectiveDateTime"]), "Observation/" + o["id"]), default=None)
+    return max(
+        found, key=lambda o: (day(o["effectiveDateTime"]), "Observation/" + o["id"]), default=None
+    )
 
 
 def value_of(observation: dict[str, Any], units: set[str]) -> Fraction:
@@ -165,15 +167,24 @@ def results() -> dict[str, Any]:
     return out
 
 
-@pytest.mark.parametrize("path", BUNDLES, ids=lambda p: p.name.split("_")[0] + "_" + p.name.split("_")[1])
+@pytest.mark.parametrize(
+    "path", BUNDLES, ids=lambda p: p.name.split("_")[0] + "_" + p.name.split("_")[1]
+)
 def test_every_criterion_as_computed_by_hand(path: Path, results: dict[str, Any]) -> None:
     pid, answers = expected(path)
     result = results[pid]
     for criterion in result.criteria:
         answer, event_id = answers[criterion.id]
-        assert criterion.truth.value == answer, (criterion.id, criterion.evidence, criterion.missing)
+        assert criterion.truth.value == answer, (
+            criterion.id,
+            criterion.evidence,
+            criterion.missing,
+        )
         if event_id is not None:
-            assert event_id in {e.event_id for e in criterion.evidence}, (criterion.id, criterion.evidence)
+            assert event_id in {e.event_id for e in criterion.evidence}, (
+                criterion.id,
+                criterion.evidence,
+            )
     assert result.verdict.value == verdict_of(answers)
 
 
@@ -190,7 +201,9 @@ def test_the_screen_has_every_kind_of_answer(results: dict[str, Any]) -> None:
     }
 
 
-def test_the_cli_screen_prints_verdicts_and_the_reader_summary(capsys: pytest.CaptureFixture[str]) -> None:
+def test_the_cli_screen_prints_verdicts_and_the_reader_summary(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
     status = main(["screen", str(RULES), str(SYNTHEA), "--date", f"screening={SCREENING}"])
     out = capsys.readouterr().out
     assert status == 0
@@ -198,7 +211,9 @@ def test_the_cli_screen_prints_verdicts_and_the_reader_summary(capsys: pytest.Ca
     assert "FHIR: 37 file(s), 13617 resources: 10503 read, 3114 not read; 37 patient(s) read" in out
     assert "Observation: 8163 read, 21 not readable (see problems)" in out
     assert "Claim: 1126 ignored (not used for eligibility)" in out
-    assert "21 problem(s):" in out and "... and 1 more" in out and "(--problems lists them all)" in out
+    assert (
+        "21 problem(s):" in out and "... and 1 more" in out and "(--problems lists them all)" in out
+    )
     assert out.index("records:") < out.index("FHIR:")  # the summary comes after the verdicts
     assert "no record has the date" not in out  # the date was given
 
