@@ -21,7 +21,8 @@ from .check import CompiledRules, compile_file, compile_text
 from .diagnostics import CompileError
 from .evaluate import AbsencePolicy, Evaluator
 from .load import PatientDataError, Problem, RecordError, load_patient, read_patients
-from .results import PatientResult
+from .outcomes import OutcomeEvaluator
+from .results import OutcomeReport, PatientResult
 from .timeline import Patient
 
 PatientInput = Patient | Mapping[str, Any] | str | bytes | Path
@@ -35,6 +36,8 @@ class Rules:
             raise CompileError(program.diagnostics, program.sources)
         self.program = program
         self.evaluator = Evaluator(program, policy=policy)
+        self.policy = policy
+        self._outcome_evaluator: OutcomeEvaluator | None = None
 
     @classmethod
     def from_file(
@@ -80,6 +83,38 @@ class Rules:
                 yield self.evaluator.evaluate(with_dates(record, dates))
             except Exception as error:  # noqa: BLE001 - a batch never stops for one record
                 problem = Problem("$", f"internal error while evaluating: {error!r}")
+                yield RecordError(record.source or record.id, (problem,))
+
+
+    # ------------------------------------------------------------------ outcomes
+    @property
+    def outcome_evaluator(self) -> OutcomeEvaluator:
+        if self._outcome_evaluator is None:
+            self._outcome_evaluator = OutcomeEvaluator(self.program, policy=self.policy)
+        return self._outcome_evaluator
+
+    def outcomes(
+        self, patient: PatientInput, *, dates: Mapping[str, dt.date] | None = None
+    ) -> OutcomeReport:
+        """Judge every outcome of the rule file at each of the patient's visits
+        (docs/language.md, "Outcomes"). Raises PatientDataError for unreadable patient data."""
+        return self.outcome_evaluator.evaluate(with_dates(to_patient(patient), dates))
+
+    def screen_outcomes(
+        self,
+        records: Iterable[Patient | RecordError],
+        *,
+        dates: Mapping[str, dt.date] | None = None,
+    ) -> Iterator[OutcomeReport | RecordError]:
+        """`outcomes` for many records: a report or a `RecordError` for each, never losing one."""
+        for record in records:
+            if isinstance(record, RecordError):
+                yield record
+                continue
+            try:
+                yield self.outcome_evaluator.evaluate(with_dates(record, dates))
+            except Exception as error:  # noqa: BLE001 - a batch never stops for one record
+                problem = Problem("$", f"internal error while judging outcomes: {error!r}")
                 yield RecordError(record.source or record.id, (problem,))
 
 
