@@ -559,7 +559,9 @@ class Builder:
         reference_span = self.span(anchor_tree)
         if tolerance is not None:
             reference_span = reference_span.join(self.span(c[index + 4]))
-        reference = n.Window("at", anchor=self.anchor(anchor_tree), near=tolerance, span=reference_span)
+        reference = n.Window(
+            "at", anchor=self.anchor(anchor_tree), near=tolerance, span=reference_span
+        )
         return n.NewGrades(
             tuple(grades),
             query_kind,  # type: ignore[arg-type]
@@ -569,7 +571,9 @@ class Builder:
             span=span,
         )
 
-    def timepoints(self, options: list[Tree], where: str) -> tuple[n.Timepoints | None, n.Name | None]:
+    def timepoints(
+        self, options: list[Tree], where: str
+    ) -> tuple[n.Timepoints | None, n.Name | None]:
         timepoints: n.Timepoints | None = None
         baseline: n.Name | None = None
         for option in options:

@@ -886,7 +886,8 @@ class Checker:
             ):
                 self.error(
                     "C405",
-                    "the visits an outcome is judged at are counted in days, weeks, months or years",
+                    "the visits an outcome is judged at are counted in days, weeks, months or "
+                    "years",
                     "write the window without half-lives, e.g. `within 24 weeks after baseline`",
                     timepoints.window.span,
                 )
@@ -938,7 +939,8 @@ class Checker:
             self.error(
                 "C403",
                 f"{what}; it has a meaning only in an outcome",
-                'use it in the `outcomes` section, or name a date (`at baseline`, `at visit "week 24"`)',
+                "use it in the `outcomes` section, or name a date (`at baseline`, "
+                '`at visit "week 24"`)',
                 span,
             )
 

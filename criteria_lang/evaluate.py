@@ -154,8 +154,9 @@ class Context:
             if self.visit is None:
                 raise MissingData("no visit is being judged (`previous visit` is for outcomes)")
             if self.previous_visit is None:
+                visit = self.visit
                 raise MissingData(
-                    f"the patient has no visit before {self.visit.name} ({fmt_date(self.visit.date)})"
+                    f"the patient has no visit before {visit.name} ({fmt_date(visit.date)})"
                 )
             return self.previous_visit.date
         wanted = json.loads(text[len("visit "):])
@@ -541,7 +542,8 @@ class Compiler:
             if op in ("<", "<=") and not compare_values(left, op, right):
                 return Outcome(NOT_MET, evidence + (Evidence(a.label, f"{shown} {op} {fmt_quantity(right, b.unit)}: no"),))
             if op == "=" and left > right:  # a lower bound already above the target
-                return Outcome(NOT_MET, evidence + (Evidence(a.label, f"{shown} {op} {fmt_quantity(right, b.unit)}: no"),))
+                detail = f"{shown} {op} {fmt_quantity(right, b.unit)}: no"
+                return Outcome(NOT_MET, evidence + (Evidence(a.label, detail),))
             why = "; ".join(a.missing) if a.missing else ctx.coverage_text()
             return Outcome(
                 UNKNOWN,
@@ -1168,7 +1170,8 @@ class Compiler:
             if a.value is None or b.value is None:
                 return Value(None, evidence=evidence, missing=a.missing + b.missing, label=label)
             if not isinstance(a.value, Fraction) or not isinstance(b.value, Fraction):
-                return Value(None, evidence=evidence, missing=(f"{label}: not numbers",), label=label)
+                missing = (f"{label}: not numbers",)
+                return Value(None, evidence=evidence, missing=missing, label=label)
             if b.lower_bound:
                 return Value(
                     None,
@@ -1228,7 +1231,10 @@ class Compiler:
                 evidence.append(event_evidence(event, at, amount[1]))
             if not evidence:
                 if not ctx.covered(day, day):
-                    reason = f"no {concept.short_name} recorded on {fmt_date(day)}, but {ctx.coverage_text()}"
+                    reason = (
+                        f"no {concept.short_name} recorded on {fmt_date(day)}, "
+                        f"but {ctx.coverage_text()}"
+                    )
                     return Value(None, missing=(reason,), label=at, concept=concept)
                 evidence.append(Evidence(at, f"no {concept.short_name} that day: 0 mg/day"))
             return Value(total, per_day, tuple(evidence), label=at, concept=concept, on=day)
@@ -1290,7 +1296,9 @@ class Compiler:
                         continue
                     if now is not None and now not in wanted:
                         continue  # not graded any of the wanted grades now: not new
-                    if then is not None and all(order.index(then) <= order.index(g) for g in wanted):
+                    if then is not None and all(
+                        order.index(then) <= order.index(g) for g in wanted
+                    ):
                         continue  # already at least as severe at the reference: cannot be new
                     undecided.append(f"{domain.short_name}: {now_why or then_why}")
             except MissingData as missing:
@@ -1842,7 +1850,9 @@ class Evaluator:
 def change_evidence(value: Value, threshold: Value) -> tuple[Evidence, ...]:
     """Comparing with `P % of V`: the change from V to the value, absolute and relative."""
     base = threshold.base
-    if base is None or not isinstance(base.value, Fraction) or not isinstance(value.value, Fraction):
+    if base is None or not isinstance(base.value, Fraction):
+        return ()
+    if not isinstance(value.value, Fraction):
         return ()
     now = value.value
     try:

@@ -59,7 +59,7 @@ def visit_anchor(which: Literal["current", "previous", "named"], visit_name: str
         text = PREVIOUS_VISIT
     else:
         text = named_visit_text(visit_name or "")
-    return VisitAnchor(text, which, visit_name, span=span)
+    return VisitAnchor(text, which=which, visit_name=visit_name, span=span)
 
 
 VISIT = "visit"

@@ -95,7 +95,9 @@ class OutcomeEvaluator:
                 )
             return contexts[index]
 
-        series = tuple(self.series(patient, compiled, visits, context) for compiled in self.outcomes)
+        series = tuple(
+            self.series(patient, compiled, visits, context) for compiled in self.outcomes
+        )
         return OutcomeReport(
             patient_id=patient.id,
             trial=self.trial_id,
@@ -121,7 +123,9 @@ class OutcomeEvaluator:
                 results.append(VisitOutcome(visit.name, visit.date, None))
                 continue
             if isinstance(verdict, str):  # cannot tell whether the visit is judged
-                results.append(VisitOutcome(visit.name, visit.date, Truth.UNKNOWN, missing=(verdict,)))
+                results.append(
+                    VisitOutcome(visit.name, visit.date, Truth.UNKNOWN, missing=(verdict,))
+                )
                 continue
             ctx = context(index)
             ctx.criterion_id = outcome.id.text

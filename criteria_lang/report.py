@@ -301,7 +301,9 @@ OUTCOME_CSV_FIELDS = [
 ]
 
 
-def outcome_row(report: OutcomeReport, series: OutcomeSeries, result: VisitOutcome) -> dict[str, Any]:
+def outcome_row(
+    report: OutcomeReport, series: OutcomeSeries, result: VisitOutcome
+) -> dict[str, Any]:
     """One patient x outcome x visit, judged or not (`result` is then `not_judged`)."""
     return {
         "patient": report.patient_id,
