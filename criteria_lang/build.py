@@ -540,7 +540,7 @@ class Builder:
             value, unit = split_quantity(str(c[0]))
             if unit != "%":
                 self.error(
-                    "C121",
+                    "C123",
                     f"'{c[0]} of' is not a percentage",
                     "write a percentage of a value as `80 % of <value>`",
                     self.span(c[0]),

@@ -281,7 +281,7 @@ def test_percent_and_difference() -> None:
     assert result("10 - 50 % of 4 = 8", visit="week 24") == "met"
     assert result("10 - 4 - 3 = 3") == "met"
     # Shapes the builder and checker refuse.
-    assert "C121" in codes(
+    assert "C123" in codes(
         rules_text('O1 "t": latest lab upcr at visit < 50 mg of latest lab upcr at baseline')
     )
     assert "C302" in codes(rules_text('O1 "t": 50 % of any lab upcr at visit > 1'))
