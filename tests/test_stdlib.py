@@ -21,7 +21,9 @@ from criteria_lang.units import get_units
 
 STDLIB = Path(__file__).resolve().parent.parent / "stdlib"
 MODULES = sorted(STDLIB.glob("*.crit"))
-MODULE_NAMES = {"conditions", "drugs", "facts", "labs", "observations", "procedures", "scores"}
+MODULE_NAMES = {
+    "bilag", "conditions", "drugs", "facts", "labs", "observations", "procedures", "scores"
+}
 
 
 def compiled(name: str):
@@ -241,6 +243,9 @@ REQUIRED = {
         lactation""",
     "scores": """sledai_2k selena_sledai bilag bilag_a_domains bilag_b_domains nyha_class
         physician_global_assessment isn_rps_class""",
+    "bilag": """bilag_constitutional bilag_mucocutaneous bilag_neuropsychiatric
+        bilag_musculoskeletal bilag_cardiorespiratory bilag_gastrointestinal bilag_ophthalmic
+        bilag_renal bilag_haematological domains""",
     "observations": "body_weight body_height bmi lvef mean_pap systolic_bp diastolic_bp",
     "procedures": """renal_biopsy plasmapheresis immunoadsorption major_surgery
         organ_transplantation chest_xray echocardiography hospitalization tb_skin_test""",
@@ -261,6 +266,7 @@ def test_required_names_are_declared(module: str) -> None:
 @pytest.mark.parametrize("module", sorted(MODULE_NAMES))
 def test_kind_matches_module(module: str) -> None:
     kind = {
+        "bilag": "score",
         "conditions": "condition",
         "drugs": "drug",
         "facts": "fact",
