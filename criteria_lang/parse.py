@@ -89,6 +89,9 @@ def parser() -> lark.Lark:
         propagate_positions=True,
         maybe_placeholders=False,
         lexer_callbacks={"COMMENT": _on_comment},
+        # Building the LALR tables and checking the terminals for collisions takes tens of
+        # seconds; Lark keeps the result in a file keyed by the grammar's hash.
+        cache=True,
     )
 
 
