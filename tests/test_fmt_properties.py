@@ -32,14 +32,16 @@ def maybe(part: st.SearchStrategy[Tokens] | Tokens) -> st.SearchStrategy[Tokens]
 
 
 def one(*choices: str) -> st.SearchStrategy[Tokens]:
-    return st.sampled_from(choices).map(lambda text: text.split(" "))
+    """One of several token sequences, written with spaces between tokens (`~`: a space inside
+    a token, as in the quantity `6~months`)."""
+    return st.sampled_from(choices).map(lambda text: [t.replace("~", " ") for t in text.split(" ")])
 
 
 # ---------------------------------------------------------------------------- values and windows
 
 DATES = ("screening", "baseline")
 date = st.sampled_from(DATES).map(lambda d: [d])
-duration = one("6 months", "3 mo", "90 days", "2 weeks", "1 year", "12 wk")
+duration = one("6~months", "3~mo", "90~days", "2~weeks", "1~year", "12~wk")
 longest = seq(["max", "(", "3 months", ",", "5", "half-lives", ")"])
 window = st.one_of(
     seq(["within"], st.one_of(duration, longest), one("before", "after", "around"), date),
@@ -59,7 +61,7 @@ string = st.one_of(
     string_text.map(lambda s: [f'"{s} \\"quoted\\""']),
 )
 comparator = one("<", "<=", ">", ">=", "=", "!=")
-lab_threshold = one("3 g/dL", "1.20 g/dL", "30", "2 x ULN", "0.5 x 10^9/L", "600 umol/L")
+lab_threshold = one("3~g/dL", "1.20~g/dL", "30", "2 x ULN", "0.5 x 10^9/L", "600~umol/L")
 
 
 # ---------------------------------------------------------------------------- queries and predicates
@@ -68,9 +70,9 @@ medication = seq(
     one("medication", "drug"),
     one("aza", "steroid"),
     maybe(one("route oral", "route oral , intravenous")),
-    maybe(one("dose > 5 mg/day", "dose between 1 and 2 mg/kg/day exclusive", "dose >= 6 mg/day as pe")),
+    maybe(one("dose > 5~mg/day", "dose between 1 and 2~mg/kg/day exclusive", "dose >= 6~mg/day as pe")),
     maybe(["new"]),
-    maybe(one("for at least 90 days", "for at least 3 months total allowing gaps of 7 days", "for at least 28 days continuous")),
+    maybe(one("for at least 90~days", "for at least 3~months total allowing gaps of 7~days", "for at least 28~days continuous")),
     maybe(one("with stable dose", "with dose change")),
     maybe(one("status active", "status active , resolved")),
     window,
@@ -78,7 +80,7 @@ medication = seq(
 condition = seq(
     ["condition", "inf"],
     maybe(["status", "active"]),
-    maybe(one('where cls in ( "III" , "IV" )', "where size >= 5 mm")),
+    maybe(one('where cls in ( "III" , "IV" )', "where size >= 5~mm")),
     window,
 )
 lab_query = seq(["lab", "alb"], maybe(seq(["value"], comparator, lab_threshold)), window)
@@ -91,7 +93,7 @@ predicate = st.one_of(
     seq(["count"], medication, comparator, one("2", "4")),
     seq(["latest", "lab", "alb"], window, ["between", "3", "and", "5 g/dL"], maybe(one("exclusive", "left-inclusive", "inclusive"))),
     seq(["latest", "lab", "alb"], window, ["is"], maybe(["not"]), one("positive", "negative", "present")),
-    seq(["age", "at"], date, comparator, one("18 years", "216 months")),
+    seq(["age", "at"], date, comparator, one("18~years", "216~months")),
     seq(["value", "bmi", "at"], date, maybe(["+/-", "30 days"]), comparator, ["30 kg/m2"]),
     seq(["sex", "in", "(", '"female"', ",", '"other"', ")"]),
     seq(["latest", "lab", "ana"], window, [">=", "1:80"]),
