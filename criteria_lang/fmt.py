@@ -33,6 +33,7 @@ import re
 from collections import defaultdict
 from collections.abc import Iterator
 from fractions import Fraction
+from typing import Any, TypeGuard, get_args
 
 import attrs
 from lark import Token, Tree
@@ -47,6 +48,14 @@ WIDTH = 100
 _NUMBER = re.compile(r"[0-9]+(\.[0-9]+)?")
 _TITER = re.compile(r"1:([0-9]+)")
 _QUANTITY_UNIT = re.compile(r"[0-9]+(?:\.[0-9]+)?[ \t]*([A-Za-z%µμ/\[{][A-Za-z0-9_%µμ/^.\[\]{}*]*)")
+
+
+EXPR_TYPES: tuple[type, ...] = get_args(n.Expr)
+
+
+def is_expr(node: object) -> TypeGuard[n.Expr]:
+    """A boolean expression (as opposed to an operand, e.g. a define's value)."""
+    return isinstance(node, EXPR_TYPES)
 
 
 class FormatError(Exception):
@@ -69,7 +78,7 @@ class Line:
     statement: bool = False
 
 
-def _parse(text: str, path: str) -> tuple[Tree, n.RuleFile, list[Comment]]:
+def _parse(text: str, path: str) -> tuple[Tree[Any], n.RuleFile, list[Comment]]:
     comments: list[Comment] = []
     tree, diagnostics = parse_text(text, path, comments=comments)
     if tree is None or diagnostics:
@@ -112,7 +121,7 @@ def quote(value: str) -> str:
     """A string literal that the builder reads back as `value`."""
     if "\n" in value:
         if '"""' in value:
-            raise FormatError("internal error: a multi-line string holding '\"\"\"'")
+            raise FormatError('internal error: a multi-line string holding \'"""\'')
         return f'"""{value}"""'
     return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
@@ -130,7 +139,7 @@ def _needs_parens(parent: n.Expr, child: n.Expr) -> bool:
 
 class Formatter:
     def __init__(
-        self, source: str, tree: Tree, rule_file: n.RuleFile, comments: list[Comment]
+        self, source: str, tree: Tree[Any], rule_file: n.RuleFile, comments: list[Comment]
     ) -> None:
         self.source = source
         self.tree = tree
@@ -138,7 +147,7 @@ class Formatter:
         self.comments = sorted(comments, key=lambda c: c.span.start)
         self.comment_starts = [c.span.start for c in self.comments]
         # Parse-tree nodes the typed tree has no room for, by (rule, start offset).
-        self.parsed: dict[tuple[str, int], Tree] = {}
+        self.parsed: dict[tuple[str, int], Tree[Any]] = {}
         strings: list[tuple[int, Token]] = []
         for sub in tree.iter_subtrees():
             if sub.data in ("query", "exists", "between", "dose_between", "duration_req"):
@@ -240,8 +249,9 @@ class Formatter:
         return quote(value)
 
     @staticmethod
-    def token_string(token: Token, value: str | None) -> str:
-        if value is None or Builder.string(token) == value:
+    def token_string(token: Any, value: str | None) -> str:
+        """A string token as written, if it reads as `value`."""
+        if value is None or (isinstance(token, Token) and Builder.string(token) == value):
             return str(token)
         return quote(value)
 
@@ -257,7 +267,7 @@ class Formatter:
         return end > start and _NUMBER.fullmatch(self.source, start, end) is not None
 
     # ------------------------------------------------------------------ statements
-    def trial(self, trial: n.Trial, item: Tree) -> Iterator[Line]:
+    def trial(self, trial: n.Trial, item: Tree[Any]) -> Iterator[Line]:
         yield Line(
             f"trial {self.token_string(item.children[0], trial.registry_id)}",
             item.meta.start_pos,
@@ -288,7 +298,7 @@ class Formatter:
             return f"import {module} as {imp.alias.text}"
         return f"import {module}"
 
-    def concept(self, decl: n.ConceptDecl, item: Tree) -> Iterator[Line]:
+    def concept(self, decl: n.ConceptDecl, item: Tree[Any]) -> Iterator[Line]:
         header = f"{item.children[0].children[0]} {decl.name.text}"
         if decl.title is not None:
             header += " " + self.token_string(item.children[2], decl.title)
@@ -297,9 +307,7 @@ class Formatter:
         if decl.exclude:
             yield from self.union("except ", decl.exclude)
         if decl.attributes:
-            attributes = ", ".join(
-                f"{a.name.text} = {self.attribute(a)}" for a in decl.attributes
-            )
+            attributes = ", ".join(f"{a.name.text} = {self.attribute(a)}" for a in decl.attributes)
             yield Line(f"  with {attributes}", decl.attributes[0].span.start)
 
     def union(self, keyword: str, terms: tuple[n.ConceptTerm, ...]) -> Iterator[Line]:
@@ -308,13 +316,11 @@ class Formatter:
             return
         texts = [self.term(t) for t in terms]
         flat = f"  {keyword}" + " | ".join(texts)
-        if len(flat) <= WIDTH and not self.inner_comment(
-            terms[0].span.start, terms[-1].span.start
-        ):
+        if len(flat) <= WIDTH and not self.inner_comment(terms[0].span.start, terms[-1].span.start):
             yield Line(flat, terms[0].span.start)
             return
         yield Line(f"  {keyword}{texts[0]}", terms[0].span.start)
-        for term, text in zip(terms[1:], texts[1:]):
+        for term, text in zip(terms[1:], texts[1:], strict=True):
             yield Line(f"  | {text}", term.span.start)
 
     def term(self, term: n.ConceptTerm) -> str:
@@ -330,7 +336,7 @@ class Formatter:
             return value.unit
         return self.raw_string(value, attr.name.span.end, attr.span.end)
 
-    def define(self, define: n.Define, item: Tree) -> Iterator[Line]:
+    def define(self, define: n.Define, item: Tree[Any]) -> Iterator[Line]:
         header = f"define {define.name.text}"
         if define.title is not None:
             header += " " + self.token_string(item.children[1], define.title)
@@ -347,16 +353,17 @@ class Formatter:
         yield Line(header, define.span.start, True)
         yield from self.indented(body, 2)
 
-    def criterion(self, criterion: n.Criterion, item: Tree) -> Iterator[Line]:
+    def criterion(self, criterion: n.Criterion, item: Tree[Any]) -> Iterator[Line]:
         text = self.token_string(item.children[1], criterion.text)
         yield Line(f"  {criterion.id.text} {text}:", criterion.span.start, True)
         yield from self.indented(criterion.expr, 4)
 
     def indented(self, body: n.Expr | n.Operand, column: int) -> list[Line]:
-        if isinstance(body, n.Expr.__args__):  # type: ignore[attr-defined]
+        if is_expr(body):
             lines = self.lay(body, column, column)
         else:
-            lines = [Line(self.operand(body), body.span.start)]  # type: ignore[union-attr]
+            operand: Any = body
+            lines = [Line(self.operand(operand), operand.span.start)]
         lines[0].text = " " * column + lines[0].text
         return lines
 
@@ -434,11 +441,12 @@ class Formatter:
 
     def flat(self, expr: n.Expr | n.Operand) -> str | None:
         """`expr` on one line, or None when it must be broken."""
-        if not isinstance(expr, n.Expr.__args__):  # type: ignore[attr-defined]
-            return self.operand(expr)  # type: ignore[arg-type]
-        if self.breaks(expr):  # type: ignore[arg-type]
+        if not is_expr(expr):
+            operand: Any = expr
+            return self.operand(operand)
+        if self.breaks(expr):
             return None
-        return self.flat_expr(expr)  # type: ignore[arg-type]
+        return self.flat_expr(expr)
 
     def flat_expr(self, expr: n.Expr) -> str:
         if isinstance(expr, (n.And, n.Or)):

@@ -35,6 +35,7 @@ from .check import (
 )
 from .concepts import ConceptSet, UnitAttr
 from .diagnostics import SEVERITY_RANK, Diagnostic, Severity, Span
+from .fmt import fraction_text, is_expr
 from .parse import Comment, parse_text
 from .units import Unit, UnitError, get_units
 
@@ -125,9 +126,9 @@ def _thresholds(ctx: Context) -> Iterator[tuple[n.Query, n.QuantityLit | n.Titer
             ):
                 yield value.query, literal
         if isinstance(node, n.Query) and node.value is not None:
-            literal = node.value.value
-            if isinstance(literal, (n.QuantityLit, n.TiterLit, n.LimitLit)):
-                yield node, literal
+            threshold = node.value.value
+            if isinstance(threshold, (n.QuantityLit, n.TiterLit, n.LimitLit)):
+                yield node, threshold
 
 
 def threshold_without_unit(ctx: Context) -> Iterator[Diagnostic]:
@@ -173,13 +174,15 @@ def always_met(ctx: Context) -> Iterator[Diagnostic]:
 def _constant(ctx: Context, wanted: str) -> Iterator[Diagnostic]:
     constancy = Constancy(ctx)
     for owner, body in ctx.expressions():
-        if not isinstance(body, n.Expr.__args__):  # type: ignore[attr-defined]
+        if not is_expr(body):
             continue
-        for node, state in constancy.outermost(body):  # type: ignore[arg-type]
+        for node, state in constancy.outermost(body):
             if state != wanted:
                 continue
             whole = node is body
-            yield ctx.finding(_constant_message(owner, whole, state), _constant_fix(state), node.span)
+            yield ctx.finding(
+                _constant_message(owner, whole, state), _constant_fix(state), node.span
+            )
 
 
 def _constant_message(owner: n.Criterion | n.Define, whole: bool, state: str) -> str:
@@ -279,8 +282,7 @@ def review_data_could_decide(ctx: Context) -> Iterator[Diagnostic]:
         queried = {
             concept.name
             for node in n.walk(criterion.expr)
-            if isinstance(node, n.Query)
-            and (concept := ctx.concept(node.concept)) is not None
+            if isinstance(node, n.Query) and (concept := ctx.concept(node.concept)) is not None
         }
         for node in n.walk(criterion.expr):
             if not isinstance(node, n.Review):
@@ -457,9 +459,9 @@ RULES: tuple[Rule, ...] = (
         "review-data-could-decide",
         "info",
         "A review question about something the data can record (heuristic)",
-        "A `review \"...\"` whose question names a concept the file can query (every word of "
+        'A `review "..."` whose question names a concept the file can query (every word of '
         "the concept's name of 3 letters or more, long words by their stem: `pregnant` matches "
-        "\"pregnancy\"), when the criterion does not already query that concept. A heuristic: "
+        '"pregnancy"), when the criterion does not already query that concept. A heuristic: '
         "the question may need a person's judgement all the same.",
         review_data_could_decide,
     ),
@@ -498,7 +500,9 @@ Interval = tuple[Fraction | None, bool, Fraction | None, bool]
 EVERYTHING: tuple[Interval, ...] = ((None, False, None, False),)
 
 
-def _lower_max(a: tuple[Fraction | None, bool], b: tuple[Fraction | None, bool]) -> tuple[Fraction | None, bool]:
+def _lower_max(
+    a: tuple[Fraction | None, bool], b: tuple[Fraction | None, bool]
+) -> tuple[Fraction | None, bool]:
     if a[0] is None:
         return b
     if b[0] is None:
@@ -508,7 +512,9 @@ def _lower_max(a: tuple[Fraction | None, bool], b: tuple[Fraction | None, bool])
     return (a[0], a[1] and b[1])
 
 
-def _upper_min(a: tuple[Fraction | None, bool], b: tuple[Fraction | None, bool]) -> tuple[Fraction | None, bool]:
+def _upper_min(
+    a: tuple[Fraction | None, bool], b: tuple[Fraction | None, bool]
+) -> tuple[Fraction | None, bool]:
     if a[0] is None:
         return b
     if b[0] is None:
@@ -575,7 +581,10 @@ class Constraint:
 
     def join(self, other: Constraint) -> Constraint:
         if self.numbers is not None and other.numbers is not None:
-            return Constraint(self.key, numbers=complement(intersect(complement(self.numbers), complement(other.numbers))))
+            return Constraint(
+                self.key,
+                numbers=complement(intersect(complement(self.numbers), complement(other.numbers))),
+            )
         assert self.truths is not None and other.truths is not None
         return Constraint(self.key, truths=self.truths | other.truths)
 
@@ -631,8 +640,8 @@ class Constancy:
             yield expr, state
             return
         for child in n.children(expr):
-            if isinstance(child, n.Expr.__args__):  # type: ignore[attr-defined]
-                yield from self.outermost(child)  # type: ignore[arg-type]
+            if is_expr(child):
+                yield from self.outermost(child)
 
     def of(self, expr: n.Expr) -> str | None:
         key = id(expr)
@@ -671,13 +680,13 @@ class Constancy:
             return None
         if isinstance(expr, n.Truth) and isinstance(expr.operand, n.Ref):
             define = self.local_define(expr.operand)
-            if define is not None and isinstance(define.expr, n.Expr.__args__):  # type: ignore[attr-defined]
+            if define is not None and is_expr(define.expr):
                 name = define.name.text
                 if name in self.active:
                     return None
                 self.active.add(name)
                 try:
-                    return self.of(define.expr)  # type: ignore[arg-type]
+                    return self.of(define.expr)
                 finally:
                     self.active.discard(name)
             return None
@@ -816,17 +825,13 @@ def _flatten(expr: n.And | n.Or) -> list[n.Expr]:
     out: list[n.Expr] = []
     for operand in expr.operands:
         if type(operand) is kind:
-            out.extend(_flatten(operand))  # type: ignore[arg-type]
+            out.extend(_flatten(operand))
         else:
             out.append(operand)
     return out
 
 
 def _number(value: Fraction) -> str:
-    if value.denominator == 1:
-        return str(value.numerator)
-    from .fmt import fraction_text
-
     return fraction_text(value)
 
 
@@ -870,7 +875,9 @@ def parse_codes(values: Iterable[str], where: str) -> tuple[str, ...]:
             if code == "ALL":
                 code = "W"
             if not _CODE.match(code):
-                raise ConfigError(f"{where}: '{part.strip()}' is not a code (W101) or a prefix (W1)")
+                raise ConfigError(
+                    f"{where}: '{part.strip()}' is not a code (W101) or a prefix (W1)"
+                )
             if code.startswith("W") and not any(r.code.startswith(code) for r in RULES):
                 raise ConfigError(f"{where}: no lint rule has the code '{code}' (see {DOCS})")
             codes.append(code)
@@ -881,18 +888,20 @@ def config_from_table(table: dict[str, Any], where: str) -> LintConfig:
     allowed = {"select", "ignore", "severity"}
     unknown = sorted(set(table) - allowed)
     if unknown:
-        raise ConfigError(f"{where}: unknown setting(s) {', '.join(unknown)} (allowed: select, ignore, severity)")
+        raise ConfigError(
+            f"{where}: unknown setting(s) {', '.join(unknown)} (allowed: select, ignore, severity)"
+        )
     kwargs: dict[str, Any] = {"source": where}
     for key in ("select", "ignore"):
         if key in table:
             value = table[key]
             if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-                raise ConfigError(f"{where}: `{key}` must be a list of codes, e.g. [\"W101\"]")
+                raise ConfigError(f'{where}: `{key}` must be a list of codes, e.g. ["W101"]')
             kwargs[key] = parse_codes(value, where)
     if "severity" in table:
         severity = table["severity"]
         if severity not in ("error", "warning", "info"):
-            raise ConfigError(f"{where}: `severity` must be \"error\", \"warning\" or \"info\"")
+            raise ConfigError(f'{where}: `severity` must be "error", "warning" or "info"')
         kwargs["fail_on"] = severity
     return LintConfig(**kwargs)
 
@@ -967,10 +976,14 @@ def lint(program: CompiledRules, config: LintConfig | None = None) -> list[Diagn
     return sorted(set(kept), key=Diagnostic.sort_key)
 
 
-def lint_text(text: str, path: str = "<string>", config: LintConfig | None = None) -> list[Diagnostic]:
+def lint_text(
+    text: str, path: str = "<string>", config: LintConfig | None = None
+) -> list[Diagnostic]:
     return lint(compile_text(text, path), config)
 
 
-def lint_file(path: str | Path, config: LintConfig | None = None) -> tuple[CompiledRules, list[Diagnostic]]:
+def lint_file(
+    path: str | Path, config: LintConfig | None = None
+) -> tuple[CompiledRules, list[Diagnostic]]:
     program = compile_file(path)
     return program, lint(program, config)

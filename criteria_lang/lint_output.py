@@ -25,9 +25,7 @@ SARIF_LEVEL = {"error": "error", "warning": "warning", "info": "note"}
 GITHUB_COMMAND = {"error": "error", "warning": "warning", "info": "notice"}
 
 
-def write(
-    format_: str, findings: Sequence[Diagnostic], sources: dict[str, str], files: int
-) -> str:
+def write(format_: str, findings: Sequence[Diagnostic], sources: dict[str, str], files: int) -> str:
     if format_ == "json":
         return as_json(findings)
     if format_ == "github":

@@ -55,7 +55,12 @@ def test_hooks_pass_a_good_file_and_stop_a_bad_one(hook: dict[str, object], tmp_
         assert re.search(str(hook["files"]), target.name)
         # pre-commit appends the staged files that match `files` to the entry
         result = run(f"{hook['entry']} {shlex.quote(target.name)}", tmp_path)
-        assert result.returncode == expected, (hook["id"], source.name, result.stdout, result.stderr)
+        assert result.returncode == expected, (
+            hook["id"],
+            source.name,
+            result.stdout,
+            result.stderr,
+        )
 
 
 # ---------------------------------------------------------------------------- GitHub Actions

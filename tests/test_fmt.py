@@ -44,13 +44,15 @@ def crit(expr: str) -> str:
 CASES = [
     # header fields, imports, spacing
     (
-        'trial   "T"  title "A title"   dates s,b index s\nimport labs   as l\nfrom conditions import sle ,  ckd\n',
+        'trial   "T"  title "A title"   dates s,b index s\n'
+        "import labs   as l\nfrom conditions import sle ,  ckd\n",
         'trial "T"\n  title "A title"\n  dates s, b\n  index s\n'
         "import labs as l\nfrom conditions import sle, ckd\n",
     ),
     # a criterion on one line goes under its header; operators get single spaces
     (
-        HEAD + 'lab c = loinc "1" with unit = mg/dL\ninclusion I1 "x" : latest lab c at s>=1.20mg/dL\n',
+        HEAD
+        + 'lab c = loinc "1" with unit = mg/dL\ninclusion I1 "x" : latest lab c at s>=1.20mg/dL\n',
         HEAD + 'lab c\n  = loinc "1"\n  with unit = mg/dL\n'
         'inclusion\n  I1 "x":\n    latest lab c at s >= 1.20 mg/dL\n',
     ),
@@ -99,7 +101,9 @@ CASES = [
     ),
     # blank lines between statements kept (at most one), dropped inside expressions
     (
-        HEAD + FACTS + "\n\n\ninclusion\n  I1 \"x\":\n\n    fact a at s\n\n\n  I2 \"y\": fact b2 at s\n",
+        HEAD
+        + FACTS
+        + '\n\n\ninclusion\n  I1 "x":\n\n    fact a at s\n\n\n  I2 "y": fact b2 at s\n',
         HEAD + FACTS + 'inclusion\n  I1 "x":\n    fact a at s\n\n  I2 "y":\n    fact b2 at s\n',
     ),
 ]
@@ -114,7 +118,7 @@ def test_concepts() -> None:
     source = (
         'lab creatinine "Creatinine" = loinc "2160-0" # mass\n | loinc "14682-9" # moles\n'
         "  with unit = mg/dL, molar_mass = 113.12 g/mol\n"
-        "condition infection = snomed \"1\" | icd10 \"A*\" except onychomycosis\n"
+        'condition infection = snomed "1" | icd10 "A*" except onychomycosis\n'
         'condition onychomycosis = snomed "2"\ndrug open = {}\n'
     )
     assert fmt(source) == (
@@ -147,7 +151,11 @@ def test_query_qualifiers_keep_their_order() -> None:
 def test_is_not_survives() -> None:
     # the builder used to drop the `not` of `is not` (an anonymous keyword): the formatter would
     # then have printed `is positive`, and the evaluator read it so
-    out = fmt(crit("    latest lab l at s is not positive\n").replace("fact a\n", 'lab l = loinc "1"\nfact a\n'))
+    out = fmt(
+        crit("    latest lab l at s is not positive\n").replace(
+            "fact a\n", 'lab l = loinc "1"\nfact a\n'
+        )
+    )
     assert "is not positive" in out
     hbsag_positive = lab("hbsag", "2024-03-01", "positive")
     expr = "latest lab hbsag within 1 year before screening is not positive"
@@ -170,7 +178,11 @@ def scramble(text: str, seed: int) -> str:
     for line in text.splitlines():
         stripped = line.strip()
         if '"' not in stripped and "#" not in stripped:
-            stripped = re.sub(r" (and|or|>=|<=|<|>|\|) ", lambda m: " " * rnd.randint(1, 3) + m.group(1) + " " * rnd.randint(1, 3), stripped)
+            stripped = re.sub(
+                r" (and|or|>=|<=|<|>|\|) ",
+                lambda m: " " * rnd.randint(1, 3) + m.group(1) + " " * rnd.randint(1, 3),
+                stripped,
+            )
         joinable = re.match(r"(and|or|\|)\b", stripped) and out and "#" not in out[-1]
         if joinable and rnd.random() < 0.6:
             out[-1] += " " + stripped
@@ -186,7 +198,9 @@ def test_rule_files_are_formatted(path: Path) -> None:
 
 
 @pytest.mark.parametrize("path", RULE_FILES, ids=lambda p: p.name)
-def test_scrambled_rule_files(path: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_scrambled_rule_files(
+    path: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     text = path.read_text(encoding="utf-8")
     copy = tmp_path / path.name
     copy.write_text(scramble(text, 1), encoding="utf-8")

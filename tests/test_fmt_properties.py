@@ -16,9 +16,7 @@ from criteria_lang.lint import lint_text
 from criteria_lang.parse import parse_text
 
 Tokens = list[str]
-SETTINGS = settings(
-    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow]
-)
+SETTINGS = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
 def seq(*parts: st.SearchStrategy[Tokens] | Tokens) -> st.SearchStrategy[Tokens]:
@@ -64,15 +62,23 @@ comparator = one("<", "<=", ">", ">=", "=", "!=")
 lab_threshold = one("3~g/dL", "1.20~g/dL", "30", "2 x ULN", "0.5 x 10^9/L", "600~umol/L")
 
 
-# ---------------------------------------------------------------------------- queries and predicates
+# ------------------------------------------------------------------------ queries and predicates
 
 medication = seq(
     one("medication", "drug"),
     one("aza", "steroid"),
     maybe(one("route oral", "route oral , intravenous")),
-    maybe(one("dose > 5~mg/day", "dose between 1 and 2~mg/kg/day exclusive", "dose >= 6~mg/day as pe")),
+    maybe(
+        one("dose > 5~mg/day", "dose between 1 and 2~mg/kg/day exclusive", "dose >= 6~mg/day as pe")
+    ),
     maybe(["new"]),
-    maybe(one("for at least 90~days", "for at least 3~months total allowing gaps of 7~days", "for at least 28~days continuous")),
+    maybe(
+        one(
+            "for at least 90~days",
+            "for at least 3~months total allowing gaps of 7~days",
+            "for at least 28~days continuous",
+        )
+    ),
     maybe(one("with stable dose", "with dose change")),
     maybe(one("status active", "status active , resolved")),
     window,
@@ -89,10 +95,27 @@ query = st.one_of(medication, condition, lab_query, fact_query)
 
 predicate = st.one_of(
     seq(maybe(one("any", "no")), query),
-    seq(one("latest", "earliest", "nearest", "max"), ["lab", "alb"], window, comparator, lab_threshold),
+    seq(
+        one("latest", "earliest", "nearest", "max"),
+        ["lab", "alb"],
+        window,
+        comparator,
+        lab_threshold,
+    ),
     seq(["count"], medication, comparator, one("2", "4")),
-    seq(["latest", "lab", "alb"], window, ["between", "3", "and", "5 g/dL"], maybe(one("exclusive", "left-inclusive", "inclusive"))),
-    seq(["latest", "lab", "alb"], window, ["is"], maybe(["not"]), one("positive", "negative", "present")),
+    seq(
+        ["latest", "lab", "alb"],
+        window,
+        ["between", "3", "and", "5 g/dL"],
+        maybe(one("exclusive", "left-inclusive", "inclusive")),
+    ),
+    seq(
+        ["latest", "lab", "alb"],
+        window,
+        ["is"],
+        maybe(["not"]),
+        one("positive", "negative", "present"),
+    ),
     seq(["age", "at"], date, comparator, one("18~years", "216~months")),
     seq(["value", "bmi", "at"], date, maybe(["+/-", "30 days"]), comparator, ["30 kg/m2"]),
     seq(["sex", "in", "(", '"female"', ",", '"other"', ")"]),
@@ -120,7 +143,9 @@ def compound(inner: st.SearchStrategy[Tokens]) -> st.SearchStrategy[Tokens]:
         inner.map(lambda e: ["not"] + e),
         inner.map(lambda e: ["("] + e + [")"]),
         st.builds(at_least, st.lists(inner, min_size=1, max_size=3), st.integers(0, 3)),
-        st.tuples(inner, inner, inner).map(lambda t: ["if", *t[0], "then", *t[1], "else", *t[2], "end"]),
+        st.tuples(inner, inner, inner).map(
+            lambda t: ["if", *t[0], "then", *t[1], "else", *t[2], "end"]
+        ),
     )
 
 
@@ -139,13 +164,56 @@ trial = seq(
 imports = maybe(one("import labs as l", "from conditions import sle , ckd", "import drugs"))
 concepts = st.just(
     [
-        "lab", "alb", '"Albumin"', "=", 'loinc "1751-7"', "|", 'loinc "61151-7"',
-        "lab", "ana", "=", 'loinc "5048-4"', "with", "unit", "=", "titer",
-        "fact", "preg", "=", 'local "pregnant"',
-        "drug", "aza", "=", 'rxnorm "1256"', "with", "half_life", "=", "5 h", ",", "pe", "=", "1",
-        "medication", "steroid", "=", "aza", "|", 'atc "H02AB*"',
-        "condition", "inf", "=", 'snomed "1"', "|", 'icd10 "A*"', "except", 'icd10 "A01"',
-        "drug", "open", "=", "{", "}",
+        "lab",
+        "alb",
+        '"Albumin"',
+        "=",
+        'loinc "1751-7"',
+        "|",
+        'loinc "61151-7"',
+        "lab",
+        "ana",
+        "=",
+        'loinc "5048-4"',
+        "with",
+        "unit",
+        "=",
+        "titer",
+        "fact",
+        "preg",
+        "=",
+        'local "pregnant"',
+        "drug",
+        "aza",
+        "=",
+        'rxnorm "1256"',
+        "with",
+        "half_life",
+        "=",
+        "5 h",
+        ",",
+        "pe",
+        "=",
+        "1",
+        "medication",
+        "steroid",
+        "=",
+        "aza",
+        "|",
+        'atc "H02AB*"',
+        "condition",
+        "inf",
+        "=",
+        'snomed "1"',
+        "|",
+        'icd10 "A*"',
+        "except",
+        'icd10 "A01"',
+        "drug",
+        "open",
+        "=",
+        "{",
+        "}",
     ]
 )
 define = seq(["define", "d1"], maybe(string), ["="], expression)

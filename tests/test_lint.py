@@ -64,10 +64,16 @@ def outputs() -> dict[str, subprocess.CompletedProcess[str]]:
 def test_text_format(outputs: dict[str, subprocess.CompletedProcess[str]]) -> None:
     result = outputs["text"]
     assert result.returncode == 1, result.stderr
-    found = re.findall(r"^tests/data/lint/one_of_each\.crit:(\d+):\d+: \w+ (W\d+):", result.stdout, re.M)
-    assert sorted((code, int(line)) for line, code in found) == sorted(expected_findings(ONE_OF_EACH))
+    found = re.findall(
+        r"^tests/data/lint/one_of_each\.crit:(\d+):\d+: \w+ (W\d+):", result.stdout, re.M
+    )
+    assert sorted((code, int(line)) for line, code in found) == sorted(
+        expected_findings(ONE_OF_EACH)
+    )
     # the source line and a caret under the finding, then the help line
-    assert "   20 |     latest lab creatinine within 3 months before screening <= 1.5" in result.stdout
+    assert (
+        "   20 |     latest lab creatinine within 3 months before screening <= 1.5" in result.stdout
+    )
     assert "^^^" in result.stdout and "= help: write the unit, e.g. `1.5 mg/dL`" in result.stdout
     assert result.stdout.rstrip().endswith("Found 10 findings (9 warnings, 1 info) in 1 file.")
 
@@ -187,9 +193,9 @@ CR = "latest lab creatinine at screening"
         (f"{ALB} is present or {ALB} is absent", "W104"),
         (f"{ALB} is positive or {ALB} is present", None),
         ("at least 0 of (fact pregnant at screening)", "W104"),
-        ("at least 2 of (fact pregnant at screening, review \"x?\")", None),
-        ("at least 1 of (review \"x?\", fact pregnant at screening)", None),
-        ("at least 2 of (review \"x?\", 3 > 5)", "W103"),
+        ('at least 2 of (fact pregnant at screening, review "x?")', None),
+        ('at least 1 of (review "x?", fact pregnant at screening)', None),
+        ('at least 2 of (review "x?", 3 > 5)', "W103"),
         ("3 > 5", "W103"),
         ("5 mg/dL = 0.05 g/L", "W104"),
         ("if fact pregnant at screening then 3 > 5 else 1 > 2 end", "W103"),
@@ -205,7 +211,10 @@ def test_constant_conditions(expr: str, expected: str | None) -> None:
 
 
 def test_constant_sub_expression_is_reported_where_it_is() -> None:
-    body = f'inclusion\n  I1 "x":\n    fact pregnant at screening\n    or ({ALB} < 5 g/dL and {ALB} > 6 g/dL)\n'
+    body = (
+        'inclusion\n  I1 "x":\n    fact pregnant at screening\n'
+        f"    or ({ALB} < 5 g/dL and {ALB} > 6 g/dL)\n"
+    )
     findings = [f for f in lint_text(HEADER + body, "t.crit") if f.code == "W103"]
     assert [(f.span.line, f.message) for f in findings] == [(11, "this condition can never be met")]
 
@@ -223,7 +232,9 @@ def test_threshold_without_unit() -> None:
     assert codes(f'inclusion\n  I1 "x":\n    {CR} > 1.2\n') == ["W101"]
     assert codes(f'inclusion\n  I1 "x":\n    {CR} between 1 and 2\n') == ["W101", "W101"]
     assert codes(f'inclusion\n  I1 "x":\n    {CR} between 1 and 2 mg/dL\n') == []
-    assert codes('inclusion\n  I1 "x":\n    any lab creatinine value > 1.2 at screening\n') == ["W101"]
+    assert codes('inclusion\n  I1 "x":\n    any lab creatinine value > 1.2 at screening\n') == [
+        "W101"
+    ]
     # a score's unit is a plain number; a concept without a unit has nothing to say
     assert codes('inclusion\n  I1 "x":\n    latest score sledai at screening > 4\n') == []
     assert codes(f'inclusion\n  I1 "x":\n    {ALB} > 4\n') == []
@@ -253,11 +264,20 @@ def test_unused_declarations_and_imports() -> None:
 
 
 def test_modules_are_not_checked_for_unused_declarations() -> None:
-    assert lint_text("lab creatinine = loinc \"2160-0\"\ndefine y = fact f any time\nfact f = local \"f\"\n", "m.crit") == []
+    assert (
+        lint_text(
+            'lab creatinine = loinc "2160-0"\ndefine y = fact f any time\nfact f = local "f"\n',
+            "m.crit",
+        )
+        == []
+    )
 
 
 def test_duplicate_and_empty_text() -> None:
-    body = 'inclusion\n  I1 "":\n    fact pregnant at screening\nexclusion\n  E1 "y":\n    (fact pregnant at screening)\n'
+    body = (
+        'inclusion\n  I1 "":\n    fact pregnant at screening\n'
+        'exclusion\n  E1 "y":\n    (fact pregnant at screening)\n'
+    )
     assert codes(body) == ["W107", "W106"]
 
 
@@ -265,7 +285,10 @@ def test_review_the_data_could_decide() -> None:
     assert codes('exclusion\n  E1 "x":\n    review "Is she pregnant?"\n') == ["W108"]
     assert codes('exclusion\n  E1 "x":\n    review "Is she breastfeeding?"\n') == []
     # the criterion already queries the concept: the review asks for a judgement about it
-    both = 'exclusion\n  E1 "x":\n    fact pregnant at screening and review "Is the pregnancy wanted?"\n'
+    both = (
+        'exclusion\n  E1 "x":\n'
+        '    fact pregnant at screening and review "Is the pregnancy wanted?"\n'
+    )
     assert codes(both) == []
 
 
@@ -334,7 +357,9 @@ def test_pyproject_is_found_by_walking_up(tmp_path: Path) -> None:
 
 
 def test_pyproject_errors_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    (tmp_path / "pyproject.toml").write_text('[tool.criteria.lint]\nselct = ["W1"]\n', encoding="utf-8")
+    (tmp_path / "pyproject.toml").write_text(
+        '[tool.criteria.lint]\nselct = ["W1"]\n', encoding="utf-8"
+    )
     rule = tmp_path / "a.crit"
     rule.write_text(HEADER, encoding="utf-8")
     assert main(["lint", str(rule)]) == 2
@@ -342,7 +367,9 @@ def test_pyproject_errors_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture[s
 
 
 def test_pyproject_without_the_table_is_skipped(tmp_path: Path) -> None:
-    (tmp_path / "pyproject.toml").write_text('[tool.criteria.lint]\nignore = ["W"]\n', encoding="utf-8")
+    (tmp_path / "pyproject.toml").write_text(
+        '[tool.criteria.lint]\nignore = ["W"]\n', encoding="utf-8"
+    )
     inner = tmp_path / "inner"
     inner.mkdir()
     (inner / "pyproject.toml").write_text("[project]\nname = 'x'\n", encoding="utf-8")
@@ -403,14 +430,24 @@ def _doc_examples() -> dict[str, dict[str, str]]:
 def test_every_code_is_documented_with_a_bad_and_a_good_example() -> None:
     examples = _doc_examples()
     assert sorted(examples) == sorted(r.code for r in RULES)
-    header = re.search(r"```crit\n(# The examples.*?)```", (ROOT / "docs" / "lint.md").read_text(), re.S)
+    header = re.search(
+        r"```crit\n(# The examples.*?)```", (ROOT / "docs" / "lint.md").read_text(), re.S
+    )
     assert header, "docs/lint.md has the examples' shared header"
     header_lines = header.group(1).count("\n")
     for code, pair in examples.items():
         assert set(pair) == {"bad", "good"}, code
         # findings in the header itself (its concepts unused by one example) do not count
-        bad = [f for f in lint_text(header.group(1) + pair["bad"], "bad.crit") if f.span.line > header_lines]
-        good = [f for f in lint_text(header.group(1) + pair["good"], "good.crit") if f.span.line > header_lines]
+        bad = [
+            f
+            for f in lint_text(header.group(1) + pair["bad"], "bad.crit")
+            if f.span.line > header_lines
+        ]
+        good = [
+            f
+            for f in lint_text(header.group(1) + pair["good"], "good.crit")
+            if f.span.line > header_lines
+        ]
         assert not [f for f in bad + good if f.code.startswith("C")], (code, bad + good)
         assert code in {f.code for f in bad}, (code, bad)
         assert code not in {f.code for f in good}, (code, good)
