@@ -63,13 +63,13 @@ FORMAT = "criteria-lang/patient@1"
 SEXES = ("female", "male", "other", "unknown")
 REVIEW_ANSWERS = {"met": True, "not_met": False}
 
-# Days per unit of a medication frequency. A month is taken as 30 days; this approximation is
-# only ever used to turn "n times per month" into administrations per day.
+# Days per unit of a medication frequency. A month is 1/12 of 365.25 days, the same month the
+# unit system uses (docs/units.md), so "500 mg once a month" is exactly 500 mg/month.
 FREQUENCY_UNITS: dict[str, Fraction] = {
     "h": Fraction(1, 24),
     "d": Fraction(1),
     "wk": Fraction(7),
-    "mo": Fraction(30),
+    "mo": Fraction(36525, 1200),
 }
 
 # The same date grammar as schema/patient.schema.json ("date" in $defs), so that the loader and the

@@ -146,7 +146,7 @@ def test_medication_per_day_is_exact() -> None:
     assert per_day(3, 2, "d") == Fraction(3, 2)
     assert per_day(1, 8, "h") == 3
     assert per_day(2, 1, "h") == 48
-    assert per_day(1, 1, "mo") == Fraction(1, 30)
+    assert per_day(1, 1, "mo") == Fraction(1200, 36525)  # 1/12 of 365.25 days
     assert per_day(0.5, 1, "d") == Fraction(1, 2)
     assert type(per_day(1, 1, "wk")) is Fraction
 

@@ -1,0 +1,151 @@
+"""Build each trial's example patients from one eligible patient by small documented changes.
+
+Every trial folder `examples/<trial>/` (named like its rule file `rules/<trial>.crit`) has a
+`variants.py` with `BASE` (the eligible patient, our JSON format) and `VARIANTS` (a list of
+`Variant`: a name, one sentence saying what differs from BASE, the expected verdict and deciding
+criteria, and the change itself). This script writes `examples/<trial>/<name>.json` for each,
+with the expectation under `x-expected`; tests/test_examples.py regenerates them in memory,
+checks the files are up to date and that each patient comes out as it says.
+
+    python examples/generate.py            # rewrite all example files
+"""
+
+from __future__ import annotations
+
+import copy
+import importlib.util
+import json
+import sys
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent
+Patch = Callable[[dict[str, Any]], None]
+
+
+@dataclass(frozen=True)
+class Variant:
+    name: str
+    change: str  # what differs from the eligible patient, in one sentence
+    verdict: str  # eligible | ineligible | undetermined
+    deciding: tuple[str, ...]
+    patch: Patch | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+# ---------------------------------------------------------------------------- patch helpers
+
+
+def find(doc: dict[str, Any], event_id: str) -> dict[str, Any]:
+    for event in doc["events"]:
+        if event.get("id") == event_id:
+            return event  # type: ignore[no-any-return]
+    raise KeyError(event_id)
+
+
+def drop(*event_ids: str) -> Patch:
+    def patch(doc: dict[str, Any]) -> None:
+        missing = set(event_ids) - {e.get("id") for e in doc["events"]}
+        if missing:
+            raise KeyError(missing)
+        doc["events"] = [e for e in doc["events"] if e.get("id") not in event_ids]
+
+    return patch
+
+
+def add(*events: dict[str, Any]) -> Patch:
+    def patch(doc: dict[str, Any]) -> None:
+        doc["events"].extend(copy.deepcopy(list(events)))
+
+    return patch
+
+
+def set_fields(event_id: str, **fields: Any) -> Patch:
+    def patch(doc: dict[str, Any]) -> None:
+        find(doc, event_id).update(copy.deepcopy(fields))
+
+    return patch
+
+
+def set_patient(**fields: Any) -> Patch:
+    def patch(doc: dict[str, Any]) -> None:
+        doc.update(copy.deepcopy(fields))
+
+    return patch
+
+
+def answer(criterion: str, met: bool | None) -> Patch:
+    """Record (or with None remove) a reviewer's answer."""
+
+    def patch(doc: dict[str, Any]) -> None:
+        reviews = doc.setdefault("reviews", {})
+        if met is None:
+            reviews.pop(criterion, None)
+        else:
+            reviews[criterion] = {"answer": "met" if met else "not_met", "by": "site investigator"}
+
+    return patch
+
+
+def chain(*patches: Patch) -> Patch:
+    def patch(doc: dict[str, Any]) -> None:
+        for p in patches:
+            p(doc)
+
+    return patch
+
+
+# ---------------------------------------------------------------------------- building
+
+
+def load_variants(trial_dir: Path) -> Any:
+    spec = importlib.util.spec_from_file_location(f"variants_{trial_dir.name}", trial_dir / "variants.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules.setdefault("generate", sys.modules[__name__])
+    spec.loader.exec_module(module)
+    return module
+
+
+def trial_dirs() -> list[Path]:
+    return sorted(p.parent for p in ROOT.glob("*/variants.py"))
+
+
+def build(trial_dir: Path) -> Iterator[tuple[Path, dict[str, Any]]]:
+    module = load_variants(trial_dir)
+    base: dict[str, Any] = module.BASE
+    for variant in module.VARIANTS:
+        doc = copy.deepcopy(base)
+        if variant.patch is not None:
+            variant.patch(doc)
+        doc["id"] = f"{trial_dir.name}-{variant.name}"
+        doc["x-expected"] = {
+            "verdict": variant.verdict,
+            "deciding": list(variant.deciding),
+            "change": variant.change,
+        }
+        # x-expected first after the id, for people reading the file
+        ordered = {"id": doc.pop("id"), "x-expected": doc.pop("x-expected"), **doc}
+        yield trial_dir / f"{variant.name}.json", ordered
+
+
+def render(doc: dict[str, Any]) -> str:
+    return json.dumps(doc, indent=2, ensure_ascii=False) + "\n"
+
+
+def main() -> int:
+    for trial_dir in trial_dirs():
+        wanted = {path: render(doc) for path, doc in build(trial_dir)}
+        for stale in trial_dir.glob("*.json"):
+            if stale not in wanted:
+                stale.unlink()
+        for path, text in wanted.items():
+            path.write_text(text, encoding="utf-8")
+        print(f"{trial_dir.name}: {len(wanted)} patients")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
