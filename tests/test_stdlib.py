@@ -330,13 +330,18 @@ def test_budesonide_is_not_a_systemic_glucocorticoid() -> None:
 
 
 def dimensionless_or_unit(value: object) -> str | None:
-    """The unit text of a `unit` attribute. `unit = 1` is read by the compiler as the number 1
-    (the grammar has no unit literal for the dimensionless unit), which means the unit `1`."""
+    """The unit text of a `unit` attribute (`unit = 1` is the dimensionless unit)."""
     if isinstance(value, UnitAttr):
         return value.unit
-    if value == 1:
-        return "1"
     return None
+
+
+# Qualitative results (positive/negative, detected/not detected) have no unit: a unit would make
+# `is positive` a type error, and their values are words.
+QUALITATIVE_LABS = {
+    "hbsag", "hbc_antibody", "hbc_antibody_total", "hbc_antibody_igm", "hcv_antibody",
+    "hiv_test", "htlv", "quantiferon", "pregnancy_test",
+}
 
 
 @pytest.mark.parametrize("module", ["labs", "observations", "scores"])
@@ -344,6 +349,9 @@ def test_every_measurement_has_a_unit(module: str) -> None:
     units = get_units()
     for name, concept in concepts(module).items():
         unit = dimensionless_or_unit(concept.attributes.get("unit"))
+        if module == "labs" and name in QUALITATIVE_LABS:
+            assert unit is None, f"{module}.{name} is qualitative and must declare no unit"
+            continue
         assert unit is not None, f"{module}.{name} has no unit"
         units.parse(unit)
 
