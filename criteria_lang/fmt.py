@@ -47,6 +47,7 @@ WIDTH = 100
 
 _NUMBER = re.compile(r"[0-9]+(\.[0-9]+)?")
 _TITER = re.compile(r"1:([0-9]+)")
+_RATIO = re.compile(r"([0-9]+(?:\.[0-9]+)?)[ \t]*/([0-9]+(?:\.[0-9]+)?)(?![A-Za-z0-9_%µμ/^.\[\]{}*])")
 _QUANTITY_UNIT = re.compile(r"[0-9]+(?:\.[0-9]+)?[ \t]*([A-Za-z%µμ/\[{][A-Za-z0-9_%µμ/^.\[\]{}*]*)")
 
 
@@ -58,7 +59,7 @@ def is_expr(node: object) -> TypeGuard[n.Expr]:
     return isinstance(node, EXPR_TYPES)
 
 
-class FormatError(Exception):
+class FormatError(ValueError):
     """The file cannot be formatted: it has syntax errors, or (a bug) formatting would have
     changed it. Carries the diagnostics when there are some."""
 
@@ -331,6 +332,10 @@ class Formatter:
     def attribute(self, attr: n.ConceptAttr) -> str:
         value = attr.value
         if isinstance(value, n.QuantityLit):
+            ratio = _RATIO.match(self.source, value.span.start)
+            if value.unit is None and ratio:  # `prednisone_equivalent = 20/3`
+                if Fraction(ratio.group(1)) / Fraction(ratio.group(2)) == value.value:
+                    return f"{ratio.group(1)}/{ratio.group(2)}"
             return self.quantity(value)
         if isinstance(value, n.UnitLit):
             return value.unit

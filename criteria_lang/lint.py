@@ -832,7 +832,10 @@ def _flatten(expr: n.And | n.Or) -> list[n.Expr]:
 
 
 def _number(value: Fraction) -> str:
-    return fraction_text(value)
+    try:
+        return fraction_text(value)
+    except ValueError:
+        return str(value)
 
 
 # ---------------------------------------------------------------------------- configuration
