@@ -340,7 +340,8 @@ def dimensionless_or_unit(value: object) -> str | None:
 # `is positive` a type error, and their values are words.
 QUALITATIVE_LABS = {
     "hbsag", "hbc_antibody", "hbc_antibody_total", "hbc_antibody_igm", "hcv_antibody",
-    "hiv_test", "htlv", "quantiferon", "pregnancy_test",
+    "hiv_test", "htlv", "quantiferon", "pregnancy_test", "pregnancy_test_urine",
+    "pregnancy_test_serum",
 }
 
 
