@@ -666,7 +666,15 @@ class Compiler:
             else:
                 if value.value is None:
                     return Outcome(UNKNOWN, value.evidence, value.missing)
-                ok_maybe = matches_word(value.value, word)
+                event = value.event
+                if isinstance(event, Measurement) and isinstance(event.value, Quantity):
+                    # A numeric result: positive above its reference range (docs: "Values").
+                    judged = numeric_word(event, event.value, value.concept, word)
+                    if isinstance(judged, str):
+                        return Outcome(UNKNOWN, value.evidence, (judged,))
+                    ok_maybe: bool | None = judged
+                else:
+                    ok_maybe = matches_word(value.value, word)
                 if ok_maybe is None:
                     return Outcome(
                         UNKNOWN,
@@ -997,6 +1005,8 @@ class Compiler:
             if raw is None:
                 return f"{event.display} on {fmt_date(event.start)} has no value"
             if op == "is":
+                if isinstance(raw, Quantity) and isinstance(event, Measurement):
+                    return numeric_word(event, raw, concept, str(target))
                 m = matches_word(raw.value if isinstance(raw, Quantity) else raw, str(target))
                 return f"'{raw}' is neither {target} nor its opposite" if m is None else m
             if isinstance(target, n.TiterLit):
@@ -1406,6 +1416,8 @@ def _attr_equal(actual: object, wanted: object) -> bool:
 
 _POSITIVE = {"positive", "pos", "detected", "reactive", "true", "yes", "present", "abnormal"}
 _NEGATIVE = {"negative", "neg", "not detected", "non-reactive", "nonreactive", "false", "no", "absent", "normal"}
+# Urine sediment reports say "none seen" for no casts or cells (docs: "Values and comparisons").
+_NEGATIVE |= {"none", "none seen", "not seen"}
 
 
 def matches_word(value: object, word: str) -> bool | None:
@@ -1423,6 +1435,33 @@ def matches_word(value: object, word: str) -> bool | None:
     if word in ("positive", "true", "present"):
         return truthy
     return not truthy
+
+
+def numeric_word(
+    event: Measurement, raw: Quantity, concept: ConceptSet | None, word: str
+) -> bool | str:
+    """`is positive` / `is negative` (`present` / `absent`) on a numeric result: positive when
+    above the upper limit of its reference range (the result's own, else the concept's
+    `upper_limit`), negative at or below it. Without a limit, or for `true` / `false`, the result
+    cannot say: the reason is returned instead (docs/language.md, "Values and comparisons")."""
+    if word not in ("positive", "negative", "present", "absent"):
+        return f"{describe_event(event)} is a number, not {word}"
+    bound = event.reference_range.high if event.reference_range is not None else None
+    if bound is None and concept is not None:
+        attr = concept.attribute_for(event.codes, "upper_limit")
+        if isinstance(attr, QuantityAttr):
+            bound = Quantity(attr.value, attr.unit)
+    if bound is None:
+        return (
+            f"{describe_event(event)} is a number with no upper reference limit, so it is "
+            f"neither {word} nor its opposite"
+        )
+    try:
+        limit = convert_quantity(bound, unit_of(raw), molar_mass_of(concept))
+    except (UnitError, IncompatibleUnits) as error:
+        return f"{describe_event(event)}: reference range unit: {error}"
+    positive = raw.value > limit
+    return positive if word in ("positive", "present") else not positive
 
 
 def event_evidence(event: Event, label: str, detail: str | None = None) -> Evidence:

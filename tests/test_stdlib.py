@@ -139,6 +139,10 @@ def code_problem(system: str, code: str, prefix: bool) -> str | None:
     if system == "icd10":
         pattern = ICD10_PREFIX if prefix else ICD10_CODE
         return None if pattern.fullmatch(code) else "not an ICD-10 code shape"
+    if system == "cvx":
+        if prefix:
+            return "CVX codes have no hierarchy: no prefixes"
+        return None if re.fullmatch(r"\d{1,3}", code) else "CVX codes are 1-3 digits"
     if system == "local":
         if prefix:
             return "local codes take no prefixes"
@@ -346,7 +350,8 @@ def dimensionless_or_unit(value: object) -> str | None:
 # `is positive` a type error, and their values are words.
 QUALITATIVE_LABS = {
     "hbsag", "hbc_antibody", "hbc_antibody_total", "hbc_antibody_igm", "hcv_antibody",
-    "hiv_test", "htlv", "quantiferon", "pregnancy_test",
+    "hiv_test", "htlv", "quantiferon", "pregnancy_test", "pregnancy_test_urine",
+    "pregnancy_test_serum",
 }
 
 
