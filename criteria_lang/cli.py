@@ -13,6 +13,8 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import IO
 
+import attrs
+
 from . import report
 from .api import Rules, with_dates
 from .check import compile_file, rule_files
@@ -241,9 +243,11 @@ def cmd_screen(args: argparse.Namespace) -> int:
                 continue
             records = read_records(input_path, args.input_format, dates)
             for row in rules.screen(records, dates=dates):
-                rows.append(row)
                 if args.format == "jsonl":
                     print(report.jsonl(row), file=handle)
+                    if isinstance(row, PatientResult):  # written: keep what the summary needs
+                        row = attrs.evolve(row, criteria=())
+                rows.append(row)
         if args.format == "csv":
             report.write_csv(rows, handle)
         elif args.format == "table":
