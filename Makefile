@@ -24,7 +24,8 @@ check: $(STAMP)
 	$(BIN)/criteria check rules/ stdlib/
 
 bench: $(STAMP)
-	$(BIN)/python bench/bench_screen.py
+	$(BIN)/python bench/generate.py --patients 2000 --out bench/out/patients.jsonl
+	$(BIN)/python bench/bench_screen.py --data bench/out/patients.jsonl
 
 clean:
 	rm -rf $(VENV)
