@@ -31,6 +31,7 @@ from .dates import approximate_days, completed_months, completed_years, run_reac
 from .derived import Builtin, Input
 from .results import CriterionResult, Evidence, PatientResult, Truth, overall
 from .timeline import (
+    Code,
     Condition,
     Event,
     Fact,
@@ -125,10 +126,19 @@ class Context:
         return day
 
     def events(self, kind: str, concept: ConceptSet) -> list[Event]:
+        """The patient's events of `kind` that match `concept`, by date (then record order)."""
         key = (kind, concept.name)
         found = self.memo.get(key)
         if found is None:
-            found = [e for e in self.by_kind.get(kind, ()) if concept.matches(e.codes)]
+            # Match each distinct set of codes once, not each event (see `code_groups`).
+            hits = concept.select(self.code_groups(kind))
+            events = self.by_kind.get(kind, [])
+            if not hits:
+                found = []
+            elif len(hits) == 1:
+                found = [events[i] for i in hits[0]]
+            else:
+                found = [events[i] for i in sorted(i for places in hits for i in places)]
             self.memo[key] = found
         return found
 
@@ -167,6 +177,29 @@ class Context:
             f"{fmt_date(s.start)}..{fmt_date(s.end) if s.end else 'open'}" for s in spans
         )
 
+    def code_groups(self, kind: str) -> list[tuple[object, tuple[Code, ...], list[int]]]:
+        key = ("code groups", kind)
+        groups = self.memo.get(key)
+        if groups is None:
+            groups = self.memo[key] = code_groups(self.by_kind.get(kind, ()))
+        return groups  # type: ignore[no-any-return]
+
+    def measures(self, spec: Input) -> list[Measurement]:
+        """The patient's numeric measurements of `spec` (weight, creatinine...), by date."""
+        key = ("measures", spec.key)
+        found = self.memo.get(key)
+        if found is None:
+            groups = self.code_groups(spec.kind)
+            places = sorted(i for _, codes, ps in groups if _input_codes_match(spec, codes) for i in ps)
+            events = self.by_kind.get(spec.kind, [])
+            found = [
+                e
+                for e in (events[i] for i in places)
+                if isinstance(e, Measurement) and isinstance(e.value, Quantity)
+            ]
+            self.memo[key] = found
+        return found
+
     def nearest_measure(
         self, spec: Input, day: dt.date, tolerance_days: int
     ) -> tuple[Fraction, Event] | None:
@@ -175,11 +208,7 @@ class Context:
         if key in self.memo:
             return self.memo[key]  # type: ignore[no-any-return]
         best: tuple[int, Fraction, Event] | None = None
-        for event in self.by_kind.get(spec.kind, ()):
-            if not isinstance(event, Measurement) or not isinstance(event.value, Quantity):
-                continue
-            if not _input_matches(spec, event):
-                continue
+        for event in self.measures(spec):
             distance = abs((event.start - day).days)
             if distance > tolerance_days:
                 continue
@@ -195,13 +224,32 @@ class Context:
         return result
 
 
-def _input_matches(spec: Input, event: Event) -> bool:
-    for code in event.codes:
+def _input_codes_match(spec: Input, codes: tuple[Code, ...]) -> bool:
+    for code in codes:
         if code.system == "concept" and code.code in spec.concept_names:
             return True
         if (code.system, code.code) in spec.codes:
             return True
     return False
+
+
+def code_groups(events: Sequence[Event]) -> list[tuple[object, tuple[Code, ...], list[int]]]:
+    """The events' distinct codes, each with the places of the events that carry them, in the
+    form `ConceptSet.select` takes.
+
+    Readers share one Code object per distinct code, so identity groups them without hashing
+    (codes that are equal but not shared only make more groups, never a wrong one).
+    """
+    groups: dict[object, tuple[object, tuple[Code, ...], list[int]]] = {}
+    for place, event in enumerate(events):
+        codes = event.codes
+        key = id(codes[0]) if len(codes) == 1 else tuple(map(id, codes))
+        group = groups.get(key)
+        if group is None:
+            groups[key] = (key, codes, [place])
+        else:
+            group[2].append(place)
+    return list(groups.values())
 
 
 def unit_of(quantity: Quantity) -> Unit:
