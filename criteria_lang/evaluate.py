@@ -1165,8 +1165,8 @@ def shift_by(
         if not isinstance(values[0], QuantityAttr):
             raise UnknownHalfLife(
                 day,
-                f"{event.display} on {fmt_date(event.start)} declares no half_life, so "
-                f"{format_number(duration.count)} half-lives after it cannot be computed",
+                f"the half-life of {event.display} (taken from {fmt_date(event.start)}) is not "
+                f"declared, so its {format_number(duration.count)} half-lives cannot be computed",
             )
     else:
         values = source.all_attribute_values("half_life")
