@@ -22,6 +22,8 @@ test: $(STAMP)
 
 check: $(STAMP)
 	$(BIN)/criteria check rules/ stdlib/
+	$(BIN)/criteria lint rules/
+	$(BIN)/criteria fmt --check rules/
 
 bench: $(STAMP)
 	$(BIN)/python bench/bench_screen.py

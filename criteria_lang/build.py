@@ -6,6 +6,7 @@ diagnostics here; the builder never raises for a bad rule file.
 
 from __future__ import annotations
 
+import re
 from fractions import Fraction
 from typing import Any
 
@@ -29,6 +30,9 @@ TIME_UNITS: dict[str, n.TimeUnit] = {
     "years": "years",
     "y": "years",
 }
+
+
+_RATIO = re.compile(r"/[0-9]+(\.[0-9]+)?")
 
 
 def split_quantity(text: str) -> tuple[Fraction, str | None]:
@@ -183,6 +187,12 @@ class Builder:
             value = n.UnitLit(str(raw.children[0]), span=self.span(raw))
         else:
             value = self.quantity(raw)
+            if value.unit is not None and _RATIO.fullmatch(value.unit):
+                # `prednisone_equivalent = 20/3`: an exact ratio, not a unit.
+                value = n.QuantityLit(value.value / Fraction(value.unit[1:]), None, span=value.span)
+            elif name.text == "unit" and value.unit is None:
+                # `unit = 1`: the dimensionless unit, not the number one.
+                value = n.UnitLit(str(raw.children[0] if isinstance(raw, Tree) else raw), span=value.span)
         return n.ConceptAttr(name, value, span=self.span(tree))
 
     def define(self, tree: Tree) -> n.Define:
@@ -256,7 +266,7 @@ class Builder:
         if kind == "is_value":
             operand = self.operand(tree.children[0])
             words = tree.children[1:]
-            negated = any(isinstance(w, Token) and str(w) == "not" for w in words)
+            negated = any(isinstance(w, Tree) and w.data == "is_not" for w in words)
             word = self.word(words[-1])
             return n.IsValue(operand, word, negated, span=span)
         if kind == "in_values":

@@ -729,6 +729,14 @@ class Checker:
                 )
             self.check_duration(query.duration.duration, concept)
             self.check_duration(query.duration.gap, concept)
+            for part in (query.duration.duration, query.duration.gap):
+                if part is not None and not isinstance(part, n.Duration):
+                    self.error(
+                        "C122",
+                        "`for at least` and `allowing gaps of` take a plain duration",
+                        "write days, weeks, months or years, e.g. `for at least 90 days`",
+                        part.span,
+                    )
         if query.routes and query.kind != "medication":
             self.error(
                 "C304", "`route` applies to medications", "remove it", query.window.span
@@ -812,7 +820,18 @@ class Checker:
     def check_duration(self, duration: n.DurationLike | None, concept: ConceptSet | None) -> None:
         if duration is None:
             return
-        if isinstance(duration, n.LongestDuration):
+        if isinstance(duration, n.Duration):
+            days = duration.amount * (7 if duration.unit == "weeks" else 1)
+            if days.denominator != 1:
+                self.error(
+                    "C121",
+                    f"{duration.amount} {duration.unit} is not a whole number of "
+                    f"{'days' if duration.unit in ('days', 'weeks') else duration.unit}",
+                    "windows count whole days and calendar months; write e.g. `45 days` "
+                    "instead of `1.5 months`",
+                    duration.span,
+                )
+        elif isinstance(duration, n.LongestDuration):
             for option in duration.options:
                 self.check_duration(option, concept)
         elif isinstance(duration, n.HalfLives):

@@ -1,4 +1,4 @@
-"""The `criteria` command: check, eval, screen.
+"""The `criteria` command: check, eval, screen; lint and fmt (cli_lint.py).
 
 Exit codes: 0 success (check: no errors); 1 the run found errors in rule files (check) or a
 record could not be read (eval); 2 usage or internal error. See `criteria --help`.
@@ -13,7 +13,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import IO
 
-from . import report
+from . import cli_lint, report
 from .api import Rules, with_dates
 from .check import compile_file, rule_files
 from .diagnostics import CompileError, render
@@ -81,6 +81,7 @@ def build_parser() -> argparse.ArgumentParser:
     screen.add_argument("--format", choices=["table", "csv", "jsonl"], default="table")
     screen.add_argument("--output", "-o", type=Path, help="write to a file instead of stdout")
     data_options(screen)
+    cli_lint.add_parsers(sub)
     return parser
 
 
@@ -95,6 +96,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             return cmd_check(args)
         if args.command == "eval":
             return cmd_eval(args)
+        if args.command == "lint":
+            return cli_lint.cmd_lint(args)
+        if args.command == "fmt":
+            return cli_lint.cmd_fmt(args)
         return cmd_screen(args)
     except BrokenPipeError:
         return EXIT_OK

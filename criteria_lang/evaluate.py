@@ -112,7 +112,8 @@ def fmt_date(day: dt.date | None) -> str:
 
 
 def fmt_quantity(value: Fraction, unit: Unit | None) -> str:
-    return f"{format_number(value)} {unit.text if unit else ''}".strip()
+    text = unit.text if unit is not None and unit.text not in ("1", "") else ""
+    return f"{format_number(value)} {text}".strip()
 
 
 # --------------------------------------------------------------------------- context
@@ -1248,7 +1249,7 @@ def event_evidence(event: Event, label: str, detail: str | None = None) -> Evide
 
 
 def note_evidence(event: Event, note: str) -> Evidence:
-    return Evidence(f"{event.kind} {event.display}", f"{note} ({describe_event(event)})", event.id, fmt_date(event.start))
+    return Evidence(describe_event(event), note, event.id, fmt_date(event.start))
 
 
 def describe_event(event: Event) -> str:
@@ -1650,18 +1651,18 @@ def duration_runs(
                 return True, es, f"{fmt_date(s)}..{fmt_date(last)} ({(last - s).days + 1} days)"
             if best is None or (last - s) > (best[1] - best[0]):
                 best = (s, last)
-        longest = f"longest run {(best[1] - best[0]).days + 1} days" if best else "no exposure"
+        longest = f"longest run {(best[1] - best[0]).days + 1} days" if best else "no qualifying exposure"
         return False, [], longest
 
     ok, events, text = satisfied(kept)
-    need = f"{format_number(duration.amount)} {duration.unit} {requirement.mode}"
+    need = f"{format_number(duration.amount)} {duration.unit} ({requirement.mode})"
     if ok:
-        return events, [Evidence("exposure run", f"{text} >= {need}")], False
+        return events, [Evidence("exposure run", f"{text}, needs {need}: yes")], False
     if undecided:
         ok_all, _, _ = satisfied(kept + undecided)
         if ok_all:
-            return [], [Evidence("exposure run", f"{text} < {need} with the decided doses")], True
-    return [], [Evidence("exposure run", f"{text} < {need}")], False
+            return [], [Evidence("exposure run", f"{text} with the decided doses, needs {need}")], True
+    return [], [Evidence("exposure run", f"{text}, needs {need}: no")], False
 
 
 # --------------------------------------------------------------------------- running a trial
