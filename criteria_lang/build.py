@@ -363,6 +363,13 @@ class Builder:
                 fields["dose"] = self.dose(qualifier)
             elif q == "new_start":
                 fields["new_start"] = True
+            elif q == "ended":
+                fields["ended"] = True
+            elif q == "same_type":
+                fields["same_type"] = True
+            elif q == "any_period":
+                token = qualifier.children[0]
+                fields["period"] = self.plain_duration(str(token), self.span(token))
             elif q == "dose_change":
                 word = self.word(qualifier.children[0])
                 fields["dose_pattern"] = "change" if word == "dose change" else "stable"
@@ -506,12 +513,15 @@ class Builder:
             count = Fraction(str(tree.children[0]))
             drug = self.ref(tree.children[1]) if len(tree.children) > 1 else None
             return n.HalfLives(count, drug, span=span)
-        value, unit = split_quantity(str(tree.children[0]))
+        return self.plain_duration(str(tree.children[0]), span)
+
+    def plain_duration(self, text: str, span: Span) -> n.Duration:
+        value, unit = split_quantity(text)
         time_unit = TIME_UNITS.get(unit or "")
         if time_unit is None:
             self.error(
                 "C120",
-                f"'{tree.children[0]}' is not a duration",
+                f"'{text}' is not a duration",
                 "write a duration in days, weeks, months or years, e.g. `6 months`",
                 span,
             )

@@ -14,6 +14,8 @@ from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import IO, TYPE_CHECKING
 
+import attrs
+
 from . import cli_lint, report
 from .api import Rules, with_dates
 from .check import compile_file, rule_files
@@ -355,9 +357,11 @@ def cmd_screen(args: argparse.Namespace) -> int:
             check = DateCheck(rules, dates, fhir)
             records = check.watch(read_records(input_path, args.input_format, dates, summary))
             for row in rules.screen(records, dates=dates):
-                rows.append(row)
                 if args.format == "jsonl":
                     print(report.jsonl(row), file=handle)
+                    if isinstance(row, PatientResult):  # written: keep what the summary needs
+                        row = attrs.evolve(row, criteria=())
+                rows.append(row)
             if summary is not None:
                 heading = f"{rule_file}: " if len(pairs) > 1 else ""
                 notes.append(heading + fhir_report(summary, args.problems))

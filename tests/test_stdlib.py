@@ -348,6 +348,7 @@ def dimensionless_or_unit(value: object) -> str | None:
 
 # Qualitative results (positive/negative, detected/not detected) have no unit: a unit would make
 # `is positive` a type error, and their values are words.
+QUALITATIVE = {("observations", "chest_xray_active_tb")}
 QUALITATIVE_LABS = {
     "hbsag", "hbc_antibody", "hbc_antibody_total", "hbc_antibody_igm", "hcv_antibody",
     "hiv_test", "htlv", "quantiferon", "pregnancy_test", "pregnancy_test_urine",
@@ -360,7 +361,7 @@ def test_every_measurement_has_a_unit(module: str) -> None:
     units = get_units()
     for name, concept in concepts(module).items():
         unit = dimensionless_or_unit(concept.attributes.get("unit"))
-        if module == "labs" and name in QUALITATIVE_LABS:
+        if (module, name) in QUALITATIVE or (module == "labs" and name in QUALITATIVE_LABS):
             assert unit is None, f"{module}.{name} is qualitative and must declare no unit"
             continue
         assert unit is not None, f"{module}.{name} has no unit"
