@@ -256,7 +256,10 @@ class Builder:
         if kind == "is_value":
             operand = self.operand(tree.children[0])
             words = tree.children[1:]
-            negated = any(isinstance(w, Token) and str(w) == "not" for w in words)
+            negated = any(
+                (isinstance(w, Token) and str(w) == "not") or (isinstance(w, Tree) and w.data == "is_not")
+                for w in words
+            )
             word = self.word(words[-1])
             return n.IsValue(operand, word, negated, span=span)
         if kind == "in_values":
