@@ -35,7 +35,11 @@ VERDICT_STYLE = {
 
 
 def console(file: IO[str] | None = None, width: int | None = None) -> Console:
-    return Console(file=file, width=width, highlight=False, soft_wrap=False)
+    out = Console(file=file, width=width, highlight=False, soft_wrap=False)
+    if width is None and not out.is_terminal:
+        # Logs and files are read in editors, not 80-column terminals.
+        out = Console(file=file, width=160, highlight=False, soft_wrap=False)
+    return out
 
 
 def truth_label(result: CriterionResult) -> str:
@@ -48,14 +52,19 @@ def truth_label(result: CriterionResult) -> str:
 
 
 def reason(result: CriterionResult, limit: int = 3) -> str:
-    """One line on why a criterion came out as it did."""
+    """Why a criterion came out as it did: missing data, questions, or evidence, the decisive
+    comparisons first (those whose answer matches the result)."""
     if result.truth is Truth.UNKNOWN and result.missing:
         return "missing: " + "; ".join(result.missing[:limit])
     if result.truth is Truth.REVIEW and result.questions:
         return "review: " + "; ".join(result.questions[:limit])
-    details = [f"{e.detail}" for e in result.evidence[:limit]]
-    more = len(result.evidence) - limit
-    if more > 0:
+    wanted = ": yes" if result.truth is Truth.MET else ": no"
+    decisive = [e for e in result.evidence if e.detail.endswith(wanted)]
+    others = [e for e in result.evidence if not e.detail.endswith(wanted)]
+    ordered = decisive + others
+    details = [f"{e.what}: {e.detail}" if e in decisive else e.detail for e in ordered[:limit]]
+    more = len(ordered) - limit
+    if more > 0 and limit > 1:
         details.append(f"(+{more} more)")
     return "; ".join(details)
 
@@ -87,25 +96,26 @@ def print_patient(result: PatientResult, out: Console) -> None:
         out.print(f"* decided by: {', '.join(result.deciding)}")
 
 
-def deciding_summary(result: PatientResult, limit: int = 4) -> str:
-    parts = []
+def deciding_summary(result: PatientResult, limit: int = 3) -> str:
+    """The deciding criteria, each with the first reason, one per line."""
+    lines = []
     for ident in result.deciding[:limit]:
         c = result.criterion(ident)
-        parts.append(f"{ident} ({truth_label(c)})")
+        lines.append(f"{ident} {truth_label(c)}: {reason(c, limit=1)}")
     if len(result.deciding) > limit:
-        parts.append(f"+{len(result.deciding) - limit} more")
-    return ", ".join(parts)
+        lines.append(f"+{len(result.deciding) - limit} more: {', '.join(result.deciding[limit:])}")
+    return "\n".join(lines)
 
 
 def screen_table(rows: Sequence[PatientResult | RecordError], title: str) -> Table:
-    table = Table(title=title)
+    table = Table(title=title, show_lines=True)
     table.add_column("patient", no_wrap=True)
     table.add_column("trial", no_wrap=True)
     table.add_column("verdict", no_wrap=True)
-    table.add_column("decided by")
+    table.add_column("decided by", overflow="fold")
     for row in rows:
         if isinstance(row, RecordError):
-            problems = "; ".join(str(p) for p in row.problems[:3])
+            problems = "\n".join(str(p) for p in row.problems[:3])
             table.add_row(row.source, "", Text("error", style="bold red"), problems)
             continue
         table.add_row(
@@ -191,6 +201,9 @@ def coverage_line(program: CompiledRules) -> str:
         else:
             computable += 1
     total = len(program.criteria)
+    if program.trial is None and not total:
+        rf = program.rule_file
+        return f"module: {len(rf.concepts)} concepts, {len(rf.defines)} definitions"
     trial = program.trial.registry_id if program.trial else "(no trial)"
     return (
         f"{trial}: {total} criteria: {computable} computable, {mixed} computable with a "

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from criteria_lang.check import compile_file, compile_text
+from criteria_lang.check import CompiledRules, ConceptSymbol, compile_file, compile_text
 from criteria_lang.concepts import ConceptSet, QuantityAttr, UnitAttr
 from criteria_lang.timeline import Code
 from criteria_lang.units import get_units
@@ -30,8 +30,16 @@ def compiled(name: str):
     return result
 
 
+def exported_concepts(result: CompiledRules) -> dict[str, ConceptSet]:
+    return {
+        key: symbol.concept
+        for key, symbol in result.module.exports.items()
+        if isinstance(symbol, ConceptSymbol)
+    }
+
+
 def concepts(name: str) -> dict[str, ConceptSet]:
-    return {key: symbol.concept for key, symbol in compiled(name).module.exports.items()}
+    return exported_concepts(compiled(name))
 
 
 def all_concepts() -> list[tuple[str, str, ConceptSet]]:
@@ -129,6 +137,10 @@ def code_problem(system: str, code: str, prefix: bool) -> str | None:
     if system == "icd10":
         pattern = ICD10_PREFIX if prefix else ICD10_CODE
         return None if pattern.fullmatch(code) else "not an ICD-10 code shape"
+    if system == "cvx":
+        if prefix:
+            return "CVX codes have no hierarchy: no prefixes"
+        return None if re.fullmatch(r"\d{1,3}", code) else "CVX codes are 1-3 digits"
     if system == "local":
         if prefix:
             return "local codes take no prefixes"
@@ -179,7 +191,7 @@ def test_module_holds_declarations_only(path: Path) -> None:
 def test_module_header_names_its_sources(path: Path) -> None:
     header = path.read_text(encoding="utf-8").split("\n\n")[0]
     assert header.startswith(f"# stdlib/{path.name}")
-    assert "Sources" in header or "SNOMED CT codes are added" in header
+    assert "Sources" in header
 
 
 @pytest.mark.parametrize("module", sorted(MODULE_NAMES))
@@ -299,6 +311,7 @@ def test_prednisone_equivalents_follow_the_bnf_table() -> None:
     }
     for name, ratio in exact.items():
         value = drugs[name].attributes["prednisone_equivalent"]
+        assert isinstance(value, Fraction), name
         # Decimals truncate ratios such as 20/3: never above the exact value, within 1e-6.
         assert value <= ratio and ratio - value < Fraction(1, 10**6), name
 
@@ -321,13 +334,20 @@ def test_budesonide_is_not_a_systemic_glucocorticoid() -> None:
 
 
 def dimensionless_or_unit(value: object) -> str | None:
-    """The unit text of a `unit` attribute. `unit = 1` is read by the compiler as the number 1
-    (the grammar has no unit literal for the dimensionless unit), which means the unit `1`."""
+    """The unit text of a `unit` attribute (`unit = 1` is the dimensionless unit)."""
     if isinstance(value, UnitAttr):
         return value.unit
-    if value == 1:
-        return "1"
     return None
+
+
+# Qualitative results (positive/negative, detected/not detected) have no unit: a unit would make
+# `is positive` a type error, and their values are words.
+QUALITATIVE = {("observations", "chest_xray_active_tb")}
+QUALITATIVE_LABS = {
+    "hbsag", "hbc_antibody", "hbc_antibody_total", "hbc_antibody_igm", "hcv_antibody",
+    "hiv_test", "htlv", "quantiferon", "pregnancy_test", "pregnancy_test_urine",
+    "pregnancy_test_serum",
+}
 
 
 @pytest.mark.parametrize("module", ["labs", "observations", "scores"])
@@ -335,6 +355,9 @@ def test_every_measurement_has_a_unit(module: str) -> None:
     units = get_units()
     for name, concept in concepts(module).items():
         unit = dimensionless_or_unit(concept.attributes.get("unit"))
+        if (module, name) in QUALITATIVE or (module == "labs" and name in QUALITATIVE_LABS):
+            assert unit is None, f"{module}.{name} is qualitative and must declare no unit"
+            continue
         assert unit is not None, f"{module}.{name} has no unit"
         units.parse(unit)
 
@@ -366,8 +389,8 @@ def test_reference_limits_are_in_the_concepts_unit() -> None:
             if value is None:
                 continue
             unit = concept.attributes["unit"]
-            assert isinstance(value, QuantityAttr) and isinstance(unit, UnitAttr)
-            assert units.compatible(units.parse(value.unit), units.parse(unit.unit))
+            assert isinstance(value, QuantityAttr) and isinstance(unit, UnitAttr), (module, name)
+            assert units.compatible(units.parse(value.unit), units.parse(unit.unit)), (module, name)
     assert concepts("labs")["ast"].attributes["upper_limit"] == QuantityAttr(Fraction(40), "U/L")
 
 
@@ -385,12 +408,13 @@ def test_open_classes_are_empty_and_included() -> None:
 
 def test_a_trial_extends_an_open_class() -> None:
     result = compile_text(
-        'import drugs\ndrug b_cells "B-cell therapies" = drugs.anti_b_cell_biologics | local "CAR-T-19"\n',
+        "import drugs\n"
+        'drug b_cells "B-cell therapies" = drugs.anti_b_cell_biologics | local "CAR-T-19"\n',
         "<test>",
         search_path=[STDLIB],
     )
     assert result.ok, [str(d) for d in result.diagnostics]
-    b_cells = result.module.exports["b_cells"].concept
+    b_cells = exported_concepts(result)["b_cells"]
     assert b_cells.matches((Code("local", "CAR-T-19"),))
     assert b_cells.matches((Code("rxnorm", "121191"),))  # rituximab
     assert b_cells.matches((Code("concept", "other_anti_b_cell"),))
@@ -411,12 +435,14 @@ def test_2024_and_earlier_atc_codes_both_match() -> None:
 
 def test_live_vaccines_except_zoster() -> None:
     result = compile_text(
-        'import drugs\ndrug lv "Live vaccines but zoster" = drugs.live_vaccines except drugs.herpes_zoster_vaccine\n',
+        "import drugs\n"
+        'drug lv "Live vaccines but zoster" = drugs.live_vaccines'
+        " except drugs.herpes_zoster_vaccine\n",
         "<test>",
         search_path=[STDLIB],
     )
     assert result.ok
-    live = result.module.exports["lv"].concept
+    live = exported_concepts(result)["lv"]
     assert live.matches((Code("atc", "J07BD52"),))  # MMR
     assert not live.matches((Code("atc", "J07BK02"),))  # zoster, live
     assert not concepts("drugs")["live_vaccines"].matches((Code("atc", "J07BK03"),))  # recombinant
@@ -431,7 +457,7 @@ def test_neoplasia_exceptions_of_the_msc_sle_trial() -> None:
         search_path=[STDLIB],
     )
     assert result.ok
-    neo = result.module.exports["neo"].concept
+    neo = exported_concepts(result)["neo"]
     assert neo.matches((Code("icd10", "C50.9"),))
     assert not neo.matches((Code("icd10", "C44.91"),))  # BCC, unspecified site
     assert not neo.matches((Code("snomed", "254651007"),))  # SCC of skin
