@@ -26,7 +26,8 @@ check: $(STAMP)
 	$(BIN)/criteria fmt --check rules/
 
 bench: $(STAMP)
-	$(BIN)/python bench/bench_screen.py
+	$(BIN)/python bench/generate.py --patients 2000 --out bench/out/patients.jsonl
+	$(BIN)/python bench/bench_screen.py --data bench/out/patients.jsonl
 
 clean:
 	rm -rf $(VENV)

@@ -533,7 +533,11 @@ class Checker:
                 )
         elif isinstance(expr, n.IsValue):
             kind = self.operand_type(expr.operand)
-            if kind.kind == "quantity":
+            numeric_result = expr.word in ("positive", "negative") and kind.query_kind in (
+                "lab",
+                "observation",
+            )  # read against the result's reference range (docs: "Values and comparisons")
+            if kind.kind == "quantity" and not numeric_result:
                 self.error(
                     "C302",
                     f"`is {expr.word}` needs a coded result, and this is {kind.describe}",

@@ -38,6 +38,7 @@ from .dates import (
 from .derived import Builtin, Input
 from .results import CriterionResult, Evidence, PatientResult, Truth, overall
 from .timeline import (
+    Code,
     Condition,
     Event,
     Fact,
@@ -144,10 +145,19 @@ class Context:
         return day
 
     def events(self, kind: str, concept: ConceptSet) -> list[Event]:
+        """The patient's events of `kind` that match `concept`, by date (then record order)."""
         key = (kind, concept.name)
         found = self.memo.get(key)
         if found is None:
-            found = [e for e in self.by_kind.get(kind, ()) if concept.matches(e.codes)]
+            # Match each distinct set of codes once, not each event (see `code_groups`).
+            hits = concept.select(self.code_groups(kind))
+            events = self.by_kind.get(kind, [])
+            if not hits:
+                found = []
+            elif len(hits) == 1:
+                found = [events[i] for i in hits[0]]
+            else:
+                found = [events[i] for i in sorted(i for places in hits for i in places)]
             self.memo[key] = found
         return found
 
@@ -186,6 +196,29 @@ class Context:
             f"{fmt_date(s.start)}..{fmt_date(s.end) if s.end else 'open'}" for s in spans
         )
 
+    def code_groups(self, kind: str) -> list[tuple[object, tuple[Code, ...], list[int]]]:
+        key = ("code groups", kind)
+        groups = self.memo.get(key)
+        if groups is None:
+            groups = self.memo[key] = code_groups(self.by_kind.get(kind, ()))
+        return groups  # type: ignore[no-any-return]
+
+    def measures(self, spec: Input) -> list[Measurement]:
+        """The patient's numeric measurements of `spec` (weight, creatinine...), by date."""
+        key = ("measures", spec.key)
+        found = self.memo.get(key)
+        if found is None:
+            groups = self.code_groups(spec.kind)
+            places = sorted(i for _, codes, ps in groups if _input_codes_match(spec, codes) for i in ps)
+            events = self.by_kind.get(spec.kind, [])
+            found = [
+                e
+                for e in (events[i] for i in places)
+                if isinstance(e, Measurement) and isinstance(e.value, Quantity)
+            ]
+            self.memo[key] = found
+        return found
+
     def nearest_measure(
         self, spec: Input, day: dt.date, tolerance_days: int
     ) -> tuple[Fraction, Event] | None:
@@ -194,11 +227,7 @@ class Context:
         if key in self.memo:
             return self.memo[key]  # type: ignore[no-any-return]
         best: tuple[int, Fraction, Event] | None = None
-        for event in self.by_kind.get(spec.kind, ()):
-            if not isinstance(event, Measurement) or not isinstance(event.value, Quantity):
-                continue
-            if not _input_matches(spec, event):
-                continue
+        for event in self.measures(spec):
             distance = abs((event.start - day).days)
             if distance > tolerance_days:
                 continue
@@ -214,13 +243,32 @@ class Context:
         return result
 
 
-def _input_matches(spec: Input, event: Event) -> bool:
-    for code in event.codes:
+def _input_codes_match(spec: Input, codes: tuple[Code, ...]) -> bool:
+    for code in codes:
         if code.system == "concept" and code.code in spec.concept_names:
             return True
         if (code.system, code.code) in spec.codes:
             return True
     return False
+
+
+def code_groups(events: Sequence[Event]) -> list[tuple[object, tuple[Code, ...], list[int]]]:
+    """The events' distinct codes, each with the places of the events that carry them, in the
+    form `ConceptSet.select` takes.
+
+    Readers share one Code object per distinct code, so identity groups them without hashing
+    (codes that are equal but not shared only make more groups, never a wrong one).
+    """
+    groups: dict[object, tuple[object, tuple[Code, ...], list[int]]] = {}
+    for place, event in enumerate(events):
+        codes = event.codes
+        key = id(codes[0]) if len(codes) == 1 else tuple(map(id, codes))
+        group = groups.get(key)
+        if group is None:
+            groups[key] = (key, codes, [place])
+        else:
+            group[2].append(place)
+    return list(groups.values())
 
 
 def unit_of(quantity: Quantity) -> Unit:
@@ -634,7 +682,15 @@ class Compiler:
             else:
                 if value.value is None:
                     return Outcome(UNKNOWN, value.evidence, value.missing)
-                ok_maybe = matches_word(value.value, word)
+                event = value.event
+                if isinstance(event, Measurement) and isinstance(event.value, Quantity):
+                    # A numeric result: positive above its reference range (docs: "Values").
+                    judged = numeric_word(event, event.value, value.concept, word)
+                    if isinstance(judged, str):
+                        return Outcome(UNKNOWN, value.evidence, (judged,))
+                    ok_maybe: bool | None = judged
+                else:
+                    ok_maybe = matches_word(value.value, word)
                 if ok_maybe is None:
                     return Outcome(
                         UNKNOWN,
@@ -992,6 +1048,8 @@ class Compiler:
             if raw is None:
                 return f"{event.display} on {fmt_date(event.start)} has no value"
             if op == "is":
+                if isinstance(raw, Quantity) and isinstance(event, Measurement):
+                    return numeric_word(event, raw, concept, str(target))
                 m = matches_word(raw.value if isinstance(raw, Quantity) else raw, str(target))
                 return f"'{raw}' is neither {target} nor its opposite" if m is None else m
             if isinstance(target, n.TiterLit):
@@ -1223,6 +1281,8 @@ def _attr_equal(actual: object, wanted: object) -> bool:
 
 _POSITIVE = {"positive", "pos", "detected", "reactive", "true", "yes", "present", "abnormal"}
 _NEGATIVE = {"negative", "neg", "not detected", "non-reactive", "nonreactive", "false", "no", "absent", "normal"}
+# Urine sediment reports say "none seen" for no casts or cells (docs: "Values and comparisons").
+_NEGATIVE |= {"none", "none seen", "not seen"}
 
 
 def matches_word(value: object, word: str) -> bool | None:
@@ -1240,6 +1300,33 @@ def matches_word(value: object, word: str) -> bool | None:
     if word in ("positive", "true", "present"):
         return truthy
     return not truthy
+
+
+def numeric_word(
+    event: Measurement, raw: Quantity, concept: ConceptSet | None, word: str
+) -> bool | str:
+    """`is positive` / `is negative` (`present` / `absent`) on a numeric result: positive when
+    above the upper limit of its reference range (the result's own, else the concept's
+    `upper_limit`), negative at or below it. Without a limit, or for `true` / `false`, the result
+    cannot say: the reason is returned instead (docs/language.md, "Values and comparisons")."""
+    if word not in ("positive", "negative", "present", "absent"):
+        return f"{describe_event(event)} is a number, not {word}"
+    bound = event.reference_range.high if event.reference_range is not None else None
+    if bound is None and concept is not None:
+        attr = concept.attribute_for(event.codes, "upper_limit")
+        if isinstance(attr, QuantityAttr):
+            bound = Quantity(attr.value, attr.unit)
+    if bound is None:
+        return (
+            f"{describe_event(event)} is a number with no upper reference limit, so it is "
+            f"neither {word} nor its opposite"
+        )
+    try:
+        limit = convert_quantity(bound, unit_of(raw), molar_mass_of(concept))
+    except (UnitError, IncompatibleUnits) as error:
+        return f"{describe_event(event)}: reference range unit: {error}"
+    positive = raw.value > limit
+    return positive if word in ("positive", "present") else not positive
 
 
 def event_evidence(event: Event, label: str, detail: str | None = None) -> Evidence:

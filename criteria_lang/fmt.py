@@ -595,9 +595,13 @@ class Formatter:
             order = [c.data for c in parsed.children[2:-1]]
         else:  # pragma: no cover - every query has its parse tree
             kind = query.kind
-            order = ["route", "dose", "new_start", "dose_change", "duration_req", "status"]
+            order = ["route", "dose", "new_start", "ended", "dose_change", "duration_req"]
+            order += ["status", "any_period"]
             order += ["where"] * len(query.where) + ["value_filter"]
         words = [kind, query.concept.dotted]
+        if query.same_type:
+            words.append("of the same type")  # the grammar puts it right after the concept
+        order = [q for q in order if q != "same_type"]
         group = {"dose_between": "dose", "where_in": "where", "value_is": "value_filter"}
         order = [group.get(q, q) for q in order]
         wheres = iter(query.where)
@@ -618,6 +622,10 @@ class Formatter:
             return "status " + ", ".join(query.statuses)
         if qualifier == "new_start":
             return "new" if query.new_start else ""
+        if qualifier == "ended":
+            return "ended" if query.ended else ""
+        if qualifier == "any_period" and query.period is not None:
+            return f"in any {self.duration(query.period)}"
         if qualifier == "dose_change":
             return {"change": "with dose change", "stable": "with stable dose"}.get(
                 query.dose_pattern or "", ""

@@ -137,6 +137,10 @@ def code_problem(system: str, code: str, prefix: bool) -> str | None:
     if system == "icd10":
         pattern = ICD10_PREFIX if prefix else ICD10_CODE
         return None if pattern.fullmatch(code) else "not an ICD-10 code shape"
+    if system == "cvx":
+        if prefix:
+            return "CVX codes have no hierarchy: no prefixes"
+        return None if re.fullmatch(r"\d{1,3}", code) else "CVX codes are 1-3 digits"
     if system == "local":
         if prefix:
             return "local codes take no prefixes"
@@ -338,9 +342,11 @@ def dimensionless_or_unit(value: object) -> str | None:
 
 # Qualitative results (positive/negative, detected/not detected) have no unit: a unit would make
 # `is positive` a type error, and their values are words.
+QUALITATIVE = {("observations", "chest_xray_active_tb")}
 QUALITATIVE_LABS = {
     "hbsag", "hbc_antibody", "hbc_antibody_total", "hbc_antibody_igm", "hcv_antibody",
-    "hiv_test", "htlv", "quantiferon", "pregnancy_test",
+    "hiv_test", "htlv", "quantiferon", "pregnancy_test", "pregnancy_test_urine",
+    "pregnancy_test_serum",
 }
 
 
@@ -349,7 +355,7 @@ def test_every_measurement_has_a_unit(module: str) -> None:
     units = get_units()
     for name, concept in concepts(module).items():
         unit = dimensionless_or_unit(concept.attributes.get("unit"))
-        if module == "labs" and name in QUALITATIVE_LABS:
+        if (module, name) in QUALITATIVE or (module == "labs" and name in QUALITATIVE_LABS):
             assert unit is None, f"{module}.{name} is qualitative and must declare no unit"
             continue
         assert unit is not None, f"{module}.{name} has no unit"
