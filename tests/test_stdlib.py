@@ -137,6 +137,10 @@ def code_problem(system: str, code: str, prefix: bool) -> str | None:
     if system == "icd10":
         pattern = ICD10_PREFIX if prefix else ICD10_CODE
         return None if pattern.fullmatch(code) else "not an ICD-10 code shape"
+    if system == "omop":
+        if prefix:
+            return "OMOP concept ids have no hierarchy by prefix: no prefixes"
+        return None if re.fullmatch(r"[1-9]\d{0,10}", code) else "OMOP concept ids are digits"
     if system == "local":
         if prefix:
             return "local codes take no prefixes"
