@@ -384,6 +384,7 @@ class UnitSystem:
         self._parsed: dict[str, Unit] = {}
         self._parsed_ucum: dict[str, Unit] = {}
         self._factors: dict[_FactorKey, Fraction] = {}
+        self._compatible: dict[_FactorKey, bool] = {}
         self._composed: dict[tuple[str, UnitLike, UnitLike], Unit] = {}
         self._ucum: tuple[Any, Any] | None = None  # (lark parser, transformer)
         self._ucum_codes: dict[str, str] = {}
@@ -604,12 +605,18 @@ class UnitSystem:
         return value * self.factor(source, target, molar_mass=molar_mass)
 
     def compatible(self, a: UnitLike, b: UnitLike, *, molar_mass: Fraction | None = None) -> bool:
-        """Whether `a` converts to `b`. Texts that do not parse still raise `UnitError`."""
-        try:
-            self.factor(a, b, molar_mass=molar_mass)
-        except IncompatibleUnits:
-            return False
-        return True
+        """Whether `a` converts to `b`. Texts that do not parse still raise `UnitError`. Cached,
+        the answer "no" too (working it out again would build an error message each time)."""
+        key = (a, b, molar_mass)
+        known = self._compatible.get(key)
+        if known is None:
+            try:
+                self.factor(a, b, molar_mass=molar_mass)
+                known = True
+            except IncompatibleUnits:
+                known = False
+            self._compatible[key] = known
+        return known
 
     def describe(self, unit: UnitLike) -> str:
         """The dimension in words, per written component: `mL/min/1.73m2` is
