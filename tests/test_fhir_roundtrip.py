@@ -135,13 +135,37 @@ def assert_same_timeline(a: Patient, b: Patient) -> None:
 # The same answers
 
 
-def assert_same_results(a: PatientResult, b: PatientResult, ids: dict[str, str]) -> None:
-    """Criterion by criterion: the same truth, the same missing items, the same evidence events
-    (each event under its FHIR id), the same questions; and the same verdict."""
+def units_as_ucum(patient: Patient) -> list[tuple[str, str]]:
+    """(unit as our data writes it, its UCUM code), longest first: the unit texts that a missing
+    item may quote, and how they read back from FHIR."""
+    found: set[str] = set()
+    for event in patient.events:
+        values = [getattr(event, key, None) for key in ("value", "dose", "daily_dose")]
+        ref = getattr(event, "reference_range", None)
+        if ref is not None:
+            values += [ref.low, ref.high]
+        found |= {q.unit for q in values if isinstance(q, Quantity) and not q.ucum}
+    pairs = [(unit, get_units().ucum_code(unit)) for unit in found]
+    return sorted(pairs, key=lambda pair: -len(pair[0]))
+
+
+def in_ucum(text: str, units: list[tuple[str, str]]) -> str:
+    for ours, ucum in units:
+        text = text.replace(f" {ours} ", f" {ucum} ")
+    return text
+
+
+def assert_same_results(
+    a: PatientResult, b: PatientResult, ids: dict[str, str], patient: Patient
+) -> None:
+    """Criterion by criterion: the same truth, the same missing items (a unit quoted from the
+    data in its UCUM form), the same evidence events (each event under its FHIR id), the same
+    questions; and the same verdict."""
+    units = units_as_ucum(patient)
     for x, y in zip(a.criteria, b.criteria, strict=True):
         where = (x.id, x.evidence, y.evidence, x.missing, y.missing)
         assert (x.id, x.truth) == (y.id, y.truth), where
-        assert x.missing == y.missing, where
+        assert [in_ucum(m, units) for m in x.missing] == list(y.missing), where
         assert x.questions == y.questions, where
         before = [ids.get(e.event_id, e.event_id) for e in x.evidence if e.event_id]
         after = [e.event_id for e in y.evidence if e.event_id]
@@ -162,7 +186,7 @@ def test_every_example_patient_gives_the_same_results_through_fhir(
     back, _, _ = round_trip(patient)
     assert_same_timeline(patient, back)
     rules = trial_rules[path.parent.name]
-    assert_same_results(rules.evaluate(patient), rules.evaluate(back), event_ids(patient))
+    assert_same_results(rules.evaluate(patient), rules.evaluate(back), event_ids(patient), patient)
 
 
 @pytest.mark.skipif(not SYNTHEA.is_dir(), reason=f"no Synthea data at {SYNTHEA}")
@@ -176,7 +200,9 @@ def test_synthea_patients_read_write_and_read_again_unchanged() -> None:
     for patient in patients:
         back, _, _ = round_trip(patient)
         assert_same_timeline(patient, back)
-        assert_same_results(kidney.evaluate(patient), kidney.evaluate(back), event_ids(patient))
+        assert_same_results(
+            kidney.evaluate(patient), kidney.evaluate(back), event_ids(patient), patient
+        )
 
 
 # --------------------------------------------------------------------------------------------
@@ -408,7 +434,7 @@ def test_generated_patients_give_the_same_answers_through_fhir(
     back, _, _ = round_trip(patient)
     assert_same_timeline(patient, back)
     assert_same_results(
-        small_rules.evaluate(patient), small_rules.evaluate(back), event_ids(patient)
+        small_rules.evaluate(patient), small_rules.evaluate(back), event_ids(patient), patient
     )
 
 
