@@ -696,7 +696,9 @@ def _event_id(rtype: str, rid: str) -> str:
     return f"{rtype}/{rid}"
 
 
-def _extensions(ctx: _Ctx, obj: dict[str, Any], url: str, path: str) -> list[tuple[int, dict[str, Any]]]:
+def _extensions(
+    ctx: _Ctx, obj: dict[str, Any], url: str, path: str
+) -> list[tuple[int, dict[str, Any]]]:
     """The extensions of `obj` with this url, with their index."""
     out = []
     for index, item in enumerate(_array(ctx, obj.get("extension"), path + ".extension")):
@@ -888,7 +890,9 @@ def _dose_as_recorded(res: dict[str, Any]) -> bool:
     meta = res.get("meta")
     tags = meta.get("tag") if isinstance(meta, dict) else None
     return isinstance(tags, list) and any(
-        isinstance(tag, dict) and tag.get("system") == TAG_SYSTEM and tag.get("code") == DOSE_AS_RECORDED
+        isinstance(tag, dict)
+        and tag.get("system") == TAG_SYSTEM
+        and tag.get("code") == DOSE_AS_RECORDED
         for tag in tags
     )
 
@@ -1099,7 +1103,8 @@ def _observation_kind(ctx: _Ctx, res: dict[str, Any]) -> str:
             code = _text(ctx, coding.get("code"), f"{where}[{jndex}].code") if coding else None
             if code is not None:
                 words.add(code.lower())
-                fact = fact or (coding.get("system") == CATEGORY_SYSTEM and code == FACT_CATEGORY)
+                system = coding.get("system") if coding is not None else None
+                fact = fact or (system == CATEGORY_SYSTEM and code == FACT_CATEGORY)
     if fact:
         return "fact"
     if "laboratory" in words:

@@ -134,14 +134,16 @@ def patient_to_bundle(patient: Patient) -> dict[str, Any]:
         rtype, rid = ids[event.id].split("/", 1)
         res = _resource(event, rtype, rid, pid)
         if rid != event.id:
-            res = {"resourceType": rtype, "id": rid, "identifier": [{"system": ID_SYSTEM, "value": event.id}]} | res
+            res = {
+                "resourceType": rtype,
+                "id": rid,
+                "identifier": [{"system": ID_SYSTEM, "value": event.id}],
+            } | res
         resources.append(res)
     return {
         "resourceType": "Bundle",
         "type": "collection",
-        "entry": [
-            {"fullUrl": _full_url(patient.id, res), "resource": res} for res in resources
-        ],
+        "entry": [{"fullUrl": _full_url(patient.id, res), "resource": res} for res in resources],
     }
 
 
@@ -156,7 +158,9 @@ def _fhir_id(text: str) -> str:
 
 
 def _full_url(patient_id: str, res: dict[str, Any]) -> str:
-    return "urn:uuid:" + str(uuid.uuid5(_NAMESPACE, f"{patient_id}\0{res['resourceType']}/{res['id']}"))
+    return "urn:uuid:" + str(
+        uuid.uuid5(_NAMESPACE, f"{patient_id}\0{res['resourceType']}/{res['id']}")
+    )
 
 
 def _resource_type(event: Event) -> str:
@@ -221,7 +225,9 @@ def _scalar(value: str | Fraction | bool, where: str) -> dict[str, Any]:
     return {"valueDecimal": _number(value, where)}
 
 
-def _attributes(attributes: Mapping[str, str | Fraction | bool], where: str) -> list[dict[str, Any]]:
+def _attributes(
+    attributes: Mapping[str, str | Fraction | bool], where: str
+) -> list[dict[str, Any]]:
     return [
         {
             "url": ATTRIBUTE_EXTENSION,
@@ -287,7 +293,9 @@ def _condition(event: Condition, rid: str, subject: dict[str, str], where: str) 
         res["extension"] = _attributes(event.attributes, where)
     if event.status is not None:
         if event.status in _CLINICAL_STATUSES:
-            res["clinicalStatus"] = {"coding": [{"system": CONDITION_CLINICAL, "code": event.status}]}
+            res["clinicalStatus"] = {
+                "coding": [{"system": CONDITION_CLINICAL, "code": event.status}]
+            }
         elif event.status:
             res["clinicalStatus"] = {"text": event.status}
         else:
@@ -386,15 +394,16 @@ def _observation(
         "subject": subject,
         "effectiveDateTime": _date(event.start),
     }
-    value = event.value
     if isinstance(event, Fact):
-        if value is None:
+        fact = event.value
+        if fact is None:
             raise ValueError(f"{where}: a fact needs a value")
-        if isinstance(value, Fraction):
-            res["valueQuantity"] = {"value": _number(value, where), "system": UCUM, "code": "1"}
+        if isinstance(fact, Fraction):
+            res["valueQuantity"] = {"value": _number(fact, where), "system": UCUM, "code": "1"}
         else:
-            res |= _scalar(value, where)
+            res |= _scalar(fact, where)
         return res
+    value = event.value
     if isinstance(value, Quantity):
         res["valueQuantity"] = _quantity(value, where)
     elif isinstance(value, bool):

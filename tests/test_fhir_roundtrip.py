@@ -19,6 +19,7 @@ import orjson
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from semantics_helpers import CONCEPTS
 
 from criteria_lang import PatientResult, Rules, load_patient
 from criteria_lang.fhir import (
@@ -42,8 +43,6 @@ from criteria_lang.timeline import (
     ReferenceRange,
 )
 from criteria_lang.units import get_units
-
-from semantics_helpers import CONCEPTS
 
 ROOT = Path(__file__).resolve().parents[1]
 RULES = ROOT / "rules"
@@ -219,35 +218,68 @@ inclusion
 """
 
 _START = dt.date(2022, 1, 1)
-days = st.integers(min_value=300, max_value=1000).map(lambda n: (_START + dt.timedelta(days=n)).isoformat())
+days = st.integers(min_value=300, max_value=1000).map(
+    lambda n: (_START + dt.timedelta(days=n)).isoformat()
+)
 decimals = st.sampled_from([0, 0.5, 1, 1.1, 1.2, 2.5, 5, 7.5, 10, 12.5, 20, 40, 60, 80, 150, 1000])
 free_text = st.sampled_from(["on and off", "unknown", "draft", "Active"])
 
 
 @st.composite
 def event(draw: st.DrawFn) -> dict[str, Any]:
-    kind = draw(st.sampled_from(
-        ["condition", "medication", "medication", "lab", "lab", "lab", "lab", "observation", "observation",
-         "score", "procedure", "fact"]
-    ))
+    kind = draw(
+        st.sampled_from(
+            [
+                "condition",
+                "medication",
+                "medication",
+                "lab",
+                "lab",
+                "lab",
+                "lab",
+                "observation",
+                "observation",
+                "score",
+                "procedure",
+                "fact",
+            ]
+        )
+    )
     out: dict[str, Any] = {"type": kind}
     if kind == "condition":
-        out["code"] = draw(st.sampled_from(
-            ["infection", "mi", {"system": "icd10", "code": "B35.1"}, {"system": "snomed", "code": "40733004"},
-             {"system": "icd10", "code": "A09", "display": "Gastroenteritis"}]
-        ))
+        out["code"] = draw(
+            st.sampled_from(
+                [
+                    "infection",
+                    "mi",
+                    {"system": "icd10", "code": "B35.1"},
+                    {"system": "snomed", "code": "40733004"},
+                    {"system": "icd10", "code": "A09", "display": "Gastroenteritis"},
+                ]
+            )
+        )
         out["onset"] = draw(days)
         if draw(st.booleans()):
             out["abatement"] = max(out["onset"], draw(days))
-        status = draw(st.one_of(st.none(), st.sampled_from(["active", "resolved", "remission"]), free_text))
+        status = draw(
+            st.one_of(st.none(), st.sampled_from(["active", "resolved", "remission"]), free_text)
+        )
         if status is not None:
             out["status"] = status
         if draw(st.booleans()):
             out["attributes"] = {"severity": draw(st.sampled_from(["grade 2", 3, True, 2.5]))}
     elif kind == "medication":
-        out["code"] = draw(st.sampled_from(
-            ["aza", "pred", "mp", "ritux", {"system": "rxnorm", "code": "8640", "display": "Prednisone 5 MG Oral Tablet"}]
-        ))
+        out["code"] = draw(
+            st.sampled_from(
+                [
+                    "aza",
+                    "pred",
+                    "mp",
+                    "ritux",
+                    {"system": "rxnorm", "code": "8640", "display": "Prednisone 5 MG Oral Tablet"},
+                ]
+            )
+        )
         out["start"] = draw(days)
         end = draw(st.one_of(st.none(), st.just("ongoing"), days))
         if end == "ongoing":
@@ -263,22 +295,43 @@ def event(draw: st.DrawFn) -> dict[str, Any]:
                 "unit": draw(st.sampled_from(["h", "d", "wk", "mo"])),
             }
         if draw(st.booleans()):
-            out["daily_dose"] = {"value": draw(decimals), "unit": draw(st.sampled_from(["mg", "mg/day", "g/week"]))}
+            out["daily_dose"] = {
+                "value": draw(decimals),
+                "unit": draw(st.sampled_from(["mg", "mg/day", "g/week"])),
+            }
         route = draw(st.one_of(st.none(), st.sampled_from(["oral", "intravenous"])))
         if route:
             out["route"] = route
-        status = draw(st.one_of(st.none(), st.sampled_from(["active", "completed", "stopped", "cancelled"]), free_text))
+        status = draw(
+            st.one_of(
+                st.none(),
+                st.sampled_from(["active", "completed", "stopped", "cancelled"]),
+                free_text,
+            )
+        )
         if status is not None:
             out["status"] = status
     elif kind == "lab":
-        code, value, unit = draw(st.sampled_from([
-            ("creatinine", decimals, st.sampled_from(["mg/dL", "umol/L", "g/L"])),
-            ("egfr", decimals, st.just("mL/min/1.73m2")),
-            ("ast", decimals, st.just("U/L")),
-            ("neutrophils", decimals, st.sampled_from(["10^9/L", "/uL", "cells/uL", "x10^9/L"])),
-            ("hbsag", st.sampled_from(["negative", "Positive", "not detected", "equivocal"]), st.none()),
-            ("ana", st.sampled_from(["1:80", "1:160", "1:320", "negative"]), st.none()),
-        ]))
+        code, value, unit = draw(
+            st.sampled_from(
+                [
+                    ("creatinine", decimals, st.sampled_from(["mg/dL", "umol/L", "g/L"])),
+                    ("egfr", decimals, st.just("mL/min/1.73m2")),
+                    ("ast", decimals, st.just("U/L")),
+                    (
+                        "neutrophils",
+                        decimals,
+                        st.sampled_from(["10^9/L", "/uL", "cells/uL", "x10^9/L"]),
+                    ),
+                    (
+                        "hbsag",
+                        st.sampled_from(["negative", "Positive", "not detected", "equivocal"]),
+                        st.none(),
+                    ),
+                    ("ana", st.sampled_from(["1:80", "1:160", "1:320", "negative"]), st.none()),
+                ]
+            )
+        )
         out |= {"code": code, "date": draw(days), "value": draw(value)}
         if draw(st.integers(0, 9)) == 0:
             out["value"] = None  # a test done without a result
@@ -301,7 +354,11 @@ def event(draw: st.DrawFn) -> dict[str, Any]:
         if draw(st.booleans()):
             out["attributes"] = {"class": draw(st.sampled_from(["II", "III", "IV"]))}
     else:
-        out |= {"code": "pregnant", "date": draw(days), "value": draw(st.sampled_from([True, False, "unknown", 1]))}
+        out |= {
+            "code": "pregnant",
+            "date": draw(days),
+            "value": draw(st.sampled_from([True, False, "unknown", 1])),
+        }
     return out
 
 
@@ -315,11 +372,17 @@ def patient_doc(draw: st.DrawFn) -> dict[str, Any]:
     coverage = [{"start": s, "end": None if e is None else max(s, e)} for s, e in spans]
     if draw(st.booleans()):
         coverage = [{"start": "2020-01-01", "end": None}]  # a record that covers every window
-    late = st.integers(min_value=500, max_value=1000).map(lambda n: (_START + dt.timedelta(days=n)).isoformat())
+    late = st.integers(min_value=500, max_value=1000).map(
+        lambda n: (_START + dt.timedelta(days=n)).isoformat()
+    )
     return {
         "id": draw(st.sampled_from(["p1", "patient one", "p_1"])),
-        "birth_date": draw(st.sampled_from([None, "1950-02-28", "1980-06-15", "1980-06-15", "2010-01-01"])),
-        "sex": draw(st.sampled_from([None, "female", "male", "female", "male", "other", "unknown"])),
+        "birth_date": draw(
+            st.sampled_from([None, "1950-02-28", "1980-06-15", "1980-06-15", "2010-01-01"])
+        ),
+        "sex": draw(
+            st.sampled_from([None, "female", "male", "female", "male", "other", "unknown"])
+        ),
         "dates": {"screening": draw(late), "baseline": draw(late)},
         "coverage": coverage,
         "events": events,
@@ -331,23 +394,48 @@ def small_rules() -> Rules:
     return Rules.from_text(SMALL_RULES)
 
 
-@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(doc=patient_doc())
-def test_generated_patients_give_the_same_answers_through_fhir(doc: dict[str, Any], small_rules: Rules) -> None:
+def test_generated_patients_give_the_same_answers_through_fhir(
+    doc: dict[str, Any], small_rules: Rules
+) -> None:
     # Event ids must be unique within a patient: drop the repeats the strategy drew.
     seen: set[str] = set()
     doc["events"] = [e for e in doc["events"] if not (e["id"] in seen or seen.add(e["id"]))]
     patient = load_patient(doc)
     back, _, _ = round_trip(patient)
     assert_same_timeline(patient, back)
-    assert_same_results(small_rules.evaluate(patient), small_rules.evaluate(back), event_ids(patient))
+    assert_same_results(
+        small_rules.evaluate(patient), small_rules.evaluate(back), event_ids(patient)
+    )
 
 
 def test_a_creatinine_of_zero_makes_crcl_unknown_not_a_crash(small_rules: Rules) -> None:
     """Found by the property above: Cockcroft-Gault divided by a creatinine of 0."""
-    doc = {"id": "p", "birth_date": "1980-06-15", "sex": "female", "dates": {"screening": "2024-01-01"},
-           "events": [{"type": "lab", "code": "creatinine", "date": "2024-01-01", "value": 0, "unit": "mg/dL"},
-                      {"type": "observation", "code": "body_weight", "date": "2024-01-01", "value": 60, "unit": "kg"}]}
+    doc = {
+        "id": "p",
+        "birth_date": "1980-06-15",
+        "sex": "female",
+        "dates": {"screening": "2024-01-01"},
+        "events": [
+            {
+                "type": "lab",
+                "code": "creatinine",
+                "date": "2024-01-01",
+                "value": 0,
+                "unit": "mg/dL",
+            },
+            {
+                "type": "observation",
+                "code": "body_weight",
+                "date": "2024-01-01",
+                "value": 60,
+                "unit": "kg",
+            },
+        ],
+    }
     crcl = small_rules.evaluate(load_patient(doc)).criterion("I19")
     assert crcl.truth.value == "unknown" and crcl.missing == ("crcl cannot be computed",)
 
@@ -368,53 +456,118 @@ def resources(bundle: dict[str, Any], rtype: str) -> list[dict[str, Any]]:
 def test_a_collection_bundle_with_unique_full_urls_and_references_to_the_patient() -> None:
     bundle = written(
         {"type": "condition", "id": "c", "code": "sle", "onset": "2020-01-01"},
-        {"type": "lab", "id": "l", "code": "creatinine", "date": "2024-01-01", "value": 1, "unit": "mg/dL"},
+        {
+            "type": "lab",
+            "id": "l",
+            "code": "creatinine",
+            "date": "2024-01-01",
+            "value": 1,
+            "unit": "mg/dL",
+        },
     )
     assert bundle["resourceType"] == "Bundle" and bundle["type"] == "collection"
     urls = [e["fullUrl"] for e in bundle["entry"]]
     assert len(set(urls)) == 3 and all(u.startswith("urn:uuid:") for u in urls)
-    assert {r["subject"]["reference"] for r in resources(bundle, "Condition") + resources(bundle, "Observation")} == {"Patient/p"}
-    assert urls == [e["fullUrl"] for e in written(
-        {"type": "condition", "id": "c", "code": "sle", "onset": "2020-01-01"},
-        {"type": "lab", "id": "l", "code": "creatinine", "date": "2024-01-01", "value": 1, "unit": "mg/dL"},
-    )["entry"]]  # deterministic
+    assert {
+        r["subject"]["reference"]
+        for r in resources(bundle, "Condition") + resources(bundle, "Observation")
+    } == {"Patient/p"}
+    assert urls == [
+        e["fullUrl"]
+        for e in written(
+            {"type": "condition", "id": "c", "code": "sle", "onset": "2020-01-01"},
+            {
+                "type": "lab",
+                "id": "l",
+                "code": "creatinine",
+                "date": "2024-01-01",
+                "value": 1,
+                "unit": "mg/dL",
+            },
+        )["entry"]
+    ]  # deterministic
 
 
 @pytest.mark.parametrize(
     ("ours", "ucum"),
-    [("10^9/L", "10*9/L"), ("mL/min/1.73m2", "mL/min/{1.73_m2}"), ("IU/mL", "[iU]/mL"), ("mmHg", "mm[Hg]"),
-     ("/HPF", "/[HPF]"), ("g/24h", "g/(24.h)"), ("%", "%"), ("cells/uL", "{cells}/uL"), ("umol/L", "umol/L")],
+    [
+        ("10^9/L", "10*9/L"),
+        ("mL/min/1.73m2", "mL/min/{1.73_m2}"),
+        ("IU/mL", "[iU]/mL"),
+        ("mmHg", "mm[Hg]"),
+        ("/HPF", "/[HPF]"),
+        ("g/24h", "g/(24.h)"),
+        ("%", "%"),
+        ("cells/uL", "{cells}/uL"),
+        ("umol/L", "umol/L"),
+    ],
 )
 def test_units_are_written_as_ucum_codes(ours: str, ucum: str) -> None:
-    bundle = written({"type": "lab", "id": "l", "code": "x", "date": "2024-01-01", "value": 3, "unit": ours,
-                      "reference_range": {"low": 1, "high": 5}})
+    bundle = written(
+        {
+            "type": "lab",
+            "id": "l",
+            "code": "x",
+            "date": "2024-01-01",
+            "value": 3,
+            "unit": ours,
+            "reference_range": {"low": 1, "high": 5},
+        }
+    )
     obs = resources(bundle, "Observation")[0]
-    assert obs["valueQuantity"] == {"value": 3, "unit": ucum, "system": "http://unitsofmeasure.org", "code": ucum}
+    assert obs["valueQuantity"] == {
+        "value": 3,
+        "unit": ucum,
+        "system": "http://unitsofmeasure.org",
+        "code": ucum,
+    }
     assert obs["referenceRange"][0]["high"]["code"] == ucum
     assert obs["category"][0]["coding"][0]["code"] == "laboratory"
 
 
 def test_a_medication_request_carries_dose_timing_route_and_span() -> None:
-    bundle = written({"type": "medication", "id": "m", "code": {"system": "rxnorm", "code": "1256"},
-                      "start": "2024-01-01", "end": "2024-03-31", "dose": {"value": 50, "unit": "mg"},
-                      "frequency": {"count": 3, "period": 1, "unit": "wk"}, "route": "oral"})
+    bundle = written(
+        {
+            "type": "medication",
+            "id": "m",
+            "code": {"system": "rxnorm", "code": "1256"},
+            "start": "2024-01-01",
+            "end": "2024-03-31",
+            "dose": {"value": 50, "unit": "mg"},
+            "frequency": {"count": 3, "period": 1, "unit": "wk"},
+            "route": "oral",
+        }
+    )
     request = resources(bundle, "MedicationRequest")[0]
     dosage = request["dosageInstruction"][0]
     assert request["status"] == "unknown" and "extension" not in request
     assert dosage["doseAndRate"][0]["doseQuantity"]["code"] == "mg"
     # 3 a week is 3/7 a day, exactly
     assert dosage["timing"]["repeat"] == {
-        "boundsPeriod": {"start": "2024-01-01", "end": "2024-03-31"}, "frequency": 3, "period": 7, "periodUnit": "d",
+        "boundsPeriod": {"start": "2024-01-01", "end": "2024-03-31"},
+        "frequency": 3,
+        "period": 7,
+        "periodUnit": "d",
     }
     assert dosage["route"] == {"text": "oral"}
 
 
 def test_daily_doses_are_rates_per_day() -> None:
-    bundle = written({"type": "medication", "id": "m", "code": "pred", "start": "2024-01-01", "ongoing": True,
-                      "daily_dose": {"value": 7.5, "unit": "mg"}})
+    bundle = written(
+        {
+            "type": "medication",
+            "id": "m",
+            "code": "pred",
+            "start": "2024-01-01",
+            "ongoing": True,
+            "daily_dose": {"value": 7.5, "unit": "mg"},
+        }
+    )
     request = resources(bundle, "MedicationRequest")[0]
     assert request["status"] == "active"
-    assert request["dosageInstruction"][0]["timing"]["repeat"]["boundsPeriod"] == {"start": "2024-01-01"}
+    assert request["dosageInstruction"][0]["timing"]["repeat"]["boundsPeriod"] == {
+        "start": "2024-01-01"
+    }
     assert request["dosageInstruction"][0]["doseAndRate"][0]["rateQuantity"]["code"] == "mg/d"
 
 
@@ -423,21 +576,38 @@ def test_no_dose_is_read_from_an_rxnorm_name_when_none_was_recorded() -> None:
     bundle = written({"type": "medication", "id": "m", "code": name, "start": "2024-01-01"})
     request = resources(bundle, "MedicationRequest")[0]
     assert request["meta"]["tag"][0]["code"] == "dose-as-recorded"
-    assert request["medicationCodeableConcept"]["coding"][0]["display"] == "Prednisone 5 MG Oral Tablet"
+    assert (
+        request["medicationCodeableConcept"]["coding"][0]["display"]
+        == "Prednisone 5 MG Oral Tablet"
+    )
     back = read_bundle(bundle)[0][0].events[0]
     assert isinstance(back, MedicationExposure) and back.dose is None
     del request["meta"]  # without the tag, the reader reads the strength from the name
     back = read_bundle(bundle)[0][0].events[0]
-    assert isinstance(back, MedicationExposure) and back.dose == Quantity(Fraction(5), "mg", ucum=True)
+    assert isinstance(back, MedicationExposure) and back.dose == Quantity(
+        Fraction(5), "mg", ucum=True
+    )
 
 
 def test_facts_statuses_attributes_and_coverage_use_our_extensions() -> None:
     bundle = written(
         {"type": "fact", "id": "f", "code": "pregnant", "date": "2024-01-01", "value": False},
-        {"type": "condition", "id": "c", "code": "sle", "onset": "2020-01-01", "status": "flaring",
-         "attributes": {"confirmed_by": "biopsy"}},
-        {"type": "medication", "id": "m", "code": "aza", "start": "2024-01-01", "end": "2024-02-01",
-         "status": "cancelled"},
+        {
+            "type": "condition",
+            "id": "c",
+            "code": "sle",
+            "onset": "2020-01-01",
+            "status": "flaring",
+            "attributes": {"confirmed_by": "biopsy"},
+        },
+        {
+            "type": "medication",
+            "id": "m",
+            "code": "aza",
+            "start": "2024-01-01",
+            "end": "2024-02-01",
+            "status": "cancelled",
+        },
         coverage=[{"start": "2015-01-01", "end": None}],
     )
     fact = resources(bundle, "Observation")[0]
@@ -453,7 +623,10 @@ def test_facts_statuses_attributes_and_coverage_use_our_extensions() -> None:
     assert request["extension"] == [{"url": STATUS_EXTENSION, "valueString": "cancelled"}]
     patient = resources(bundle, "Patient")[0]
     assert patient["extension"] == [
-        {"url": COVERAGE_EXTENSION, "extension": [{"url": "span", "valuePeriod": {"start": "2015-01-01"}}]}
+        {
+            "url": COVERAGE_EXTENSION,
+            "extension": [{"url": "span", "valuePeriod": {"start": "2015-01-01"}}],
+        }
     ]
     back = read_bundle(bundle)[0][0]
     assert [type(e).__name__ for e in back.events] == ["Fact", "Condition", "MedicationExposure"]
@@ -461,23 +634,48 @@ def test_facts_statuses_attributes_and_coverage_use_our_extensions() -> None:
 
 
 def test_a_record_that_covers_nothing_stays_so() -> None:
-    bundle = written({"type": "condition", "id": "c", "code": "sle", "onset": "2020-01-01"}, coverage=[])
-    assert resources(bundle, "Patient")[0]["extension"][0]["extension"] == [{"url": "none", "valueBoolean": True}]
+    bundle = written(
+        {"type": "condition", "id": "c", "code": "sle", "onset": "2020-01-01"}, coverage=[]
+    )
+    assert resources(bundle, "Patient")[0]["extension"][0]["extension"] == [
+        {"url": "none", "valueBoolean": True}
+    ]
     assert read_bundle(bundle)[0][0].coverage == ()
 
 
 def test_trial_dates_and_review_answers_are_not_written() -> None:
-    doc = {"id": "p", "dates": {"screening": "2024-03-01"},
-           "reviews": {"E1": {"answer": "met", "by": "Dr A"}}, "visits": [{"name": "w4", "date": "2024-04-01"}]}
+    doc = {
+        "id": "p",
+        "dates": {"screening": "2024-03-01"},
+        "reviews": {"E1": {"answer": "met", "by": "Dr A"}},
+        "visits": [{"name": "w4", "date": "2024-04-01"}],
+    }
     text = json.dumps(patient_to_bundle(load_patient(doc)))
     assert "2024-03-01" not in text and "Dr A" not in text and "w4" not in text
 
 
 def test_ids_a_fhir_id_cannot_hold_are_rewritten_and_the_map_says_how() -> None:
-    patient = load_patient({"id": "p 1", "events": [
-        {"type": "fact", "id": "fact-consent_signed", "code": "consent_signed", "date": "2024-01-01", "value": True},
-        {"type": "fact", "id": "fact-consent-signed", "code": "consent_signed", "date": "2024-01-02", "value": True},
-    ]})
+    patient = load_patient(
+        {
+            "id": "p 1",
+            "events": [
+                {
+                    "type": "fact",
+                    "id": "fact-consent_signed",
+                    "code": "consent_signed",
+                    "date": "2024-01-01",
+                    "value": True,
+                },
+                {
+                    "type": "fact",
+                    "id": "fact-consent-signed",
+                    "code": "consent_signed",
+                    "date": "2024-01-02",
+                    "value": True,
+                },
+            ],
+        }
+    )
     assert resource_ids(patient) == {
         "fact-consent_signed": "Observation/fact-consent-signed",
         "fact-consent-signed": "Observation/fact-consent-signed-2",
@@ -488,16 +686,37 @@ def test_ids_a_fhir_id_cannot_hold_are_rewritten_and_the_map_says_how() -> None:
     assert resources(bundle, "Observation")[0]["identifier"][0]["value"] == "fact-consent_signed"
     back = read_bundle(bundle)[0][0]
     assert back.id == "p 1"
-    assert [e.id for e in back.events] == ["Observation/fact-consent_signed", "Observation/fact-consent-signed"]
+    assert [e.id for e in back.events] == [
+        "Observation/fact-consent_signed",
+        "Observation/fact-consent-signed",
+    ]
 
 
 @pytest.mark.parametrize(
     ("event", "message"),
     [
-        ({"type": "lab", "code": "x", "date": "2024-01-01", "value": 1, "unit": "1.5 mg"}, "UCUM has no decimal"),
-        ({"type": "medication", "code": "x", "start": "2024-01-01", "dose": {"value": 2, "unit": "1"}}, "is a count"),
-        ({"type": "medication", "code": "x", "start": "2024-01-01", "daily_dose": {"value": 2, "unit": "mL"}},
-         "not an amount"),
+        (
+            {"type": "lab", "code": "x", "date": "2024-01-01", "value": 1, "unit": "1.5 mg"},
+            "UCUM has no decimal",
+        ),
+        (
+            {
+                "type": "medication",
+                "code": "x",
+                "start": "2024-01-01",
+                "dose": {"value": 2, "unit": "1"},
+            },
+            "is a count",
+        ),
+        (
+            {
+                "type": "medication",
+                "code": "x",
+                "start": "2024-01-01",
+                "daily_dose": {"value": 2, "unit": "mL"},
+            },
+            "not an amount",
+        ),
     ],
 )
 def test_what_fhir_cannot_hold_exactly_is_an_error(event: dict[str, Any], message: str) -> None:
@@ -506,8 +725,21 @@ def test_what_fhir_cannot_hold_exactly_is_an_error(event: dict[str, Any], messag
 
 
 def test_a_value_no_decimal_equals_is_an_error() -> None:
-    patient = load_patient({"id": "p", "events": [
-        {"type": "lab", "id": "l", "code": "x", "date": "2024-01-01", "value": 1, "unit": "mg"}]})
+    patient = load_patient(
+        {
+            "id": "p",
+            "events": [
+                {
+                    "type": "lab",
+                    "id": "l",
+                    "code": "x",
+                    "date": "2024-01-01",
+                    "value": 1,
+                    "unit": "mg",
+                }
+            ],
+        }
+    )
     lab = patient.events[0]
     assert isinstance(lab, Measurement)
     third = attrs.evolve(lab, value=Quantity(Fraction(1, 3), "mg"))
