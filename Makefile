@@ -22,9 +22,12 @@ test: $(STAMP)
 
 check: $(STAMP)
 	$(BIN)/criteria check rules/ stdlib/
+	$(BIN)/criteria lint rules/
+	$(BIN)/criteria fmt --check rules/
 
 bench: $(STAMP)
-	$(BIN)/python bench/bench_screen.py
+	$(BIN)/python bench/generate.py --patients 2000 --out bench/out/patients.jsonl
+	$(BIN)/python bench/bench_screen.py --data bench/out/patients.jsonl
 
 clean:
 	rm -rf $(VENV)

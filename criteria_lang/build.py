@@ -6,6 +6,7 @@ diagnostics here; the builder never raises for a bad rule file.
 
 from __future__ import annotations
 
+import re
 from fractions import Fraction
 from typing import Any
 
@@ -29,6 +30,9 @@ TIME_UNITS: dict[str, n.TimeUnit] = {
     "years": "years",
     "y": "years",
 }
+
+
+_RATIO = re.compile(r"/[0-9]+(\.[0-9]+)?")
 
 
 def split_quantity(text: str) -> tuple[Fraction, str | None]:
@@ -183,6 +187,12 @@ class Builder:
             value = n.UnitLit(str(raw.children[0]), span=self.span(raw))
         else:
             value = self.quantity(raw)
+            if value.unit is not None and _RATIO.fullmatch(value.unit):
+                # `prednisone_equivalent = 20/3`: an exact ratio, not a unit.
+                value = n.QuantityLit(value.value / Fraction(value.unit[1:]), None, span=value.span)
+            elif name.text == "unit" and value.unit is None:
+                # `unit = 1`: the dimensionless unit, not the number one.
+                value = n.UnitLit(str(raw.children[0] if isinstance(raw, Tree) else raw), span=value.span)
         return n.ConceptAttr(name, value, span=self.span(tree))
 
     def define(self, tree: Tree) -> n.Define:
@@ -256,7 +266,7 @@ class Builder:
         if kind == "is_value":
             operand = self.operand(tree.children[0])
             words = tree.children[1:]
-            negated = any(isinstance(w, Token) and str(w) == "not" for w in words)
+            negated = any(isinstance(w, Tree) and w.data == "is_not" for w in words)
             word = self.word(words[-1])
             return n.IsValue(operand, word, negated, span=span)
         if kind == "in_values":
@@ -340,6 +350,13 @@ class Builder:
                 fields["dose"] = self.dose(qualifier)
             elif q == "new_start":
                 fields["new_start"] = True
+            elif q == "ended":
+                fields["ended"] = True
+            elif q == "same_type":
+                fields["same_type"] = True
+            elif q == "any_period":
+                token = qualifier.children[0]
+                fields["period"] = self.plain_duration(str(token), self.span(token))
             elif q == "dose_change":
                 word = self.word(qualifier.children[0])
                 fields["dose_pattern"] = "change" if word == "dose change" else "stable"
@@ -480,12 +497,15 @@ class Builder:
             count = Fraction(str(tree.children[0]))
             drug = self.ref(tree.children[1]) if len(tree.children) > 1 else None
             return n.HalfLives(count, drug, span=span)
-        value, unit = split_quantity(str(tree.children[0]))
+        return self.plain_duration(str(tree.children[0]), span)
+
+    def plain_duration(self, text: str, span: Span) -> n.Duration:
+        value, unit = split_quantity(text)
         time_unit = TIME_UNITS.get(unit or "")
         if time_unit is None:
             self.error(
                 "C120",
-                f"'{tree.children[0]}' is not a duration",
+                f"'{text}' is not a duration",
                 "write a duration in days, weeks, months or years, e.g. `6 months`",
                 span,
             )

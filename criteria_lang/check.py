@@ -533,7 +533,11 @@ class Checker:
                 )
         elif isinstance(expr, n.IsValue):
             kind = self.operand_type(expr.operand)
-            if kind.kind == "quantity":
+            numeric_result = expr.word in ("positive", "negative") and kind.query_kind in (
+                "lab",
+                "observation",
+            )  # read against the result's reference range (docs: "Values and comparisons")
+            if kind.kind == "quantity" and not numeric_result:
                 self.error(
                     "C302",
                     f"`is {expr.word}` needs a coded result, and this is {kind.describe}",
@@ -628,9 +632,11 @@ class Checker:
             return ValueType("quantity", unit=unit, describe=symbol.builtin.title)
         if isinstance(operand, n.Exists):
             self.check_query(operand.query)
+            self.check_counting(operand.query, None)
             return BOOL
         if isinstance(operand, n.Aggregate):
             concept = self.check_query(operand.query)
+            self.check_counting(operand.query, operand.op)
             if operand.op == "count":
                 return ValueType("number", describe="a count")
             if operand.op == "cumulative":
@@ -739,6 +745,10 @@ class Checker:
             self.error(
                 "C304", "`route` applies to medications", "remove it", query.window.span
             )
+        if query.ended and query.kind != "medication":
+            self.error(
+                "C304", "`ended` applies to medication exposures", "remove it", query.window.span
+            )
         if query.value is not None and isinstance(query.value.value, n.QuantityLit):
             unit_text = query.value.value.unit
             if unit_text is not None:
@@ -755,6 +765,19 @@ class Checker:
                             query.value.value.span,
                         )
         return concept
+
+    def check_counting(self, query: n.Query, op: str | None) -> None:
+        """`of the same type` and `in any D` shape a count (docs: "Counting by type")."""
+        if not query.same_type and query.period is None:
+            return
+        if op != "count":
+            self.error(
+                "C305",
+                "`of the same type` and `in any` say how to count events",
+                "write `count` before the query, e.g. `count condition x of the same type in any "
+                "12 months ever before <date> >= 3`",
+                query.span,
+            )
 
     def check_dose(self, query: n.Query, dose: n.DoseFilter, concept: ConceptSet | None) -> None:
         if query.kind != "medication":
@@ -825,7 +848,10 @@ class Checker:
                 target = symbol.concept
             if target is None:
                 return
-            if not target.all_attribute_values("half_life"):
+            # An open class (one that includes `{}`) holds agents the stdlib cannot know: their
+            # half-lives are unknown at run time (docs: "Time").
+            open_class = duration.drug is None and is_open_class(target)
+            if not target.all_attribute_values("half_life") and not open_class:
                 self.error(
                     "C402",
                     f"'{target.short_name}' declares no half_life",
@@ -843,6 +869,13 @@ QUERY_KEYWORD = {
     "score": "score",
     "fact": "fact",
 }
+
+
+def is_open_class(concept: ConceptSet) -> bool:
+    """Does the concept include an empty set `{}` (an open class a trial extends)?"""
+    if not concept.codes and not concept.prefixes and not concept.members:
+        return True
+    return any(is_open_class(member) for member in concept.members)
 
 
 def molar_mass_of(concept: ConceptSet | None) -> Fraction | None:

@@ -8,14 +8,17 @@ directly (`{"code": "prednisone"}`).
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from fractions import Fraction
-from typing import Union
+from typing import TypeVar, Union
 
 import attrs
 
 from .timeline import Code
 
 AttributeValue = Union[Fraction, str, "UnitAttr", "QuantityAttr"]
+_MATCH_MEMO_LIMIT = 50_000
+T = TypeVar("T")
 
 
 @attrs.frozen
@@ -46,6 +49,13 @@ class ConceptSet:
     excluded_prefixes: tuple[tuple[str, str], ...]
     excluded_names: frozenset[str]
     attributes: dict[str, AttributeValue] = attrs.field(factory=dict)
+    # `matches` remembered per codes: a batch meets the same few hundred codes again and again,
+    # and readers share one Code object per code. Keyed by the codes' identities, which cost
+    # nothing to hash; each entry keeps its codes alive, so no other object can take their ids
+    # while it exists. Bounded; a cache, not part of the concept's meaning.
+    _matched: dict[object, tuple[tuple[Code, ...], bool]] = attrs.field(
+        factory=dict, init=False, repr=False, eq=False
+    )
 
     def __hash__(self) -> int:
         return hash(self.name)
@@ -66,6 +76,33 @@ class ConceptSet:
 
     def matches(self, codes: tuple[Code, ...]) -> bool:
         """An event matches when one of its codes is in the set and none is excluded."""
+        key = id(codes[0]) if len(codes) == 1 else tuple(map(id, codes))
+        known = self._matched.get(key)
+        if known is not None:
+            return known[1]
+        return self._remember(key, codes)
+
+    def select(self, groups: Iterable[tuple[object, tuple[Code, ...], T]]) -> list[T]:
+        """The payloads of the groups whose codes match; `groups` holds (key, codes, payload)
+        with key = `codes_key(codes)`. One call for all of a patient's distinct codes."""
+        memo = self._matched
+        out = []
+        for key, codes, payload in groups:
+            known = memo.get(key)
+            if known is None:
+                if self._remember(key, codes):
+                    out.append(payload)
+            elif known[1]:
+                out.append(payload)
+        return out
+
+    def _remember(self, key: object, codes: tuple[Code, ...]) -> bool:
+        found = self._match(codes)
+        if len(self._matched) < _MATCH_MEMO_LIMIT:
+            self._matched[key] = (codes, found)
+        return found
+
+    def _match(self, codes: tuple[Code, ...]) -> bool:
         hit = False
         for code in codes:
             if self._excluded(code):
@@ -104,6 +141,11 @@ class ConceptSet:
         for member in self.members:
             out.extend(member.all_attribute_values(name))
         return out
+
+
+def codes_key(codes: tuple[Code, ...]) -> object:
+    """A key for `ConceptSet.select`: the identities of the codes (see `_matched`)."""
+    return id(codes[0]) if len(codes) == 1 else tuple(map(id, codes))
 
 
 def _prefix_match(key: tuple[str, str], prefixes: tuple[tuple[str, str], ...]) -> bool:

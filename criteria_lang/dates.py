@@ -1,16 +1,15 @@
 """Calendar arithmetic for windows and durations (docs/language.md, "Time").
 
 Months and years are calendar months and years: 31 March minus 1 month is 28 (or 29) February,
-29 February 2024 plus 1 year is 28 February 2025 (dateutil's relativedelta clamps to the last day
-of the month). Days and weeks are exact day counts.
+29 February 2024 plus 1 year is 28 February 2025 (clamped to the last day of the month, as
+dateutil's relativedelta does). Days and weeks are exact day counts.
 """
 
 from __future__ import annotations
 
+import calendar
 import datetime as dt
 from fractions import Fraction
-
-from dateutil.relativedelta import relativedelta
 
 # Average Gregorian month and year in days: used only where a month must become a day count
 # (adding up disjoint exposure days in `total` mode), never for window edges.
@@ -26,10 +25,19 @@ def shift(day: dt.date, amount: Fraction, unit: str, sign: int) -> dt.date:
     if unit == "weeks":
         return day + dt.timedelta(days=sign * int(amount * 7))
     if unit == "months":
-        return day + relativedelta(months=sign * whole)
+        return add_months(day, sign * whole)
     if unit == "years":
-        return day + relativedelta(years=sign * whole)
+        return add_months(day, sign * whole * 12)
     raise ValueError(f"unknown time unit {unit!r}")
+
+
+def add_months(day: dt.date, months: int) -> dt.date:
+    """`day + relativedelta(months=months)`, the same date (the day clamped to the month's
+    length), without building a relativedelta: windows are computed for every query."""
+    year, month = divmod(day.year * 12 + day.month - 1 + months, 12)
+    month += 1
+    last = calendar.monthrange(year, month)[1]
+    return day.replace(year=year, month=month, day=min(day.day, last))
 
 
 def approximate_days(amount: Fraction, unit: str) -> Fraction:
@@ -66,3 +74,12 @@ def run_reaches(start: dt.date, end: dt.date, amount: Fraction, unit: str) -> bo
     if unit in ("days", "weeks"):
         return (end - start).days + 1 >= approximate_days(amount, unit)
     return end >= shift(start, amount, unit, 1) - dt.timedelta(days=1)
+
+
+def period_last_day(start: dt.date, amount: Fraction, unit: str) -> dt.date:
+    """The last day of a period of `amount` `unit`s from `start`: a run of that length, as
+    `run_reaches` counts it (12 months from 15 Jan 2023 end on 14 Jan 2024; 30 days from 1 Jan end
+    on 30 Jan)."""
+    if unit in ("days", "weeks"):
+        return start + dt.timedelta(days=int(approximate_days(amount, unit)) - 1)
+    return shift(start, amount, unit, 1) - dt.timedelta(days=1)

@@ -27,10 +27,18 @@ from .check import (
     molar_mass_of,
 )
 from .concepts import ConceptSet, QuantityAttr, UnitAttr
-from .dates import approximate_days, completed_months, completed_years, run_reaches, shift
+from .dates import (
+    approximate_days,
+    completed_months,
+    completed_years,
+    period_last_day,
+    run_reaches,
+    shift,
+)
 from .derived import Builtin, Input
 from .results import CriterionResult, Evidence, PatientResult, Truth, overall
 from .timeline import (
+    Code,
     Condition,
     Event,
     Fact,
@@ -88,6 +96,18 @@ class MissingData(Exception):
         self.reason = reason
 
 
+class UnknownHalfLife(Exception):
+    """An `N half-lives` window end for a drug that declares no half-life (docs: "Time").
+
+    `day` is the end the other options of `max(...)` give (the anchor when there are none).
+    """
+
+    def __init__(self, day: dt.date, reason: str) -> None:
+        super().__init__(reason)
+        self.day = day
+        self.reason = reason
+
+
 def fmt_date(day: dt.date | None) -> str:
     return day.isoformat() if day else "?"
 
@@ -125,10 +145,19 @@ class Context:
         return day
 
     def events(self, kind: str, concept: ConceptSet) -> list[Event]:
+        """The patient's events of `kind` that match `concept`, by date (then record order)."""
         key = (kind, concept.name)
         found = self.memo.get(key)
         if found is None:
-            found = [e for e in self.by_kind.get(kind, ()) if concept.matches(e.codes)]
+            # Match each distinct set of codes once, not each event (see `code_groups`).
+            hits = concept.select(self.code_groups(kind))
+            events = self.by_kind.get(kind, [])
+            if not hits:
+                found = []
+            elif len(hits) == 1:
+                found = [events[i] for i in hits[0]]
+            else:
+                found = [events[i] for i in sorted(i for places in hits for i in places)]
             self.memo[key] = found
         return found
 
@@ -167,6 +196,29 @@ class Context:
             f"{fmt_date(s.start)}..{fmt_date(s.end) if s.end else 'open'}" for s in spans
         )
 
+    def code_groups(self, kind: str) -> list[tuple[object, tuple[Code, ...], list[int]]]:
+        key = ("code groups", kind)
+        groups = self.memo.get(key)
+        if groups is None:
+            groups = self.memo[key] = code_groups(self.by_kind.get(kind, ()))
+        return groups  # type: ignore[no-any-return]
+
+    def measures(self, spec: Input) -> list[Measurement]:
+        """The patient's numeric measurements of `spec` (weight, creatinine...), by date."""
+        key = ("measures", spec.key)
+        found = self.memo.get(key)
+        if found is None:
+            groups = self.code_groups(spec.kind)
+            places = sorted(i for _, codes, ps in groups if _input_codes_match(spec, codes) for i in ps)
+            events = self.by_kind.get(spec.kind, [])
+            found = [
+                e
+                for e in (events[i] for i in places)
+                if isinstance(e, Measurement) and isinstance(e.value, Quantity)
+            ]
+            self.memo[key] = found
+        return found
+
     def nearest_measure(
         self, spec: Input, day: dt.date, tolerance_days: int
     ) -> tuple[Fraction, Event] | None:
@@ -175,11 +227,7 @@ class Context:
         if key in self.memo:
             return self.memo[key]  # type: ignore[no-any-return]
         best: tuple[int, Fraction, Event] | None = None
-        for event in self.by_kind.get(spec.kind, ()):
-            if not isinstance(event, Measurement) or not isinstance(event.value, Quantity):
-                continue
-            if not _input_matches(spec, event):
-                continue
+        for event in self.measures(spec):
             distance = abs((event.start - day).days)
             if distance > tolerance_days:
                 continue
@@ -195,13 +243,32 @@ class Context:
         return result
 
 
-def _input_matches(spec: Input, event: Event) -> bool:
-    for code in event.codes:
+def _input_codes_match(spec: Input, codes: tuple[Code, ...]) -> bool:
+    for code in codes:
         if code.system == "concept" and code.code in spec.concept_names:
             return True
         if (code.system, code.code) in spec.codes:
             return True
     return False
+
+
+def code_groups(events: Sequence[Event]) -> list[tuple[object, tuple[Code, ...], list[int]]]:
+    """The events' distinct codes, each with the places of the events that carry them, in the
+    form `ConceptSet.select` takes.
+
+    Readers share one Code object per distinct code, so identity groups them without hashing
+    (codes that are equal but not shared only make more groups, never a wrong one).
+    """
+    groups: dict[object, tuple[object, tuple[Code, ...], list[int]]] = {}
+    for place, event in enumerate(events):
+        codes = event.codes
+        key = id(codes[0]) if len(codes) == 1 else tuple(map(id, codes))
+        group = groups.get(key)
+        if group is None:
+            groups[key] = (key, codes, [place])
+        else:
+            group[2].append(place)
+    return list(groups.values())
 
 
 def unit_of(quantity: Quantity) -> Unit:
@@ -615,7 +682,15 @@ class Compiler:
             else:
                 if value.value is None:
                     return Outcome(UNKNOWN, value.evidence, value.missing)
-                ok_maybe = matches_word(value.value, word)
+                event = value.event
+                if isinstance(event, Measurement) and isinstance(event.value, Quantity):
+                    # A numeric result: positive above its reference range (docs: "Values").
+                    judged = numeric_word(event, event.value, value.concept, word)
+                    if isinstance(judged, str):
+                        return Outcome(UNKNOWN, value.evidence, (judged,))
+                    ok_maybe: bool | None = judged
+                else:
+                    ok_maybe = matches_word(value.value, word)
                 if ok_maybe is None:
                     return Outcome(
                         UNKNOWN,
@@ -740,6 +815,9 @@ class Compiler:
         molar = molar_mass_of(concept)
         window_text = describe_window(node.query.window)
         anchor_name = node.query.window.anchor.text if node.query.window.anchor else None
+        same_type = node.query.same_type
+        period = node.query.period if isinstance(node.query.period, n.Duration) else None
+        grouped = same_type or period is not None
 
         def aggregate(ctx: Context) -> Value:
             try:
@@ -748,8 +826,14 @@ class Compiler:
                 return Value(None, missing=(missing.reason,), label=label, concept=concept)
             events = list(result.matched)
             if op == "count":
+                if grouped:
+                    events, note = count_cases(events, concept, same_type, period)
+                    evidence = (
+                        tuple(event_evidence(e, label) for e in events) + (note,) + result.details
+                    )
+                else:
+                    evidence = tuple(event_evidence(e, label) for e in events) + result.details
                 count = Fraction(len(events))
-                evidence = tuple(event_evidence(e, label) for e in events) + result.details
                 lower = not result.covered
                 if result.undecided:
                     lower = True
@@ -835,6 +919,7 @@ class Compiler:
         dose_fn = self.dose_filter(node, concept) if node.dose is not None else None
         duration = node.duration
         new_start = node.new_start
+        ended = node.ended
         pattern = node.dose_pattern
         key = ("query", id(node))
 
@@ -845,10 +930,24 @@ class Compiler:
             start, end = window_fn(ctx, None)
             candidates = ctx.events(kind, concept)
             in_window: list[Event] = []
+            # Events that only an unknown half-life could bring into the window: they go through
+            # the filters, and end up undecided rather than kept (docs: "Time").
+            pending: dict[str, str] = {}
             for event in candidates:
-                s, e = (window_fn(ctx, event) if per_event_window else (start, end))
+                if not per_event_window:
+                    if overlaps(event, start, end, kind, active_only):
+                        in_window.append(event)
+                    continue
+                notes: list[tuple[int, str]] = []
+                s, e = window_fn(ctx, event, notes)
                 if overlaps(event, s, e, kind, active_only):
                     in_window.append(event)
+                elif notes:
+                    wide_s = None if any(sign < 0 for sign, _ in notes) else s
+                    wide_e = None if any(sign > 0 for sign, _ in notes) else e
+                    if overlaps(event, wide_s, wide_e, kind, active_only):
+                        in_window.append(event)
+                        pending[event.id] = notes[0][1]
             measured = bool(in_window)
             kept: list[Event] = []
             undecided: list[tuple[Event, str]] = []
@@ -878,9 +977,14 @@ class Compiler:
                     details.append(note_evidence(event, note))
                     if not r:
                         continue
+                if event.id in pending:
+                    undecided.append((event, pending[event.id]))
+                    continue
                 kept.append(event)
             if new_start:
                 kept = [e for e in kept if _is_new_start(ctx, e, concept, start)]
+            if ended:
+                kept = [e for e in kept if _ends_inside(e, start, end)]
             if pattern is not None:
                 kept, pattern_details, pattern_undecided = dose_pattern(
                     ctx, kept, concept, pattern, start, end
@@ -944,6 +1048,8 @@ class Compiler:
             if raw is None:
                 return f"{event.display} on {fmt_date(event.start)} has no value"
             if op == "is":
+                if isinstance(raw, Quantity) and isinstance(event, Measurement):
+                    return numeric_word(event, raw, concept, str(target))
                 m = matches_word(raw.value if isinstance(raw, Quantity) else raw, str(target))
                 return f"'{raw}' is neither {target} nor its opposite" if m is None else m
             if isinstance(target, n.TiterLit):
@@ -1011,19 +1117,37 @@ class Compiler:
     # ------------------------------------------------------------------ windows
     def window(
         self, window: n.Window, concept: ConceptSet
-    ) -> Callable[[Context, Event | None], tuple[dt.date | None, dt.date | None]]:
+    ) -> Callable[..., tuple[dt.date | None, dt.date | None]]:
+        """`resolve(ctx, event, notes=None)`: the window's days, for one event when the window
+        depends on the event's own half-life. With `notes`, an end that an unknown half-life
+        cannot place is given as far as the other options reach, and noted (sign, reason)."""
         kind = window.kind
         anchor = window.anchor.text if window.anchor else self.program.index_date
         direction = window.direction or "before"
         near, far = window.near, window.far
         anchor_end = window.anchor_end.text if window.anchor_end else None
 
-        def offset(ctx: Context, day: dt.date, duration: n.DurationLike | None, sign: int, event: Event | None) -> dt.date:
+        def offset(
+            ctx: Context,
+            day: dt.date,
+            duration: n.DurationLike | None,
+            sign: int,
+            event: Event | None,
+            notes: list[tuple[int, str]] | None = None,
+        ) -> dt.date:
             if duration is None:
                 return day
-            return shift_by(day, duration, sign, concept, event)
+            try:
+                return shift_by(day, duration, sign, concept, event)
+            except UnknownHalfLife as unknown:
+                if notes is None:
+                    raise
+                notes.append((sign, unknown.reason))
+                return unknown.day
 
-        def resolve(ctx: Context, event: Event | None) -> tuple[dt.date | None, dt.date | None]:
+        def resolve(
+            ctx: Context, event: Event | None, notes: list[tuple[int, str]] | None = None
+        ) -> tuple[dt.date | None, dt.date | None]:
             if kind == "any_time":
                 return None, None
             assert anchor is not None
@@ -1034,17 +1158,23 @@ class Compiler:
                 assert anchor_end is not None
                 return day, ctx.date(anchor_end)
             if kind == "at":
-                return offset(ctx, day, near, -1, event), offset(ctx, day, near, 1, event)
+                return (
+                    offset(ctx, day, near, -1, event, notes),
+                    offset(ctx, day, near, 1, event, notes),
+                )
             if kind == "within":
                 if direction == "before":
-                    return offset(ctx, day, far, -1, event), day
+                    return offset(ctx, day, far, -1, event, notes), day
                 if direction == "after":
-                    return day, offset(ctx, day, far, 1, event)
-                return offset(ctx, day, far, -1, event), offset(ctx, day, far, 1, event)
+                    return day, offset(ctx, day, far, 1, event, notes)
+                return (
+                    offset(ctx, day, far, -1, event, notes),
+                    offset(ctx, day, far, 1, event, notes),
+                )
             # between N and D before/after A: the two offsets in either order
-            a, b = offset(ctx, day, near, -1 if direction == "before" else 1, event), offset(
-                ctx, day, far, -1 if direction == "before" else 1, event
-            )
+            sign = -1 if direction == "before" else 1
+            a = offset(ctx, day, near, sign, event, notes)
+            b = offset(ctx, day, far, sign, event, notes)
             return min(a, b), max(a, b)
 
         return resolve
@@ -1074,7 +1204,16 @@ def shift_by(
     if isinstance(duration, n.Duration):
         return shift(day, duration.amount, duration.unit, sign)
     if isinstance(duration, n.LongestDuration):
-        options = [shift_by(day, o, sign, concept, event) for o in duration.options]
+        options: list[dt.date] = []
+        unknown: UnknownHalfLife | None = None
+        for option in duration.options:
+            try:
+                options.append(shift_by(day, option, sign, concept, event))
+            except UnknownHalfLife as missing:
+                unknown = missing
+        if unknown is not None:
+            reached = (min(options) if sign < 0 else max(options)) if options else day
+            raise UnknownHalfLife(reached, unknown.reason)
         return min(options) if sign < 0 else max(options)
     # N half-lives: of the named drug, or of the matched event's own drug; rounded up to days.
     source = concept
@@ -1082,6 +1221,12 @@ def shift_by(
     values: list[Any]
     if event is not None:
         values = [source.attribute_for(codes, "half_life")]
+        if not isinstance(values[0], QuantityAttr):
+            raise UnknownHalfLife(
+                day,
+                f"the half-life of {event.display} (taken from {fmt_date(event.start)}) is not "
+                f"declared, so its {format_number(duration.count)} half-lives cannot be computed",
+            )
     else:
         values = source.all_attribute_values("half_life")
     longest = Fraction(0)
@@ -1136,6 +1281,8 @@ def _attr_equal(actual: object, wanted: object) -> bool:
 
 _POSITIVE = {"positive", "pos", "detected", "reactive", "true", "yes", "present", "abnormal"}
 _NEGATIVE = {"negative", "neg", "not detected", "non-reactive", "nonreactive", "false", "no", "absent", "normal"}
+# Urine sediment reports say "none seen" for no casts or cells (docs: "Values and comparisons").
+_NEGATIVE |= {"none", "none seen", "not seen"}
 
 
 def matches_word(value: object, word: str) -> bool | None:
@@ -1153,6 +1300,33 @@ def matches_word(value: object, word: str) -> bool | None:
     if word in ("positive", "true", "present"):
         return truthy
     return not truthy
+
+
+def numeric_word(
+    event: Measurement, raw: Quantity, concept: ConceptSet | None, word: str
+) -> bool | str:
+    """`is positive` / `is negative` (`present` / `absent`) on a numeric result: positive when
+    above the upper limit of its reference range (the result's own, else the concept's
+    `upper_limit`), negative at or below it. Without a limit, or for `true` / `false`, the result
+    cannot say: the reason is returned instead (docs/language.md, "Values and comparisons")."""
+    if word not in ("positive", "negative", "present", "absent"):
+        return f"{describe_event(event)} is a number, not {word}"
+    bound = event.reference_range.high if event.reference_range is not None else None
+    if bound is None and concept is not None:
+        attr = concept.attribute_for(event.codes, "upper_limit")
+        if isinstance(attr, QuantityAttr):
+            bound = Quantity(attr.value, attr.unit)
+    if bound is None:
+        return (
+            f"{describe_event(event)} is a number with no upper reference limit, so it is "
+            f"neither {word} nor its opposite"
+        )
+    try:
+        limit = convert_quantity(bound, unit_of(raw), molar_mass_of(concept))
+    except (UnitError, IncompatibleUnits) as error:
+        return f"{describe_event(event)}: reference range unit: {error}"
+    positive = raw.value > limit
+    return positive if word in ("positive", "present") else not positive
 
 
 def event_evidence(event: Event, label: str, detail: str | None = None) -> Evidence:
@@ -1409,6 +1583,65 @@ def _is_new_start(ctx: Context, event: Event, concept: ConceptSet, window_start:
         if leaf.matches(other.codes):
             return False
     return True
+
+
+def _ends_inside(event: Event, window_start: dt.date | None, window_end: dt.date | None) -> bool:
+    """`ended`: the exposure's last day is inside the window (an ongoing one has not ended)."""
+    last = event.end
+    if last is None:
+        return False
+    if window_start is not None and last < window_start:
+        return False
+    return window_end is None or last <= window_end
+
+
+def case_type(event: Event, concept: ConceptSet) -> str:
+    """The type of a case for `of the same type` (docs: "Counting by type and in any period"):
+    the most specific member it matches when that member has no members of its own, else the
+    event's code that matched."""
+    leaf = concept.leaf_for(event.codes)
+    if leaf is not concept and not leaf.members:
+        return leaf.short_name
+    for code in event.codes:
+        if leaf.matches_code(code):
+            return f"{code.system} {code.code}"
+    return leaf.short_name
+
+
+def count_cases(
+    events: list[Event], concept: ConceptSet, same_type: bool, period: n.Duration | None
+) -> tuple[list[Event], Evidence]:
+    """The largest set of cases of one type (with `same_type`) in one period of `period`
+    (when given), and a note saying which."""
+    groups: dict[str, list[Event]] = {}
+    for event in events:
+        groups.setdefault(case_type(event, concept) if same_type else "", []).append(event)
+    best: list[Event] = []
+    best_type = ""
+    best_last: dt.date | None = None
+    for kind, group in groups.items():
+        group.sort(key=lambda e: (e.start, e.id))
+        if period is None:
+            if len(group) > len(best):
+                best, best_type = group, kind
+            continue
+        for i, first in enumerate(group):
+            last_day = period_last_day(first.start, period.amount, period.unit)
+            inside = [e for e in group[i:] if e.start <= last_day]
+            if len(inside) > len(best):
+                best, best_type, best_last = inside, kind, last_day
+    what = f"of type {best_type}" if same_type and best else "cases"
+    if not best:
+        detail = "no cases"
+    elif period is None:
+        detail = f"{len(best)} {what}"
+    else:
+        span = f"{format_number(period.amount)} {period.unit}"
+        detail = (
+            f"{len(best)} {what} in one period of {span} "
+            f"({fmt_date(best[0].start)}..{fmt_date(best_last)})"
+        )
+    return best, Evidence("count", detail)
 
 
 def dose_pattern(

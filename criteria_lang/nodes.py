@@ -181,6 +181,9 @@ class Query:
     statuses: tuple[str, ...] = ()
     value: ValueFilter | None = None
     dose_pattern: Literal["change", "stable"] | None = None
+    ended: bool = False  # `ended`: the exposure's last day is inside the window
+    same_type: bool = False  # `of the same type` (under `count`)
+    period: DurationLike | None = None  # `in any 12 months` (under `count`)
     span: Span = _span
 
 

@@ -201,6 +201,9 @@ def coverage_line(program: CompiledRules) -> str:
         else:
             computable += 1
     total = len(program.criteria)
+    if program.trial is None and not total:
+        rf = program.rule_file
+        return f"module: {len(rf.concepts)} concepts, {len(rf.defines)} definitions"
     trial = program.trial.registry_id if program.trial else "(no trial)"
     return (
         f"{trial}: {total} criteria: {computable} computable, {mixed} computable with a "

@@ -141,6 +141,10 @@ def code_problem(system: str, code: str, prefix: bool) -> str | None:
         if prefix:
             return "OMOP concept ids have no hierarchy by prefix: no prefixes"
         return None if re.fullmatch(r"[1-9]\d{0,10}", code) else "OMOP concept ids are digits"
+    if system == "cvx":
+        if prefix:
+            return "CVX codes have no hierarchy: no prefixes"
+        return None if re.fullmatch(r"\d{1,3}", code) else "CVX codes are 1-3 digits"
     if system == "local":
         if prefix:
             return "local codes take no prefixes"
@@ -334,13 +338,20 @@ def test_budesonide_is_not_a_systemic_glucocorticoid() -> None:
 
 
 def dimensionless_or_unit(value: object) -> str | None:
-    """The unit text of a `unit` attribute. `unit = 1` is read by the compiler as the number 1
-    (the grammar has no unit literal for the dimensionless unit), which means the unit `1`."""
+    """The unit text of a `unit` attribute (`unit = 1` is the dimensionless unit)."""
     if isinstance(value, UnitAttr):
         return value.unit
-    if value == 1:
-        return "1"
     return None
+
+
+# Qualitative results (positive/negative, detected/not detected) have no unit: a unit would make
+# `is positive` a type error, and their values are words.
+QUALITATIVE = {("observations", "chest_xray_active_tb")}
+QUALITATIVE_LABS = {
+    "hbsag", "hbc_antibody", "hbc_antibody_total", "hbc_antibody_igm", "hcv_antibody",
+    "hiv_test", "htlv", "quantiferon", "pregnancy_test", "pregnancy_test_urine",
+    "pregnancy_test_serum",
+}
 
 
 @pytest.mark.parametrize("module", ["labs", "observations", "scores"])
@@ -348,6 +359,9 @@ def test_every_measurement_has_a_unit(module: str) -> None:
     units = get_units()
     for name, concept in concepts(module).items():
         unit = dimensionless_or_unit(concept.attributes.get("unit"))
+        if (module, name) in QUALITATIVE or (module == "labs" and name in QUALITATIVE_LABS):
+            assert unit is None, f"{module}.{name} is qualitative and must declare no unit"
+            continue
         assert unit is not None, f"{module}.{name} has no unit"
         units.parse(unit)
 
