@@ -907,3 +907,26 @@ def test_never_raises_and_accounts_for_every_row(tables: dict[str, list[Any]], e
     assert not any("internal error" in p.message for p in summary.problems), summary.problems
     for record in records:
         assert isinstance(record, Patient | RecordError)
+
+
+def test_omop_codes_survive_a_round_trip_through_fhir() -> None:
+    """`omop` codes are written with the OHDSI vocabularies' URI and read back as `omop`."""
+    from criteria_lang.fhir import read_bundle
+    from criteria_lang.fhir_write import patient_to_bundle
+
+    patient, _ = read_one(
+        database(
+            **VOCABULARY,
+            condition_occurrence=[
+                {
+                    "condition_occurrence_id": 7,
+                    "person_id": 1,
+                    "condition_concept_id": 201826,
+                    "condition_start_date": "2020-02-03",
+                }
+            ],
+        )
+    )
+    (back,), problems, _ = read_bundle(patient_to_bundle(patient))
+    assert not problems
+    assert systems(back.events[0].codes) == systems(patient.events[0].codes)
