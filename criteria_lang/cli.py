@@ -322,14 +322,20 @@ def cmd_eval(args: argparse.Namespace) -> int:
 
 
 def screen_pairs(rules_path: Path, input_path: Path) -> list[tuple[Path, Path]]:
-    """A folder of rule files is paired with the input's subfolders of the same name."""
+    """A folder of rule files is paired with the input's subfolders of the same name. When some
+    rule files have such a subfolder (examples/<trial>/), those without one are left out (said
+    on stderr) rather than run on every trial's patients; when none has, each gets the input."""
     if not rules_path.is_dir():
         return [(rules_path, input_path)]
-    pairs = []
-    for rule_file in rule_files(rules_path):
-        sub = input_path / rule_file.stem
-        pairs.append((rule_file, sub if sub.is_dir() else input_path))
-    return pairs
+    files = list(rule_files(rules_path))
+    matched = [(f, input_path / f.stem) for f in files if (input_path / f.stem).is_dir()]
+    if not matched:
+        return [(f, input_path) for f in files]
+    for rule_file in files:
+        if not (input_path / rule_file.stem).is_dir():
+            folder = input_path / rule_file.stem
+            print(f"{rule_file}: no folder {folder}: not screened", file=sys.stderr)
+    return matched
 
 
 def new_summary() -> ReadSummary:

@@ -35,6 +35,7 @@ CODE_SYSTEMS: tuple[str, ...] = (
     "icd10",
     "cvx",
     "local",
+    "omop",  # an OMOP CDM concept_id (criteria_lang/omop.py)
 )
 
 

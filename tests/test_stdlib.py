@@ -143,6 +143,10 @@ def code_problem(system: str, code: str, prefix: bool) -> str | None:
         if prefix:
             return "CVX codes have no hierarchy: no prefixes"
         return None if re.fullmatch(r"\d{1,3}", code) else "CVX codes are 1-3 digits"
+    if system == "omop":
+        if prefix:
+            return "OMOP concept ids have no hierarchy by prefix: no prefixes"
+        return None if re.fullmatch(r"[1-9]\d{0,10}", code) else "OMOP concept ids are digits"
     if system == "local":
         if prefix:
             return "local codes take no prefixes"
