@@ -22,6 +22,8 @@ test: $(STAMP)
 
 check: $(STAMP)
 	$(BIN)/criteria check rules/ stdlib/
+	$(BIN)/criteria lint rules/
+	$(BIN)/criteria fmt --check rules/
 
 bench: $(STAMP)
 	$(BIN)/python bench/generate.py --patients 2000 --out bench/out/patients.jsonl

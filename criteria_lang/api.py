@@ -21,7 +21,9 @@ from .check import CompiledRules, compile_file, compile_text
 from .diagnostics import CompileError
 from .evaluate import AbsencePolicy, Evaluator
 from .load import PatientDataError, Problem, RecordError, load_patient, read_patients
-from .results import PatientResult
+from .nodes import Age, Define, DerivedValue, Ref, VisitAnchor, Window, walk
+from .outcomes import OutcomeEvaluator
+from .results import OutcomeReport, PatientResult
 from .timeline import Patient
 
 PatientInput = Patient | Mapping[str, Any] | str | bytes | Path
@@ -35,6 +37,8 @@ class Rules:
             raise CompileError(program.diagnostics, program.sources)
         self.program = program
         self.evaluator = Evaluator(program, policy=policy)
+        self.policy = policy
+        self._outcome_evaluator: OutcomeEvaluator | None = None
 
     @classmethod
     def from_file(
@@ -56,6 +60,12 @@ class Rules:
     @property
     def trial_id(self) -> str:
         return self.evaluator.trial_id
+
+    def dates_needed(self) -> dict[str, tuple[str, ...]]:
+        """The trial dates the criteria count from, each with the ids of the criteria that
+        need it (through their windows, ages and derived values, and the definitions they use),
+        in the order the trial lists its dates."""
+        return dates_needed(self.program)
 
     def evaluate(
         self, patient: PatientInput, *, dates: Mapping[str, dt.date] | None = None
@@ -81,6 +91,74 @@ class Rules:
             except Exception as error:  # noqa: BLE001 - a batch never stops for one record
                 problem = Problem("$", f"internal error while evaluating: {error!r}")
                 yield RecordError(record.source or record.id, (problem,))
+
+    # ------------------------------------------------------------------ outcomes
+    @property
+    def outcome_evaluator(self) -> OutcomeEvaluator:
+        if self._outcome_evaluator is None:
+            self._outcome_evaluator = OutcomeEvaluator(self.program, policy=self.policy)
+        return self._outcome_evaluator
+
+    def outcomes(
+        self, patient: PatientInput, *, dates: Mapping[str, dt.date] | None = None
+    ) -> OutcomeReport:
+        """Judge every outcome of the rule file at each of the patient's visits
+        (docs/language.md, "Outcomes"). Raises PatientDataError for unreadable patient data."""
+        return self.outcome_evaluator.evaluate(with_dates(to_patient(patient), dates))
+
+    def screen_outcomes(
+        self,
+        records: Iterable[Patient | RecordError],
+        *,
+        dates: Mapping[str, dt.date] | None = None,
+    ) -> Iterator[OutcomeReport | RecordError]:
+        """`outcomes` for many records: a report or a `RecordError` for each, never losing one."""
+        for record in records:
+            if isinstance(record, RecordError):
+                yield record
+                continue
+            try:
+                yield self.outcome_evaluator.evaluate(with_dates(record, dates))
+            except Exception as error:  # noqa: BLE001 - a batch never stops for one record
+                problem = Problem("$", f"internal error while judging outcomes: {error!r}")
+                yield RecordError(record.source or record.id, (problem,))
+
+
+def dates_needed(program: CompiledRules) -> dict[str, tuple[str, ...]]:
+    """Trial date name -> ids of the criteria that need it (see `Rules.dates_needed`)."""
+    index = program.index_date
+    defines = {d.name.text: d for d in program.rule_file.defines}
+
+    def names(node: object, seen: frozenset[str]) -> set[str]:
+        found: set[str] = set()
+        for item in walk(node):
+            if isinstance(item, Window):
+                if isinstance(item.anchor, VisitAnchor):
+                    pass  # the patient's visits, not a trial date
+                elif item.anchor is not None:
+                    found.add(item.anchor.text)
+                elif item.kind != "any_time" and index is not None:
+                    found.add(index)
+                if item.anchor_end is not None:
+                    found.add(item.anchor_end.text)
+            elif isinstance(item, Age | DerivedValue):
+                if not isinstance(item.anchor, VisitAnchor):
+                    found.add(item.anchor.text)
+            elif isinstance(item, Ref) and len(item.parts) == 1:
+                define: Define | None = defines.get(item.parts[0])
+                if define is not None and item.parts[0] not in seen:
+                    found |= names(define.expr, seen | {item.parts[0]})
+        return found
+
+    by_date: dict[str, list[str]] = {}
+    for criterion in program.criteria:
+        for name in names(criterion.expr, frozenset()):
+            by_date.setdefault(name, []).append(criterion.id.text)
+    order = {name: i for i, name in enumerate(program.dates)}
+    return {
+        name: tuple(by_date[name])
+        for name in sorted(by_date, key=lambda n: (order.get(n, len(order)), n))
+    }
 
 
 def to_patient(patient: PatientInput) -> Patient:

@@ -1,4 +1,4 @@
-"""The `criteria` command: check, eval, screen.
+"""The `criteria` command: check, eval, screen, outcomes; lint and fmt (cli_lint.py).
 
 Exit codes: 0 success (check: no errors); 1 the run found errors in rule files (check) or a
 record could not be read (eval); 2 usage or internal error. See `criteria --help`.
@@ -9,19 +9,23 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import sys
-from collections.abc import Iterator, Sequence
+from collections import Counter
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
-from typing import IO
+from typing import IO, TYPE_CHECKING
 
 import attrs
 
-from . import report
+from . import cli_lint, report
 from .api import Rules, with_dates
 from .check import compile_file, rule_files
 from .diagnostics import CompileError, render
 from .load import RecordError, iter_patients_from_lines, read_patients
-from .results import PatientResult
+from .results import OutcomeReport, PatientResult
 from .timeline import Patient
+
+if TYPE_CHECKING:
+    from .fhir import ReadSummary
 
 EXIT_OK, EXIT_FINDINGS, EXIT_USAGE = 0, 1, 2
 
@@ -66,6 +70,11 @@ def build_parser() -> argparse.ArgumentParser:
             default="auto",
             help="our patient JSON or FHIR R4 (auto: look at the data)",
         )
+        p.add_argument(
+            "--problems",
+            action="store_true",
+            help="FHIR input: list every resource that could not be read (default: the first 20)",
+        )
 
     ev = sub.add_parser("eval", help="evaluate one patient against a rule file")
     ev.add_argument("rules", type=Path)
@@ -83,6 +92,28 @@ def build_parser() -> argparse.ArgumentParser:
     screen.add_argument("--format", choices=["table", "csv", "jsonl"], default="table")
     screen.add_argument("--output", "-o", type=Path, help="write to a file instead of stdout")
     data_options(screen)
+    cli_lint.add_parsers(sub)
+
+    outcomes = sub.add_parser(
+        "outcomes", help="judge a rule file's outcomes at each of the patients' visits"
+    )
+    outcomes.add_argument("rules", type=Path, help="a rule file with an `outcomes` section")
+    outcomes.add_argument(
+        "input",
+        type=Path,
+        help="a patient file, a folder, a JSON Lines file, FHIR bundles or NDJSON; '-' for stdin",
+    )
+    outcomes.add_argument(
+        "--format",
+        choices=["table", "csv", "jsonl"],
+        default="table",
+        help="table: one a patient; csv, jsonl: one row per patient x outcome x visit",
+    )
+    outcomes.add_argument(
+        "--details", action="store_true", help="table: print the evidence of every judged visit"
+    )
+    outcomes.add_argument("--output", "-o", type=Path, help="write to a file instead of stdout")
+    data_options(outcomes)
     return parser
 
 
@@ -97,6 +128,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             return cmd_check(args)
         if args.command == "eval":
             return cmd_eval(args)
+        if args.command == "lint":
+            return cli_lint.cmd_lint(args)
+        if args.command == "fmt":
+            return cli_lint.cmd_fmt(args)
+        if args.command == "outcomes":
+            return cmd_outcomes(args)
         return cmd_screen(args)
     except BrokenPipeError:
         return EXIT_OK
@@ -160,19 +197,76 @@ def looks_like_fhir(path: Path) -> bool:
     return False
 
 
+def is_fhir_input(path: Path, input_format: str) -> bool:
+    if str(path) == "-":
+        return False
+    return input_format == "fhir" or (input_format == "auto" and looks_like_fhir(path))
+
+
 def read_records(
-    path: Path, input_format: str, dates: dict[str, dt.date]
+    path: Path,
+    input_format: str,
+    dates: dict[str, dt.date],
+    summary: ReadSummary | None = None,
 ) -> Iterator[Patient | RecordError]:
+    """The records under `path`: our patient format, or FHIR R4 (bundles, folders of them,
+    NDJSON exports). FHIR carries no trial dates: `dates` gives them to every FHIR patient, and
+    `summary` collects what the FHIR reader did with every resource."""
     if str(path) == "-":
         yield from iter_patients_from_lines(sys.stdin.buffer, "<stdin>")
         return
-    fhir = input_format == "fhir" or (input_format == "auto" and looks_like_fhir(path))
-    if fhir:
+    if is_fhir_input(path, input_format):
         from .fhir import read_fhir
 
-        yield from read_fhir(path)
+        yield from read_fhir(path, dates=dates, summary=summary)
         return
     yield from read_patients(path)
+
+
+class DateCheck:
+    """Counts the records that lack a trial date the rules count from and that no --date gave,
+    so that the run can say so once instead of leaving one unexplained unknown per criterion."""
+
+    def __init__(self, rules: Rules, given: dict[str, dt.date], fhir: bool) -> None:
+        self.needed = {k: v for k, v in rules.dates_needed().items() if k not in given}
+        self.fhir = fhir
+        self.records = 0
+        self.lacking: Counter[str] = Counter()
+
+    def watch(self, records: Iterable[Patient | RecordError]) -> Iterator[Patient | RecordError]:
+        for record in records:
+            if isinstance(record, Patient):
+                self.records += 1
+                for name in self.needed:
+                    if name not in record.dates:
+                        self.lacking[name] += 1
+            yield record
+
+    def message(self) -> str | None:
+        if not self.lacking:
+            return None
+        lines = []
+        for name, count in self.lacking.items():
+            criteria = ", ".join(self.needed[name])
+            if count == self.records:
+                who, whom = "no record has", "every record"
+            else:
+                who, whom = f"{count} of {self.records} records lack", "them"
+            lines.append(
+                f"note: {who} the date '{name}', which criteria {criteria} count from, and no "
+                f"--date {name}=YYYY-MM-DD was given: those criteria are unknown for {whom}."
+            )
+        if self.fhir:
+            lines.append("FHIR data carries no trial dates: give them with --date NAME=YYYY-MM-DD.")
+        return "\n".join(lines)
+
+
+def fhir_report(summary: ReadSummary, all_problems: bool) -> str:
+    limit = len(summary.problems) if all_problems else 20
+    text = summary.render(max_problems=limit)
+    if len(summary.problems) > limit:
+        text += "\n  (--problems lists them all)"
+    return text
 
 
 def load_rules(path: Path, closed_world: bool, err: IO[str]) -> Rules | None:
@@ -192,7 +286,15 @@ def cmd_eval(args: argparse.Namespace) -> int:
     if rules is None:
         return EXIT_FINDINGS
     dates = dict(args.date)
-    records = list(read_records(args.patient, args.input_format, dates))
+    fhir = is_fhir_input(args.patient, args.input_format)
+    summary = new_summary() if fhir else None
+    check = DateCheck(rules, dates, fhir)
+    records = list(check.watch(read_records(args.patient, args.input_format, dates, summary)))
+    if summary is not None:
+        print(fhir_report(summary, args.problems), file=sys.stderr)
+    note = check.message()
+    if note:
+        print(note, file=sys.stderr)
     status = EXIT_OK
     out = report.console()
     results: list[PatientResult | RecordError] = []
@@ -220,14 +322,26 @@ def cmd_eval(args: argparse.Namespace) -> int:
 
 
 def screen_pairs(rules_path: Path, input_path: Path) -> list[tuple[Path, Path]]:
-    """A folder of rule files is paired with the input's subfolders of the same name."""
+    """A folder of rule files is paired with the input's subfolders of the same name. When some
+    rule files have such a subfolder (examples/<trial>/), those without one are left out (said
+    on stderr) rather than run on every trial's patients; when none has, each gets the input."""
     if not rules_path.is_dir():
         return [(rules_path, input_path)]
-    pairs = []
-    for rule_file in rule_files(rules_path):
-        sub = input_path / rule_file.stem
-        pairs.append((rule_file, sub if sub.is_dir() else input_path))
-    return pairs
+    files = list(rule_files(rules_path))
+    matched = [(f, input_path / f.stem) for f in files if (input_path / f.stem).is_dir()]
+    if not matched:
+        return [(f, input_path) for f in files]
+    for rule_file in files:
+        if not (input_path / rule_file.stem).is_dir():
+            folder = input_path / rule_file.stem
+            print(f"{rule_file}: no folder {folder}: not screened", file=sys.stderr)
+    return matched
+
+
+def new_summary() -> ReadSummary:
+    from .fhir import ReadSummary
+
+    return ReadSummary()
 
 
 def cmd_screen(args: argparse.Namespace) -> int:
@@ -235,19 +349,31 @@ def cmd_screen(args: argparse.Namespace) -> int:
     rows: list[PatientResult | RecordError] = []
     handle: IO[str] = args.output.open("w", encoding="utf-8") if args.output else sys.stdout
     status = EXIT_OK
+    # After the verdicts: what the FHIR reader did with the input, and missing trial dates.
+    notes: list[str] = []
+    pairs = screen_pairs(args.rules, args.input)
     try:
-        for rule_file, input_path in screen_pairs(args.rules, args.input):
+        for rule_file, input_path in pairs:
             rules = load_rules(rule_file, args.closed_world, sys.stderr)
             if rules is None:
                 status = EXIT_FINDINGS
                 continue
-            records = read_records(input_path, args.input_format, dates)
+            fhir = is_fhir_input(input_path, args.input_format)
+            summary = new_summary() if fhir else None
+            check = DateCheck(rules, dates, fhir)
+            records = check.watch(read_records(input_path, args.input_format, dates, summary))
             for row in rules.screen(records, dates=dates):
                 if args.format == "jsonl":
                     print(report.jsonl(row), file=handle)
                     if isinstance(row, PatientResult):  # written: keep what the summary needs
                         row = attrs.evolve(row, criteria=())
                 rows.append(row)
+            if summary is not None:
+                heading = f"{rule_file}: " if len(pairs) > 1 else ""
+                notes.append(heading + fhir_report(summary, args.problems))
+            note = check.message()
+            if note:
+                notes.append(note)
         if args.format == "csv":
             report.write_csv(rows, handle)
         elif args.format == "table":
@@ -255,11 +381,55 @@ def cmd_screen(args: argparse.Namespace) -> int:
             title = f"screening {args.input}"
             out.print(report.screen_table(rows, title))
             out.print(report.summary_line(rows))
+            for note in notes:
+                out.print(note, markup=False, highlight=False, soft_wrap=True)
     finally:
         if args.output:
             handle.close()
     if args.format != "table":
         print(report.summary_line(rows), file=sys.stderr)
+        for note in notes:
+            print(note, file=sys.stderr)
+    return status
+
+
+# ---------------------------------------------------------------------------- outcomes
+
+
+def cmd_outcomes(args: argparse.Namespace) -> int:
+    rules = load_rules(args.rules, args.closed_world, sys.stderr)
+    if rules is None:
+        return EXIT_FINDINGS
+    if not rules.program.outcomes:
+        print(f"{args.rules}: defines no outcomes (add an `outcomes` section)", file=sys.stderr)
+        return EXIT_FINDINGS
+    dates = dict(args.date)
+    handle: IO[str] = args.output.open("w", encoding="utf-8") if args.output else sys.stdout
+    status = EXIT_OK
+    rows: list[OutcomeReport | RecordError] = []
+    try:
+        records = read_records(args.input, args.input_format, dates)
+        # A visit a column: wider than a terminal's default when written to a file or a pipe.
+        out = report.console(handle, width=None if handle.isatty() else 200)
+        for row in rules.screen_outcomes(records, dates=dates):
+            rows.append(row)
+            if isinstance(row, RecordError):
+                status = EXIT_FINDINGS
+                if args.format == "table":
+                    print(f"{row.source}: cannot read the patient record", file=sys.stderr)
+                    for problem in row.problems:
+                        print(f"  {problem}", file=sys.stderr)
+            if args.format == "jsonl":
+                for line in report.outcomes_jsonl(row):
+                    print(line, file=handle)
+            elif args.format == "table" and not isinstance(row, RecordError):
+                report.print_outcomes(row, out, details=args.details)
+        if args.format == "csv":
+            report.write_outcomes_csv(rows, handle)
+    finally:
+        if args.output:
+            handle.close()
+    print(report.outcomes_summary(rows), file=sys.stderr)
     return status
 
 

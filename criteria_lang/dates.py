@@ -74,3 +74,12 @@ def run_reaches(start: dt.date, end: dt.date, amount: Fraction, unit: str) -> bo
     if unit in ("days", "weeks"):
         return (end - start).days + 1 >= approximate_days(amount, unit)
     return end >= shift(start, amount, unit, 1) - dt.timedelta(days=1)
+
+
+def period_last_day(start: dt.date, amount: Fraction, unit: str) -> dt.date:
+    """The last day of a period of `amount` `unit`s from `start`: a run of that length, as
+    `run_reaches` counts it (12 months from 15 Jan 2023 end on 14 Jan 2024; 30 days from 1 Jan end
+    on 30 Jan)."""
+    if unit in ("days", "weeks"):
+        return start + dt.timedelta(days=int(approximate_days(amount, unit)) - 1)
+    return shift(start, amount, unit, 1) - dt.timedelta(days=1)

@@ -9,6 +9,7 @@ docs/language.md; the section names there are cited in comments here.
 from __future__ import annotations
 
 import datetime as dt
+import json
 import math
 from collections.abc import Callable, Iterable, Sequence
 from fractions import Fraction
@@ -23,11 +24,21 @@ from .check import (
     ConceptSymbol,
     DefineSymbol,
     Module,
+    OutcomeSymbol,
     dose_shape,
+    grade_domains,
+    grade_order,
     molar_mass_of,
 )
 from .concepts import ConceptSet, QuantityAttr, UnitAttr
-from .dates import approximate_days, completed_months, completed_years, run_reaches, shift
+from .dates import (
+    approximate_days,
+    completed_months,
+    completed_years,
+    period_last_day,
+    run_reaches,
+    shift,
+)
 from .derived import Builtin, Input
 from .results import CriterionResult, Evidence, PatientResult, Truth, overall
 from .timeline import (
@@ -40,6 +51,8 @@ from .timeline import (
     Patient,
     Procedure,
     Quantity,
+    Visit,
+    find_visit,
     format_number,
 )
 from .units import IncompatibleUnits, Unit, UnitError, get_units
@@ -79,6 +92,7 @@ class Value:
     kind: str = ""  # "age" for ages (compared in completed units)
     birth: dt.date | None = None
     on: dt.date | None = None
+    base: Value | None = None  # `P % of V`: V, for the change shown in evidence
 
 
 class MissingData(Exception):
@@ -86,6 +100,18 @@ class MissingData(Exception):
 
     def __init__(self, reason: str) -> None:
         super().__init__(reason)
+        self.reason = reason
+
+
+class UnknownHalfLife(Exception):
+    """An `N half-lives` window end for a drug that declares no half-life (docs: "Time").
+
+    `day` is the end the other options of `max(...)` give (the anchor when there are none).
+    """
+
+    def __init__(self, day: dt.date, reason: str) -> None:
+        super().__init__(reason)
+        self.day = day
         self.reason = reason
 
 
@@ -104,9 +130,21 @@ def fmt_quantity(value: Fraction, unit: Unit | None) -> str:
 class Context:
     """Per-patient state: the record, indexes built once, memoized query results."""
 
-    __slots__ = ("patient", "policy", "by_kind", "memo", "criterion_id", "units")
+    __slots__ = (
+        "patient", "policy", "by_kind", "memo", "criterion_id", "units", "visit", "previous_visit"
+    )
 
-    def __init__(self, patient: Patient, policy: AbsencePolicy) -> None:
+    def __init__(
+        self,
+        patient: Patient,
+        policy: AbsencePolicy,
+        *,
+        visit: Visit | None = None,
+        previous_visit: Visit | None = None,
+    ) -> None:
+        # `visit` is the visit being judged when an outcome is evaluated (docs: "Outcomes").
+        self.visit = visit
+        self.previous_visit = previous_visit
         self.patient = patient
         self.policy = policy
         by_kind: dict[str, list[Event]] = {}
@@ -120,10 +158,33 @@ class Context:
         self.units = get_units()
 
     def date(self, name: str) -> dt.date:
+        if name == n.VISIT or name == n.PREVIOUS_VISIT or name.startswith('visit "'):
+            return self.visit_date(name)
         day = self.patient.dates.get(name)
         if day is None:
             raise MissingData(f"the patient's {name} date is not recorded")
         return day
+
+    def visit_date(self, text: str) -> dt.date:
+        """The date a `VisitAnchor` names: the judged visit, the one before it, or a named one."""
+        if text == n.VISIT:
+            if self.visit is None:
+                raise MissingData("no visit is being judged (`visit` is for outcomes)")
+            return self.visit.date
+        if text == n.PREVIOUS_VISIT:
+            if self.visit is None:
+                raise MissingData("no visit is being judged (`previous visit` is for outcomes)")
+            if self.previous_visit is None:
+                visit = self.visit
+                raise MissingData(
+                    f"the patient has no visit before {visit.name} ({fmt_date(visit.date)})"
+                )
+            return self.previous_visit.date
+        wanted = json.loads(text[len("visit "):])
+        found = find_visit(self.patient.visits, wanted)
+        if found is None:
+            raise MissingData(f"the patient has no visit named '{wanted}'")
+        return found.date
 
     def events(self, kind: str, concept: ConceptSet) -> list[Event]:
         """The patient's events of `kind` that match `concept`, by date (then record order)."""
@@ -477,7 +538,7 @@ class Compiler:
     def truth(self, operand: n.Operand, module: Module) -> ExprFn:
         if isinstance(operand, n.Exists):
             return self.exists(operand, module)
-        if isinstance(operand, n.Ref):
+        if isinstance(operand, n.Ref) and isinstance(module.lookup(operand.parts), DefineSymbol):
             symbol = module.lookup(operand.parts)
             assert isinstance(symbol, DefineSymbol)
             body = symbol.define.expr
@@ -490,6 +551,8 @@ class Compiler:
                     self.define_cache[key] = self.expr(body, symbol.module)  # type: ignore[arg-type]
             fn = self.define_cache[key]
             return lambda ctx: fn(ctx)
+        if isinstance(operand, n.Ref):
+            return self.outcome_reference(operand, module)
         raise AssertionError("checker lets only queries and definitions be conditions")
 
     # ------------------------------------------------------------------ comparisons
@@ -546,13 +609,18 @@ class Compiler:
                 return Outcome(MET, evidence + (Evidence(a.label, f"{shown} {op} {fmt_quantity(right, b.unit)}: yes"),))
             if op in ("<", "<=") and not compare_values(left, op, right):
                 return Outcome(NOT_MET, evidence + (Evidence(a.label, f"{shown} {op} {fmt_quantity(right, b.unit)}: no"),))
+            if op == "=" and left > right:  # a lower bound already above the target
+                detail = f"{shown} {op} {fmt_quantity(right, b.unit)}: no"
+                return Outcome(NOT_MET, evidence + (Evidence(a.label, detail),))
+            why = "; ".join(a.missing) if a.missing else ctx.coverage_text()
             return Outcome(
                 UNKNOWN,
                 evidence,
-                (f"{a.label} is at least {shown}, but {ctx.coverage_text()}",),
+                (f"{a.label} is at least {shown}, but {why}",),
             )
         ok = compare_values(left, op, right)
         detail = f"{shown} {op} {fmt_quantity(right, b.unit)}: {'yes' if ok else 'no'}"
+        evidence = evidence + change_evidence(a, b)
         return Outcome(MET if ok else NOT_MET, evidence + (Evidence(a.label or "value", detail),))
 
     def aligned(self, a: Value, b: Value) -> tuple[Fraction, Fraction, str]:
@@ -647,6 +715,8 @@ class Compiler:
                 f"{shown} between {fmt_quantity(lo, low.unit)} and {fmt_quantity(hi, low.unit)} "
                 f"({bounds}): {'yes' if ok else 'no'}"
             )
+            evidence = tuple(dict.fromkeys(evidence + low.evidence + high.evidence))
+            evidence = evidence + change_evidence(value, low)
             return Outcome(MET if ok else NOT_MET, evidence + (Evidence(value.label, detail),))
 
         return between
@@ -663,7 +733,15 @@ class Compiler:
             else:
                 if value.value is None:
                     return Outcome(UNKNOWN, value.evidence, value.missing)
-                ok_maybe = matches_word(value.value, word)
+                event = value.event
+                if isinstance(event, Measurement) and isinstance(event.value, Quantity):
+                    # A numeric result: positive above its reference range (docs: "Values").
+                    judged = numeric_word(event, event.value, value.concept, word)
+                    if isinstance(judged, str):
+                        return Outcome(UNKNOWN, value.evidence, (judged,))
+                    ok_maybe: bool | None = judged
+                else:
+                    ok_maybe = matches_word(value.value, word)
                 if ok_maybe is None:
                     return Outcome(
                         UNKNOWN,
@@ -713,6 +791,8 @@ class Compiler:
             return self.derived(node, module)
         if isinstance(node, n.Aggregate):
             return self.aggregate(node, module)
+        if isinstance(node, (n.PercentOf, n.Difference, n.DailyDose, n.NewGrades)):
+            return self.relative_operand(node, module)
         if isinstance(node, n.Exists):
             exists = self.exists(node, module)
 
@@ -788,6 +868,9 @@ class Compiler:
         molar = molar_mass_of(concept)
         window_text = describe_window(node.query.window)
         anchor_name = node.query.window.anchor.text if node.query.window.anchor else None
+        same_type = node.query.same_type
+        period = node.query.period if isinstance(node.query.period, n.Duration) else None
+        grouped = same_type or period is not None
 
         def aggregate(ctx: Context) -> Value:
             try:
@@ -796,8 +879,14 @@ class Compiler:
                 return Value(None, missing=(missing.reason,), label=label, concept=concept)
             events = list(result.matched)
             if op == "count":
+                if grouped:
+                    events, note = count_cases(events, concept, same_type, period)
+                    evidence = (
+                        tuple(event_evidence(e, label) for e in events) + (note,) + result.details
+                    )
+                else:
+                    evidence = tuple(event_evidence(e, label) for e in events) + result.details
                 count = Fraction(len(events))
-                evidence = tuple(event_evidence(e, label) for e in events) + result.details
                 lower = not result.covered
                 if result.undecided:
                     lower = True
@@ -883,6 +972,7 @@ class Compiler:
         dose_fn = self.dose_filter(node, concept) if node.dose is not None else None
         duration = node.duration
         new_start = node.new_start
+        ended = node.ended
         pattern = node.dose_pattern
         key = ("query", id(node))
 
@@ -893,10 +983,24 @@ class Compiler:
             start, end = window_fn(ctx, None)
             candidates = ctx.events(kind, concept)
             in_window: list[Event] = []
+            # Events that only an unknown half-life could bring into the window: they go through
+            # the filters, and end up undecided rather than kept (docs: "Time").
+            pending: dict[str, str] = {}
             for event in candidates:
-                s, e = (window_fn(ctx, event) if per_event_window else (start, end))
+                if not per_event_window:
+                    if overlaps(event, start, end, kind, active_only):
+                        in_window.append(event)
+                    continue
+                notes: list[tuple[int, str]] = []
+                s, e = window_fn(ctx, event, notes)
                 if overlaps(event, s, e, kind, active_only):
                     in_window.append(event)
+                elif notes:
+                    wide_s = None if any(sign < 0 for sign, _ in notes) else s
+                    wide_e = None if any(sign > 0 for sign, _ in notes) else e
+                    if overlaps(event, wide_s, wide_e, kind, active_only):
+                        in_window.append(event)
+                        pending[event.id] = notes[0][1]
             measured = bool(in_window)
             kept: list[Event] = []
             undecided: list[tuple[Event, str]] = []
@@ -926,9 +1030,14 @@ class Compiler:
                     details.append(note_evidence(event, note))
                     if not r:
                         continue
+                if event.id in pending:
+                    undecided.append((event, pending[event.id]))
+                    continue
                 kept.append(event)
             if new_start:
                 kept = [e for e in kept if _is_new_start(ctx, e, concept, start)]
+            if ended:
+                kept = [e for e in kept if _ends_inside(e, start, end)]
             if pattern is not None:
                 kept, pattern_details, pattern_undecided = dose_pattern(
                     ctx, kept, concept, pattern, start, end
@@ -992,6 +1101,8 @@ class Compiler:
             if raw is None:
                 return f"{event.display} on {fmt_date(event.start)} has no value"
             if op == "is":
+                if isinstance(raw, Quantity) and isinstance(event, Measurement):
+                    return numeric_word(event, raw, concept, str(target))
                 m = matches_word(raw.value if isinstance(raw, Quantity) else raw, str(target))
                 return f"'{raw}' is neither {target} nor its opposite" if m is None else m
             if isinstance(target, n.TiterLit):
@@ -1059,19 +1170,37 @@ class Compiler:
     # ------------------------------------------------------------------ windows
     def window(
         self, window: n.Window, concept: ConceptSet
-    ) -> Callable[[Context, Event | None], tuple[dt.date | None, dt.date | None]]:
+    ) -> Callable[..., tuple[dt.date | None, dt.date | None]]:
+        """`resolve(ctx, event, notes=None)`: the window's days, for one event when the window
+        depends on the event's own half-life. With `notes`, an end that an unknown half-life
+        cannot place is given as far as the other options reach, and noted (sign, reason)."""
         kind = window.kind
         anchor = window.anchor.text if window.anchor else self.program.index_date
         direction = window.direction or "before"
         near, far = window.near, window.far
         anchor_end = window.anchor_end.text if window.anchor_end else None
 
-        def offset(ctx: Context, day: dt.date, duration: n.DurationLike | None, sign: int, event: Event | None) -> dt.date:
+        def offset(
+            ctx: Context,
+            day: dt.date,
+            duration: n.DurationLike | None,
+            sign: int,
+            event: Event | None,
+            notes: list[tuple[int, str]] | None = None,
+        ) -> dt.date:
             if duration is None:
                 return day
-            return shift_by(day, duration, sign, concept, event)
+            try:
+                return shift_by(day, duration, sign, concept, event)
+            except UnknownHalfLife as unknown:
+                if notes is None:
+                    raise
+                notes.append((sign, unknown.reason))
+                return unknown.day
 
-        def resolve(ctx: Context, event: Event | None) -> tuple[dt.date | None, dt.date | None]:
+        def resolve(
+            ctx: Context, event: Event | None, notes: list[tuple[int, str]] | None = None
+        ) -> tuple[dt.date | None, dt.date | None]:
             if kind == "any_time":
                 return None, None
             assert anchor is not None
@@ -1082,20 +1211,243 @@ class Compiler:
                 assert anchor_end is not None
                 return day, ctx.date(anchor_end)
             if kind == "at":
-                return offset(ctx, day, near, -1, event), offset(ctx, day, near, 1, event)
+                return (
+                    offset(ctx, day, near, -1, event, notes),
+                    offset(ctx, day, near, 1, event, notes),
+                )
             if kind == "within":
                 if direction == "before":
-                    return offset(ctx, day, far, -1, event), day
+                    return offset(ctx, day, far, -1, event, notes), day
                 if direction == "after":
-                    return day, offset(ctx, day, far, 1, event)
-                return offset(ctx, day, far, -1, event), offset(ctx, day, far, 1, event)
+                    return day, offset(ctx, day, far, 1, event, notes)
+                return (
+                    offset(ctx, day, far, -1, event, notes),
+                    offset(ctx, day, far, 1, event, notes),
+                )
             # between N and D before/after A: the two offsets in either order
-            a, b = offset(ctx, day, near, -1 if direction == "before" else 1, event), offset(
-                ctx, day, far, -1 if direction == "before" else 1, event
-            )
+            sign = -1 if direction == "before" else 1
+            a = offset(ctx, day, near, sign, event, notes)
+            b = offset(ctx, day, far, sign, event, notes)
             return min(a, b), max(a, b)
 
         return resolve
+
+
+    # ------------------------------------------------------------------ outcomes
+    # Values that compare values, and outcomes used by outcomes (docs/language.md, "Outcomes").
+    def outcome_reference(self, ref: n.Ref, module: Module) -> ExprFn:
+        symbol = module.lookup(ref.parts)
+        assert isinstance(symbol, OutcomeSymbol), f"unchecked reference {ref.dotted}"
+        name = symbol.outcome.id.text
+        key = (id(symbol.module), "outcome:" + name)
+        if key not in self.define_cache:
+            self.define_cache[key] = None  # cycles are rejected by the checker
+            self.define_cache[key] = self.expr(symbol.outcome.expr, symbol.module)
+        fn = self.define_cache[key]
+
+        def outcome(ctx: Context) -> Outcome:
+            result: Outcome = fn(ctx)
+            note = Evidence(f"outcome {name}", result.truth.value.replace("_", " "))
+            return attrs.evolve(result, evidence=(note,) + result.evidence)
+
+        return outcome
+
+    def relative_operand(
+        self, node: n.PercentOf | n.Difference | n.DailyDose | n.NewGrades, module: Module
+    ) -> ValueFn:
+        if isinstance(node, n.PercentOf):
+            return self.percent_of(node, module)
+        if isinstance(node, n.Difference):
+            return self.difference(node, module)
+        if isinstance(node, n.DailyDose):
+            return self.daily_dose(node, module)
+        return self.new_grades(node, module)
+
+    def percent_of(self, node: n.PercentOf, module: Module) -> ValueFn:
+        inner = self.operand(node.operand, module)
+        factor = node.percent / 100
+        percent = format_number(node.percent)
+
+        def percent_of(ctx: Context) -> Value:
+            base = inner(ctx)
+            label = f"{percent} % of {base.label}"
+            if not isinstance(base.value, Fraction):
+                missing = base.missing or (f"{base.label} is not a number",)
+                return Value(None, evidence=base.evidence, missing=missing, label=label)
+            value = base.value * factor
+            detail = (
+                f"{percent} % of {fmt_quantity(base.value, base.unit)} = "
+                f"{fmt_quantity(value, base.unit)}"
+            )
+            return Value(
+                value,
+                base.unit,
+                base.evidence + (Evidence(label, detail),),
+                concept=base.concept,
+                label=label,
+                base=base,
+            )
+
+        return percent_of
+
+    def difference(self, node: n.Difference, module: Module) -> ValueFn:
+        left_fn = self.operand(node.left, module)
+        right_fn = self.operand(node.right, module)
+
+        def difference(ctx: Context) -> Value:
+            a, b = left_fn(ctx), right_fn(ctx)
+            label = f"{a.label} - {b.label}"
+            evidence = tuple(dict.fromkeys(a.evidence + b.evidence))
+            if a.value is None or b.value is None:
+                return Value(None, evidence=evidence, missing=a.missing + b.missing, label=label)
+            if not isinstance(a.value, Fraction) or not isinstance(b.value, Fraction):
+                missing = (f"{label}: not numbers",)
+                return Value(None, evidence=evidence, missing=missing, label=label)
+            if b.lower_bound:
+                return Value(
+                    None,
+                    evidence=evidence,
+                    missing=(f"{b.label} is only known to be at least {format_number(b.value)}",),
+                    label=label,
+                )
+            try:
+                right = b.value
+                if a.unit is not None and b.unit is not None and a.unit != b.unit:
+                    molar = molar_mass_of(a.concept or b.concept)
+                    right = self.units.convert(b.value, b.unit, a.unit, molar_mass=molar)
+            except (UnitError, IncompatibleUnits) as error:
+                return Value(None, evidence=evidence, missing=(f"{label}: {error}",), label=label)
+            value = a.value - right
+            detail = (
+                f"{fmt_quantity(a.value, a.unit)} - {fmt_quantity(right, a.unit)} = "
+                f"{fmt_quantity(value, a.unit)}"
+            )
+            return Value(
+                value,
+                a.unit,
+                evidence + (Evidence(label, detail),),
+                missing=a.missing,
+                lower_bound=a.lower_bound,
+                concept=a.concept or b.concept,
+                label=label,
+            )
+
+        return difference
+
+    def daily_dose(self, node: n.DailyDose, module: Module) -> ValueFn:
+        concept = self.concept(node.drug, module)
+        anchor = node.anchor.text
+        basis = node.basis
+        per_day = self.units.parse("mg/day")
+        label = f"daily dose {concept.short_name}" + (f" as {basis}" if basis else "")
+
+        def daily_dose(ctx: Context) -> Value:
+            try:
+                day = ctx.date(anchor)
+            except MissingData as missing:
+                return Value(None, missing=(missing.reason,), label=label, concept=concept)
+            at = f"{label} on {fmt_date(day)}"
+            total = Fraction(0)
+            evidence: list[Evidence] = []
+            for event in ctx.events("medication", concept):
+                if not overlaps(event, day, day, "medication", False):
+                    continue
+                assert isinstance(event, MedicationExposure)
+                amount = dose_amount(ctx, event, "daily", per_day, basis, concept)
+                if isinstance(amount, str):
+                    return Value(
+                        None, evidence=tuple(evidence), missing=(amount,), label=at, concept=concept
+                    )
+                total += amount[0]
+                evidence.append(event_evidence(event, at, amount[1]))
+            if not evidence:
+                if not ctx.covered(day, day):
+                    reason = (
+                        f"no {concept.short_name} recorded on {fmt_date(day)}, "
+                        f"but {ctx.coverage_text()}"
+                    )
+                    return Value(None, missing=(reason,), label=at, concept=concept)
+                evidence.append(Evidence(at, f"no {concept.short_name} that day: 0 mg/day"))
+            return Value(total, per_day, tuple(evidence), label=at, concept=concept, on=day)
+
+        return daily_dose
+
+    def new_grades(self, node: n.NewGrades, module: Module) -> ValueFn:
+        concept = self.concept(node.concept, module)
+        kind = node.kind
+        domains = grade_domains(concept)
+        orders = {d.name: grade_order(d, concept) or () for d in domains}
+        wanted = tuple(g.casefold() for g in node.grades)
+        now_window = self.window(node.window, concept)
+        then_window = self.window(node.reference, concept)
+        grades_text = ", ".join(node.grades)
+        label = f"new {grades_text} in {concept.short_name}"
+
+        def grade_in(
+            ctx: Context, domain: ConceptSet, resolve: Any, window: n.Window
+        ) -> tuple[str | None, Event | None, str]:
+            start, end = resolve(ctx, None)
+            events = [e for e in ctx.events(kind, domain) if overlaps(e, start, end, kind, False)]
+            where = describe_window(window)
+            if not events:
+                return None, None, f"no {domain.short_name} {where}"
+            if window.kind == "at" and window.anchor is not None:
+                target = ctx.date(window.anchor.text)
+                chosen = min(events, key=lambda e: (abs((e.start - target).days), e.start, e.id))
+            else:
+                chosen = max(events, key=lambda e: (e.start, e.id))
+            raw = getattr(chosen, "value", None)
+            grade = str(raw).strip().casefold() if isinstance(raw, str) else None
+            if grade is None or grade not in orders[domain.name]:
+                return None, chosen, f"{describe_event(chosen)}: not a grade"
+            return grade, chosen, ""
+
+        def new_grades(ctx: Context) -> Value:
+            try:
+                count = 0
+                evidence: list[Evidence] = []
+                undecided: list[str] = []
+                for domain in domains:
+                    order = orders[domain.name]
+                    now, now_event, now_why = grade_in(ctx, domain, now_window, node.window)
+                    then, then_event, then_why = grade_in(ctx, domain, then_window, node.reference)
+                    if now is not None and then is not None:
+                        if now in wanted and order.index(then) > order.index(now):
+                            count += 1
+                            assert now_event is not None and then_event is not None
+                            evidence.append(
+                                Evidence(
+                                    f"new {now.upper()} {domain.short_name}",
+                                    f"{then.upper()} on {fmt_date(then_event.start)} -> "
+                                    f"{now.upper()} on {fmt_date(now_event.start)}",
+                                    now_event.id,
+                                    fmt_date(now_event.start),
+                                )
+                            )
+                        continue
+                    if now is not None and now not in wanted:
+                        continue  # not graded any of the wanted grades now: not new
+                    if then is not None and all(
+                        order.index(then) <= order.index(g) for g in wanted
+                    ):
+                        continue  # already at least as severe at the reference: cannot be new
+                    undecided.append(f"{domain.short_name}: {now_why or then_why}")
+            except MissingData as missing:
+                return Value(None, missing=(missing.reason,), label=label)
+            summary = f"{count} of {len(domains)} domains newly graded {grades_text}"
+            if undecided:
+                summary += f"; {len(undecided)} undecided"
+            evidence.insert(0, Evidence(label, summary))
+            return Value(
+                Fraction(count),
+                None,
+                tuple(evidence),
+                missing=tuple(undecided),
+                lower_bound=bool(undecided),
+                label=label,
+            )
+
+        return new_grades
 
 
 # --------------------------------------------------------------------------- helpers
@@ -1122,7 +1474,16 @@ def shift_by(
     if isinstance(duration, n.Duration):
         return shift(day, duration.amount, duration.unit, sign)
     if isinstance(duration, n.LongestDuration):
-        options = [shift_by(day, o, sign, concept, event) for o in duration.options]
+        options: list[dt.date] = []
+        unknown: UnknownHalfLife | None = None
+        for option in duration.options:
+            try:
+                options.append(shift_by(day, option, sign, concept, event))
+            except UnknownHalfLife as missing:
+                unknown = missing
+        if unknown is not None:
+            reached = (min(options) if sign < 0 else max(options)) if options else day
+            raise UnknownHalfLife(reached, unknown.reason)
         return min(options) if sign < 0 else max(options)
     # N half-lives: of the named drug, or of the matched event's own drug; rounded up to days.
     source = concept
@@ -1130,6 +1491,12 @@ def shift_by(
     values: list[Any]
     if event is not None:
         values = [source.attribute_for(codes, "half_life")]
+        if not isinstance(values[0], QuantityAttr):
+            raise UnknownHalfLife(
+                day,
+                f"the half-life of {event.display} (taken from {fmt_date(event.start)}) is not "
+                f"declared, so its {format_number(duration.count)} half-lives cannot be computed",
+            )
     else:
         values = source.all_attribute_values("half_life")
     longest = Fraction(0)
@@ -1184,6 +1551,8 @@ def _attr_equal(actual: object, wanted: object) -> bool:
 
 _POSITIVE = {"positive", "pos", "detected", "reactive", "true", "yes", "present", "abnormal"}
 _NEGATIVE = {"negative", "neg", "not detected", "non-reactive", "nonreactive", "false", "no", "absent", "normal"}
+# Urine sediment reports say "none seen" for no casts or cells (docs: "Values and comparisons").
+_NEGATIVE |= {"none", "none seen", "not seen"}
 
 
 def matches_word(value: object, word: str) -> bool | None:
@@ -1201,6 +1570,34 @@ def matches_word(value: object, word: str) -> bool | None:
     if word in ("positive", "true", "present"):
         return truthy
     return not truthy
+
+
+def numeric_word(
+    event: Measurement, raw: Quantity, concept: ConceptSet | None, word: str
+) -> bool | str:
+    """`is positive` / `is negative` (`present` / `absent`) on a numeric result: positive when
+    above the upper limit of its reference range (the result's own, else the concept's
+    `upper_limit`), negative at or below it. Without a limit, or for `true` / `false`, the result
+    cannot say: the reason is returned instead (docs/language.md, "Values and comparisons")."""
+    if word not in ("positive", "negative", "present", "absent"):
+        return f"{describe_event(event)} is a number, not {word}"
+    bound = event.reference_range.high if event.reference_range is not None else None
+    if bound is None and concept is not None:
+        attr = concept.attribute_for(event.codes, "upper_limit")
+        if isinstance(attr, QuantityAttr):
+            bound = Quantity(attr.value, attr.unit)
+    if bound is None:
+        return (
+            # the value's unit is left out: it is spelt as the source spelt it (UCUM in FHIR)
+            f"{event.display} on {fmt_date(event.start)} is a number with no upper reference "
+            f"limit, so it is neither {word} nor its opposite"
+        )
+    try:
+        limit = convert_quantity(bound, unit_of(raw), molar_mass_of(concept))
+    except (UnitError, IncompatibleUnits) as error:
+        return f"{describe_event(event)}: reference range unit: {error}"
+    positive = raw.value > limit
+    return positive if word in ("positive", "present") else not positive
 
 
 def event_evidence(event: Event, label: str, detail: str | None = None) -> Evidence:
@@ -1459,6 +1856,65 @@ def _is_new_start(ctx: Context, event: Event, concept: ConceptSet, window_start:
     return True
 
 
+def _ends_inside(event: Event, window_start: dt.date | None, window_end: dt.date | None) -> bool:
+    """`ended`: the exposure's last day is inside the window (an ongoing one has not ended)."""
+    last = event.end
+    if last is None:
+        return False
+    if window_start is not None and last < window_start:
+        return False
+    return window_end is None or last <= window_end
+
+
+def case_type(event: Event, concept: ConceptSet) -> str:
+    """The type of a case for `of the same type` (docs: "Counting by type and in any period"):
+    the most specific member it matches when that member has no members of its own, else the
+    event's code that matched."""
+    leaf = concept.leaf_for(event.codes)
+    if leaf is not concept and not leaf.members:
+        return leaf.short_name
+    for code in event.codes:
+        if leaf.matches_code(code):
+            return f"{code.system} {code.code}"
+    return leaf.short_name
+
+
+def count_cases(
+    events: list[Event], concept: ConceptSet, same_type: bool, period: n.Duration | None
+) -> tuple[list[Event], Evidence]:
+    """The largest set of cases of one type (with `same_type`) in one period of `period`
+    (when given), and a note saying which."""
+    groups: dict[str, list[Event]] = {}
+    for event in events:
+        groups.setdefault(case_type(event, concept) if same_type else "", []).append(event)
+    best: list[Event] = []
+    best_type = ""
+    best_last: dt.date | None = None
+    for kind, group in groups.items():
+        group.sort(key=lambda e: (e.start, e.id))
+        if period is None:
+            if len(group) > len(best):
+                best, best_type = group, kind
+            continue
+        for i, first in enumerate(group):
+            last_day = period_last_day(first.start, period.amount, period.unit)
+            inside = [e for e in group[i:] if e.start <= last_day]
+            if len(inside) > len(best):
+                best, best_type, best_last = inside, kind, last_day
+    what = f"of type {best_type}" if same_type and best else "cases"
+    if not best:
+        detail = "no cases"
+    elif period is None:
+        detail = f"{len(best)} {what}"
+    else:
+        span = f"{format_number(period.amount)} {period.unit}"
+        detail = (
+            f"{len(best)} {what} in one period of {span} "
+            f"({fmt_date(best[0].start)}..{fmt_date(best_last)})"
+        )
+    return best, Evidence("count", detail)
+
+
 def dose_pattern(
     ctx: Context,
     kept: list[Event],
@@ -1621,3 +2077,36 @@ class Evaluator:
             criteria=criteria,
             source=patient.source,
         )
+
+
+# --------------------------------------------------------------------------- outcomes
+
+
+def change_evidence(value: Value, threshold: Value) -> tuple[Evidence, ...]:
+    """Comparing with `P % of V`: the change from V to the value, absolute and relative."""
+    base = threshold.base
+    if base is None or not isinstance(base.value, Fraction):
+        return ()
+    if not isinstance(value.value, Fraction):
+        return ()
+    now = value.value
+    try:
+        if value.unit is not None and base.unit is not None and value.unit != base.unit:
+            molar = molar_mass_of(value.concept or base.concept)
+            now = get_units().convert(now, value.unit, base.unit, molar_mass=molar)
+    except (UnitError, IncompatibleUnits):
+        return ()
+    delta = now - base.value
+
+    def when(v: Value) -> str:
+        return f" on {fmt_date(v.event.start)}" if v.event is not None else ""
+
+    text = (
+        f"{fmt_quantity(base.value, base.unit)}{when(base)} -> "
+        f"{fmt_quantity(now, base.unit)}{when(value)}: "
+        f"{'+' if delta >= 0 else '-'}{fmt_quantity(abs(delta), base.unit)}"
+    )
+    if base.value != 0:
+        relative = delta / base.value * 100
+        text += f" ({'+' if relative >= 0 else '-'}{format_number(abs(relative))} %)"
+    return (Evidence(f"change in {base.label}", text),)

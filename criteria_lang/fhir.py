@@ -42,6 +42,7 @@ from criteria_lang.timeline import (
     Code,
     Condition,
     Event,
+    Fact,
     Interval,
     Measurement,
     MedicationExposure,
@@ -53,7 +54,18 @@ from criteria_lang.timeline import (
 from criteria_lang.units import UnitError, get_units
 
 __all__ = [
+    "ATTRIBUTE_EXTENSION",
+    "CATEGORY_SYSTEM",
+    "CONCEPT_SYSTEM",
+    "COVERAGE_EXTENSION",
     "DUPLICATE",
+    "FACT_CATEGORY",
+    "FHIR_BASE",
+    "LOCAL_SYSTEM",
+    "ID_SYSTEM",
+    "STATUS_EXTENSION",
+    "TAG_SYSTEM",
+    "DOSE_AS_RECORDED",
     "IGNORED",
     "NOT_READABLE",
     "NO_RESOURCE",
@@ -70,9 +82,35 @@ __all__ = [
 # --------------------------------------------------------------------------------------------
 # Vocabulary
 
+# Our namespace for the code systems and extensions that carry what standard FHIR has no place
+# for (docs/fhir.md, "Writing FHIR"). `.example` is reserved (RFC 2606): these URIs identify and are
+# never fetched. criteria_lang.fhir_write writes them; this reader reads them back.
+FHIR_BASE = "https://criteria-lang.example/fhir"
+# Codes naming a stdlib concept directly (`Code("concept", "sle")`), and our `local` codes.
+CONCEPT_SYSTEM = f"{FHIR_BASE}/CodeSystem/concept"
+LOCAL_SYSTEM = f"{FHIR_BASE}/CodeSystem/local"
+# Observation.category: an Observation in this category is a `fact` event (pregnant, consent).
+CATEGORY_SYSTEM = f"{FHIR_BASE}/CodeSystem/observation-category"
+FACT_CATEGORY = "fact"
+# Patient extension: the spans the record covers (sub-extensions `span`, valuePeriod; or `none`).
+COVERAGE_EXTENSION = f"{FHIR_BASE}/StructureDefinition/record-coverage"
+# Condition/Procedure extension: one event attribute (sub-extensions `name` and `value`).
+ATTRIBUTE_EXTENSION = f"{FHIR_BASE}/StructureDefinition/attribute"
+# Medication extension: the status as recorded, when FHIR's status value set has no code for it.
+STATUS_EXTENSION = f"{FHIR_BASE}/StructureDefinition/status"
+# Resource.identifier: the event's (or patient's) id in our format, when a FHIR id cannot hold it
+# (`fact-consent_signed` is written `fact-consent-signed`). The reader names the event after it.
+ID_SYSTEM = f"{FHIR_BASE}/id"
+# Medication meta.tag: the dose is as recorded (none: not recorded), so no dose is read from the
+# drug's RxNorm name (see "Medication strength from the RxNorm name" in docs/fhir.md).
+TAG_SYSTEM = f"{FHIR_BASE}/CodeSystem/tag"
+DOSE_AS_RECORDED = "dose-as-recorded"
+
 # Coding system URIs -> our short names (timeline.CODE_SYSTEMS). URIs and OIDs as listed in
 # FHIR R4 "Using Codes in Resources", section 4.3 (hl7.org/fhir/R4/terminologies-systems.html).
 SYSTEMS: dict[str, str] = {
+    CONCEPT_SYSTEM: "concept",
+    LOCAL_SYSTEM: "local",
     "http://snomed.info/sct": "snomed",
     "urn:oid:2.16.840.1.113883.6.96": "snomed",
     "http://hl7.org/fhir/sid/icd-10": "icd10",
@@ -87,6 +125,8 @@ SYSTEMS: dict[str, str] = {
     "urn:oid:2.16.840.1.113883.6.73": "atc",
     "http://hl7.org/fhir/sid/cvx": "cvx",
     "urn:oid:2.16.840.1.113883.12.292": "cvx",
+    # OHDSI Standardized Vocabularies (OMOP concept ids), as registered in HL7 terminology (UTG).
+    "https://fhir-terminology.ohdsi.org": "omop",
 }
 UCUM = "http://unitsofmeasure.org"
 
@@ -658,6 +698,44 @@ def _event_id(rtype: str, rid: str) -> str:
     return f"{rtype}/{rid}"
 
 
+def _extensions(
+    ctx: _Ctx, obj: dict[str, Any], url: str, path: str
+) -> list[tuple[int, dict[str, Any]]]:
+    """The extensions of `obj` with this url, with their index."""
+    out = []
+    for index, item in enumerate(_array(ctx, obj.get("extension"), path + ".extension")):
+        if isinstance(item, dict) and item.get("url") == url:
+            out.append((index, item))
+    return out
+
+
+def _attribute_extensions(
+    ctx: _Ctx, res: dict[str, Any], attributes: dict[str, str | Fraction | bool]
+) -> None:
+    """Event attributes written by criteria_lang.fhir_write (ATTRIBUTE_EXTENSION)."""
+    for index, ext in _extensions(ctx, res, ATTRIBUTE_EXTENSION, ""):
+        where = f".extension[{index}]"
+        parts = {
+            item.get("url"): item
+            for item in _array(ctx, ext.get("extension"), where + ".extension")
+            if isinstance(item, dict)
+        }
+        name = _text(ctx, (parts.get("name") or {}).get("valueString"), where + "(name)")
+        value_ext = parts.get("value") or {}
+        value: str | Fraction | bool | None = None
+        if isinstance(value_ext.get("valueBoolean"), bool):
+            value = value_ext["valueBoolean"]
+        elif value_ext.get("valueString") is not None:
+            value = _text(ctx, value_ext.get("valueString"), where + "(value)")
+        elif value_ext.get("valueDecimal") is not None:
+            value = _number(ctx, value_ext.get("valueDecimal"), where + "(value)")
+        if name is None or value is None:
+            if not ctx.problems:
+                ctx.problem(where, "an attribute extension needs a name and a value")
+            continue
+        attributes[name] = value
+
+
 def _read_condition(ctx: _Ctx, res: dict[str, Any], rid: str, scope: _Scope) -> list[Event]:
     """Condition and AllergyIntolerance: a condition from its onset (or recorded date) on."""
     rtype = res["resourceType"]
@@ -694,6 +772,7 @@ def _read_condition(ctx: _Ctx, res: dict[str, Any], rid: str, scope: _Scope) -> 
         categories = _array(ctx, res.get("category"), ".category")
         if len(categories) == 1 and isinstance(categories[0], str):
             attributes["category"] = categories[0]
+    _attribute_extensions(ctx, res, attributes)
     if ctx.problems or codes is None:
         return []
     if start is None:
@@ -809,6 +888,30 @@ def _frequency(ctx: _Ctx, dosage: dict[str, Any], path: str) -> Fraction | None:
     return _TIMING_CODES.get(code.upper()) if code is not None else None
 
 
+def _dose_as_recorded(res: dict[str, Any]) -> bool:
+    meta = res.get("meta")
+    tags = meta.get("tag") if isinstance(meta, dict) else None
+    return isinstance(tags, list) and any(
+        isinstance(tag, dict)
+        and tag.get("system") == TAG_SYSTEM
+        and tag.get("code") == DOSE_AS_RECORDED
+        for tag in tags
+    )
+
+
+def _daily_dose(ctx: _Ctx, value: object, path: str) -> Quantity | None:
+    """A rateQuantity in an amount per time (`mg/d`, `[iU]/wk`): the daily dose. An infusion
+    rate in a volume per time (`mL/h`) is not a dose and is not read."""
+    quantity = _quantity(ctx, value, path, default_unit=None)
+    if quantity is None:
+        return None
+    units = get_units()
+    unit = units.parse_ucum(quantity.unit)
+    if units.compatible(unit, "mg/day") or units.compatible(unit, "IU/day"):
+        return quantity
+    return None
+
+
 def _route(ctx: _Ctx, value: object, path: str) -> str | None:
     """A route as a lowercased word: "Oral route (qualifier value)" -> "oral"."""
     label = _concept_label(ctx, value, path)
@@ -886,6 +989,12 @@ def _read_medication(ctx: _Ctx, res: dict[str, Any], rid: str, scope: _Scope) ->
     """MedicationRequest/-Statement/-Administration/-Dispense and Immunization: an exposure."""
     rtype = res["resourceType"]
     status = _status(ctx, rtype, res.get("status"), ".status")
+    # FHIR's "unknown" means the status is not known: no status, as in our format; a status
+    # FHIR's value set cannot hold comes in our extension (criteria_lang.fhir_write).
+    recorded = None if status == "unknown" else status
+    for index, ext in _extensions(ctx, res, STATUS_EXTENSION, ""):
+        recorded = _text(ctx, ext.get("valueString"), f".extension[{index}].valueString")
+    daily: Quantity | None = None
     if rtype == "Immunization":
         codes = _codes(ctx, res.get("vaccineCode"), ".vaccineCode", "vaccineCode")
         name = None
@@ -912,6 +1021,9 @@ def _read_medication(ctx: _Ctx, res: dict[str, Any], rid: str, scope: _Scope) ->
             if first is not None and first.get("doseQuantity") is not None:
                 where = dosage_path + ".doseAndRate[0].doseQuantity"
                 dose, count = _dose(ctx, first.get("doseQuantity"), where)
+            if first is not None and first.get("rateQuantity") is not None:
+                where = dosage_path + ".doseAndRate[0].rateQuantity"
+                daily = _daily_dose(ctx, first.get("rateQuantity"), where)
             per_day = _frequency(ctx, dosage, dosage_path)
     if ctx.problems or codes is None:
         return []
@@ -929,7 +1041,7 @@ def _read_medication(ctx: _Ctx, res: dict[str, Any], rid: str, scope: _Scope) ->
     _check_order(ctx, start, end, date_path)
     if ctx.problems:
         return []
-    if dose is None and name is not None:
+    if dose is None and daily is None and name is not None and not _dose_as_recorded(res):
         strength = rxnorm_strength_mg(name)
         if strength is not None:
             note = _NOTE_STRENGTH if count is None else _NOTE_STRENGTH_COUNT
@@ -945,15 +1057,44 @@ def _read_medication(ctx: _Ctx, res: dict[str, Any], rid: str, scope: _Scope) ->
             source=_event_id(rtype, rid),
             dose=dose,
             per_day=per_day,
+            daily_dose=daily,
             route=route,
-            status=status,
+            status=recorded,
         )
     ]
 
 
+# LOINC terms of a glomerular filtration rate per 1.73 m2 of body surface (property VRat/Area,
+# "GFR/1.73 sq M.predicted"): the eGFR codes of stdlib/labs.crit. The unit of such a result is
+# mL/min/{1.73_m2}; a result written in plain `mL/min` under one of these codes is the same
+# normalised rate with the annotation left out (in UCUM an annotation has no meaning, so the two
+# codes even denote the same unit), not an absolute clearance: it is read as mL/min/{1.73_m2} and
+# counted in the summary's notes. Synthea writes 33914-3 in both units.
+_GFR_PER_BSA_LOINC = frozenset(
+    {"33914-3", "48642-3", "48643-1", "62238-1", "88293-6", "88294-4", "98979-8"}
+)
+_GFR_PER_BSA_UNIT = "mL/min/{1.73_m2}"
+_NOTE_GFR = "eGFR results in mL/min read as mL/min/{1.73_m2}: their LOINC code is per 1.73 m2"
+
+
+def _gfr_per_bsa(quantity: Quantity | None) -> Quantity | None:
+    """A quantity in plain mL/min as mL/min/{1.73_m2}; None when it is in any other unit."""
+    if quantity is None or quantity.unit == _GFR_PER_BSA_UNIT:
+        return None
+    units = get_units()
+    try:
+        if units.parse_ucum(quantity.unit) != units.parse_ucum("mL/min"):
+            return None
+    except UnitError:
+        return None
+    return Quantity(quantity.value, _GFR_PER_BSA_UNIT, ucum=True)
+
+
 def _observation_kind(ctx: _Ctx, res: dict[str, Any]) -> str:
-    """`lab` for the laboratory category, `score` for survey (or score), else `observation`."""
+    """`lab` for the laboratory category, `score` for survey (or score), `fact` for our fact
+    category (CATEGORY_SYSTEM), else `observation`."""
     words: set[str] = set()
+    fact = False
     for index, item in enumerate(_array(ctx, res.get("category"), ".category")):
         concept = _obj(ctx, item, f".category[{index}]")
         if concept is None:
@@ -964,6 +1105,10 @@ def _observation_kind(ctx: _Ctx, res: dict[str, Any]) -> str:
             code = _text(ctx, coding.get("code"), f"{where}[{jndex}].code") if coding else None
             if code is not None:
                 words.add(code.lower())
+                system = coding.get("system") if coding is not None else None
+                fact = fact or (system == CATEGORY_SYSTEM and code == FACT_CATEGORY)
+    if fact:
+        return "fact"
     if "laboratory" in words:
         return "lab"
     if words & {"survey", "score"}:
@@ -1098,6 +1243,39 @@ def _read_observation(ctx: _Ctx, res: dict[str, Any], rid: str, scope: _Scope) -
     if ctx.problems or codes is None or day is None:
         return []
     event_id = _event_id("Observation", rid)
+    if kind == "fact":
+        # A fact (criteria_lang.fhir_write): yes/no, text, or a pure number.
+        fact_value: str | bool | Fraction | None
+        if isinstance(value, Quantity):
+            units = get_units()
+            if units.parse_ucum(value.unit) != units.parse_ucum("1"):
+                ctx.problem(".valueQuantity", "a fact's value is yes/no, text or a pure number")
+                return []
+            fact_value = value.value
+        else:
+            fact_value = value
+        fact = Fact(
+            id=event_id,
+            kind="fact",
+            codes=codes,
+            start=day,
+            end=day,
+            source=event_id,
+            value=fact_value,
+        )
+        return [fact]
+    if isinstance(value, Quantity) and any(
+        code.system == "loinc" and code.code in _GFR_PER_BSA_LOINC for code in codes
+    ):
+        per_bsa = _gfr_per_bsa(value)
+        if per_bsa is not None:
+            value = per_bsa
+            if reference is not None:
+                reference = ReferenceRange(
+                    _gfr_per_bsa(reference.low) or reference.low,
+                    _gfr_per_bsa(reference.high) or reference.high,
+                )
+            scope.summary.notes[("Observation", _NOTE_GFR)] += 1
     events: list[Event] = []
     if value is not None or not parts:
         # A panel with components and no value of its own (blood pressure) gives only its
@@ -1165,6 +1343,7 @@ def _read_procedure(ctx: _Ctx, res: dict[str, Any], rid: str, scope: _Scope) -> 
         date_path = ".period.start"
         start, end = _period(ctx, res.get("period"), ".period") or (None, None)
     else:
+        _attribute_extensions(ctx, res, attributes)
         codes = _codes(ctx, res.get("code"), ".code", "code")
         date_path = ".performedDateTime"
         if res.get("performedDateTime") is not None:
@@ -1236,6 +1415,20 @@ class _PatientBuild:
     sex: str | None
     events: list[Event] = attrs.field(factory=list)
     error: RecordError | None = None
+    # The spans the record declares it covers (COVERAGE_EXTENSION); None: computed from events.
+    coverage: tuple[Interval, ...] | None = None
+
+
+def _our_id(res: dict[str, Any]) -> str | None:
+    """The id in our format that criteria_lang.fhir_write kept in an identifier (ID_SYSTEM)."""
+    identifiers = res.get("identifier")
+    if isinstance(identifiers, list):
+        for item in identifiers:
+            if isinstance(item, dict) and item.get("system") == ID_SYSTEM:
+                value = item.get("value")
+                if isinstance(value, str) and value:
+                    return value
+    return None
 
 
 def _resource_id(res: dict[str, Any], full_url: str | None, fallback: str) -> str:
@@ -1247,6 +1440,27 @@ def _resource_id(res: dict[str, Any], full_url: str | None, fallback: str) -> st
     return fallback
 
 
+def _coverage_extension(ctx: _Ctx, res: dict[str, Any]) -> tuple[Interval, ...] | None:
+    """The record's coverage as criteria_lang.fhir_write declares it, or None when not declared:
+    sub-extensions `span` (valuePeriod, no end: still open), or `none` (covers nothing)."""
+    found = _extensions(ctx, res, COVERAGE_EXTENSION, "")
+    if not found:
+        return None
+    spans: list[Interval] = []
+    for index, ext in found:
+        where = f".extension[{index}].extension"
+        for jndex, part in enumerate(_array(ctx, ext.get("extension"), where)):
+            if not isinstance(part, dict) or part.get("url") != "span":
+                continue
+            span = _period(ctx, part.get("valuePeriod"), f"{where}[{jndex}].valuePeriod")
+            if span is None or span[0] is None:
+                ctx.problem(f"{where}[{jndex}]", "a coverage span needs a start")
+                continue
+            _check_order(ctx, span[0], span[1], f"{where}[{jndex}].valuePeriod")
+            spans.append(Interval(span[0], span[1]))
+    return tuple(spans)
+
+
 def _read_patient(res: dict[str, Any], entry: _Entry, rid: str) -> _PatientBuild:
     """Patient.id, birthDate and gender; a Patient that cannot be read is a RecordError."""
     source = f"{entry.source}#Patient/{rid}"
@@ -1255,7 +1469,7 @@ def _read_patient(res: dict[str, Any], entry: _Entry, rid: str) -> _PatientBuild
     sex = _text(ctx, res.get("gender"), ".gender")
     if sex is not None and sex not in GENDERS:
         ctx.wrong(".gender", "one of " + ", ".join(sorted(GENDERS)), sex)
-    build = _PatientBuild(rid, source, birth, sex)
+    build = _PatientBuild(rid, source, birth, sex, coverage=_coverage_extension(ctx, res))
     if ctx.problems:
         build.error = RecordError(source, tuple(ctx.problems))
     return build
@@ -1336,6 +1550,7 @@ class _Assembler:
 
     def add_patient(self, res: dict[str, Any], entry: _Entry, rid: str) -> None:
         build = _read_patient(res, entry, rid)
+        build.id = _our_id(res) or build.id
         if build.error is not None:
             self.report("Patient", entry.source, build.error.problems, rid)
         else:
@@ -1379,7 +1594,7 @@ class _Assembler:
             if build is not None and build.error is not None:
                 self.skip(rtype, PATIENT_NOT_READABLE)
                 return
-            events = _READERS[rtype](ctx, res, rid, self.scope)
+            events = _READERS[rtype](ctx, res, _our_id(res) or rid, self.scope)
         except _Skip as skip:
             self.skip(rtype, skip.reason)
             return
@@ -1401,7 +1616,9 @@ class _Assembler:
 def _finish(build: _PatientBuild, dates: Mapping[str, dt.date]) -> Patient:
     events = tuple(build.events)
     coverage: tuple[Interval, ...] = ()
-    if events:
+    if build.coverage is not None:
+        coverage = build.coverage
+    elif events:
         # The span of the record, from its first to its last dated event, as an OMOP CDM
         # observation period is built from the data when the source declares none: a FHIR
         # bundle declares nothing better.

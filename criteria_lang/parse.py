@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import functools
 import re
+from contextvars import ContextVar
 from pathlib import Path
 
+import attrs
 import lark
 from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken
 
@@ -22,9 +24,12 @@ MAX_SYNTAX_ERRORS = 50
 # A line that starts a top-level statement or a criterion: where recovery resumes.
 _STATEMENT_START = re.compile(
     r"^[ \t]*(?:"
-    r"(?:trial|import|from|define|inclusion|exclusion)\b"  # keywords that only start statements
+    # keywords that only start statements
+    r"(?:trial|import|from|define|inclusion|exclusion|outcomes)\b"
     r"|(?:condition|drug|lab|procedure|observation|score|fact)[ \t]+\w+[ \t]*(?:\"[^\"\n]*\"[ \t]*)?="
     r"|(?!review\b)[A-Za-z_]\w*[ \t]+\"[^\"\n]*\"[ \t]*:"  # a criterion: ID "text":
+    # an outcome with options: ID "text" at visits ... / at every visit / compared to DATE
+    r"|[A-Za-z_]\w*[ \t]+\"[^\"\n]*\"[ \t]+(?:at[ \t]+(?:every|visits)|compared[ \t]+to)\b"
     r")",
     re.MULTILINE,
 )
@@ -57,6 +62,27 @@ def grammar_text() -> str:
     return GRAMMAR_PATH.read_text(encoding="utf-8")
 
 
+@attrs.frozen
+class Comment:
+    """A `# ...` comment: its text (trailing blanks removed) and where it is. `own_line` when only
+    blanks precede it on its line (otherwise it trails code)."""
+
+    text: str
+    span: Span
+    own_line: bool
+
+
+# Where the lexer puts the comments it skips, while `parse_text` is asked to collect them.
+_COMMENT_SINK: ContextVar[list[lark.Token] | None] = ContextVar("_COMMENT_SINK", default=None)
+
+
+def _on_comment(token: lark.Token) -> lark.Token:
+    sink = _COMMENT_SINK.get()
+    if sink is not None:
+        sink.append(token)
+    return token
+
+
 @functools.cache
 def parser() -> lark.Lark:
     # cache=True: building the parser checks every pair of terminals for collisions (strict), which
@@ -68,6 +94,9 @@ def parser() -> lark.Lark:
         strict=True,
         propagate_positions=True,
         maybe_placeholders=False,
+        lexer_callbacks={"COMMENT": _on_comment},
+        # Building the LALR tables and checking the terminals for collisions takes tens of
+        # seconds; Lark keeps the result in a file keyed by the grammar's hash.
         cache=True,
     )
 
@@ -217,8 +246,42 @@ def _unfinished_previous(text: str, path: str, offset: int) -> tuple[Diagnostic,
     return diagnostic, blanked
 
 
-def parse_text(text: str, path: str = "<string>") -> tuple[lark.Tree | None, list[Diagnostic]]:
-    """Parse a rule file. Returns the tree of what parsed and a diagnostic per syntax error."""
+def parse_text(
+    text: str, path: str = "<string>", *, comments: list[Comment] | None = None
+) -> tuple[lark.Tree | None, list[Diagnostic]]:
+    """Parse a rule file. Returns the tree of what parsed and a diagnostic per syntax error.
+
+    Given a list as `comments`, fills it with the file's comments in order (the formatter and
+    the lint's inline `# criteria: ignore` read them)."""
+    if comments is None:
+        return _parse_text(text, path)
+    tokens: list[lark.Token] = []
+    reset = _COMMENT_SINK.set(tokens)
+    try:
+        result = _parse_text(text, path)
+    finally:
+        _COMMENT_SINK.reset(reset)
+    comments.extend(_comments(text, tokens))
+    return result
+
+
+def _comments(text: str, tokens: list[lark.Token]) -> list[Comment]:
+    """One `Comment` per position (recovery re-parses the file, so a comment can be seen twice)."""
+    seen: dict[int, Comment] = {}
+    for token in tokens:
+        start = token.start_pos or 0
+        if start in seen or text[start : start + 1] != "#":
+            continue
+        line_start = _line_start(text, start)
+        seen[start] = Comment(
+            text=str(token).rstrip(),
+            span=Span.from_token(token),
+            own_line=not text[line_start:start].strip(),
+        )
+    return [seen[k] for k in sorted(seen)]
+
+
+def _parse_text(text: str, path: str) -> tuple[lark.Tree | None, list[Diagnostic]]:
     diagnostics: list[Diagnostic] = []
     current = text
     for _ in range(MAX_SYNTAX_ERRORS):

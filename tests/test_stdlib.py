@@ -21,7 +21,9 @@ from criteria_lang.units import get_units
 
 STDLIB = Path(__file__).resolve().parent.parent / "stdlib"
 MODULES = sorted(STDLIB.glob("*.crit"))
-MODULE_NAMES = {"conditions", "drugs", "facts", "labs", "observations", "procedures", "scores"}
+MODULE_NAMES = {
+    "bilag", "conditions", "drugs", "facts", "labs", "observations", "procedures", "scores"
+}
 
 
 def compiled(name: str):
@@ -137,6 +139,14 @@ def code_problem(system: str, code: str, prefix: bool) -> str | None:
     if system == "icd10":
         pattern = ICD10_PREFIX if prefix else ICD10_CODE
         return None if pattern.fullmatch(code) else "not an ICD-10 code shape"
+    if system == "cvx":
+        if prefix:
+            return "CVX codes have no hierarchy: no prefixes"
+        return None if re.fullmatch(r"\d{1,3}", code) else "CVX codes are 1-3 digits"
+    if system == "omop":
+        if prefix:
+            return "OMOP concept ids have no hierarchy by prefix: no prefixes"
+        return None if re.fullmatch(r"[1-9]\d{0,10}", code) else "OMOP concept ids are digits"
     if system == "local":
         if prefix:
             return "local codes take no prefixes"
@@ -241,6 +251,9 @@ REQUIRED = {
         lactation""",
     "scores": """sledai_2k selena_sledai bilag bilag_a_domains bilag_b_domains nyha_class
         physician_global_assessment isn_rps_class""",
+    "bilag": """bilag_constitutional bilag_mucocutaneous bilag_neuropsychiatric
+        bilag_musculoskeletal bilag_cardiorespiratory bilag_gastrointestinal bilag_ophthalmic
+        bilag_renal bilag_haematological domains""",
     "observations": "body_weight body_height bmi lvef mean_pap systolic_bp diastolic_bp",
     "procedures": """renal_biopsy plasmapheresis immunoadsorption major_surgery
         organ_transplantation chest_xray echocardiography hospitalization tb_skin_test""",
@@ -261,6 +274,7 @@ def test_required_names_are_declared(module: str) -> None:
 @pytest.mark.parametrize("module", sorted(MODULE_NAMES))
 def test_kind_matches_module(module: str) -> None:
     kind = {
+        "bilag": "score",
         "conditions": "condition",
         "drugs": "drug",
         "facts": "fact",
@@ -330,13 +344,20 @@ def test_budesonide_is_not_a_systemic_glucocorticoid() -> None:
 
 
 def dimensionless_or_unit(value: object) -> str | None:
-    """The unit text of a `unit` attribute. `unit = 1` is read by the compiler as the number 1
-    (the grammar has no unit literal for the dimensionless unit), which means the unit `1`."""
+    """The unit text of a `unit` attribute (`unit = 1` is the dimensionless unit)."""
     if isinstance(value, UnitAttr):
         return value.unit
-    if value == 1:
-        return "1"
     return None
+
+
+# Qualitative results (positive/negative, detected/not detected) have no unit: a unit would make
+# `is positive` a type error, and their values are words.
+QUALITATIVE = {("observations", "chest_xray_active_tb")}
+QUALITATIVE_LABS = {
+    "hbsag", "hbc_antibody", "hbc_antibody_total", "hbc_antibody_igm", "hcv_antibody",
+    "hiv_test", "htlv", "quantiferon", "pregnancy_test", "pregnancy_test_urine",
+    "pregnancy_test_serum",
+}
 
 
 @pytest.mark.parametrize("module", ["labs", "observations", "scores"])
@@ -344,6 +365,9 @@ def test_every_measurement_has_a_unit(module: str) -> None:
     units = get_units()
     for name, concept in concepts(module).items():
         unit = dimensionless_or_unit(concept.attributes.get("unit"))
+        if (module, name) in QUALITATIVE or (module == "labs" and name in QUALITATIVE_LABS):
+            assert unit is None, f"{module}.{name} is qualitative and must declare no unit"
+            continue
         assert unit is not None, f"{module}.{name} has no unit"
         units.parse(unit)
 
