@@ -7,7 +7,16 @@ from .api import Rules, to_patient
 from .check import CompiledRules, compile_file, compile_text
 from .diagnostics import CompileError, Diagnostic
 from .load import PatientDataError, Problem, RecordError, load_patient, read_patients
-from .results import CriterionResult, Evidence, PatientResult, Truth, Verdict
+from .results import (
+    CriterionResult,
+    Evidence,
+    OutcomeReport,
+    OutcomeSeries,
+    PatientResult,
+    Truth,
+    Verdict,
+    VisitOutcome,
+)
 from .timeline import Patient
 
 __all__ = [
@@ -16,6 +25,8 @@ __all__ = [
     "CriterionResult",
     "Diagnostic",
     "Evidence",
+    "OutcomeReport",
+    "OutcomeSeries",
     "Patient",
     "PatientDataError",
     "PatientResult",
@@ -24,6 +35,7 @@ __all__ = [
     "Rules",
     "Truth",
     "Verdict",
+    "VisitOutcome",
     "compile_file",
     "compile_text",
     "load_patient",

@@ -21,8 +21,9 @@ from .check import CompiledRules, compile_file, compile_text
 from .diagnostics import CompileError
 from .evaluate import AbsencePolicy, Evaluator
 from .load import PatientDataError, Problem, RecordError, load_patient, read_patients
-from .nodes import Age, Define, DerivedValue, Ref, Window, walk
-from .results import PatientResult
+from .nodes import Age, Define, DerivedValue, Ref, VisitAnchor, Window, walk
+from .outcomes import OutcomeEvaluator
+from .results import OutcomeReport, PatientResult
 from .timeline import Patient
 
 PatientInput = Patient | Mapping[str, Any] | str | bytes | Path
@@ -36,6 +37,8 @@ class Rules:
             raise CompileError(program.diagnostics, program.sources)
         self.program = program
         self.evaluator = Evaluator(program, policy=policy)
+        self.policy = policy
+        self._outcome_evaluator: OutcomeEvaluator | None = None
 
     @classmethod
     def from_file(
@@ -89,6 +92,37 @@ class Rules:
                 problem = Problem("$", f"internal error while evaluating: {error!r}")
                 yield RecordError(record.source or record.id, (problem,))
 
+    # ------------------------------------------------------------------ outcomes
+    @property
+    def outcome_evaluator(self) -> OutcomeEvaluator:
+        if self._outcome_evaluator is None:
+            self._outcome_evaluator = OutcomeEvaluator(self.program, policy=self.policy)
+        return self._outcome_evaluator
+
+    def outcomes(
+        self, patient: PatientInput, *, dates: Mapping[str, dt.date] | None = None
+    ) -> OutcomeReport:
+        """Judge every outcome of the rule file at each of the patient's visits
+        (docs/language.md, "Outcomes"). Raises PatientDataError for unreadable patient data."""
+        return self.outcome_evaluator.evaluate(with_dates(to_patient(patient), dates))
+
+    def screen_outcomes(
+        self,
+        records: Iterable[Patient | RecordError],
+        *,
+        dates: Mapping[str, dt.date] | None = None,
+    ) -> Iterator[OutcomeReport | RecordError]:
+        """`outcomes` for many records: a report or a `RecordError` for each, never losing one."""
+        for record in records:
+            if isinstance(record, RecordError):
+                yield record
+                continue
+            try:
+                yield self.outcome_evaluator.evaluate(with_dates(record, dates))
+            except Exception as error:  # noqa: BLE001 - a batch never stops for one record
+                problem = Problem("$", f"internal error while judging outcomes: {error!r}")
+                yield RecordError(record.source or record.id, (problem,))
+
 
 def dates_needed(program: CompiledRules) -> dict[str, tuple[str, ...]]:
     """Trial date name -> ids of the criteria that need it (see `Rules.dates_needed`)."""
@@ -99,14 +133,17 @@ def dates_needed(program: CompiledRules) -> dict[str, tuple[str, ...]]:
         found: set[str] = set()
         for item in walk(node):
             if isinstance(item, Window):
-                if item.anchor is not None:
+                if isinstance(item.anchor, VisitAnchor):
+                    pass  # the patient's visits, not a trial date
+                elif item.anchor is not None:
                     found.add(item.anchor.text)
                 elif item.kind != "any_time" and index is not None:
                     found.add(index)
                 if item.anchor_end is not None:
                     found.add(item.anchor_end.text)
             elif isinstance(item, Age | DerivedValue):
-                found.add(item.anchor.text)
+                if not isinstance(item.anchor, VisitAnchor):
+                    found.add(item.anchor.text)
             elif isinstance(item, Ref) and len(item.parts) == 1:
                 define: Define | None = defines.get(item.parts[0])
                 if define is not None and item.parts[0] not in seen:

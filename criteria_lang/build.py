@@ -86,6 +86,7 @@ class Builder:
         concepts: list[n.ConceptDecl] = []
         defines: list[n.Define] = []
         criteria: list[n.Criterion] = []
+        outcome_sections: list[n.OutcomeSection] = []
         for item in tree.children:
             kind = item.data
             if kind == "trial":
@@ -107,6 +108,8 @@ class Builder:
                 defines.append(self.define(item))
             elif kind == "section":
                 criteria.extend(self.section(item))
+            elif kind == "outcome_section":
+                outcome_sections.append(self.outcome_section(item))
         return n.RuleFile(
             path=self.path,
             trial=trial,
@@ -114,6 +117,7 @@ class Builder:
             concepts=tuple(concepts),
             defines=tuple(defines),
             criteria=tuple(criteria),
+            outcome_sections=tuple(outcome_sections),
         )
 
     def trial(self, tree: Tree) -> n.Trial:
@@ -319,6 +323,15 @@ class Builder:
             return n.Exists(negated, self.query(children[-1]), span=span)
         if kind == "age":
             return n.Age(self.name(tree.children[0]), span=span)
+        if kind == "age_at_visit":
+            return n.Age(self.visit_anchor(tree.children[0]), span=span)
+        if kind == "derived_at_visit":
+            function = self.ref(tree.children[0])
+            visit = self.visit_anchor(tree.children[1])
+            tolerance = self.tolerance(tree.children[2]) if len(tree.children) > 2 else None
+            return n.DerivedValue(function, visit, tolerance, span=span)
+        if kind in ("difference", "percent_of", "daily_dose", "new_grades"):
+            return self.relative_operand(tree)
         if kind == "sex":
             return n.Sex(span=span)
         if kind == "derived":
@@ -484,7 +497,10 @@ class Builder:
         raise AssertionError(f"unhandled window {kind}")
 
     def anchor(self, tree: Tree) -> n.Name:
-        return self.name(tree.children[0])
+        child = tree.children[0]
+        if isinstance(child, Tree):
+            return self.visit_anchor(child)
+        return self.name(child)
 
     def tolerance(self, tree: Tree) -> n.DurationLike:
         return self.duration(tree.children[0])
@@ -511,6 +527,121 @@ class Builder:
             )
             return n.Duration(value, "days", span=span)
         return n.Duration(value, time_unit, span=span)
+
+
+    # -------------------------------------------------------------- outcomes
+    # The `outcomes` section and the operands that compare a value with another
+    # (docs/language.md, "Outcomes").
+    def visit_anchor(self, tree: Tree) -> n.VisitAnchor:
+        span = self.span(tree)
+        if tree.data == "previous_visit":
+            return n.visit_anchor("previous", span=span)
+        if tree.children:
+            return n.visit_anchor("named", self.string(tree.children[0]), span=span)
+        return n.visit_anchor("current", span=span)
+
+    def relative_operand(self, tree: Tree) -> n.Operand:
+        kind = tree.data
+        span = self.span(tree)
+        c = tree.children
+        if kind == "difference":
+            return n.Difference(self.operand(c[0]), self.operand(c[1]), span=span)
+        if kind == "percent_of":
+            value, unit = split_quantity(str(c[0]))
+            if unit != "%":
+                self.error(
+                    "C123",
+                    f"'{c[0]} of' is not a percentage",
+                    "write a percentage of a value as `80 % of <value>`",
+                    self.span(c[0]),
+                )
+            return n.PercentOf(value, self.operand(c[1]), span=span)
+        if kind == "daily_dose":
+            drug = self.ref(c[0])
+            basis = None
+            rest = list(c[1:])
+            if isinstance(rest[0], Tree) and rest[0].data == "dose_basis":
+                basis = str(rest.pop(0).children[0])
+            return n.DailyDose(drug, self.anchor(rest[0]), basis, span=span)
+        # new_grades: STRING+ kind ref window anchor tolerance?
+        grades: list[str] = []
+        index = 0
+        while isinstance(c[index], Token) and c[index].type == "STRING":
+            grades.append(self.string(c[index]))
+            index += 1
+        query_kind = self.word(c[index])
+        if query_kind == "drug":
+            query_kind = "medication"
+        concept = self.ref(c[index + 1])
+        window = self.window(c[index + 2])
+        anchor_tree = c[index + 3]
+        tolerance = self.tolerance(c[index + 4]) if len(c) > index + 4 else None
+        reference_span = self.span(anchor_tree)
+        if tolerance is not None:
+            reference_span = reference_span.join(self.span(c[index + 4]))
+        reference = n.Window(
+            "at", anchor=self.anchor(anchor_tree), near=tolerance, span=reference_span
+        )
+        return n.NewGrades(
+            tuple(grades),
+            query_kind,  # type: ignore[arg-type]
+            concept,
+            window,
+            reference,
+            span=span,
+        )
+
+    def timepoints(
+        self, options: list[Tree], where: str
+    ) -> tuple[n.Timepoints | None, n.Name | None]:
+        timepoints: n.Timepoints | None = None
+        baseline: n.Name | None = None
+        for option in options:
+            span = self.span(option)
+            if option.data == "compared_to":
+                if baseline is not None:
+                    self.error("C211", f"{where} has two `compared to` dates", "keep one", span)
+                    continue
+                baseline = self.name(option.children[0])
+                continue
+            if timepoints is not None:
+                self.error(
+                    "C211",
+                    f"{where} has two timepoint options",
+                    'keep one: `at visits "week 24", ...` or `at every visit [window]`',
+                    span,
+                )
+                continue
+            if option.data == "at_visits":
+                timepoints = n.Timepoints(
+                    visits=tuple(self.string(t) for t in option.children), span=span
+                )
+            else:
+                window = self.window(option.children[0]) if option.children else None
+                timepoints = n.Timepoints(every=True, window=window, span=span)
+        return timepoints, baseline
+
+    def outcome_section(self, tree: Tree) -> n.OutcomeSection:
+        options = [c for c in tree.children if c.data != "outcome"]
+        timepoints, baseline = self.timepoints(options, "the `outcomes` section")
+        outcomes = []
+        for item in tree.children:
+            if item.data != "outcome":
+                continue
+            ident, text, *rest = item.children
+            body = rest.pop()
+            own_timepoints, own_baseline = self.timepoints(rest, f"outcome {ident}")
+            outcomes.append(
+                n.Outcome(
+                    id=self.name(ident),
+                    text=self.string(text),
+                    expr=self.expr(body),
+                    timepoints=own_timepoints,
+                    baseline=own_baseline,
+                    span=self.span(item),
+                )
+            )
+        return n.OutcomeSection(tuple(outcomes), timepoints, baseline, span=self.span(tree))
 
 
 def build(tree: lark.Tree, path: str) -> tuple[n.RuleFile, list[Diagnostic]]:

@@ -64,7 +64,15 @@ class BuiltinSymbol:
     builtin: Builtin
 
 
-Symbol = Union[ConceptSymbol, DefineSymbol, ModuleSymbol, BuiltinSymbol]
+@attrs.frozen(eq=False)
+class OutcomeSymbol:
+    """An outcome's id: a condition inside the other outcomes of its file."""
+
+    outcome: n.Outcome
+    module: Module
+
+
+Symbol = Union[ConceptSymbol, DefineSymbol, ModuleSymbol, BuiltinSymbol, OutcomeSymbol]
 
 
 @attrs.define(eq=False)
@@ -76,6 +84,9 @@ class Module:
     rule_file: n.RuleFile
     symbols: dict[str, Symbol] = attrs.field(factory=dict)
     exports: dict[str, Symbol] = attrs.field(factory=dict)  # own declarations only
+    # Definitions that use `visit` or `previous visit` (directly or through another): usable in
+    # outcomes only (C403).
+    visit_defines: set[str] = attrs.field(factory=set)
 
     def lookup(self, parts: tuple[str, ...]) -> Symbol | None:
         symbol: Symbol | None = self.symbols.get(parts[0])
@@ -138,6 +149,14 @@ class CompiledRules:
         if self.trial and self.trial.index:
             return self.trial.index.text
         return self.dates[0] if self.dates else None
+
+    @property
+    def outcome_sections(self) -> tuple[n.OutcomeSection, ...]:
+        return self.rule_file.outcome_sections
+
+    @property
+    def outcomes(self) -> tuple[n.Outcome, ...]:
+        return self.rule_file.outcomes
 
 
 # ---------------------------------------------------------------------- loading modules
@@ -207,6 +226,8 @@ class Checker:
         self.diagnostics: list[Diagnostic] = []
         self.define_types: dict[str, ValueType] = {}
         self.checking_defines: list[str] = []
+        self.checking_outcomes: list[str] = []
+        self.checked_outcomes: set[str] = set()
         self.units = get_units()
 
     def error(self, code: str, message: str, fix: str, span: Span) -> None:
@@ -217,10 +238,12 @@ class Checker:
         rf = self.module.rule_file
         self.check_imports(rf)
         self.declare(rf)
+        self.declare_outcomes(rf)
         self.check_trial(rf)
         for define in rf.defines:
             self.define_type(define.name.text)
         self.check_criteria(rf)
+        self.check_outcomes(rf)
 
     def check_imports(self, rf: n.RuleFile) -> None:
         for imp in rf.imports:
@@ -447,6 +470,9 @@ class Checker:
         self.error("C200", f"unknown {what} '{ref.dotted}'", fix, ref.span)
 
     def date_name(self, name: n.Name | None, span: Span) -> None:
+        if isinstance(name, n.VisitAnchor):
+            self.visit_date(name)
+            return
         trial = self.module.rule_file.trial
         if name is None:
             if trial is None or (trial.index is None and not trial.dates):
@@ -634,6 +660,8 @@ class Checker:
             self.check_query(operand.query)
             self.check_counting(operand.query, None)
             return BOOL
+        if isinstance(operand, (n.PercentOf, n.Difference, n.DailyDose, n.NewGrades)):
+            return self.relative_type(operand)
         if isinstance(operand, n.Aggregate):
             concept = self.check_query(operand.query)
             self.check_counting(operand.query, operand.op)
@@ -678,8 +706,13 @@ class Checker:
                 return ANY
             if isinstance(symbol, DefineSymbol):
                 if symbol.module is self.module:
-                    return self.define_type(operand.parts[0])
+                    result = self.define_type(operand.parts[0])
+                    self.uses_define(symbol, operand.span)
+                    return result
+                self.uses_define(symbol, operand.span)
                 return ANY
+            if isinstance(symbol, OutcomeSymbol):
+                return self.outcome_reference(symbol, operand)
             if isinstance(symbol, ConceptSymbol):
                 self.error(
                     "C208",
@@ -858,6 +891,215 @@ class Checker:
                     f"declare `with half_life = ... h` on '{target.short_name}' (cite the source)",
                     duration.span,
                 )
+
+    # ------------------------------------------------------------------ outcomes
+    # The `outcomes` section, visit dates and the values that compare values (docs/language.md,
+    # "Outcomes").
+    def declare_outcomes(self, rf: n.RuleFile) -> None:
+        for outcome in rf.outcomes:
+            self.bind(outcome.id.text, OutcomeSymbol(outcome, self.module), outcome.id.span)
+
+    def check_outcomes(self, rf: n.RuleFile) -> None:
+        if rf.outcome_sections and rf.trial is None:
+            self.error(
+                "C209",
+                "outcomes without a trial header",
+                'start the file with `trial "NCT..."` and the trial\'s `dates`',
+                rf.outcome_sections[0].span,
+            )
+            return
+        for section in rf.outcome_sections:
+            self.check_timepoints(section.timepoints)
+            if section.baseline is not None:
+                self.date_name(section.baseline, section.baseline.span)
+            for outcome in section.outcomes:
+                self.check_timepoints(outcome.timepoints)
+                if outcome.baseline is not None:
+                    self.date_name(outcome.baseline, outcome.baseline.span)
+                elif section.baseline is None:
+                    self.date_name(None, outcome.id.span)  # the index date must exist
+                self.check_outcome(outcome)
+
+    def check_timepoints(self, timepoints: n.Timepoints | None) -> None:
+        if timepoints is None or timepoints.window is None:
+            return
+        # Judged outside any outcome: `visit` here has no meaning (C403).
+        self.check_window(timepoints.window, None)
+        for duration in (timepoints.window.near, timepoints.window.far):
+            if duration is not None and any(
+                isinstance(d, n.HalfLives) for d in [duration, *getattr(duration, "options", ())]
+            ):
+                self.error(
+                    "C405",
+                    "the visits an outcome is judged at are counted in days, weeks, months or "
+                    "years",
+                    "write the window without half-lives, e.g. `within 24 weeks after baseline`",
+                    timepoints.window.span,
+                )
+
+    def check_outcome(self, outcome: n.Outcome) -> None:
+        ident = outcome.id.text
+        if ident in self.checked_outcomes:
+            return
+        if ident in self.checking_outcomes:
+            self.error(
+                "C206",
+                f"outcome '{ident}' refers to itself",
+                "an outcome cannot use itself, directly or through another outcome",
+                outcome.id.span,
+            )
+            return
+        self.checking_outcomes.append(ident)
+        self.check_bool(outcome.expr)
+        self.checking_outcomes.pop()
+        self.checked_outcomes.add(ident)
+
+    def outcome_reference(self, symbol: OutcomeSymbol, ref: n.Ref) -> ValueType:
+        if not self.checking_outcomes or self.checking_defines:
+            self.error(
+                "C208",
+                f"'{ref.dotted}' is an outcome: only other outcomes can use it",
+                "repeat its expression in a definition that both use",
+                ref.span,
+            )
+            return ANY
+        self.check_outcome(symbol.outcome)
+        return BOOL
+
+    def visit_date(self, anchor: n.VisitAnchor) -> None:
+        """`visit` and `previous visit` exist only while an outcome is judged."""
+        if anchor.which == "named":
+            return
+        self.visit_used(anchor.span, f"`{anchor.text}` is the date of a visit being judged")
+
+    def uses_define(self, symbol: DefineSymbol, span: Span) -> None:
+        name = symbol.define.name.text
+        if name in symbol.module.visit_defines:
+            self.visit_used(span, f"definition '{name}' uses the visit being judged")
+
+    def visit_used(self, span: Span, what: str) -> None:
+        if self.checking_defines:
+            self.module.visit_defines.update(self.checking_defines)
+        elif not self.checking_outcomes:
+            self.error(
+                "C403",
+                f"{what}; it has a meaning only in an outcome",
+                "use it in the `outcomes` section, or name a date (`at baseline`, "
+                '`at visit "week 24"`)',
+                span,
+            )
+
+    def relative_type(
+        self, operand: n.PercentOf | n.Difference | n.DailyDose | n.NewGrades
+    ) -> ValueType:
+        if isinstance(operand, n.PercentOf):
+            inner = self.operand_type(operand.operand)
+            if inner.kind in ("bool", "text"):
+                self.error(
+                    "C302",
+                    f"a percentage of {inner.describe} has no meaning",
+                    "take a percentage of a number, e.g. `80 % of latest lab egfr at baseline`",
+                    operand.span,
+                )
+                return ANY
+            return attrs.evolve(
+                inner, describe=f"{operand.percent} % of {inner.describe or 'a value'}"
+            )
+        if isinstance(operand, n.Difference):
+            left = self.operand_type(operand.left)
+            right = self.operand_type(operand.right)
+            for side in (left, right):
+                if side.kind in ("bool", "text"):
+                    self.error(
+                        "C302",
+                        f"{side.describe} cannot be subtracted",
+                        "subtract numbers or quantities, e.g. `latest score x at baseline - "
+                        "latest score x at visit`",
+                        operand.span,
+                    )
+                    return ANY
+            self.check_comparable(left, right, operand.left, operand.right, operand.span)
+            return attrs.evolve(left, describe="a difference")
+        if isinstance(operand, n.DailyDose):
+            concept = self.drug_concept(operand.drug)
+            self.date_name(operand.anchor, operand.span)
+            if operand.basis is not None and concept is not None:
+                if not concept.all_attribute_values(operand.basis):
+                    self.error(
+                        "C402",
+                        f"no drug in '{concept.short_name}' declares '{operand.basis}'",
+                        f"declare `with {operand.basis} = ...` on its drugs in the stdlib",
+                        operand.span,
+                    )
+            return ValueType(
+                "quantity",
+                unit=self.units.parse("mg/day"),
+                concept=concept,
+                query_kind="medication",
+                describe="a daily dose",
+            )
+        # count new "A" in score bilag.domains ...
+        query = n.Query(operand.kind, operand.concept, operand.window, span=operand.span)
+        concept = self.check_query(query)
+        self.check_window(operand.reference, concept)
+        if operand.kind not in ("score", "observation", "lab"):
+            self.error(
+                "C302",
+                f"`count new` reads graded results, and a {operand.kind} has none",
+                "count new grades of a score, observation or lab (e.g. BILAG domains)",
+                operand.span,
+            )
+        elif concept is not None:
+            for domain in grade_domains(concept):
+                order = grade_order(domain, concept)
+                if order is None:
+                    self.error(
+                        "C404",
+                        f"'{domain.short_name}' declares no order of grades",
+                        f'declare `with grades = "A, B, C, D, E"` (most severe first) on '
+                        f"'{domain.short_name}' or on '{concept.short_name}'",
+                        operand.concept.span,
+                    )
+                    continue
+                unknown = [g for g in operand.grades if g.casefold() not in order]
+                if unknown:
+                    self.error(
+                        "C404",
+                        f"'{unknown[0]}' is not a grade of '{domain.short_name}'",
+                        f"use one of: {', '.join(order)}",
+                        operand.span,
+                    )
+                    break
+        return ValueType("number", describe="a count of newly graded domains")
+
+    def drug_concept(self, ref: n.Ref) -> ConceptSet | None:
+        symbol = self.module.lookup(ref.parts)
+        if symbol is None:
+            self.unknown_name(ref, "drug")
+            return None
+        if not isinstance(symbol, ConceptSymbol) or symbol.concept.kind != "drug":
+            self.error(
+                "C205",
+                f"'{ref.dotted}' is not a drug",
+                "a daily dose is of a drug or a class of drugs",
+                ref.span,
+            )
+            return None
+        return symbol.concept
+
+
+def grade_domains(concept: ConceptSet) -> tuple[ConceptSet, ...]:
+    """The domains `count new` judges: the members of a class, or the concept itself."""
+    return concept.members or (concept,)
+
+
+def grade_order(domain: ConceptSet, whole: ConceptSet) -> tuple[str, ...] | None:
+    """A domain's grades, most severe first, casefolded: its own `grades`, else the class's."""
+    value = domain.attributes.get("grades", whole.attributes.get("grades"))
+    if not isinstance(value, str):
+        return None
+    grades = tuple(g.strip().casefold() for g in value.replace(",", " ").split() if g.strip())
+    return grades or None
 
 
 QUERY_KEYWORD = {

@@ -1,4 +1,4 @@
-"""The `criteria` command: check, eval, screen; lint and fmt (cli_lint.py).
+"""The `criteria` command: check, eval, screen, outcomes; lint and fmt (cli_lint.py).
 
 Exit codes: 0 success (check: no errors); 1 the run found errors in rule files (check) or a
 record could not be read (eval); 2 usage or internal error. See `criteria --help`.
@@ -21,7 +21,7 @@ from .api import Rules, with_dates
 from .check import compile_file, rule_files
 from .diagnostics import CompileError, render
 from .load import RecordError, iter_patients_from_lines, read_patients
-from .results import PatientResult
+from .results import OutcomeReport, PatientResult
 from .timeline import Patient
 
 if TYPE_CHECKING:
@@ -93,6 +93,27 @@ def build_parser() -> argparse.ArgumentParser:
     screen.add_argument("--output", "-o", type=Path, help="write to a file instead of stdout")
     data_options(screen)
     cli_lint.add_parsers(sub)
+
+    outcomes = sub.add_parser(
+        "outcomes", help="judge a rule file's outcomes at each of the patients' visits"
+    )
+    outcomes.add_argument("rules", type=Path, help="a rule file with an `outcomes` section")
+    outcomes.add_argument(
+        "input",
+        type=Path,
+        help="a patient file, a folder, a JSON Lines file, FHIR bundles or NDJSON; '-' for stdin",
+    )
+    outcomes.add_argument(
+        "--format",
+        choices=["table", "csv", "jsonl"],
+        default="table",
+        help="table: one a patient; csv, jsonl: one row per patient x outcome x visit",
+    )
+    outcomes.add_argument(
+        "--details", action="store_true", help="table: print the evidence of every judged visit"
+    )
+    outcomes.add_argument("--output", "-o", type=Path, help="write to a file instead of stdout")
+    data_options(outcomes)
     return parser
 
 
@@ -111,6 +132,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return cli_lint.cmd_lint(args)
         if args.command == "fmt":
             return cli_lint.cmd_fmt(args)
+        if args.command == "outcomes":
+            return cmd_outcomes(args)
         return cmd_screen(args)
     except BrokenPipeError:
         return EXIT_OK
@@ -299,14 +322,20 @@ def cmd_eval(args: argparse.Namespace) -> int:
 
 
 def screen_pairs(rules_path: Path, input_path: Path) -> list[tuple[Path, Path]]:
-    """A folder of rule files is paired with the input's subfolders of the same name."""
+    """A folder of rule files is paired with the input's subfolders of the same name. When some
+    rule files have such a subfolder (examples/<trial>/), those without one are left out (said
+    on stderr) rather than run on every trial's patients; when none has, each gets the input."""
     if not rules_path.is_dir():
         return [(rules_path, input_path)]
-    pairs = []
-    for rule_file in rule_files(rules_path):
-        sub = input_path / rule_file.stem
-        pairs.append((rule_file, sub if sub.is_dir() else input_path))
-    return pairs
+    files = list(rule_files(rules_path))
+    matched = [(f, input_path / f.stem) for f in files if (input_path / f.stem).is_dir()]
+    if not matched:
+        return [(f, input_path) for f in files]
+    for rule_file in files:
+        if not (input_path / rule_file.stem).is_dir():
+            folder = input_path / rule_file.stem
+            print(f"{rule_file}: no folder {folder}: not screened", file=sys.stderr)
+    return matched
 
 
 def new_summary() -> ReadSummary:
@@ -361,6 +390,46 @@ def cmd_screen(args: argparse.Namespace) -> int:
         print(report.summary_line(rows), file=sys.stderr)
         for note in notes:
             print(note, file=sys.stderr)
+    return status
+
+
+# ---------------------------------------------------------------------------- outcomes
+
+
+def cmd_outcomes(args: argparse.Namespace) -> int:
+    rules = load_rules(args.rules, args.closed_world, sys.stderr)
+    if rules is None:
+        return EXIT_FINDINGS
+    if not rules.program.outcomes:
+        print(f"{args.rules}: defines no outcomes (add an `outcomes` section)", file=sys.stderr)
+        return EXIT_FINDINGS
+    dates = dict(args.date)
+    handle: IO[str] = args.output.open("w", encoding="utf-8") if args.output else sys.stdout
+    status = EXIT_OK
+    rows: list[OutcomeReport | RecordError] = []
+    try:
+        records = read_records(args.input, args.input_format, dates)
+        # A visit a column: wider than a terminal's default when written to a file or a pipe.
+        out = report.console(handle, width=None if handle.isatty() else 200)
+        for row in rules.screen_outcomes(records, dates=dates):
+            rows.append(row)
+            if isinstance(row, RecordError):
+                status = EXIT_FINDINGS
+                if args.format == "table":
+                    print(f"{row.source}: cannot read the patient record", file=sys.stderr)
+                    for problem in row.problems:
+                        print(f"  {problem}", file=sys.stderr)
+            if args.format == "jsonl":
+                for line in report.outcomes_jsonl(row):
+                    print(line, file=handle)
+            elif args.format == "table" and not isinstance(row, RecordError):
+                report.print_outcomes(row, out, details=args.details)
+        if args.format == "csv":
+            report.write_outcomes_csv(rows, handle)
+    finally:
+        if args.output:
+            handle.close()
+    print(report.outcomes_summary(rows), file=sys.stderr)
     return status
 
 

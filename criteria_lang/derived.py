@@ -72,9 +72,11 @@ def mosteller_bsa(values: dict[str, Fraction], age: int | None, sex: str | None)
     return _decimal(math.sqrt(float(values["height"] * values["weight"] / 3600)))
 
 
-def bmi(values: dict[str, Fraction], age: int | None, sex: str | None) -> Fraction:
+def bmi(values: dict[str, Fraction], age: int | None, sex: str | None) -> Fraction | None:
     """Body mass index, kg/m2 = weight kg / (height m)^2 (WHO definition). Exact."""
     height_m = values["height"] / 100
+    if height_m <= 0:
+        return None  # a height of 0: not a measurement to divide by
     return values["weight"] / (height_m * height_m)
 
 
@@ -82,7 +84,7 @@ def cockcroft_gault(values: dict[str, Fraction], age: int | None, sex: str | Non
     """Creatinine clearance, mL/min = (140 - age) x weight kg / (72 x serum creatinine mg/dL),
     x 0.85 for women. Cockcroft DW, Gault MH. Prediction of creatinine clearance from serum
     creatinine. Nephron 1976;16(1):31-41. Exact (no roots)."""
-    if age is None or sex not in ("female", "male"):
+    if age is None or sex not in ("female", "male") or values["creatinine"] <= 0:
         return None
     clearance = (140 - age) * values["weight"] / (72 * values["creatinine"])
     if sex == "female":
@@ -96,7 +98,7 @@ def ckd_epi_2021(values: dict[str, Fraction], age: int | None, sex: str | None) 
     k = 0.7 (female) / 0.9 (male), a = -0.241 (female) / -0.302 (male).
     Inker LA et al. New creatinine- and cystatin C-based equations to estimate GFR without race.
     N Engl J Med 2021;385(19):1737-49."""
-    if age is None or sex not in ("female", "male"):
+    if age is None or sex not in ("female", "male") or values["creatinine"] <= 0:
         return None
     female = sex == "female"
     kappa = 0.7 if female else 0.9

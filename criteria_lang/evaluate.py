@@ -9,6 +9,7 @@ docs/language.md; the section names there are cited in comments here.
 from __future__ import annotations
 
 import datetime as dt
+import json
 import math
 from collections.abc import Callable, Iterable, Sequence
 from fractions import Fraction
@@ -23,7 +24,10 @@ from .check import (
     ConceptSymbol,
     DefineSymbol,
     Module,
+    OutcomeSymbol,
     dose_shape,
+    grade_domains,
+    grade_order,
     molar_mass_of,
 )
 from .concepts import ConceptSet, QuantityAttr, UnitAttr
@@ -47,6 +51,8 @@ from .timeline import (
     Patient,
     Procedure,
     Quantity,
+    Visit,
+    find_visit,
     format_number,
 )
 from .units import IncompatibleUnits, Unit, UnitError, get_units
@@ -86,6 +92,7 @@ class Value:
     kind: str = ""  # "age" for ages (compared in completed units)
     birth: dt.date | None = None
     on: dt.date | None = None
+    base: Value | None = None  # `P % of V`: V, for the change shown in evidence
 
 
 class MissingData(Exception):
@@ -123,9 +130,21 @@ def fmt_quantity(value: Fraction, unit: Unit | None) -> str:
 class Context:
     """Per-patient state: the record, indexes built once, memoized query results."""
 
-    __slots__ = ("patient", "policy", "by_kind", "memo", "criterion_id", "units")
+    __slots__ = (
+        "patient", "policy", "by_kind", "memo", "criterion_id", "units", "visit", "previous_visit"
+    )
 
-    def __init__(self, patient: Patient, policy: AbsencePolicy) -> None:
+    def __init__(
+        self,
+        patient: Patient,
+        policy: AbsencePolicy,
+        *,
+        visit: Visit | None = None,
+        previous_visit: Visit | None = None,
+    ) -> None:
+        # `visit` is the visit being judged when an outcome is evaluated (docs: "Outcomes").
+        self.visit = visit
+        self.previous_visit = previous_visit
         self.patient = patient
         self.policy = policy
         by_kind: dict[str, list[Event]] = {}
@@ -139,10 +158,33 @@ class Context:
         self.units = get_units()
 
     def date(self, name: str) -> dt.date:
+        if name == n.VISIT or name == n.PREVIOUS_VISIT or name.startswith('visit "'):
+            return self.visit_date(name)
         day = self.patient.dates.get(name)
         if day is None:
             raise MissingData(f"the patient's {name} date is not recorded")
         return day
+
+    def visit_date(self, text: str) -> dt.date:
+        """The date a `VisitAnchor` names: the judged visit, the one before it, or a named one."""
+        if text == n.VISIT:
+            if self.visit is None:
+                raise MissingData("no visit is being judged (`visit` is for outcomes)")
+            return self.visit.date
+        if text == n.PREVIOUS_VISIT:
+            if self.visit is None:
+                raise MissingData("no visit is being judged (`previous visit` is for outcomes)")
+            if self.previous_visit is None:
+                visit = self.visit
+                raise MissingData(
+                    f"the patient has no visit before {visit.name} ({fmt_date(visit.date)})"
+                )
+            return self.previous_visit.date
+        wanted = json.loads(text[len("visit "):])
+        found = find_visit(self.patient.visits, wanted)
+        if found is None:
+            raise MissingData(f"the patient has no visit named '{wanted}'")
+        return found.date
 
     def events(self, kind: str, concept: ConceptSet) -> list[Event]:
         """The patient's events of `kind` that match `concept`, by date (then record order)."""
@@ -496,7 +538,7 @@ class Compiler:
     def truth(self, operand: n.Operand, module: Module) -> ExprFn:
         if isinstance(operand, n.Exists):
             return self.exists(operand, module)
-        if isinstance(operand, n.Ref):
+        if isinstance(operand, n.Ref) and isinstance(module.lookup(operand.parts), DefineSymbol):
             symbol = module.lookup(operand.parts)
             assert isinstance(symbol, DefineSymbol)
             body = symbol.define.expr
@@ -509,6 +551,8 @@ class Compiler:
                     self.define_cache[key] = self.expr(body, symbol.module)  # type: ignore[arg-type]
             fn = self.define_cache[key]
             return lambda ctx: fn(ctx)
+        if isinstance(operand, n.Ref):
+            return self.outcome_reference(operand, module)
         raise AssertionError("checker lets only queries and definitions be conditions")
 
     # ------------------------------------------------------------------ comparisons
@@ -565,13 +609,18 @@ class Compiler:
                 return Outcome(MET, evidence + (Evidence(a.label, f"{shown} {op} {fmt_quantity(right, b.unit)}: yes"),))
             if op in ("<", "<=") and not compare_values(left, op, right):
                 return Outcome(NOT_MET, evidence + (Evidence(a.label, f"{shown} {op} {fmt_quantity(right, b.unit)}: no"),))
+            if op == "=" and left > right:  # a lower bound already above the target
+                detail = f"{shown} {op} {fmt_quantity(right, b.unit)}: no"
+                return Outcome(NOT_MET, evidence + (Evidence(a.label, detail),))
+            why = "; ".join(a.missing) if a.missing else ctx.coverage_text()
             return Outcome(
                 UNKNOWN,
                 evidence,
-                (f"{a.label} is at least {shown}, but {ctx.coverage_text()}",),
+                (f"{a.label} is at least {shown}, but {why}",),
             )
         ok = compare_values(left, op, right)
         detail = f"{shown} {op} {fmt_quantity(right, b.unit)}: {'yes' if ok else 'no'}"
+        evidence = evidence + change_evidence(a, b)
         return Outcome(MET if ok else NOT_MET, evidence + (Evidence(a.label or "value", detail),))
 
     def aligned(self, a: Value, b: Value) -> tuple[Fraction, Fraction, str]:
@@ -666,6 +715,8 @@ class Compiler:
                 f"{shown} between {fmt_quantity(lo, low.unit)} and {fmt_quantity(hi, low.unit)} "
                 f"({bounds}): {'yes' if ok else 'no'}"
             )
+            evidence = tuple(dict.fromkeys(evidence + low.evidence + high.evidence))
+            evidence = evidence + change_evidence(value, low)
             return Outcome(MET if ok else NOT_MET, evidence + (Evidence(value.label, detail),))
 
         return between
@@ -740,6 +791,8 @@ class Compiler:
             return self.derived(node, module)
         if isinstance(node, n.Aggregate):
             return self.aggregate(node, module)
+        if isinstance(node, (n.PercentOf, n.Difference, n.DailyDose, n.NewGrades)):
+            return self.relative_operand(node, module)
         if isinstance(node, n.Exists):
             exists = self.exists(node, module)
 
@@ -1180,6 +1233,223 @@ class Compiler:
         return resolve
 
 
+    # ------------------------------------------------------------------ outcomes
+    # Values that compare values, and outcomes used by outcomes (docs/language.md, "Outcomes").
+    def outcome_reference(self, ref: n.Ref, module: Module) -> ExprFn:
+        symbol = module.lookup(ref.parts)
+        assert isinstance(symbol, OutcomeSymbol), f"unchecked reference {ref.dotted}"
+        name = symbol.outcome.id.text
+        key = (id(symbol.module), "outcome:" + name)
+        if key not in self.define_cache:
+            self.define_cache[key] = None  # cycles are rejected by the checker
+            self.define_cache[key] = self.expr(symbol.outcome.expr, symbol.module)
+        fn = self.define_cache[key]
+
+        def outcome(ctx: Context) -> Outcome:
+            result: Outcome = fn(ctx)
+            note = Evidence(f"outcome {name}", result.truth.value.replace("_", " "))
+            return attrs.evolve(result, evidence=(note,) + result.evidence)
+
+        return outcome
+
+    def relative_operand(
+        self, node: n.PercentOf | n.Difference | n.DailyDose | n.NewGrades, module: Module
+    ) -> ValueFn:
+        if isinstance(node, n.PercentOf):
+            return self.percent_of(node, module)
+        if isinstance(node, n.Difference):
+            return self.difference(node, module)
+        if isinstance(node, n.DailyDose):
+            return self.daily_dose(node, module)
+        return self.new_grades(node, module)
+
+    def percent_of(self, node: n.PercentOf, module: Module) -> ValueFn:
+        inner = self.operand(node.operand, module)
+        factor = node.percent / 100
+        percent = format_number(node.percent)
+
+        def percent_of(ctx: Context) -> Value:
+            base = inner(ctx)
+            label = f"{percent} % of {base.label}"
+            if not isinstance(base.value, Fraction):
+                missing = base.missing or (f"{base.label} is not a number",)
+                return Value(None, evidence=base.evidence, missing=missing, label=label)
+            value = base.value * factor
+            detail = (
+                f"{percent} % of {fmt_quantity(base.value, base.unit)} = "
+                f"{fmt_quantity(value, base.unit)}"
+            )
+            return Value(
+                value,
+                base.unit,
+                base.evidence + (Evidence(label, detail),),
+                concept=base.concept,
+                label=label,
+                base=base,
+            )
+
+        return percent_of
+
+    def difference(self, node: n.Difference, module: Module) -> ValueFn:
+        left_fn = self.operand(node.left, module)
+        right_fn = self.operand(node.right, module)
+
+        def difference(ctx: Context) -> Value:
+            a, b = left_fn(ctx), right_fn(ctx)
+            label = f"{a.label} - {b.label}"
+            evidence = tuple(dict.fromkeys(a.evidence + b.evidence))
+            if a.value is None or b.value is None:
+                return Value(None, evidence=evidence, missing=a.missing + b.missing, label=label)
+            if not isinstance(a.value, Fraction) or not isinstance(b.value, Fraction):
+                missing = (f"{label}: not numbers",)
+                return Value(None, evidence=evidence, missing=missing, label=label)
+            if b.lower_bound:
+                return Value(
+                    None,
+                    evidence=evidence,
+                    missing=(f"{b.label} is only known to be at least {format_number(b.value)}",),
+                    label=label,
+                )
+            try:
+                right = b.value
+                if a.unit is not None and b.unit is not None and a.unit != b.unit:
+                    molar = molar_mass_of(a.concept or b.concept)
+                    right = self.units.convert(b.value, b.unit, a.unit, molar_mass=molar)
+            except (UnitError, IncompatibleUnits) as error:
+                return Value(None, evidence=evidence, missing=(f"{label}: {error}",), label=label)
+            value = a.value - right
+            detail = (
+                f"{fmt_quantity(a.value, a.unit)} - {fmt_quantity(right, a.unit)} = "
+                f"{fmt_quantity(value, a.unit)}"
+            )
+            return Value(
+                value,
+                a.unit,
+                evidence + (Evidence(label, detail),),
+                missing=a.missing,
+                lower_bound=a.lower_bound,
+                concept=a.concept or b.concept,
+                label=label,
+            )
+
+        return difference
+
+    def daily_dose(self, node: n.DailyDose, module: Module) -> ValueFn:
+        concept = self.concept(node.drug, module)
+        anchor = node.anchor.text
+        basis = node.basis
+        per_day = self.units.parse("mg/day")
+        label = f"daily dose {concept.short_name}" + (f" as {basis}" if basis else "")
+
+        def daily_dose(ctx: Context) -> Value:
+            try:
+                day = ctx.date(anchor)
+            except MissingData as missing:
+                return Value(None, missing=(missing.reason,), label=label, concept=concept)
+            at = f"{label} on {fmt_date(day)}"
+            total = Fraction(0)
+            evidence: list[Evidence] = []
+            for event in ctx.events("medication", concept):
+                if not overlaps(event, day, day, "medication", False):
+                    continue
+                assert isinstance(event, MedicationExposure)
+                amount = dose_amount(ctx, event, "daily", per_day, basis, concept)
+                if isinstance(amount, str):
+                    return Value(
+                        None, evidence=tuple(evidence), missing=(amount,), label=at, concept=concept
+                    )
+                total += amount[0]
+                evidence.append(event_evidence(event, at, amount[1]))
+            if not evidence:
+                if not ctx.covered(day, day):
+                    reason = (
+                        f"no {concept.short_name} recorded on {fmt_date(day)}, "
+                        f"but {ctx.coverage_text()}"
+                    )
+                    return Value(None, missing=(reason,), label=at, concept=concept)
+                evidence.append(Evidence(at, f"no {concept.short_name} that day: 0 mg/day"))
+            return Value(total, per_day, tuple(evidence), label=at, concept=concept, on=day)
+
+        return daily_dose
+
+    def new_grades(self, node: n.NewGrades, module: Module) -> ValueFn:
+        concept = self.concept(node.concept, module)
+        kind = node.kind
+        domains = grade_domains(concept)
+        orders = {d.name: grade_order(d, concept) or () for d in domains}
+        wanted = tuple(g.casefold() for g in node.grades)
+        now_window = self.window(node.window, concept)
+        then_window = self.window(node.reference, concept)
+        grades_text = ", ".join(node.grades)
+        label = f"new {grades_text} in {concept.short_name}"
+
+        def grade_in(
+            ctx: Context, domain: ConceptSet, resolve: Any, window: n.Window
+        ) -> tuple[str | None, Event | None, str]:
+            start, end = resolve(ctx, None)
+            events = [e for e in ctx.events(kind, domain) if overlaps(e, start, end, kind, False)]
+            where = describe_window(window)
+            if not events:
+                return None, None, f"no {domain.short_name} {where}"
+            if window.kind == "at" and window.anchor is not None:
+                target = ctx.date(window.anchor.text)
+                chosen = min(events, key=lambda e: (abs((e.start - target).days), e.start, e.id))
+            else:
+                chosen = max(events, key=lambda e: (e.start, e.id))
+            raw = getattr(chosen, "value", None)
+            grade = str(raw).strip().casefold() if isinstance(raw, str) else None
+            if grade is None or grade not in orders[domain.name]:
+                return None, chosen, f"{describe_event(chosen)}: not a grade"
+            return grade, chosen, ""
+
+        def new_grades(ctx: Context) -> Value:
+            try:
+                count = 0
+                evidence: list[Evidence] = []
+                undecided: list[str] = []
+                for domain in domains:
+                    order = orders[domain.name]
+                    now, now_event, now_why = grade_in(ctx, domain, now_window, node.window)
+                    then, then_event, then_why = grade_in(ctx, domain, then_window, node.reference)
+                    if now is not None and then is not None:
+                        if now in wanted and order.index(then) > order.index(now):
+                            count += 1
+                            assert now_event is not None and then_event is not None
+                            evidence.append(
+                                Evidence(
+                                    f"new {now.upper()} {domain.short_name}",
+                                    f"{then.upper()} on {fmt_date(then_event.start)} -> "
+                                    f"{now.upper()} on {fmt_date(now_event.start)}",
+                                    now_event.id,
+                                    fmt_date(now_event.start),
+                                )
+                            )
+                        continue
+                    if now is not None and now not in wanted:
+                        continue  # not graded any of the wanted grades now: not new
+                    if then is not None and all(
+                        order.index(then) <= order.index(g) for g in wanted
+                    ):
+                        continue  # already at least as severe at the reference: cannot be new
+                    undecided.append(f"{domain.short_name}: {now_why or then_why}")
+            except MissingData as missing:
+                return Value(None, missing=(missing.reason,), label=label)
+            summary = f"{count} of {len(domains)} domains newly graded {grades_text}"
+            if undecided:
+                summary += f"; {len(undecided)} undecided"
+            evidence.insert(0, Evidence(label, summary))
+            return Value(
+                Fraction(count),
+                None,
+                tuple(evidence),
+                missing=tuple(undecided),
+                lower_bound=bool(undecided),
+                label=label,
+            )
+
+        return new_grades
+
+
 # --------------------------------------------------------------------------- helpers
 
 
@@ -1318,8 +1588,9 @@ def numeric_word(
             bound = Quantity(attr.value, attr.unit)
     if bound is None:
         return (
-            f"{describe_event(event)} is a number with no upper reference limit, so it is "
-            f"neither {word} nor its opposite"
+            # the value's unit is left out: it is spelt as the source spelt it (UCUM in FHIR)
+            f"{event.display} on {fmt_date(event.start)} is a number with no upper reference "
+            f"limit, so it is neither {word} nor its opposite"
         )
     try:
         limit = convert_quantity(bound, unit_of(raw), molar_mass_of(concept))
@@ -1806,3 +2077,36 @@ class Evaluator:
             criteria=criteria,
             source=patient.source,
         )
+
+
+# --------------------------------------------------------------------------- outcomes
+
+
+def change_evidence(value: Value, threshold: Value) -> tuple[Evidence, ...]:
+    """Comparing with `P % of V`: the change from V to the value, absolute and relative."""
+    base = threshold.base
+    if base is None or not isinstance(base.value, Fraction):
+        return ()
+    if not isinstance(value.value, Fraction):
+        return ()
+    now = value.value
+    try:
+        if value.unit is not None and base.unit is not None and value.unit != base.unit:
+            molar = molar_mass_of(value.concept or base.concept)
+            now = get_units().convert(now, value.unit, base.unit, molar_mass=molar)
+    except (UnitError, IncompatibleUnits):
+        return ()
+    delta = now - base.value
+
+    def when(v: Value) -> str:
+        return f" on {fmt_date(v.event.start)}" if v.event is not None else ""
+
+    text = (
+        f"{fmt_quantity(base.value, base.unit)}{when(base)} -> "
+        f"{fmt_quantity(now, base.unit)}{when(value)}: "
+        f"{'+' if delta >= 0 else '-'}{fmt_quantity(abs(delta), base.unit)}"
+    )
+    if base.value != 0:
+        relative = delta / base.value * 100
+        text += f" ({'+' if relative >= 0 else '-'}{format_number(abs(relative))} %)"
+    return (Evidence(f"change in {base.label}", text),)

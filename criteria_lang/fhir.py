@@ -62,7 +62,10 @@ __all__ = [
     "FACT_CATEGORY",
     "FHIR_BASE",
     "LOCAL_SYSTEM",
+    "ID_SYSTEM",
     "STATUS_EXTENSION",
+    "TAG_SYSTEM",
+    "DOSE_AS_RECORDED",
     "IGNORED",
     "NOT_READABLE",
     "NO_RESOURCE",
@@ -95,6 +98,13 @@ COVERAGE_EXTENSION = f"{FHIR_BASE}/StructureDefinition/record-coverage"
 ATTRIBUTE_EXTENSION = f"{FHIR_BASE}/StructureDefinition/attribute"
 # Medication extension: the status as recorded, when FHIR's status value set has no code for it.
 STATUS_EXTENSION = f"{FHIR_BASE}/StructureDefinition/status"
+# Resource.identifier: the event's (or patient's) id in our format, when a FHIR id cannot hold it
+# (`fact-consent_signed` is written `fact-consent-signed`). The reader names the event after it.
+ID_SYSTEM = f"{FHIR_BASE}/id"
+# Medication meta.tag: the dose is as recorded (none: not recorded), so no dose is read from the
+# drug's RxNorm name (see "Medication strength from the RxNorm name" in docs/fhir.md).
+TAG_SYSTEM = f"{FHIR_BASE}/CodeSystem/tag"
+DOSE_AS_RECORDED = "dose-as-recorded"
 
 # Coding system URIs -> our short names (timeline.CODE_SYSTEMS). URIs and OIDs as listed in
 # FHIR R4 "Using Codes in Resources", section 4.3 (hl7.org/fhir/R4/terminologies-systems.html).
@@ -688,7 +698,9 @@ def _event_id(rtype: str, rid: str) -> str:
     return f"{rtype}/{rid}"
 
 
-def _extensions(ctx: _Ctx, obj: dict[str, Any], url: str, path: str) -> list[tuple[int, dict[str, Any]]]:
+def _extensions(
+    ctx: _Ctx, obj: dict[str, Any], url: str, path: str
+) -> list[tuple[int, dict[str, Any]]]:
     """The extensions of `obj` with this url, with their index."""
     out = []
     for index, item in enumerate(_array(ctx, obj.get("extension"), path + ".extension")):
@@ -876,6 +888,17 @@ def _frequency(ctx: _Ctx, dosage: dict[str, Any], path: str) -> Fraction | None:
     return _TIMING_CODES.get(code.upper()) if code is not None else None
 
 
+def _dose_as_recorded(res: dict[str, Any]) -> bool:
+    meta = res.get("meta")
+    tags = meta.get("tag") if isinstance(meta, dict) else None
+    return isinstance(tags, list) and any(
+        isinstance(tag, dict)
+        and tag.get("system") == TAG_SYSTEM
+        and tag.get("code") == DOSE_AS_RECORDED
+        for tag in tags
+    )
+
+
 def _daily_dose(ctx: _Ctx, value: object, path: str) -> Quantity | None:
     """A rateQuantity in an amount per time (`mg/d`, `[iU]/wk`): the daily dose. An infusion
     rate in a volume per time (`mL/h`) is not a dose and is not read."""
@@ -966,11 +989,11 @@ def _read_medication(ctx: _Ctx, res: dict[str, Any], rid: str, scope: _Scope) ->
     """MedicationRequest/-Statement/-Administration/-Dispense and Immunization: an exposure."""
     rtype = res["resourceType"]
     status = _status(ctx, rtype, res.get("status"), ".status")
-    recorded = status
+    # FHIR's "unknown" means the status is not known: no status, as in our format; a status
+    # FHIR's value set cannot hold comes in our extension (criteria_lang.fhir_write).
+    recorded = None if status == "unknown" else status
     for index, ext in _extensions(ctx, res, STATUS_EXTENSION, ""):
         recorded = _text(ctx, ext.get("valueString"), f".extension[{index}].valueString")
-    if recorded == "unknown":
-        recorded = None  # FHIR's "unknown": the status is not known, as no status in our format
     daily: Quantity | None = None
     if rtype == "Immunization":
         codes = _codes(ctx, res.get("vaccineCode"), ".vaccineCode", "vaccineCode")
@@ -1018,7 +1041,7 @@ def _read_medication(ctx: _Ctx, res: dict[str, Any], rid: str, scope: _Scope) ->
     _check_order(ctx, start, end, date_path)
     if ctx.problems:
         return []
-    if dose is None and daily is None and name is not None:
+    if dose is None and daily is None and name is not None and not _dose_as_recorded(res):
         strength = rxnorm_strength_mg(name)
         if strength is not None:
             note = _NOTE_STRENGTH if count is None else _NOTE_STRENGTH_COUNT
@@ -1082,7 +1105,8 @@ def _observation_kind(ctx: _Ctx, res: dict[str, Any]) -> str:
             code = _text(ctx, coding.get("code"), f"{where}[{jndex}].code") if coding else None
             if code is not None:
                 words.add(code.lower())
-                fact = fact or (coding.get("system") == CATEGORY_SYSTEM and code == FACT_CATEGORY)
+                system = coding.get("system") if coding is not None else None
+                fact = fact or (system == CATEGORY_SYSTEM and code == FACT_CATEGORY)
     if fact:
         return "fact"
     if "laboratory" in words:
@@ -1395,6 +1419,18 @@ class _PatientBuild:
     coverage: tuple[Interval, ...] | None = None
 
 
+def _our_id(res: dict[str, Any]) -> str | None:
+    """The id in our format that criteria_lang.fhir_write kept in an identifier (ID_SYSTEM)."""
+    identifiers = res.get("identifier")
+    if isinstance(identifiers, list):
+        for item in identifiers:
+            if isinstance(item, dict) and item.get("system") == ID_SYSTEM:
+                value = item.get("value")
+                if isinstance(value, str) and value:
+                    return value
+    return None
+
+
 def _resource_id(res: dict[str, Any], full_url: str | None, fallback: str) -> str:
     rid = res.get("id")
     if isinstance(rid, str) and rid:
@@ -1514,6 +1550,7 @@ class _Assembler:
 
     def add_patient(self, res: dict[str, Any], entry: _Entry, rid: str) -> None:
         build = _read_patient(res, entry, rid)
+        build.id = _our_id(res) or build.id
         if build.error is not None:
             self.report("Patient", entry.source, build.error.problems, rid)
         else:
@@ -1557,7 +1594,7 @@ class _Assembler:
             if build is not None and build.error is not None:
                 self.skip(rtype, PATIENT_NOT_READABLE)
                 return
-            events = _READERS[rtype](ctx, res, rid, self.scope)
+            events = _READERS[rtype](ctx, res, _our_id(res) or rid, self.scope)
         except _Skip as skip:
             self.skip(rtype, skip.reason)
             return

@@ -31,12 +31,13 @@ from criteria_lang.fhir import (
     CATEGORY_SYSTEM,
     CONCEPT_SYSTEM,
     COVERAGE_EXTENSION,
+    DOSE_AS_RECORDED,
     FACT_CATEGORY,
-    FHIR_BASE,
+    ID_SYSTEM,
     LOCAL_SYSTEM,
     STATUS_EXTENSION,
+    TAG_SYSTEM,
     UCUM,
-    rxnorm_strength_mg,
 )
 from criteria_lang.load import _dump_number
 from criteria_lang.timeline import (
@@ -54,7 +55,7 @@ from criteria_lang.timeline import (
 )
 from criteria_lang.units import UnitError, get_units
 
-__all__ = ["patient_to_bundle", "resource_ids"]
+__all__ = ["event_ids", "patient_to_bundle", "resource_ids"]
 
 # Our code systems -> FHIR coding system URIs (the first URI of each in fhir.SYSTEMS).
 SYSTEM_URIS: dict[str, str] = {
@@ -99,11 +100,17 @@ _FHIR_ID = re.compile(r"[A-Za-z0-9\-.]{1,64}")
 _NAMESPACE = uuid.UUID("3f8a1a52-6c1e-5b8e-9d1e-6b3c2a9f0e71")  # fullUrls: uuid5 under this
 
 
+def event_ids(patient: Patient) -> dict[str, str]:
+    """Event id -> the id the reader gives the event read back: `Type/<event id>`."""
+    return {event.id: f"{_resource_type(event)}/{event.id}" for event in patient.events}
+
+
 def resource_ids(patient: Patient) -> dict[str, str]:
-    """Event id -> the `Type/id` its resource is written as (and the reader's event id).
+    """Event id -> the `Type/id` its resource is written as.
 
     A FHIR id is 1-64 letters, digits, '-' and '.': an event id that is not one (`fact-consent_
-    signed`) is written with '-' for every other character, made unique with a suffix.
+    signed`) is written with '-' for every other character, made unique with a suffix, and kept
+    in an identifier (system ID_SYSTEM) from which the reader names the event.
     """
     out: dict[str, str] = {}
     taken: set[str] = set()
@@ -126,13 +133,18 @@ def patient_to_bundle(patient: Patient) -> dict[str, Any]:
     resources = [_patient(patient, pid)]
     for event in patient.events:
         rtype, rid = ids[event.id].split("/", 1)
-        resources.append(_resource(event, rtype, rid, pid))
+        res = _resource(event, rtype, rid, pid)
+        if rid != event.id:
+            res = {
+                "resourceType": rtype,
+                "id": rid,
+                "identifier": [{"system": ID_SYSTEM, "value": event.id}],
+            } | res
+        resources.append(res)
     return {
         "resourceType": "Bundle",
         "type": "collection",
-        "entry": [
-            {"fullUrl": _full_url(patient.id, res), "resource": res} for res in resources
-        ],
+        "entry": [{"fullUrl": _full_url(patient.id, res), "resource": res} for res in resources],
     }
 
 
@@ -147,7 +159,9 @@ def _fhir_id(text: str) -> str:
 
 
 def _full_url(patient_id: str, res: dict[str, Any]) -> str:
-    return "urn:uuid:" + str(uuid.uuid5(_NAMESPACE, f"{patient_id}\0{res['resourceType']}/{res['id']}"))
+    return "urn:uuid:" + str(
+        uuid.uuid5(_NAMESPACE, f"{patient_id}\0{res['resourceType']}/{res['id']}")
+    )
 
 
 def _resource_type(event: Event) -> str:
@@ -212,7 +226,9 @@ def _scalar(value: str | Fraction | bool, where: str) -> dict[str, Any]:
     return {"valueDecimal": _number(value, where)}
 
 
-def _attributes(attributes: Mapping[str, str | Fraction | bool], where: str) -> list[dict[str, Any]]:
+def _attributes(
+    attributes: Mapping[str, str | Fraction | bool], where: str
+) -> list[dict[str, Any]]:
     return [
         {
             "url": ATTRIBUTE_EXTENSION,
@@ -245,7 +261,7 @@ def _period(span: Interval) -> dict[str, str]:
 def _patient(patient: Patient, pid: str) -> dict[str, Any]:
     res: dict[str, Any] = {"resourceType": "Patient", "id": pid}
     if pid != patient.id:
-        res["identifier"] = [{"system": f"{FHIR_BASE}/patient-id", "value": patient.id}]
+        res["identifier"] = [{"system": ID_SYSTEM, "value": patient.id}]
     # The spans the record covers; with none, the extension still says so (covers nothing), so
     # that the reader does not compute a span from the events.
     spans = [{"url": "span", "valuePeriod": _period(span)} for span in patient.coverage]
@@ -278,7 +294,9 @@ def _condition(event: Condition, rid: str, subject: dict[str, str], where: str) 
         res["extension"] = _attributes(event.attributes, where)
     if event.status is not None:
         if event.status in _CLINICAL_STATUSES:
-            res["clinicalStatus"] = {"coding": [{"system": CONDITION_CLINICAL, "code": event.status}]}
+            res["clinicalStatus"] = {
+                "coding": [{"system": CONDITION_CLINICAL, "code": event.status}]
+            }
         elif event.status:
             res["clinicalStatus"] = {"text": event.status}
         else:
@@ -299,19 +317,14 @@ def _medication(
     if status not in _REQUEST_STATUSES:
         status = "unknown"
     res: dict[str, Any] = {"resourceType": "MedicationRequest", "id": rid}
-    if event.status is not None and event.status != status:
+    # The dose is as recorded: the reader must not read one from an RxNorm name.
+    res["meta"] = {"tag": [{"system": TAG_SYSTEM, "code": DOSE_AS_RECORDED}]}
+    if event.status is not None and (event.status != status or status == "unknown"):
+        # Read back from the extension; FHIR's own `unknown` is read as no status at all.
         res["extension"] = [_status_extension(event.status, where)]
     res["status"] = status
     res["intent"] = "order"
-    concept = _concept(event.codes, where)
-    if event.dose is None and event.daily_dose is None:
-        # The reader reads a dose from an RxNorm name ("Prednisone 5 MG Oral Tablet") when
-        # there is none: leave such names out, so that no dose appears that was not recorded.
-        for coding in concept["coding"]:
-            name = coding.get("display")
-            if coding["system"] == SYSTEM_URIS["rxnorm"] and name and rxnorm_strength_mg(name):
-                del coding["display"]
-    res["medicationCodeableConcept"] = concept
+    res["medicationCodeableConcept"] = _concept(event.codes, where)
     res["subject"] = subject
     res["authoredOn"] = _date(event.start)
     dosage: dict[str, Any] = {}
@@ -382,15 +395,16 @@ def _observation(
         "subject": subject,
         "effectiveDateTime": _date(event.start),
     }
-    value = event.value
     if isinstance(event, Fact):
-        if value is None:
+        fact = event.value
+        if fact is None:
             raise ValueError(f"{where}: a fact needs a value")
-        if isinstance(value, Fraction):
-            res["valueQuantity"] = {"value": _number(value, where), "system": UCUM, "code": "1"}
+        if isinstance(fact, Fraction):
+            res["valueQuantity"] = {"value": _number(fact, where), "system": UCUM, "code": "1"}
         else:
-            res |= _scalar(value, where)
+            res |= _scalar(fact, where)
         return res
+    value = event.value
     if isinstance(value, Quantity):
         res["valueQuantity"] = _quantity(value, where)
     elif isinstance(value, bool):

@@ -36,6 +36,41 @@ class Ref:
         return ".".join(self.parts)
 
 
+@attrs.frozen
+class VisitAnchor(Name):
+    """A date that belongs to the patient's visits (docs/language.md, "Outcomes"): `visit` (the
+    visit being judged), `previous visit`, or `visit "week 24"` (the visit of that name).
+
+    It is a `Name` so that every place that takes a trial date takes it; its `text` ("visit",
+    "previous visit", `visit "week 24"`) can never be a trial date's name, since `visit` and
+    `previous` are keywords. `Context.date` resolves it.
+    """
+
+    which: Literal["current", "previous", "named"] = "current"
+    visit_name: str | None = None
+
+
+def visit_anchor(which: Literal["current", "previous", "named"], visit_name: str | None = None,
+                 span: Span = NO_SPAN) -> VisitAnchor:
+    """Build a VisitAnchor with its canonical text."""
+    if which == "current":
+        text = VISIT
+    elif which == "previous":
+        text = PREVIOUS_VISIT
+    else:
+        text = named_visit_text(visit_name or "")
+    return VisitAnchor(text, which=which, visit_name=visit_name, span=span)
+
+
+VISIT = "visit"
+PREVIOUS_VISIT = "previous visit"
+
+
+def named_visit_text(visit_name: str) -> str:
+    escaped = visit_name.replace("\\", "\\\\").replace('"', '\\"')
+    return f'visit "{escaped}"'
+
+
 # ------------------------------------------------------------------ literals
 
 
@@ -233,7 +268,64 @@ class DerivedValue:
     span: Span = _span
 
 
-Operand = Union[QuantityLit, TiterLit, LimitLit, Aggregate, Exists, Age, Sex, DerivedValue, Ref]
+@attrs.frozen
+class PercentOf:
+    """`80 % of latest lab egfr at baseline`: a percentage of another value, in its unit."""
+
+    percent: Fraction
+    operand: Operand
+    span: Span = _span
+
+
+@attrs.frozen
+class Difference:
+    """`a - b`: in a's unit (b converted)."""
+
+    left: Operand
+    right: Operand
+    span: Span = _span
+
+
+@attrs.frozen
+class DailyDose:
+    """`daily dose drugs.glucocorticoids as prednisone_equivalent at visit`: the total daily dose
+    (mg/day) of the exposures covering one day."""
+
+    drug: Ref
+    anchor: Name
+    basis: str | None = None
+    span: Span = _span
+
+
+@attrs.frozen
+class NewGrades:
+    """`count new "A" in score bilag.domains at visit +/- 14 days compared to baseline +/- 14
+    days`: the members (domains) of a class graded one of `grades` in `window` and graded less
+    severely at `reference` (an `at` window)."""
+
+    grades: tuple[str, ...]
+    kind: QueryKind
+    concept: Ref
+    window: Window
+    reference: Window
+    span: Span = _span
+
+
+Operand = Union[
+    QuantityLit,
+    TiterLit,
+    LimitLit,
+    Aggregate,
+    Exists,
+    Age,
+    Sex,
+    DerivedValue,
+    Ref,
+    PercentOf,
+    Difference,
+    DailyDose,
+    NewGrades,
+]
 
 # ------------------------------------------------------------------ boolean expressions
 
@@ -417,6 +509,41 @@ class Trial:
 
 
 @attrs.frozen
+class Timepoints:
+    """When an outcome is judged: `at visits "week 24", ...` (names) or `at every visit [window]`
+    (every visit after the baseline date, inside the window if one is given)."""
+
+    visits: tuple[str, ...] = ()
+    every: bool = False
+    window: Window | None = None
+    span: Span = _span
+
+
+@attrs.frozen
+class Outcome:
+    """`CR "the record's words" [at ...] [compared to DATE]: expr` in an `outcomes` section.
+    Unset options come from the section (see `OutcomeSection`)."""
+
+    id: Name
+    text: str
+    expr: Expr
+    timepoints: Timepoints | None = None
+    baseline: Name | None = None
+    span: Span = _span
+
+
+@attrs.frozen
+class OutcomeSection:
+    """`outcomes [at ...] [compared to DATE]` and its outcomes. The section's options are the
+    defaults of its outcomes; with neither, every visit, compared to the trial's index date."""
+
+    outcomes: tuple[Outcome, ...]
+    timepoints: Timepoints | None = None
+    baseline: Name | None = None
+    span: Span = _span
+
+
+@attrs.frozen
 class RuleFile:
     path: str
     trial: Trial | None
@@ -424,6 +551,11 @@ class RuleFile:
     concepts: tuple[ConceptDecl, ...]
     defines: tuple[Define, ...]
     criteria: tuple[Criterion, ...]
+    outcome_sections: tuple[OutcomeSection, ...] = ()
+
+    @property
+    def outcomes(self) -> tuple[Outcome, ...]:
+        return tuple(o for section in self.outcome_sections for o in section.outcomes)
 
     @property
     def inclusion(self) -> tuple[Criterion, ...]:

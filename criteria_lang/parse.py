@@ -24,9 +24,12 @@ MAX_SYNTAX_ERRORS = 50
 # A line that starts a top-level statement or a criterion: where recovery resumes.
 _STATEMENT_START = re.compile(
     r"^[ \t]*(?:"
-    r"(?:trial|import|from|define|inclusion|exclusion)\b"  # keywords that only start statements
+    # keywords that only start statements
+    r"(?:trial|import|from|define|inclusion|exclusion|outcomes)\b"
     r"|(?:condition|drug|lab|procedure|observation|score|fact)[ \t]+\w+[ \t]*(?:\"[^\"\n]*\"[ \t]*)?="
     r"|(?!review\b)[A-Za-z_]\w*[ \t]+\"[^\"\n]*\"[ \t]*:"  # a criterion: ID "text":
+    # an outcome with options: ID "text" at visits ... / at every visit / compared to DATE
+    r"|[A-Za-z_]\w*[ \t]+\"[^\"\n]*\"[ \t]+(?:at[ \t]+(?:every|visits)|compared[ \t]+to)\b"
     r")",
     re.MULTILINE,
 )

@@ -19,7 +19,15 @@ from rich.text import Text
 
 from .check import CompiledRules
 from .load import RecordError
-from .results import CriterionResult, PatientResult, Truth, Verdict
+from .results import (
+    CriterionResult,
+    OutcomeReport,
+    OutcomeSeries,
+    PatientResult,
+    Truth,
+    Verdict,
+    VisitOutcome,
+)
 
 TRUTH_STYLE = {
     Truth.MET: "green",
@@ -205,9 +213,10 @@ def coverage_line(program: CompiledRules) -> str:
         rf = program.rule_file
         return f"module: {len(rf.concepts)} concepts, {len(rf.defines)} definitions"
     trial = program.trial.registry_id if program.trial else "(no trial)"
+    outcomes = f"; {len(program.outcomes)} outcomes" if program.outcomes else ""
     return (
         f"{trial}: {total} criteria: {computable} computable, {mixed} computable with a "
-        f"review step, {review} need review only"
+        f"review step, {review} need review only{outcomes}"
     )
 
 
@@ -215,3 +224,162 @@ def render_to_text(renderable: Any, width: int = 160) -> str:
     buffer = io.StringIO()
     console(buffer, width=width).print(renderable)
     return buffer.getvalue()
+
+
+# ---------------------------------------------------------------------- outcomes
+# `criteria outcomes`: a table a patient (rows outcomes, columns visits); CSV and JSON Lines with
+# one row per patient x outcome x visit.
+
+OUTCOME_MARK = {
+    Truth.MET: ("met", "green"),
+    Truth.NOT_MET: ("not met", "red"),
+    Truth.UNKNOWN: ("unknown", "yellow"),
+    Truth.REVIEW: ("review", "magenta"),
+}
+
+
+def outcome_cell(result: VisitOutcome) -> Text:
+    if result.truth is None:
+        return Text("·", style="dim")
+    word, style = OUTCOME_MARK[result.truth]
+    return Text(word, style=style)
+
+
+def first_met_text(series: OutcomeSeries) -> str:
+    """When the outcome was first met: `week 24 (+168 d)`; `<=` when earlier visits are open."""
+    if series.first_met is None:
+        judged = [v for v in series.visits if v.judged]
+        if not judged:
+            return "not judged"
+        return "open" if series.open_before else "never"
+    if series.days_to_first_met is None:
+        days = f"{series.baseline} date unknown"
+    else:
+        bound = "<= " if series.open_before else ""
+        days = f"{bound}{series.days_to_first_met} d"
+    return f"{series.first_met} ({days})"
+
+
+def outcome_table(report: OutcomeReport) -> Table:
+    table = Table(title=f"{report.trial} | patient {report.patient_id}: outcomes")
+    table.add_column("outcome", no_wrap=True)
+    table.add_column("words", max_width=36, overflow="ellipsis", no_wrap=True)
+    for name, day in report.visits:
+        table.add_column(f"{name}\n{day.isoformat()}", no_wrap=True, justify="center")
+    table.add_column("first met (from baseline)", no_wrap=True)
+    for series in report.outcomes:
+        cells = [outcome_cell(v) for v in series.visits]
+        table.add_row(series.id, series.text, *cells, first_met_text(series))
+    return table
+
+
+def outcome_reason(result: VisitOutcome, limit: int = 4) -> str:
+    if result.truth is None:
+        return "not one of the outcome's timepoints"
+    if result.truth is Truth.UNKNOWN and result.missing:
+        return "missing: " + "; ".join(result.missing[:limit])
+    if result.truth is Truth.REVIEW and result.questions:
+        return "review: " + "; ".join(result.questions[:limit])
+    details = [f"{e.what}: {e.detail}" for e in result.evidence[:limit]]
+    if len(result.evidence) > limit:
+        details.append(f"(+{len(result.evidence) - limit} more)")
+    return "; ".join(details)
+
+
+def print_outcomes(report: OutcomeReport, out: Console, details: bool = False) -> None:
+    """The table, then why each open cell is open (every judged cell with `details`)."""
+    out.print(outcome_table(report))
+    if not report.visits:
+        out.print("the patient record has no visits")
+    for series in report.outcomes:
+        for result in series.visits:
+            if result.truth is None:
+                continue
+            if details or not result.truth.decided:
+                out.print(f"  {series.id} at {result.visit}: {outcome_reason(result, limit=8)}")
+
+
+OUTCOME_CSV_FIELDS = [
+    "patient",
+    "trial",
+    "outcome",
+    "visit",
+    "visit_date",
+    "result",
+    "baseline",
+    "baseline_date",
+    "first_met",
+    "days_to_first_met",
+    "reasons",
+    "source",
+]
+
+
+def outcome_row(
+    report: OutcomeReport, series: OutcomeSeries, result: VisitOutcome
+) -> dict[str, Any]:
+    """One patient x outcome x visit, judged or not (`result` is then `not_judged`)."""
+    return {
+        "patient": report.patient_id,
+        "trial": report.trial,
+        "outcome": series.id,
+        "visit": result.visit,
+        "visit_date": result.date.isoformat(),
+        "result": result.result,
+        "baseline": series.baseline,
+        "baseline_date": series.baseline_date.isoformat() if series.baseline_date else None,
+        "first_met": series.first_met,
+        "days_to_first_met": series.days_to_first_met,
+        "evidence": [e.to_dict() for e in result.evidence],
+        "missing": list(result.missing),
+        "questions": list(result.questions),
+        "source": report.source,
+    }
+
+
+def write_outcomes_csv(rows: Iterable[OutcomeReport | RecordError], out: IO[str]) -> None:
+    writer = csv.DictWriter(
+        out, fieldnames=OUTCOME_CSV_FIELDS, lineterminator="\n", extrasaction="ignore"
+    )
+    writer.writeheader()
+    for row in rows:
+        if isinstance(row, RecordError):
+            problems = " | ".join(str(p) for p in row.problems)
+            writer.writerow({"result": "error", "reasons": problems, "source": row.source})
+            continue
+        for series in row.outcomes:
+            for result in series.visits:
+                record = outcome_row(row, series, result)
+                record["reasons"] = outcome_reason(result, limit=8)
+                writer.writerow({k: ("" if v is None else v) for k, v in record.items()})
+
+
+def outcomes_jsonl(row: OutcomeReport | RecordError) -> list[str]:
+    if isinstance(row, RecordError):
+        error = {
+            "result": "error",
+            "source": row.source,
+            "problems": [{"path": p.path, "message": p.message} for p in row.problems],
+        }
+        return [orjson.dumps(error).decode()]
+    return [
+        orjson.dumps(outcome_row(row, series, result)).decode()
+        for series in row.outcomes
+        for result in series.visits
+    ]
+
+
+def outcomes_summary(rows: Iterable[OutcomeReport | RecordError]) -> str:
+    counts: Counter[str] = Counter()
+    patients = errors = 0
+    for row in rows:
+        if isinstance(row, RecordError):
+            errors += 1
+            continue
+        patients += 1
+        for series in row.outcomes:
+            for result in series.visits:
+                counts[result.result] += 1
+    order = ["met", "not_met", "unknown", "needs_review", "not_judged"]
+    cells = ", ".join(f"{counts[k]} {k.replace('_', ' ')}" for k in order)
+    return f"{patients} patients, {errors} unreadable records; outcome x visit: {cells}"

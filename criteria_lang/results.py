@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import enum
 from typing import Any
 
 import attrs
+
+from .timeline import visit_key
 
 
 class Truth(str, enum.Enum):
@@ -109,3 +112,105 @@ def overall(criteria: tuple[CriterionResult, ...]) -> tuple[Verdict, tuple[str, 
     if open_:
         return Verdict.UNDETERMINED, open_
     return Verdict.ELIGIBLE, ()
+
+
+# ---------------------------------------------------------------------- outcomes
+# Per patient, outcome and visit (docs/language.md, "Outcomes").
+
+NOT_JUDGED = "not_judged"
+
+
+@attrs.frozen
+class VisitOutcome:
+    """One outcome at one visit. `truth` is None when the visit is not one of the outcome's
+    timepoints: the visit is then not used."""
+
+    visit: str
+    date: dt.date
+    truth: Truth | None
+    evidence: tuple[Evidence, ...] = ()
+    missing: tuple[str, ...] = ()
+    questions: tuple[str, ...] = ()
+
+    @property
+    def judged(self) -> bool:
+        return self.truth is not None
+
+    @property
+    def result(self) -> str:
+        """met, not_met, unknown, needs_review or not_judged."""
+        return self.truth.value if self.truth is not None else NOT_JUDGED
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "visit": self.visit,
+            "date": self.date.isoformat(),
+            "result": self.result,
+            "evidence": [e.to_dict() for e in self.evidence],
+            "missing": list(self.missing),
+            "questions": list(self.questions),
+        }
+
+
+@attrs.frozen
+class OutcomeSeries:
+    """One outcome over a patient's visits, and when it was first met."""
+
+    id: str
+    text: str
+    timepoints: str  # e.g. 'at visits "week 24"', 'at every visit within 24 weeks after baseline'
+    baseline: str  # the name of the baseline date
+    baseline_date: dt.date | None
+    visits: tuple[VisitOutcome, ...]
+    first_met: str | None = None  # the first judged visit at which the outcome is met
+    first_met_date: dt.date | None = None
+    days_to_first_met: int | None = None  # first_met_date - baseline_date
+    # Judged visits before `first_met` (or, when never met, all judged visits) still open:
+    # the first response may have come earlier (or at all).
+    open_before: tuple[str, ...] = ()
+
+    def at(self, visit: str) -> VisitOutcome:
+        for result in self.visits:
+            if visit_key(result.visit) == visit_key(visit):
+                return result
+        raise KeyError(visit)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "text": self.text,
+            "timepoints": self.timepoints,
+            "baseline": self.baseline,
+            "baseline_date": self.baseline_date.isoformat() if self.baseline_date else None,
+            "visits": [v.to_dict() for v in self.visits],
+            "first_met": self.first_met,
+            "first_met_date": self.first_met_date.isoformat() if self.first_met_date else None,
+            "days_to_first_met": self.days_to_first_met,
+            "open_before": list(self.open_before),
+        }
+
+
+@attrs.frozen
+class OutcomeReport:
+    """Every outcome of a rule file for one patient, visit by visit."""
+
+    patient_id: str
+    trial: str
+    visits: tuple[tuple[str, dt.date], ...]  # the patient's visits, in date order
+    outcomes: tuple[OutcomeSeries, ...]
+    source: str | None = None
+
+    def outcome(self, ident: str) -> OutcomeSeries:
+        for series in self.outcomes:
+            if series.id == ident:
+                return series
+        raise KeyError(ident)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "patient": self.patient_id,
+            "trial": self.trial,
+            "visits": [{"name": name, "date": day.isoformat()} for name, day in self.visits],
+            "outcomes": [o.to_dict() for o in self.outcomes],
+            "source": self.source,
+        }

@@ -8,6 +8,7 @@ comparison is exact whatever unit the data came in (see docs/language.md, "Numbe
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterable
 from fractions import Fraction
 from typing import Literal
 
@@ -169,6 +170,18 @@ class Visit:
 
     name: str
     date: dt.date
+
+
+def visit_key(name: str) -> str:
+    """Visit names match ignoring case and repeated spaces ("Week 24" is "week  24")."""
+    return " ".join(name.split()).casefold()
+
+
+def find_visit(visits: Iterable[Visit], name: str) -> Visit | None:
+    """The patient's visit of that name: the earliest if several share it."""
+    key = visit_key(name)
+    found = [v for v in visits if visit_key(v.name) == key]
+    return min(found, key=lambda v: v.date) if found else None
 
 
 @attrs.frozen(kw_only=True)

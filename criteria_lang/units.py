@@ -508,7 +508,9 @@ class UnitSystem:
         except UnitError:
             same = False
         if not same:
-            raise UnitError(f"unit {text!r} has no UCUM code that criteria_lang can write", text=text)
+            raise UnitError(
+                f"unit {text!r} has no UCUM code that criteria_lang can write", text=text
+            )
         return code
 
     @staticmethod

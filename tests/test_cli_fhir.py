@@ -16,7 +16,9 @@ ROOT = Path(__file__).resolve().parents[1]
 KIDNEY = ROOT / "rules" / "examples" / "synthea_kidney.crit"
 
 
-def observation(rid: str, pid: str, loinc: str, date: str, value: float, unit: str) -> dict[str, Any]:
+def observation(
+    rid: str, pid: str, loinc: str, date: str, value: float, unit: str
+) -> dict[str, Any]:
     return {
         "resourceType": "Observation",
         "id": rid,
@@ -25,7 +27,12 @@ def observation(rid: str, pid: str, loinc: str, date: str, value: float, unit: s
         "code": {"coding": [{"system": "http://loinc.org", "code": loinc}]},
         "subject": {"reference": f"Patient/{pid}"},
         "effectiveDateTime": date,
-        "valueQuantity": {"value": value, "unit": unit, "system": "http://unitsofmeasure.org", "code": unit},
+        "valueQuantity": {
+            "value": value,
+            "unit": unit,
+            "system": "http://unitsofmeasure.org",
+            "code": unit,
+        },
     }
 
 
@@ -41,7 +48,11 @@ def resources(pid: str, egfr: float) -> list[dict[str, Any]]:
 
 
 def bundle(*items: dict[str, Any]) -> dict[str, Any]:
-    return {"resourceType": "Bundle", "type": "collection", "entry": [{"resource": r} for r in items]}
+    return {
+        "resourceType": "Bundle",
+        "type": "collection",
+        "entry": [{"resource": r} for r in items],
+    }
 
 
 @pytest.fixture
@@ -57,13 +68,18 @@ def test_screen_a_folder_of_bundles(fhir_dir: Path, capsys: pytest.CaptureFixtur
     assert main(["screen", str(KIDNEY), str(fhir_dir), "--date", "screening=2024-03-01"]) == 0
     out = capsys.readouterr().out
     assert "2 records: 0 eligible, 1 ineligible, 1 undetermined, 0 error" in out
-    assert "FHIR: 2 file(s), 10 resources: 6 read, 4 not read; 2 patient(s) read, 0 not readable" in out
+    assert (
+        "FHIR: 2 file(s), 10 resources: 6 read, 4 not read; 2 patient(s) read, 0 not readable"
+        in out
+    )
     assert "Claim: 2 ignored (not used for eligibility)" in out
     assert "Observation: 4 read, 2 not readable (see problems)" in out
-    assert "a.json: $.entry[3].resource.valueQuantity.code: Observation/a-temp: unit \"Cel\"" in out
+    assert 'a.json: $.entry[3].resource.valueQuantity.code: Observation/a-temp: unit "Cel"' in out
 
 
-def test_without_the_date_the_run_says_so_once(fhir_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_without_the_date_the_run_says_so_once(
+    fhir_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     assert main(["screen", str(KIDNEY), str(fhir_dir)]) == 0
     out = capsys.readouterr().out
     note = (
@@ -74,13 +90,30 @@ def test_without_the_date_the_run_says_so_once(fhir_dir: Path, capsys: pytest.Ca
     assert "FHIR data carries no trial dates: give them with --date NAME=YYYY-MM-DD." in out
 
 
-def test_csv_and_jsonl_put_the_summary_on_stderr(fhir_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_csv_and_jsonl_put_the_summary_on_stderr(
+    fhir_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     assert main(["screen", str(KIDNEY), str(fhir_dir), "--format", "csv"]) == 0
     captured = capsys.readouterr()
     assert captured.out.startswith("patient,trial,verdict,deciding,reasons,source\n")
     assert "FHIR:" not in captured.out and "note:" not in captured.out
-    assert "FHIR: 2 file(s)" in captured.err and "no record has the date 'screening'" in captured.err
-    assert main(["screen", str(KIDNEY), str(fhir_dir), "--format", "jsonl", "--date", "screening=2024-03-01"]) == 0
+    assert (
+        "FHIR: 2 file(s)" in captured.err and "no record has the date 'screening'" in captured.err
+    )
+    assert (
+        main(
+            [
+                "screen",
+                str(KIDNEY),
+                str(fhir_dir),
+                "--format",
+                "jsonl",
+                "--date",
+                "screening=2024-03-01",
+            ]
+        )
+        == 0
+    )
     captured = capsys.readouterr()
     rows = [json.loads(line) for line in captured.out.splitlines()]
     assert sorted(r["verdict"] for r in rows) == ["ineligible", "undetermined"]
@@ -93,7 +126,9 @@ def test_problems_lists_every_problem(tmp_path: Path, capsys: pytest.CaptureFixt
     path.write_text(json.dumps(bundle(*resources("a", 45), *temps)))
     main(["screen", str(KIDNEY), str(path), "--date", "screening=2024-03-01"])
     out = capsys.readouterr().out
-    assert "26 problem(s):" in out and "... and 6 more" in out and "(--problems lists them all)" in out
+    assert (
+        "26 problem(s):" in out and "... and 6 more" in out and "(--problems lists them all)" in out
+    )
     main(["screen", str(KIDNEY), str(path), "--date", "screening=2024-03-01", "--problems"])
     out = capsys.readouterr().out
     assert "... and" not in out and out.count("Observation/t") == 25
@@ -123,13 +158,24 @@ def test_an_ndjson_export(tmp_path: Path, capsys: pytest.CaptureFixture[str]) ->
     assert "Observation.ndjson:3: $.valueQuantity.code: Observation/a-temp" in out
 
 
-def test_our_format_missing_a_date_in_some_records(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    base = {"birth_date": "1960-01-01", "sex": "female", "coverage": [{"start": "2000-01-01", "end": None}]}
-    (tmp_path / "p1.json").write_text(json.dumps({"id": "p1", "dates": {"screening": "2024-03-01"}, **base}))
+def test_our_format_missing_a_date_in_some_records(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    base = {
+        "birth_date": "1960-01-01",
+        "sex": "female",
+        "coverage": [{"start": "2000-01-01", "end": None}],
+    }
+    (tmp_path / "p1.json").write_text(
+        json.dumps({"id": "p1", "dates": {"screening": "2024-03-01"}, **base})
+    )
     (tmp_path / "p2.json").write_text(json.dumps({"id": "p2", **base}))
     assert main(["screen", str(KIDNEY), str(tmp_path)]) == 0
     out = capsys.readouterr().out
-    assert "note: 1 of 2 records lack the date 'screening', which criteria I1, I2, I3, E1 count from" in out
+    assert (
+        "note: 1 of 2 records lack the date 'screening', which criteria I1, I2, I3, E1 count from"
+        in out
+    )
     assert "FHIR" not in out
 
 
@@ -150,7 +196,11 @@ def test_dates_needed_follow_definitions_and_the_index_date() -> None:
         """,
         path=str(ROOT / "rules" / "t.crit"),
     )
-    assert rules.dates_needed() == {"consent": ("I1",), "screening": ("E2",), "baseline": ("I2", "E2")}
+    assert rules.dates_needed() == {
+        "consent": ("I1",),
+        "screening": ("E2",),
+        "baseline": ("I2", "E2"),
+    }
 
 
 def test_fhir_patients_get_the_dates_given(fhir_dir: Path) -> None:
@@ -158,3 +208,20 @@ def test_fhir_patients_get_the_dates_given(fhir_dir: Path) -> None:
 
     records = list(read_records(fhir_dir, "auto", {"screening": dt.date(2024, 3, 1)}))
     assert [r.dates for r in records] == [{"screening": dt.date(2024, 3, 1)}] * 2  # type: ignore[union-attr]
+
+
+def test_a_folder_of_rules_screens_each_trial_on_its_own_folder(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from criteria_lang.cli import screen_pairs
+
+    rules = ROOT / "rules"
+    examples = tmp_path / "examples"
+    (examples / "nct03562065").mkdir(parents=True)
+    pairs = screen_pairs(rules, examples)
+    assert pairs == [(rules / "nct03562065.crit", examples / "nct03562065")]
+    assert "synthea_kidney.crit: no folder" in capsys.readouterr().err
+    # no trial folders at all: every rule file runs on the whole input
+    assert len(screen_pairs(rules, tmp_path / "examples" / "nct03562065")) == len(
+        list(rules.rglob("*.crit"))
+    )

@@ -15,6 +15,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from criteria_lang.fhir import (
+    FHIR_BASE,
     IGNORED,
     NOT_READABLE,
     ReadSummary,
@@ -854,3 +855,49 @@ def test_arbitrary_resources_never_raise(resources: list[Any]) -> None:
         return
     if orjson.loads(text) == doc:
         assert read_bundle(text, "fuzz")[0] == patients
+
+
+# --------------------------------------------------------------------------------------------
+# eGFR units, daily doses, statuses (and what criteria_lang.fhir_write writes, which
+# tests/test_fhir_roundtrip.py reads back)
+
+
+def test_egfr_in_ml_per_min_is_read_per_1_73_m2_and_counted() -> None:
+    p, problems, summary = read_one(
+        observation("g1", ucum(42.5, "mL/min"), code="33914-3"),
+        observation("g2", ucum(50, "mL/min/{1.73_m2}"), code="33914-3"),
+        observation("cl", ucum(80, "mL/min"), code="2164-2"),  # a clearance: mL/min it is
+    )
+    assert problems == []
+    per_bsa = "mL/min/{1.73_m2}"
+    assert event(p, "Observation/g1").value == Quantity(Fraction("42.5"), per_bsa, ucum=True)
+    assert event(p, "Observation/g2").value == Quantity(Fraction(50), "mL/min/{1.73_m2}", ucum=True)
+    assert event(p, "Observation/cl").value == Quantity(Fraction(80), "mL/min", ucum=True)
+    assert sum(summary.notes.values()) == 1
+
+
+def test_a_rate_in_amount_per_day_is_the_daily_dose() -> None:
+    def with_rate(rid: str, rate: dict[str, Any]) -> dict[str, Any]:
+        return med_request(rid, dosageInstruction=[{"doseAndRate": [{"rateQuantity": rate}]}])
+
+    p, problems, summary = read_one(
+        with_rate("r1", ucum(7.5, "mg/d")), with_rate("r2", ucum(50, "mL/h"))
+    )
+    assert problems == []
+    daily = event(p, "MedicationRequest/r1")
+    assert daily.daily_dose == Quantity(Fraction("7.5"), "mg/d", ucum=True)
+    assert daily.dose is None  # no dose read from the name when a daily dose is given
+    infusion = event(p, "MedicationRequest/r2")
+    assert infusion.daily_dose is None  # a volume per hour is not a dose
+    assert infusion.dose == Quantity(Fraction(20), "mg", ucum=True)  # from the name, as before
+
+
+def test_status_unknown_is_no_status_and_our_extension_is_the_recorded_one() -> None:
+    p, _, _ = read_one(
+        med_request("u", status="unknown"),
+        med_request("x", status="unknown", extension=[
+            {"url": f"{FHIR_BASE}/StructureDefinition/status", "valueString": "paused"}
+        ]),
+    )
+    assert event(p, "MedicationRequest/u").status is None
+    assert event(p, "MedicationRequest/x").status == "paused"

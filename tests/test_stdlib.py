@@ -21,7 +21,9 @@ from criteria_lang.units import get_units
 
 STDLIB = Path(__file__).resolve().parent.parent / "stdlib"
 MODULES = sorted(STDLIB.glob("*.crit"))
-MODULE_NAMES = {"conditions", "drugs", "facts", "labs", "observations", "procedures", "scores"}
+MODULE_NAMES = {
+    "bilag", "conditions", "drugs", "facts", "labs", "observations", "procedures", "scores"
+}
 
 
 def compiled(name: str):
@@ -137,14 +139,14 @@ def code_problem(system: str, code: str, prefix: bool) -> str | None:
     if system == "icd10":
         pattern = ICD10_PREFIX if prefix else ICD10_CODE
         return None if pattern.fullmatch(code) else "not an ICD-10 code shape"
-    if system == "omop":
-        if prefix:
-            return "OMOP concept ids have no hierarchy by prefix: no prefixes"
-        return None if re.fullmatch(r"[1-9]\d{0,10}", code) else "OMOP concept ids are digits"
     if system == "cvx":
         if prefix:
             return "CVX codes have no hierarchy: no prefixes"
         return None if re.fullmatch(r"\d{1,3}", code) else "CVX codes are 1-3 digits"
+    if system == "omop":
+        if prefix:
+            return "OMOP concept ids have no hierarchy by prefix: no prefixes"
+        return None if re.fullmatch(r"[1-9]\d{0,10}", code) else "OMOP concept ids are digits"
     if system == "local":
         if prefix:
             return "local codes take no prefixes"
@@ -249,6 +251,9 @@ REQUIRED = {
         lactation""",
     "scores": """sledai_2k selena_sledai bilag bilag_a_domains bilag_b_domains nyha_class
         physician_global_assessment isn_rps_class""",
+    "bilag": """bilag_constitutional bilag_mucocutaneous bilag_neuropsychiatric
+        bilag_musculoskeletal bilag_cardiorespiratory bilag_gastrointestinal bilag_ophthalmic
+        bilag_renal bilag_haematological domains""",
     "observations": "body_weight body_height bmi lvef mean_pap systolic_bp diastolic_bp",
     "procedures": """renal_biopsy plasmapheresis immunoadsorption major_surgery
         organ_transplantation chest_xray echocardiography hospitalization tb_skin_test""",
@@ -269,6 +274,7 @@ def test_required_names_are_declared(module: str) -> None:
 @pytest.mark.parametrize("module", sorted(MODULE_NAMES))
 def test_kind_matches_module(module: str) -> None:
     kind = {
+        "bilag": "score",
         "conditions": "condition",
         "drugs": "drug",
         "facts": "fact",

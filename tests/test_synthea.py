@@ -89,7 +89,9 @@ def latest(observations: list[dict[str, Any]], wanted: set[str]) -> dict[str, An
         and o.get("status") not in ("cancelled", "entered-in-error")
         and WINDOW_START <= day(o["effectiveDateTime"]) <= SCREENING
     ]
-    return max(found, key=lambda o: (day(o["effectiveDateTime"]), "Observation/" + o["id"]), default=None)
+    return max(
+        found, key=lambda o: (day(o["effectiveDateTime"]), "Observation/" + o["id"]), default=None
+    )
 
 
 def value_of(observation: dict[str, Any], units: set[str]) -> Fraction:
@@ -165,15 +167,24 @@ def results() -> dict[str, Any]:
     return out
 
 
-@pytest.mark.parametrize("path", BUNDLES, ids=lambda p: p.name.split("_")[0] + "_" + p.name.split("_")[1])
+@pytest.mark.parametrize(
+    "path", BUNDLES, ids=lambda p: p.name.split("_")[0] + "_" + p.name.split("_")[1]
+)
 def test_every_criterion_as_computed_by_hand(path: Path, results: dict[str, Any]) -> None:
     pid, answers = expected(path)
     result = results[pid]
     for criterion in result.criteria:
         answer, event_id = answers[criterion.id]
-        assert criterion.truth.value == answer, (criterion.id, criterion.evidence, criterion.missing)
+        assert criterion.truth.value == answer, (
+            criterion.id,
+            criterion.evidence,
+            criterion.missing,
+        )
         if event_id is not None:
-            assert event_id in {e.event_id for e in criterion.evidence}, (criterion.id, criterion.evidence)
+            assert event_id in {e.event_id for e in criterion.evidence}, (
+                criterion.id,
+                criterion.evidence,
+            )
     assert result.verdict.value == verdict_of(answers)
 
 
@@ -190,7 +201,9 @@ def test_the_screen_has_every_kind_of_answer(results: dict[str, Any]) -> None:
     }
 
 
-def test_the_cli_screen_prints_verdicts_and_the_reader_summary(capsys: pytest.CaptureFixture[str]) -> None:
+def test_the_cli_screen_prints_verdicts_and_the_reader_summary(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
     status = main(["screen", str(RULES), str(SYNTHEA), "--date", f"screening={SCREENING}"])
     out = capsys.readouterr().out
     assert status == 0
@@ -198,6 +211,69 @@ def test_the_cli_screen_prints_verdicts_and_the_reader_summary(capsys: pytest.Ca
     assert "FHIR: 37 file(s), 13617 resources: 10503 read, 3114 not read; 37 patient(s) read" in out
     assert "Observation: 8163 read, 21 not readable (see problems)" in out
     assert "Claim: 1126 ignored (not used for eligibility)" in out
-    assert "21 problem(s):" in out and "... and 1 more" in out and "(--problems lists them all)" in out
+    assert (
+        "21 problem(s):" in out and "... and 1 more" in out and "(--problems lists them all)" in out
+    )
     assert out.index("records:") < out.index("FHIR:")  # the summary comes after the verdicts
     assert "no record has the date" not in out  # the date was given
+
+
+# The stdlib concepts that match codes in the Synthea data (docs/fhir.md, "Codes and the
+# stdlib"): a rule written with these names decides on Synthea's coded data unchanged.
+STDLIB_MATCHES = [
+    ("labs", "egfr", "loinc", "33914-3"),
+    ("labs", "creatinine", "loinc", "38483-4"),
+    ("labs", "urine_albumin_creatinine_ratio", "loinc", "14959-1"),
+    ("labs", "hemoglobin", "loinc", "718-7"),
+    ("labs", "platelets", "loinc", "777-3"),
+    ("labs", "leukocytes", "loinc", "6690-2"),
+    ("labs", "alt", "loinc", "1742-6"),
+    ("labs", "ast", "loinc", "1920-8"),
+    ("labs", "albumin", "loinc", "1751-7"),
+    ("observations", "body_weight", "loinc", "29463-7"),
+    ("observations", "body_height", "loinc", "8302-2"),
+    ("observations", "bmi", "loinc", "39156-5"),
+    ("observations", "systolic_bp", "loinc", "8480-6"),
+    ("observations", "diastolic_bp", "loinc", "8462-4"),
+    ("observations", "lvef", "loinc", "10230-1"),
+    ("conditions", "ckd_stage_1", "snomed", "431855005"),
+    ("conditions", "ckd_stage_2", "snomed", "431856006"),
+    ("conditions", "chronic_kidney_disease", "snomed", "431855005"),
+    ("conditions", "heart_failure", "snomed", "88805009"),
+    ("conditions", "myocardial_infarction", "snomed", "22298006"),
+    ("conditions", "myocardial_infarction", "snomed", "399211009"),
+    ("conditions", "stroke", "snomed", "230690007"),
+    ("conditions", "atrial_fibrillation", "snomed", "49436004"),
+    ("conditions", "epilepsy", "snomed", "84757009"),
+    ("conditions", "seizures", "snomed", "128613002"),
+    ("conditions", "malignant_neoplasm", "snomed", "363406005"),
+    ("conditions", "asthma", "snomed", "233678006"),
+    ("conditions", "pregnancy", "snomed", "72892002"),
+    ("drugs", "captopril", "rxnorm", "833036"),
+    ("drugs", "carbamazepine", "rxnorm", "308971"),
+    ("drugs", "mmr_vaccines", "cvx", "03"),
+    ("drugs", "varicella_vaccine", "cvx", "21"),
+    ("drugs", "zoster_vaccine_live", "cvx", "121"),
+    ("drugs", "rotavirus_vaccine", "cvx", "119"),
+    ("procedures", "hospitalization", "local", "encounter-IMP"),
+    ("procedures", "chest_xray", "snomed", "399208008"),
+    ("procedures", "echocardiography", "snomed", "433236007"),
+]
+
+
+def test_stdlib_concepts_match_the_codes_synthea_uses() -> None:
+    from criteria_lang.check import compile_file
+
+    modules = {m: compile_file(ROOT / "stdlib" / f"{m}.crit").module for m, *_ in STDLIB_MATCHES}
+    events = {}
+    for record in read_fhir(SYNTHEA):
+        assert isinstance(record, Patient)
+        for event in record.events:
+            for code in event.codes:
+                events.setdefault((code.system, code.code), event)
+    for module, name, system, code in STDLIB_MATCHES:
+        event = events.get((system, code))
+        assert event is not None, f"Synthea has no {system} {code}"
+        concept = modules[module].exports[name].concept  # type: ignore[attr-defined]
+        kind = "medication" if concept.kind == "drug" else concept.kind
+        assert event.kind == kind and concept.matches(event.codes), (module, name, system, code)
