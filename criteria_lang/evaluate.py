@@ -1588,8 +1588,9 @@ def numeric_word(
             bound = Quantity(attr.value, attr.unit)
     if bound is None:
         return (
-            f"{describe_event(event)} is a number with no upper reference limit, so it is "
-            f"neither {word} nor its opposite"
+            # the value's unit is left out: it is spelt as the source spelt it (UCUM in FHIR)
+            f"{event.display} on {fmt_date(event.start)} is a number with no upper reference "
+            f"limit, so it is neither {word} nor its opposite"
         )
     try:
         limit = convert_quantity(bound, unit_of(raw), molar_mass_of(concept))

@@ -125,6 +125,8 @@ SYSTEMS: dict[str, str] = {
     "urn:oid:2.16.840.1.113883.6.73": "atc",
     "http://hl7.org/fhir/sid/cvx": "cvx",
     "urn:oid:2.16.840.1.113883.12.292": "cvx",
+    # OHDSI Standardized Vocabularies (OMOP concept ids), as registered in HL7 terminology (UTG).
+    "https://fhir-terminology.ohdsi.org": "omop",
 }
 UCUM = "http://unitsofmeasure.org"
 

@@ -65,6 +65,7 @@ SYSTEM_URIS: dict[str, str] = {
     "rxnorm": "http://www.nlm.nih.gov/research/umls/rxnorm",
     "atc": "http://www.whocc.no/atc",
     "cvx": "http://hl7.org/fhir/sid/cvx",
+    "omop": "https://fhir-terminology.ohdsi.org",
     "concept": CONCEPT_SYSTEM,
     "local": LOCAL_SYSTEM,
 }

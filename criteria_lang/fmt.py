@@ -169,6 +169,7 @@ class Formatter:
         rf = self.rule_file
         imports, concepts = iter(rf.imports), iter(rf.concepts)
         defines, criteria = iter(rf.defines), iter(rf.criteria)
+        outcome_sections = iter(rf.outcome_sections)
         for item in self.tree.children:
             kind = item.data
             if kind == "trial":
@@ -184,6 +185,8 @@ class Formatter:
                 yield Line(str(item.children[0].children[0]), item.meta.start_pos, True)
                 for crit in item.children[1:]:
                     yield from self.criterion(next(criteria), crit)
+            elif kind == "outcome_section":
+                yield from self.outcome_section(next(outcome_sections), item)
 
     # ------------------------------------------------------------------ comments and blanks
     def inner_comment(self, low: int, high: int) -> bool:
@@ -535,6 +538,8 @@ class Formatter:
             return text
         if isinstance(operand, n.Ref):
             return operand.dotted
+        if isinstance(operand, (n.PercentOf, n.Difference, n.DailyDose, n.NewGrades)):
+            return self.relative_operand(operand)
         raise FormatError(f"internal error: cannot format {type(operand).__name__}")
 
     def quantity(self, quantity: n.QuantityLit) -> str:
@@ -662,6 +667,59 @@ class Formatter:
         if requirement.gap is not None:
             text += f" allowing gaps of {self.duration(requirement.gap)}"
         return text
+
+    # ------------------------------------------------------------------ outcomes
+    # The `outcomes` section (docs/language.md, "Outcomes"): `outcomes [options]`, then each
+    # outcome as a criterion is laid out, its options kept in the order written.
+    def outcome_section(self, section: n.OutcomeSection, item: Tree[Any]) -> Iterator[Line]:
+        options = [c for c in item.children if c.data != "outcome"]
+        header = "outcomes" + self.outcome_options(options, section.timepoints, section.baseline)
+        yield Line(header, item.meta.start_pos, True)
+        outcomes = iter(section.outcomes)
+        for child in item.children:
+            if child.data == "outcome":
+                yield from self.outcome(next(outcomes), child)
+
+    def outcome(self, outcome: n.Outcome, item: Tree[Any]) -> Iterator[Line]:
+        text = self.token_string(item.children[1], outcome.text)
+        options = self.outcome_options(item.children[2:-1], outcome.timepoints, outcome.baseline)
+        yield Line(f"  {outcome.id.text} {text}{options}:", outcome.span.start, True)
+        yield from self.indented(outcome.expr, 4)
+
+    def outcome_options(
+        self, options: list[Any], timepoints: n.Timepoints | None, baseline: n.Name | None
+    ) -> str:
+        words = []
+        for option in options:
+            if option.data == "compared_to" and baseline is not None:
+                words.append(f"compared to {baseline.text}")
+            elif option.data == "at_visits" and timepoints is not None:
+                names = zip(option.children, timepoints.visits, strict=False)
+                words.append("at visits " + ", ".join(self.token_string(t, v) for t, v in names))
+            elif option.data == "at_every_visit" and timepoints is not None:
+                window = timepoints.window
+                words.append("at every visit" + (f" {self.window(window)}" if window else ""))
+        return "".join(" " + word for word in words)
+
+    def relative_operand(
+        self, operand: n.PercentOf | n.Difference | n.DailyDose | n.NewGrades
+    ) -> str:
+        if isinstance(operand, n.PercentOf):
+            number = self.number(operand.percent, operand.span.start)
+            return f"{number} % of {self.operand(operand.operand)}"
+        if isinstance(operand, n.Difference):
+            return f"{self.operand(operand.left)} - {self.operand(operand.right)}"
+        if isinstance(operand, n.DailyDose):
+            basis = f" as {operand.basis}" if operand.basis else ""
+            return f"daily dose {operand.drug.dotted}{basis} at {operand.anchor.text}"
+        grades = ", ".join(quote(g) for g in operand.grades)
+        reference = operand.reference
+        assert reference.anchor is not None
+        tolerance = f" +/- {self.duration(reference.near)}" if reference.near is not None else ""
+        return (
+            f"count new {grades} in {operand.kind} {operand.concept.dotted} "
+            f"{self.window(operand.window)} compared to {reference.anchor.text}{tolerance}"
+        )
 
     def where(self, where: n.AttributeFilter) -> str:
         values: list[str] = []

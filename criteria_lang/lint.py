@@ -82,7 +82,7 @@ class Context:
     def nodes(self) -> Iterator[object]:
         """Every node of the file's own declarations and criteria."""
         rf = self.rule_file
-        for top in (*rf.concepts, *rf.defines, *rf.criteria):
+        for top in (*rf.concepts, *rf.defines, *rf.criteria, *rf.outcomes):
             yield from n.walk(top)
 
     def concept(self, ref: n.Ref) -> ConceptSet | None:
@@ -219,7 +219,7 @@ def unused_declaration(ctx: Context) -> Iterator[Diagnostic]:
     used: dict[str, int] = {}
     owners: list[tuple[str, object]] = [(c.name.text, c) for c in rf.concepts]
     owners += [(d.name.text, d) for d in rf.defines]
-    for top in (*rf.concepts, *rf.defines, *rf.criteria):
+    for top in (*rf.concepts, *rf.defines, *rf.criteria, *rf.outcomes):
         own = getattr(getattr(top, "name", None), "text", None)
         for node in n.walk(top):
             if isinstance(node, n.Ref) and len(node.parts) == 1 and node.parts[0] != own:
@@ -361,7 +361,7 @@ def unit_kinds_differ(ctx: Context) -> Iterator[Diagnostic]:
 def unused_import(ctx: Context) -> Iterator[Diagnostic]:
     rf = ctx.rule_file
     heads: set[str] = set()
-    for top in (*rf.concepts, *rf.defines, *rf.criteria):
+    for top in (*rf.concepts, *rf.defines, *rf.criteria, *rf.outcomes):
         for node in n.walk(top):
             if isinstance(node, n.Ref):
                 heads.add(node.parts[0])

@@ -874,8 +874,14 @@ def _measurement(self: _Reader, row: _Row, person: _Person) -> Event | None:
     reference = None
     if not row.problems:
         low, high = row.number("range_low"), row.number("range_high")
-        if (low is not None or high is not None) and not row.problems:
-            unit = value.unit if isinstance(value, Quantity) else "1"
+        unit: str | None = "1"
+        if isinstance(value, Quantity):
+            unit = value.unit
+        elif unit_id := row.int("unit_concept_id"):
+            unit = self.vocabulary.unit(unit_id)  # a text value ("<0.5 mg/dL") or none
+        if unit is None:
+            self.note("measurement", "reference ranges in an unknown unit, not read")
+        elif (low is not None or high is not None) and not row.problems:
             reference = ReferenceRange(
                 None if low is None else Quantity(low, unit, ucum=True),
                 None if high is None else Quantity(high, unit, ucum=True),

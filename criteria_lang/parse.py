@@ -85,9 +85,6 @@ def _on_comment(token: lark.Token) -> lark.Token:
 
 @functools.cache
 def parser() -> lark.Lark:
-    # cache=True: building the parser checks every pair of terminals for collisions (strict), which
-    # costs tens of seconds of CPU; Lark keeps the built parser in a temporary file keyed by the
-    # grammar text, the options and the Lark and Python versions, so only a changed grammar pays.
     return lark.Lark(
         grammar_text(),
         parser="lalr",

@@ -213,9 +213,10 @@ def coverage_line(program: CompiledRules) -> str:
         rf = program.rule_file
         return f"module: {len(rf.concepts)} concepts, {len(rf.defines)} definitions"
     trial = program.trial.registry_id if program.trial else "(no trial)"
+    outcomes = f"; {len(program.outcomes)} outcomes" if program.outcomes else ""
     return (
         f"{trial}: {total} criteria: {computable} computable, {mixed} computable with a "
-        f"review step, {review} need review only"
+        f"review step, {review} need review only{outcomes}"
     )
 
 

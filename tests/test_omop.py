@@ -907,3 +907,44 @@ def test_never_raises_and_accounts_for_every_row(tables: dict[str, list[Any]], e
     assert not any("internal error" in p.message for p in summary.problems), summary.problems
     for record in records:
         assert isinstance(record, Patient | RecordError)
+
+
+def test_omop_codes_survive_a_round_trip_through_fhir() -> None:
+    """`omop` codes are written with the OHDSI vocabularies' URI and read back as `omop`."""
+    from criteria_lang.fhir import read_bundle
+    from criteria_lang.fhir_write import patient_to_bundle
+
+    patient, _ = read_one(
+        database(
+            **VOCABULARY,
+            condition_occurrence=[
+                {
+                    "condition_occurrence_id": 7,
+                    "person_id": 1,
+                    "condition_concept_id": 201826,
+                    "condition_start_date": "2020-02-03",
+                }
+            ],
+        )
+    )
+    (back,), problems, _ = read_bundle(patient_to_bundle(patient))
+    assert not problems
+    assert systems(back.events[0].codes) == systems(patient.events[0].codes)
+
+
+def test_a_bound_keeps_its_reference_range_in_its_unit() -> None:
+    row = {
+        "measurement_id": 5,
+        "person_id": 1,
+        "measurement_concept_id": 3016723,
+        "measurement_date": "2024-02-01",
+        "value_as_number": 0.5,
+        "unit_concept_id": 8840,
+        "operator_concept_id": 4171756,
+        "range_high": 1.2,
+    }
+    event = only_event(database(measurement=[row]))
+    assert event.value == "<0.5 mg/dL"
+    assert event.reference_range == ReferenceRange(
+        None, Quantity(Fraction(6, 5), "mg/dL", ucum=True)
+    )

@@ -543,3 +543,25 @@ def test_outcome_syntax_compiles(source: str) -> None:
         + "\n"
     )
     assert codes(text) == []
+
+
+def test_outcomes_format_and_lint() -> None:
+    from criteria_lang.fmt import format_text
+    from criteria_lang.lint import lint_text
+
+    source = rules_text(
+        'CR "c"   at visits "week 24",  "month 12" compared to screening:'
+        f"  {UPCR_AT_VISIT} < 50.0 % of {UPCR_AT_BASELINE} and daily dose gc as"
+        ' prednisone_equivalent at visit "week 24" <= 10 mg/day',
+        'GR "g": CR or count new "A" in score domains at visit +/- 14 days compared to'
+        " baseline +/- 14 days >= 1 or age at previous visit - age at baseline > 1 years",
+        section="outcomes   at every visit within 24 weeks after baseline",
+    )
+    out = format_text(source)
+    assert format_text(out) == out
+    assert '  CR "c" at visits "week 24", "month 12" compared to screening:\n' in out
+    assert "outcomes at every visit within 24 weeks after baseline\n" in out
+    assert "< 50.0 % of latest lab upcr at baseline +/- 14 days" in out
+    # A concept used only by an outcome is used.
+    unused = {d.message for d in lint_text(out) if d.code == "W105"}
+    assert not any("'domains'" in m or "'gc'" in m or "'upcr'" in m for m in unused)

@@ -34,7 +34,9 @@ fact f5 = local "f5"
 """
 
 
-def truth(expr: str, *events: dict[str, Any], dates: str = "screening, baseline", **fields: Any) -> str:
+def truth(
+    expr: str, *events: dict[str, Any], dates: str = "screening, baseline", **fields: Any
+) -> str:
     r = rules(f'I1 "test": {expr}', defines=EXTRA, dates=dates)
     return r.evaluate(patient(*events, **fields)).criteria[0].truth.value
 
@@ -62,16 +64,30 @@ def test_numeric_positive() -> None:
     q2 = "any lab dsdna_uln value is positive ever"
     assert truth(q2, lab("dsdna_uln", "2024-03-01", 31, "IU/mL")) == MET
     assert truth(q2, lab("dsdna_uln", "2024-03-01", 30, "IU/mL")) == NOT_MET
-    assert truth(q2, lab("dsdna_uln", "2024-03-01", 31, "IU/mL", reference_range={"high": 40})) == NOT_MET
+    assert (
+        truth(q2, lab("dsdna_uln", "2024-03-01", 31, "IU/mL", reference_range={"high": 40}))
+        == NOT_MET
+    )
     # a range given in another unit is converted to the result's unit
-    assert truth(q, lab("dsdna", "2024-03-01", 31, "IU/mL", reference_range={"high": 30000, "unit": "IU/L"})) == MET
+    assert (
+        truth(
+            q,
+            lab(
+                "dsdna", "2024-03-01", 31, "IU/mL", reference_range={"high": 30000, "unit": "IU/L"}
+            ),
+        )
+        == MET
+    )
     # a word still reads as a word; numbers are never true/false
     assert truth(q, lab("dsdna", "2024-03-01", "Positive")) == MET
     assert truth("any lab dsdna value is true ever", ranged(85)) == UNKNOWN
     # the expression form, which the checker now allows on a lab quantity
     assert truth("latest lab dsdna ever is positive", ranged(85)) == MET
     assert truth("latest lab dsdna ever is not positive", ranged(20)) == MET
-    assert truth("latest lab dsdna ever is negative", lab("dsdna", "2024-03-01", 85, "IU/mL")) == UNKNOWN
+    assert (
+        truth("latest lab dsdna ever is negative", lab("dsdna", "2024-03-01", 85, "IU/mL"))
+        == UNKNOWN
+    )
 
 
 def test_numeric_positive_checker() -> None:
@@ -87,7 +103,10 @@ def test_is_not() -> None:
     assert truth("latest lab dsdna ever is not positive", neg) == MET
     assert truth("latest lab dsdna ever is positive", neg) == NOT_MET
     assert truth("latest lab dsdna ever is not negative", neg) == NOT_MET
-    assert truth("latest lab dsdna ever is not positive", lab("dsdna", "2024-03-01", "equivocal")) == UNKNOWN
+    assert (
+        truth("latest lab dsdna ever is not positive", lab("dsdna", "2024-03-01", "equivocal"))
+        == UNKNOWN
+    )
 
 
 def test_positive_words() -> None:
@@ -113,7 +132,10 @@ def test_left_and_right_inclusive() -> None:
     assert truth(left, birth_date="2005-06-01") == MET  # 18 included
     assert truth(left, birth_date="1958-06-01") == NOT_MET  # 65 excluded
     # a name that merely starts like the keyword is still a name
-    text = 'trial "T"\n  dates screening\ndefine leftover = age at screening >= 18 years\ninclusion\n  I1 "x": leftover\n'
+    text = (
+        'trial "T"\n  dates screening\ndefine leftover = age at screening >= 18 years\n'
+        'inclusion\n  I1 "x": leftover\n'
+    )
     assert Rules.from_text(text).program.ok
 
 
@@ -121,7 +143,10 @@ def test_left_and_right_inclusive() -> None:
 
 
 def test_isn_rps_class_attribute() -> None:
-    expr = 'procedure renal_biopsy where isn_rps_class in ("III", "IV", "III+V", "IV+V") within 12 months before screening'
+    expr = (
+        'procedure renal_biopsy where isn_rps_class in ("III", "IV", "III+V", "IV+V") '
+        "within 12 months before screening"
+    )
 
     def biopsy(day: str, **attributes: Any) -> dict[str, Any]:
         return {"type": "procedure", "code": "renal_biopsy", "date": day, "attributes": attributes}
@@ -140,7 +165,7 @@ def test_isn_rps_class_attribute() -> None:
 
 
 def test_patient_dated_span() -> None:
-    """"During the current flare": a window between two of the patient's named dates."""
+    """ "During the current flare": a window between two of the patient's named dates."""
     expr = "any lab stdlabs.urine_rbc_hpf value > 5 /HPF from flare_onset to screening"
     dates = {"screening": "2024-03-31", "baseline": "2024-04-10", "flare_onset": "2023-12-01"}
     rbc = lambda day, v: lab("urine_rbc_hpf", day, v, "/HPF")  # noqa: E731
@@ -181,20 +206,33 @@ def test_egfr_per_m2_literal_reading() -> None:
 
 
 def test_bolus_threshold_in_prednisone_equivalent() -> None:
-    bolus = "medication mp route intravenous dose >= 250 mg/day as prednisone_equivalent within 3 months before screening"
+    bolus = (
+        "medication mp route intravenous dose >= 250 mg/day as prednisone_equivalent "
+        "within 3 months before screening"
+    )
     iv = lambda mg: med("mp", "2024-02-01", "2024-02-03", route="intravenous", **daily(mg))  # noqa: E731
     assert truth(bolus, iv(200)) == MET  # 200 x 1.25 = 250
     assert truth(bolus, iv(199)) == NOT_MET
-    assert truth(bolus, med("mp", "2024-02-01", "2024-02-03", route="oral", **daily(500))) == NOT_MET
-    assert truth(bolus, med("mp", "2024-02-01", "2024-02-03", route="intravenous")) == UNKNOWN  # no dose
+    assert (
+        truth(bolus, med("mp", "2024-02-01", "2024-02-03", route="oral", **daily(500))) == NOT_MET
+    )
+    assert (
+        truth(bolus, med("mp", "2024-02-01", "2024-02-03", route="intravenous")) == UNKNOWN
+    )  # no dose
 
 
 def test_new_immunosuppressant_against_continuing_or_restarted() -> None:
     expr = "medication aza new within 3 months before screening"
     assert truth(expr, med("aza", "2024-02-01", None)) == MET
-    assert truth(expr, med("aza", "2019-01-01", "2019-06-01"), med("aza", "2024-02-01", None)) == NOT_MET
+    assert (
+        truth(expr, med("aza", "2019-01-01", "2019-06-01"), med("aza", "2024-02-01", None))
+        == NOT_MET
+    )
     # "addition" read as any administration in the window (E3, E4 of NCT03917797)
-    assert truth("medication aza within 6 months before screening", med("aza", "2023-01-01", None)) == MET
+    assert (
+        truth("medication aza within 6 months before screening", med("aza", "2023-01-01", None))
+        == MET
+    )
 
 
 def test_except_in_trial_classes() -> None:
@@ -210,7 +248,8 @@ inclusion
   I1 "vaccine": medication live within 12 weeks before screening
   I2 "conventional": medication conventional ever before screening
   I3 "malignancy": condition malignancy ever before screening
-  I4 "bcc not excised": condition conditions.basal_cell_carcinoma status active ever before screening
+  I4 "bcc not excised":
+    condition conditions.basal_cell_carcinoma status active ever before screening
 """
     r = Rules.from_text(text)
 
@@ -278,7 +317,9 @@ def test_examples_cover_missing_data_and_pending_review(trial: str) -> None:
 @pytest.mark.parametrize("trial", ["nct03917797", "nct05631717"])
 def test_criteria_quote_the_record(trial: str) -> None:
     """Every criterion's text is the record's own words (whitespace aside)."""
-    seed = {"nct03917797": "002_cbf271cabfdcfbd3.txt", "nct05631717": "003_fc0d5bfc6d213a62.txt"}[trial]
+    seed = {"nct03917797": "002_cbf271cabfdcfbd3.txt", "nct05631717": "003_fc0d5bfc6d213a62.txt"}[
+        trial
+    ]
     source = Path("/work/shared/seeds") / seed
     if not source.exists():
         pytest.skip("the seed records are not available here")

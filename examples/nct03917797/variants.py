@@ -14,12 +14,19 @@ from generate import Variant, add, answer, chain, drop, set_fields, set_patient
 CONSENT, SCREENING, RANDOMIZATION = "2024-02-20", "2024-02-26", "2024-03-11"
 ACR_MET = ("malar_rash", "renal_disorder", "immunologic_disorder", "antinuclear_antibody")
 ACR_NOT_MET = (
-    "discoid_rash", "photosensitivity", "oral_ulcers", "arthritis", "serositis",
-    "neurologic_disorder", "hematologic_disorder",
+    "discoid_rash",
+    "photosensitivity",
+    "oral_ulcers",
+    "arthritis",
+    "serositis",
+    "neurologic_disorder",
+    "hematologic_disorder",
 )
 
 
-def lab(ident: str, code: object, date: str, value: object, unit: str | None = None, **extra: object) -> dict:
+def lab(
+    ident: str, code: object, date: str, value: object, unit: str | None = None, **extra: object
+) -> dict:
     event = {"id": ident, "type": "lab", "code": code, "date": date, "value": value}
     if unit is not None:
         event["unit"] = unit
@@ -68,10 +75,21 @@ BASE = {
         {"id": "sle", "type": "condition", "code": "sle", "onset": "2018-05-01"},
         {"id": "ln", "type": "condition", "code": "lupus_nephritis", "onset": "2023-12-01"},
         lab("ana", "ana", "2018-05-10", "1:320"),
-        lab("dsdna", {"system": "loinc", "code": "32677-7"}, SCREENING, 85, "IU/mL",
-            reference_range={"high": 30}),
-        {"id": "biopsy", "type": "procedure", "code": "renal_biopsy", "date": "2024-01-15",
-         "attributes": {"isn_rps_class": "IV", "isn_rps_activity": "A"}},
+        lab(
+            "dsdna",
+            {"system": "loinc", "code": "32677-7"},
+            SCREENING,
+            85,
+            "IU/mL",
+            reference_range={"high": 30},
+        ),
+        {
+            "id": "biopsy",
+            "type": "procedure",
+            "code": "renal_biopsy",
+            "date": "2024-01-15",
+            "attributes": {"isn_rps_class": "IV", "isn_rps_activity": "A"},
+        },
         lab("rbc-2023", "urine_rbc_hpf", "2023-06-15", 1, "/HPF"),
         lab("wbc-2023", "urine_wbc_hpf", "2023-06-15", 2, "/HPF"),
         lab("casts-2023", "urine_casts", "2023-06-15", "none seen"),
@@ -113,7 +131,9 @@ VARIANTS = [
         "records the 2012 SLICC classification as not fulfilled.",
         "ineligible",
         ("I2",),
-        chain(set_fields("fact-acr1997_malar_rash", value=False), add(fact("sle_slicc_2012", False))),
+        chain(
+            set_fields("fact-acr1997_malar_rash", value=False), add(fact("sle_slicc_2012", False))
+        ),
     ),
     Variant(
         "acr-3-of-11-slicc-met",
@@ -121,7 +141,9 @@ VARIANTS = [
         "classification as fulfilled: either classification is enough.",
         "eligible",
         (),
-        chain(set_fields("fact-acr1997_malar_rash", value=False), add(fact("sle_slicc_2012", True))),
+        chain(
+            set_fields("fact-acr1997_malar_rash", value=False), add(fact("sle_slicc_2012", True))
+        ),
     ),
     Variant(
         "acr-3-of-11-slicc-unrecorded",
@@ -142,18 +164,20 @@ VARIANTS = [
     Variant(
         "ana-1-40-dsdna-positive",
         "ANA only 1:40, but anti-dsDNA 85 IU/mL is above its range: seropositive through the "
-        "\"and/or\".",
+        '"and/or".',
         "eligible",
         (),
         set_fields("ana", value="1:40"),
     ),
     Variant(
         "ana-1-40-dsdna-reported-positive",
-        "ANA 1:40 and the anti-dsDNA result reported as the word \"positive\" instead of a number.",
+        'ANA 1:40 and the anti-dsDNA result reported as the word "positive" instead of a number.',
         "eligible",
         (),
-        chain(set_fields("ana", value="1:40"), set_fields("dsdna", value="positive", unit=None,
-                                                           reference_range=None)),
+        chain(
+            set_fields("ana", value="1:40"),
+            set_fields("dsdna", value="positive", unit=None, reference_range=None),
+        ),
     ),
     Variant(
         "ana-1-40-dsdna-without-range",
@@ -210,7 +234,8 @@ VARIANTS = [
     ),
     Variant(
         "sediment-white-cells-only",
-        "During the flare 3 red cells/HPF but 12 white cells/HPF (> 8): active through the second part.",
+        "During the flare 3 red cells/HPF but 12 white cells/HPF (> 8): active through the "
+        "second part.",
         "eligible",
         (),
         chain(set_fields("rbc", value=3), set_fields("wbc", value=12)),
@@ -224,12 +249,18 @@ VARIANTS = [
     ),
     Variant(
         "flare-onset-not-dated",
-        "The site has not dated the onset of the current flare, so \"during the current flare\" "
+        'The site has not dated the onset of the current flare, so "during the current flare" '
         "has no start.",
         "undetermined",
         ("I4b",),
-        set_patient(dates={"consent": CONSENT, "screening": SCREENING,
-                           "randomization": RANDOMIZATION, "baseline": "2024-03-12"}),
+        set_patient(
+            dates={
+                "consent": CONSENT,
+                "screening": SCREENING,
+                "randomization": RANDOMIZATION,
+                "baseline": "2024-03-12",
+            }
+        ),
     ),
     # ------------------------------------------------------------------ I4c UPC ratio
     Variant(
@@ -257,21 +288,26 @@ VARIANTS = [
     # ------------------------------------------------------------------ E1 eGFR
     Variant(
         "egfr-39.8-creatinine-152-umol",
-        "Creatinine 152 umol/L (1.7194 mg/dL): CKD-EPI 2021 eGFR 39.8 mL/min/1.73m2 at 33, below 40.",
+        "Creatinine 152 umol/L (1.7194 mg/dL): CKD-EPI 2021 eGFR 39.8 mL/min/1.73m2 at 33, "
+        "below 40.",
         "ineligible",
         ("E1",),
-        set_fields("creatinine", code={"system": "loinc", "code": "14682-9"}, value=152, unit="umol/L"),
+        set_fields(
+            "creatinine", code={"system": "loinc", "code": "14682-9"}, value=152, unit="umol/L"
+        ),
     ),
     Variant(
         "egfr-40.4-creatinine-150-umol",
         "Creatinine 150 umol/L (1.6968 mg/dL): eGFR 40.4 mL/min/1.73m2, just above 40.",
         "eligible",
         (),
-        set_fields("creatinine", code={"system": "loinc", "code": "14682-9"}, value=150, unit="umol/L"),
+        set_fields(
+            "creatinine", code={"system": "loinc", "code": "14682-9"}, value=150, unit="umol/L"
+        ),
     ),
     Variant(
         "egfr-55.7",
-        "Creatinine 1.3 mg/dL: eGFR 55.7 mL/min/1.73m2. Eligible as the rule reads \"40ml/min/m2\" "
+        'Creatinine 1.3 mg/dL: eGFR 55.7 mL/min/1.73m2. Eligible as the rule reads "40ml/min/m2" '
         "(per 1.73 m2); the literal per-m2 reading (69.2 per 1.73 m2) would exclude her.",
         "eligible",
         (),
@@ -321,8 +357,16 @@ VARIANTS = [
         "Intravenous immunoglobulin (ATC J06BA02) 30 g on 10 January 2024.",
         "ineligible",
         ("E2",),
-        add(med("ivig", {"system": "atc", "code": "J06BA02"}, "2024-01-10", "2024-01-10",
-                dose={"value": 30, "unit": "g"}, route="intravenous")),
+        add(
+            med(
+                "ivig",
+                {"system": "atc", "code": "J06BA02"},
+                "2024-01-10",
+                "2024-01-10",
+                dose={"value": 30, "unit": "g"},
+                route="intravenous",
+            )
+        ),
     ),
     Variant(
         "plasmapheresis",
@@ -338,24 +382,49 @@ VARIANTS = [
         "the 3 months of E2).",
         "ineligible",
         ("E3",),
-        add(med("cyc", "cyclophosphamide", "2023-10-15", "2023-10-15",
-                dose={"value": 500, "unit": "mg"}, route="intravenous")),
+        add(
+            med(
+                "cyc",
+                "cyclophosphamide",
+                "2023-10-15",
+                "2023-10-15",
+                dose={"value": 500, "unit": "mg"},
+                route="intravenous",
+            )
+        ),
     ),
     Variant(
         "cyclophosphamide-7-months",
-        "The IV cyclophosphamide pulse was on 10 August 2023, more than 6 months before randomization.",
+        "The IV cyclophosphamide pulse was on 10 August 2023, more than 6 months before "
+        "randomization.",
         "eligible",
         (),
-        add(med("cyc", "cyclophosphamide", "2023-08-10", "2023-08-10",
-                dose={"value": 500, "unit": "mg"}, route="intravenous")),
+        add(
+            med(
+                "cyc",
+                "cyclophosphamide",
+                "2023-08-10",
+                "2023-08-10",
+                dose={"value": 500, "unit": "mg"},
+                route="intravenous",
+            )
+        ),
     ),
     Variant(
         "rituximab-11-months",
         "A rituximab infusion of 1 g (RxNorm 121191) on 20 April 2023, within 12 months.",
         "ineligible",
         ("E4",),
-        add(med("ritux", {"system": "rxnorm", "code": "121191"}, "2023-04-20", "2023-04-20",
-                dose={"value": 1000, "unit": "mg"}, route="intravenous")),
+        add(
+            med(
+                "ritux",
+                {"system": "rxnorm", "code": "121191"},
+                "2023-04-20",
+                "2023-04-20",
+                dose={"value": 1000, "unit": "mg"},
+                route="intravenous",
+            )
+        ),
     ),
     # ------------------------------------------------------------------ E5b-E5d
     Variant(
@@ -387,8 +456,14 @@ VARIANTS = [
         "ineligible",
         ("E5c",),
         chain(
-            add({"id": "pneumonia", "type": "condition", "onset": "2024-03-01",
-                 "code": {"system": "icd10", "code": "J18.9"}}),
+            add(
+                {
+                    "id": "pneumonia",
+                    "type": "condition",
+                    "onset": "2024-03-01",
+                    "code": {"system": "icd10", "code": "J18.9"},
+                }
+            ),
             answer("E5c", True),
         ),
     ),
@@ -397,8 +472,14 @@ VARIANTS = [
         "The same active pneumonia, with no answer yet on whether it is uncontrolled.",
         "undetermined",
         ("E5c",),
-        add({"id": "pneumonia", "type": "condition", "onset": "2024-03-01",
-             "code": {"system": "icd10", "code": "J18.9"}}),
+        add(
+            {
+                "id": "pneumonia",
+                "type": "condition",
+                "onset": "2024-03-01",
+                "code": {"system": "icd10", "code": "J18.9"},
+            }
+        ),
     ),
     Variant(
         "surgery-pending",

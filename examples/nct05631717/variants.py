@@ -13,12 +13,19 @@ from generate import Variant, add, answer, chain, drop, set_fields, set_patient
 CONSENT, SCREENING, RANDOMIZATION = "2024-02-26", "2024-03-01", "2024-03-15"
 ACR_MET = ("malar_rash", "arthritis", "renal_disorder", "antinuclear_antibody")
 ACR_NOT_MET = (
-    "discoid_rash", "photosensitivity", "oral_ulcers", "serositis", "neurologic_disorder",
-    "hematologic_disorder", "immunologic_disorder",
+    "discoid_rash",
+    "photosensitivity",
+    "oral_ulcers",
+    "serositis",
+    "neurologic_disorder",
+    "hematologic_disorder",
+    "immunologic_disorder",
 )
 
 
-def lab(ident: str, code: object, date: str, value: object, unit: str | None = None, **extra: object) -> dict:
+def lab(
+    ident: str, code: object, date: str, value: object, unit: str | None = None, **extra: object
+) -> dict:
     event = {"id": ident, "type": "lab", "code": code, "date": date, "value": value}
     if unit is not None:
         event["unit"] = unit
@@ -49,8 +56,12 @@ def med(ident: str, code: object, start: str, end: str | None, **dosing: object)
 
 
 def condition(ident: str, icd10: str, onset: str, abatement: str | None = None) -> dict:
-    event: dict = {"id": ident, "type": "condition", "code": {"system": "icd10", "code": icd10},
-                   "onset": onset}
+    event: dict = {
+        "id": ident,
+        "type": "condition",
+        "code": {"system": "icd10", "code": icd10},
+        "onset": onset,
+    }
     if abatement is not None:
         event["abatement"] = abatement
     return event
@@ -176,16 +187,20 @@ VARIANTS = [
         "> 1.0, and 24-hour protein 0.9 g.",
         "ineligible",
         ("I4",),
-        chain(set_fields("upcr", value=113.12, unit="mg/mmol"), set_fields("protein-24h", value=0.9)),
+        chain(
+            set_fields("upcr", value=113.12, unit="mg/mmol"), set_fields("protein-24h", value=0.9)
+        ),
     ),
     Variant(
         "upcr-113.2-mg-mmol",
         "UPCR reported as 113.2 mg/mmol (1.0007 g/g), just above 1.0, with 24-hour protein 0.9 g.",
         "eligible",
         (),
-        chain(set_fields("upcr", value=113.2, unit="mg/mmol"), set_fields("protein-24h", value=0.9)),
+        chain(
+            set_fields("upcr", value=113.2, unit="mg/mmol"), set_fields("protein-24h", value=0.9)
+        ),
     ),
-    # ------------------------------------------------------------------ I5, I6 contraception, pregnancy tests
+    # ---------------------------------------------------- I5, I6 contraception, pregnancy tests
     Variant(
         "no-contraception",
         "Fertile, and recorded as not agreeing to use effective contraception.",
@@ -241,16 +256,32 @@ VARIANTS = [
         "A rituximab infusion of 1 g on 13 October 2023, 20 weeks before screening.",
         "ineligible",
         ("E1a",),
-        add(med("ritux", "rituximab", "2023-10-13", "2023-10-13", dose={"value": 1000, "unit": "mg"},
-                route="intravenous")),
+        add(
+            med(
+                "ritux",
+                "rituximab",
+                "2023-10-13",
+                "2023-10-13",
+                dose={"value": 1000, "unit": "mg"},
+                route="intravenous",
+            )
+        ),
     ),
     Variant(
         "rituximab-25-weeks",
         "The rituximab infusion was on 8 September 2023, 25 weeks before screening.",
         "eligible",
         (),
-        add(med("ritux", "rituximab", "2023-09-08", "2023-09-08", dose={"value": 1000, "unit": "mg"},
-                route="intravenous")),
+        add(
+            med(
+                "ritux",
+                "rituximab",
+                "2023-09-08",
+                "2023-09-08",
+                dose={"value": 1000, "unit": "mg"},
+                route="intravenous",
+            )
+        ),
     ),
     Variant(
         "mycophenolate-dose-reduced",
@@ -260,8 +291,15 @@ VARIANTS = [
         ("E1b",),
         chain(
             set_fields("mmf", ongoing=None, end="2024-01-20"),
-            add(med("mmf-750", {"system": "rxnorm", "code": "68149"}, "2024-01-21", None,
-                    **per_day(750, 2))),
+            add(
+                med(
+                    "mmf-750",
+                    {"system": "rxnorm", "code": "68149"},
+                    "2024-01-21",
+                    None,
+                    **per_day(750, 2),
+                )
+            ),
         ),
     ),
     Variant(
@@ -276,8 +314,16 @@ VARIANTS = [
         "A belimumab infusion (10 mg/kg, 600 mg) on 10 February 2024, within 4 weeks of screening.",
         "ineligible",
         ("E1c",),
-        add(med("belimumab", "belimumab", "2024-02-10", "2024-02-10", dose={"value": 600, "unit": "mg"},
-                route="intravenous")),
+        add(
+            med(
+                "belimumab",
+                "belimumab",
+                "2024-02-10",
+                "2024-02-10",
+                dose={"value": 600, "unit": "mg"},
+                route="intravenous",
+            )
+        ),
     ),
     Variant(
         "tofacitinib",
@@ -305,7 +351,8 @@ VARIANTS = [
     # ------------------------------------------------------------------ E4 infections
     Variant(
         "pneumonia-judged-severe",
-        "Pneumonia (ICD-10 J18.9) since 5 March 2024, still active, judged severe by the investigator.",
+        "Pneumonia (ICD-10 J18.9) since 5 March 2024, still active, judged severe by the "
+        "investigator.",
         "ineligible",
         ("E4",),
         chain(add(condition("pneumonia", "J18.9", "2024-03-05")), answer("E4", True)),
@@ -331,10 +378,20 @@ VARIANTS = [
         "ineligible",
         ("E4",),
         add(
-            {"id": "admission", "type": "procedure", "code": {"system": "local", "code": "encounter-IMP"},
-             "date": "2024-02-10", "end": "2024-02-15"},
-            med("ceftriaxone", atc("J01DD04"), "2024-02-10", "2024-02-15",
-                **per_day(2000, route="intravenous")),
+            {
+                "id": "admission",
+                "type": "procedure",
+                "code": {"system": "local", "code": "encounter-IMP"},
+                "date": "2024-02-10",
+                "end": "2024-02-15",
+            },
+            med(
+                "ceftriaxone",
+                atc("J01DD04"),
+                "2024-02-10",
+                "2024-02-15",
+                **per_day(2000, route="intravenous"),
+            ),
         ),
     ),
     Variant(
@@ -397,7 +454,8 @@ VARIANTS = [
     ),
     Variant(
         "basal-cell-carcinoma-excised",
-        "A basal cell carcinoma of the nose (ICD-10-CM C44.311) in 2021, excised (abated) a month later.",
+        "A basal cell carcinoma of the nose (ICD-10-CM C44.311) in 2021, excised (abated) a "
+        "month later.",
         "eligible",
         (),
         add(condition("bcc", "C44.311", "2021-02-01", "2021-03-01")),
