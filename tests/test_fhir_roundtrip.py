@@ -46,8 +46,12 @@ from criteria_lang.units import get_units
 
 ROOT = Path(__file__).resolve().parents[1]
 RULES = ROOT / "rules"
+# The example patients of every seed trial: examples/<trial>/ (eligibility) and
+# examples/outcomes/<trial>/ (outcomes at visits, and eligibility too).
 EXAMPLES = sorted(
-    p for p in (ROOT / "examples").glob("*/*.json") if (RULES / f"{p.parent.name}.crit").exists()
+    p
+    for p in [*(ROOT / "examples").glob("*/*.json"), *(ROOT / "examples").glob("outcomes/*/*.json")]
+    if (RULES / f"{p.parent.name}.crit").exists()
 )
 SYNTHEA = ROOT.parent / "shared" / "data" / "synthea-fhir-r4"
 
@@ -187,6 +191,26 @@ def test_every_example_patient_gives_the_same_results_through_fhir(
     assert_same_timeline(patient, back)
     rules = trial_rules[path.parent.name]
     assert_same_results(rules.evaluate(patient), rules.evaluate(back), event_ids(patient), patient)
+    if path.parent.parent.name == "outcomes":
+        assert_same_outcomes(rules, patient, back)
+
+
+def assert_same_outcomes(rules: Rules, patient: Patient, back: Patient) -> None:
+    """Outcomes judged at each visit (the visits passed alongside): the same result, missing
+    items, questions and evidence events at every visit, and the same first visit met."""
+    ids, units = event_ids(patient), units_as_ucum(patient)
+    before, after = rules.outcomes(patient), rules.outcomes(back)
+    assert before.visits == after.visits
+    for a, b in zip(before.outcomes, after.outcomes, strict=True):
+        assert (a.id, a.first_met) == (b.id, b.first_met)
+        for x, y in zip(a.visits, b.visits, strict=True):
+            where = (a.id, x.visit, x.missing, y.missing)
+            assert (x.visit, x.result) == (y.visit, y.result), where
+            assert [in_ucum(m, units) for m in x.missing] == list(y.missing), where
+            assert x.questions == y.questions, where
+            assert [ids.get(e.event_id, e.event_id) for e in x.evidence if e.event_id] == [
+                e.event_id for e in y.evidence if e.event_id
+            ], where
 
 
 @pytest.mark.skipif(not SYNTHEA.is_dir(), reason=f"no Synthea data at {SYNTHEA}")
