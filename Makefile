@@ -21,7 +21,7 @@ test: $(STAMP)
 	$(BIN)/python -m pytest
 
 check: $(STAMP)
-	$(BIN)/criteria check rules/ stdlib/
+	$(BIN)/criteria check rules/ criteria_lang/stdlib/
 	$(BIN)/criteria lint rules/
 	$(BIN)/criteria fmt --check rules/
 

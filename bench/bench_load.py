@@ -21,7 +21,7 @@ import orjson
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from criteria_lang.load import load_patient  # noqa: E402
+from criteria_lang.records.patient_json import load_patient  # noqa: E402
 
 LABS = [
     ("4548-4", "%", 4.0, 12.0, 1),  # HbA1c

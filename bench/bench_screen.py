@@ -39,9 +39,9 @@ sys.path.insert(0, str(ROOT / "bench"))
 import generate  # noqa: E402
 
 from criteria_lang import Rules  # noqa: E402
-from criteria_lang.load import RecordError, read_patients  # noqa: E402
-from criteria_lang.report import jsonl  # noqa: E402
-from criteria_lang.results import PatientResult  # noqa: E402
+from criteria_lang.core.results import PatientResult  # noqa: E402
+from criteria_lang.records.patient_json import RecordError, read_patients  # noqa: E402
+from criteria_lang.report.tables import jsonl  # noqa: E402
 
 RULES = ROOT / "rules" / "nct03562065.crit"
 # Runs argv[1:] and prints its child's peak resident memory (KiB).
@@ -194,7 +194,7 @@ def main(argv: list[str] | None = None) -> int:
     cli: tuple[float, float, float] | None = None
     startup = None
     if not args.no_cli:
-        command = [sys.executable, "-m", "criteria_lang.cli", "screen", str(args.rules)]
+        command = [sys.executable, "-m", "criteria_lang.cli.main", "screen", str(args.rules)]
         env = dict(os.environ, PYTHONPATH=str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""))
         empty = ROOT / "bench" / "out" / "empty.jsonl"
         empty.write_text("")

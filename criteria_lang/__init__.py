@@ -3,11 +3,10 @@
 The public API: compile a rule file into `Rules`, evaluate patients, read results.
 """
 
-from .api import Rules, to_patient
-from .check import CompiledRules, compile_file, compile_text
-from .diagnostics import CompileError, Diagnostic
-from .load import PatientDataError, Problem, RecordError, load_patient, read_patients
-from .results import (
+from criteria_lang.api import Rules, to_patient
+from criteria_lang.check.checker import CompiledRules, compile_file, compile_text
+from criteria_lang.core.diagnostics import CompileError, Diagnostic
+from criteria_lang.core.results import (
     CriterionResult,
     Evidence,
     OutcomeReport,
@@ -17,7 +16,14 @@ from .results import (
     Verdict,
     VisitOutcome,
 )
-from .timeline import Patient
+from criteria_lang.records.patient_json import (
+    PatientDataError,
+    Problem,
+    RecordError,
+    load_patient,
+    read_patients,
+)
+from criteria_lang.records.timeline import Patient
 
 __all__ = [
     "CompileError",

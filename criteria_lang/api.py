@@ -17,14 +17,20 @@ from typing import Any
 
 import attrs
 
-from .check import CompiledRules, compile_file, compile_text
-from .diagnostics import CompileError
-from .evaluate import AbsencePolicy, Evaluator
-from .load import PatientDataError, Problem, RecordError, load_patient, read_patients
-from .nodes import Age, Define, DerivedValue, Ref, VisitAnchor, Window, walk
-from .outcomes import OutcomeEvaluator
-from .results import OutcomeReport, PatientResult
-from .timeline import Patient
+from criteria_lang.check.checker import CompiledRules, compile_file, compile_text
+from criteria_lang.core.diagnostics import CompileError
+from criteria_lang.core.results import OutcomeReport, PatientResult
+from criteria_lang.engine.evaluate import AbsencePolicy, Evaluator
+from criteria_lang.engine.outcomes import OutcomeEvaluator
+from criteria_lang.records.patient_json import (
+    PatientDataError,
+    Problem,
+    RecordError,
+    load_patient,
+    read_patients,
+)
+from criteria_lang.records.timeline import Patient
+from criteria_lang.syntax.nodes import Age, Define, DerivedValue, Ref, VisitAnchor, Window, walk
 
 PatientInput = Patient | Mapping[str, Any] | str | bytes | Path
 

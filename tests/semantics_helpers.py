@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from criteria_lang import Rules
-from criteria_lang.results import CriterionResult
+from criteria_lang.core.results import CriterionResult
 
 CONCEPTS = """
 lab creatinine = loinc "2160-0" | loinc "14682-9" with unit = mg/dL, molar_mass = 113.12 g/mol

@@ -14,8 +14,8 @@ from pathlib import Path
 import orjson
 
 from criteria_lang import Rules, read_patients
-from criteria_lang.load import RecordError
-from criteria_lang.results import PatientResult
+from criteria_lang.core.results import PatientResult
+from criteria_lang.records.patient_json import RecordError
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -1,5 +1,5 @@
 """The ready-made integration runs: the commands of `.pre-commit-hooks.yaml` and of the GitHub
-Actions workflow in docs/ci.md, run as written (`criteria` -> `python -m criteria_lang.cli`) on a
+Actions workflow in docs/ci.md, run as written (`criteria` -> `python -m criteria_lang.cli.main`) on a
 good and a bad rule file."""
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ import yaml
 ROOT = Path(__file__).resolve().parent.parent
 DATA = Path(__file__).resolve().parent / "data"
 GOOD, BAD = DATA / "lint" / "good.crit", DATA / "lint" / "bad.crit"
-CRITERIA = f"{shlex.quote(sys.executable)} -m criteria_lang.cli"
+CRITERIA = f"{shlex.quote(sys.executable)} -m criteria_lang.cli.main"
 
 
 def run(command: str, cwd: Path) -> subprocess.CompletedProcess[str]:

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from criteria_lang.cli import main
+from criteria_lang.cli.main import main
 
 ROOT = Path(__file__).resolve().parents[1]
 RULES = ROOT / "rules" / "nct03562065.crit"

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from criteria_lang import Rules
-from criteria_lang.cli import main
+from criteria_lang.cli.main import main
 
 ROOT = Path(__file__).resolve().parents[1]
 KIDNEY = ROOT / "rules" / "examples" / "synthea_kidney.crit"
@@ -204,7 +204,7 @@ def test_dates_needed_follow_definitions_and_the_index_date() -> None:
 
 
 def test_fhir_patients_get_the_dates_given(fhir_dir: Path) -> None:
-    from criteria_lang.cli import read_records
+    from criteria_lang.cli.main import read_records
 
     records = list(read_records(fhir_dir, "auto", {"screening": dt.date(2024, 3, 1)}))
     assert [r.dates for r in records] == [{"screening": dt.date(2024, 3, 1)}] * 2  # type: ignore[union-attr]
@@ -213,7 +213,7 @@ def test_fhir_patients_get_the_dates_given(fhir_dir: Path) -> None:
 def test_a_folder_of_rules_screens_each_trial_on_its_own_folder(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from criteria_lang.cli import screen_pairs
+    from criteria_lang.cli.main import screen_pairs
 
     rules = ROOT / "rules"
     examples = tmp_path / "examples"

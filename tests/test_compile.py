@@ -11,7 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from criteria_lang import compile_text
-from criteria_lang.diagnostics import render
+from criteria_lang.core.diagnostics import render
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -40,7 +40,7 @@ def test_check_command_reports_all_and_exits_1(tmp_path: Path) -> None:
     bad = tmp_path / "bad.crit"
     bad.write_text(THREE_MISTAKES, encoding="utf-8")
     run = subprocess.run(
-        [sys.executable, "-m", "criteria_lang.cli", "check", str(bad)],
+        [sys.executable, "-m", "criteria_lang.cli.main", "check", str(bad)],
         capture_output=True,
         text=True,
         check=False,

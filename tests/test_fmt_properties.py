@@ -10,10 +10,10 @@ from __future__ import annotations
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from criteria_lang.build import build
-from criteria_lang.fmt import FormatError, format_text
-from criteria_lang.lint import lint_text
-from criteria_lang.parse import parse_text
+from criteria_lang.syntax.build import build
+from criteria_lang.syntax.parse import parse_text
+from criteria_lang.tools.fmt import FormatError, format_text
+from criteria_lang.tools.lint import lint_text
 
 Tokens = list[str]
 SETTINGS = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])

@@ -11,8 +11,8 @@ from pathlib import Path
 import jsonschema
 import pytest
 
-from criteria_lang.cli import main
-from criteria_lang.lint import (
+from criteria_lang.cli.main import main
+from criteria_lang.tools.lint import (
     RULES,
     ConfigError,
     LintConfig,
@@ -20,7 +20,7 @@ from criteria_lang.lint import (
     lint_text,
     parse_codes,
 )
-from criteria_lang.lint_output import escape_data, escape_property
+from criteria_lang.tools.lint_output import escape_data, escape_property
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA = Path(__file__).resolve().parent / "data"
@@ -39,7 +39,7 @@ def expected_findings(path: Path) -> list[tuple[str, int]]:
 
 def run_lint(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "criteria_lang.cli", "lint", *args],
+        [sys.executable, "-m", "criteria_lang.cli.main", "lint", *args],
         capture_output=True,
         text=True,
         cwd=cwd or ROOT,
@@ -397,7 +397,7 @@ def test_exit_codes(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
 
 def test_help_documents_codes_and_exit_codes(capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit):
-        from criteria_lang.cli import build_parser
+        from criteria_lang.cli.main import build_parser
 
         build_parser().parse_args(["lint", "--help"])
     text = capsys.readouterr().out

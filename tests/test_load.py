@@ -17,7 +17,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from criteria_lang.load import (
+from criteria_lang.records.patient_json import (
     DATE_PATTERN,
     FORMAT,
     PatientDataError,
@@ -28,7 +28,7 @@ from criteria_lang.load import (
     load_patient,
     read_patients,
 )
-from criteria_lang.timeline import (
+from criteria_lang.records.timeline import (
     CODE_SYSTEMS,
     Code,
     Condition,
@@ -46,7 +46,7 @@ from criteria_lang.timeline import (
 )
 
 ROOT = Path(__file__).resolve().parent.parent
-SCHEMA = json.loads((ROOT / "schema" / "patient.schema.json").read_text(encoding="utf-8"))
+SCHEMA = json.loads((ROOT / "criteria_lang" / "schema" / "patient.schema.json").read_text(encoding="utf-8"))
 VALIDATOR = jsonschema.Draft202012Validator(SCHEMA)
 D = dt.date
 

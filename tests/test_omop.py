@@ -12,8 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from criteria_lang import Rules
-from criteria_lang.load import RecordError
-from criteria_lang.omop import (
+from criteria_lang.records.omop import (
     ERA_TABLE,
     IGNORED,
     NOT_READABLE,
@@ -22,7 +21,8 @@ from criteria_lang.omop import (
     ReadSummary,
     read_omop_tables,
 )
-from criteria_lang.timeline import (
+from criteria_lang.records.patient_json import RecordError
+from criteria_lang.records.timeline import (
     Code,
     Condition,
     Interval,
@@ -911,8 +911,8 @@ def test_never_raises_and_accounts_for_every_row(tables: dict[str, list[Any]], e
 
 def test_omop_codes_survive_a_round_trip_through_fhir() -> None:
     """`omop` codes are written with the OHDSI vocabularies' URI and read back as `omop`."""
-    from criteria_lang.fhir import read_bundle
-    from criteria_lang.fhir_write import patient_to_bundle
+    from criteria_lang.records.fhir import read_bundle
+    from criteria_lang.records.fhir_write import patient_to_bundle
 
     patient, _ = read_one(
         database(

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from criteria_lang import Rules, load_patient
-from criteria_lang.results import OutcomeReport
+from criteria_lang.core.results import OutcomeReport
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLES = ROOT / "examples" / "outcomes"

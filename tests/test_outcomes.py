@@ -12,8 +12,8 @@ import pytest
 from semantics_helpers import CONCEPTS, daily, lab, med, patient
 
 from criteria_lang import OutcomeReport, Rules, compile_text
-from criteria_lang.cli import main
-from criteria_lang.results import VisitOutcome
+from criteria_lang.cli.main import main
+from criteria_lang.core.results import VisitOutcome
 
 EXTRA = """
 lab prot24 = loinc "2889-4" with unit = g/24h
@@ -546,8 +546,8 @@ def test_outcome_syntax_compiles(source: str) -> None:
 
 
 def test_outcomes_format_and_lint() -> None:
-    from criteria_lang.fmt import format_text
-    from criteria_lang.lint import lint_text
+    from criteria_lang.tools.fmt import format_text
+    from criteria_lang.tools.lint import lint_text
 
     source = rules_text(
         'CR "c"   at visits "week 24",  "month 12" compared to screening:'

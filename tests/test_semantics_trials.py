@@ -14,8 +14,8 @@ import pytest
 from semantics_helpers import cond, daily, lab, med, result, truth
 
 from criteria_lang import Rules
-from criteria_lang.check import compile_text
-from criteria_lang.nodes import Review
+from criteria_lang.check.checker import compile_text
+from criteria_lang.syntax.nodes import Review
 
 MET, NOT_MET, UNKNOWN, REVIEW = "met", "not_met", "unknown", "needs_review"
 ROOT = Path(__file__).resolve().parents[1]

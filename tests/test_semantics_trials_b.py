@@ -12,8 +12,8 @@ import pytest
 from semantics_helpers import cond, daily, lab, med, patient, rules
 
 from criteria_lang import Rules, load_patient
-from criteria_lang.nodes import Review
-from criteria_lang.units import get_units
+from criteria_lang.core.units import get_units
+from criteria_lang.syntax.nodes import Review
 
 MET, NOT_MET, UNKNOWN, REVIEW = "met", "not_met", "unknown", "needs_review"
 ROOT = Path(__file__).resolve().parents[1]

@@ -14,12 +14,12 @@ from pathlib import Path
 
 import pytest
 
-from criteria_lang.check import CompiledRules, ConceptSymbol, compile_file, compile_text
-from criteria_lang.concepts import ConceptSet, QuantityAttr, UnitAttr
-from criteria_lang.timeline import Code
-from criteria_lang.units import get_units
+from criteria_lang.check.checker import CompiledRules, ConceptSymbol, compile_file, compile_text
+from criteria_lang.core.units import get_units
+from criteria_lang.plan.concepts import ConceptSet, QuantityAttr, UnitAttr
+from criteria_lang.records.timeline import Code
 
-STDLIB = Path(__file__).resolve().parent.parent / "stdlib"
+STDLIB = Path(__file__).resolve().parent.parent / "criteria_lang" / "stdlib"
 MODULES = sorted(STDLIB.glob("*.crit"))
 MODULE_NAMES = {
     "bilag", "conditions", "drugs", "facts", "labs", "observations", "procedures", "scores"

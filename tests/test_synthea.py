@@ -18,9 +18,9 @@ from typing import Any
 import pytest
 
 from criteria_lang import Rules
-from criteria_lang.cli import main
-from criteria_lang.fhir import read_fhir
-from criteria_lang.timeline import Patient
+from criteria_lang.cli.main import main
+from criteria_lang.records.fhir import read_fhir
+from criteria_lang.records.timeline import Patient
 
 ROOT = Path(__file__).resolve().parents[1]
 RULES = ROOT / "rules" / "examples" / "synthea_kidney.crit"
@@ -262,9 +262,9 @@ STDLIB_MATCHES = [
 
 
 def test_stdlib_concepts_match_the_codes_synthea_uses() -> None:
-    from criteria_lang.check import compile_file
+    from criteria_lang.check.checker import compile_file
 
-    modules = {m: compile_file(ROOT / "stdlib" / f"{m}.crit").module for m, *_ in STDLIB_MATCHES}
+    modules = {m: compile_file(ROOT / "criteria_lang" / "stdlib" / f"{m}.crit").module for m, *_ in STDLIB_MATCHES}
     events = {}
     for record in read_fhir(SYNTHEA):
         assert isinstance(record, Patient)

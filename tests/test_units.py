@@ -1,4 +1,4 @@
-"""Tests for criteria_lang.units: syntax, exact conversions, molar bridges, UCUM, errors."""
+"""Tests for criteria_lang.core.units: syntax, exact conversions, molar bridges, UCUM, errors."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from criteria_lang.units import (
+from criteria_lang.core.units import (
     COMMON_UNITS,
     IncompatibleUnits,
     Unit,
@@ -500,5 +500,5 @@ def test_unit_is_hashable_and_usable_as_a_key() -> None:
 
 def test_importing_does_no_work() -> None:
     # The registry takes ~0.3 s to build: only the first parse may pay for it.
-    code = "import criteria_lang.units as u; assert u._registry is None and u._units is None"
+    code = "import criteria_lang.core.units as u; assert u._registry is None and u._units is None"
     subprocess.run([sys.executable, "-c", code], check=True, cwd=Path(__file__).parents[1])

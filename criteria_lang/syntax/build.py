@@ -13,8 +13,8 @@ from typing import Any
 import lark
 from lark import Token, Tree
 
-from . import nodes as n
-from .diagnostics import Diagnostic, Span
+from criteria_lang.core.diagnostics import Diagnostic, Span
+from criteria_lang.syntax import nodes as n
 
 TIME_UNITS: dict[str, n.TimeUnit] = {
     "day": "days",

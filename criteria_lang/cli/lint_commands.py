@@ -15,11 +15,18 @@ from typing import IO
 
 import attrs
 
-from .check import rule_files
-from .diagnostics import Diagnostic, render
-from .fmt import FormatError, format_text
-from .lint import RULES, ConfigError, LintConfig, find_config, lint_file, parse_codes
-from .lint_output import FORMATS, write
+from criteria_lang.check.checker import rule_files
+from criteria_lang.core.diagnostics import Diagnostic, render
+from criteria_lang.tools.fmt import FormatError, format_text
+from criteria_lang.tools.lint import (
+    RULES,
+    ConfigError,
+    LintConfig,
+    find_config,
+    lint_file,
+    parse_codes,
+)
+from criteria_lang.tools.lint_output import FORMATS, write
 
 EXIT_OK, EXIT_FINDINGS, EXIT_USAGE = 0, 1, 2
 

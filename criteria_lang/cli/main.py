@@ -16,16 +16,17 @@ from typing import IO, TYPE_CHECKING
 
 import attrs
 
-from . import cli_lint, report
-from .api import Rules, with_dates
-from .check import compile_file, rule_files
-from .diagnostics import CompileError, render
-from .load import RecordError, iter_patients_from_lines, read_patients
-from .results import OutcomeReport, PatientResult
-from .timeline import Patient
+from criteria_lang.api import Rules, with_dates
+from criteria_lang.check.checker import compile_file, rule_files
+from criteria_lang.cli import lint_commands as cli_lint
+from criteria_lang.core.diagnostics import CompileError, render
+from criteria_lang.core.results import OutcomeReport, PatientResult
+from criteria_lang.records.patient_json import RecordError, iter_patients_from_lines, read_patients
+from criteria_lang.records.timeline import Patient
+from criteria_lang.report import tables as report
 
 if TYPE_CHECKING:
-    from .fhir import ReadSummary
+    from criteria_lang.records.fhir import ReadSummary
 
 EXIT_OK, EXIT_FINDINGS, EXIT_USAGE = 0, 1, 2
 
@@ -216,7 +217,7 @@ def read_records(
         yield from iter_patients_from_lines(sys.stdin.buffer, "<stdin>")
         return
     if is_fhir_input(path, input_format):
-        from .fhir import read_fhir
+        from criteria_lang.records.fhir import read_fhir
 
         yield from read_fhir(path, dates=dates, summary=summary)
         return
@@ -339,7 +340,7 @@ def screen_pairs(rules_path: Path, input_path: Path) -> list[tuple[Path, Path]]:
 
 
 def new_summary() -> ReadSummary:
-    from .fhir import ReadSummary
+    from criteria_lang.records.fhir import ReadSummary
 
     return ReadSummary()
 

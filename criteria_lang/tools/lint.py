@@ -23,8 +23,7 @@ from typing import Any, Literal
 
 import attrs
 
-from . import nodes as n
-from .check import (
+from criteria_lang.check.checker import (
     CompiledRules,
     ConceptSymbol,
     DefineSymbol,
@@ -33,11 +32,12 @@ from .check import (
     compile_text,
     molar_mass_of,
 )
-from .concepts import ConceptSet, UnitAttr
-from .diagnostics import SEVERITY_RANK, Diagnostic, Severity, Span
-from .fmt import fraction_text, is_expr
-from .parse import Comment, parse_text
-from .units import Unit, UnitError, get_units
+from criteria_lang.core.diagnostics import SEVERITY_RANK, Diagnostic, Severity, Span
+from criteria_lang.core.units import Unit, UnitError, get_units
+from criteria_lang.plan.concepts import ConceptSet, UnitAttr
+from criteria_lang.syntax import nodes as n
+from criteria_lang.syntax.parse import Comment, parse_text
+from criteria_lang.tools.fmt import fraction_text, is_expr
 
 DOCS = "docs/lint.md"
 # Where the documentation of each code is published (SARIF `helpUri`, `#w101` anchors).

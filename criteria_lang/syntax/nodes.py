@@ -13,7 +13,7 @@ from typing import Literal, Union
 
 import attrs
 
-from .diagnostics import NO_SPAN, Span
+from criteria_lang.core.diagnostics import NO_SPAN, Span
 
 _span = attrs.field(default=NO_SPAN, eq=False, repr=False, kw_only=True)
 

@@ -2,11 +2,11 @@
 
 `patient_to_bundle(patient)` gives one Bundle (a dict, ready for `orjson.dumps`) holding the
 Patient and one resource per event: Condition, MedicationRequest, Observation (labs, vital signs,
-scores, and facts under a category of ours) and Procedure. What `criteria_lang.fhir` reads back
+scores, and facts under a category of ours) and Procedure. What `criteria_lang.records.fhir` reads back
 from it is the same timeline for the evaluator: the same answers, criterion by criterion
 (tests/test_fhir_roundtrip.py). Standard FHIR is used wherever it holds a value exactly; the rest
 (a record's coverage, event attributes, free-text statuses, stdlib concept names as codes, facts)
-uses the code systems and extensions of `criteria_lang.fhir` (our namespace `FHIR_BASE`).
+uses the code systems and extensions of `criteria_lang.records.fhir` (our namespace `FHIR_BASE`).
 
 Not written, because they are not clinical data: the trial's named dates (`Patient.dates`), the
 reviewers' answers (`Patient.reviews`) and study visits (`Patient.visits`). Pass the dates to the
@@ -26,7 +26,8 @@ from collections.abc import Mapping
 from fractions import Fraction
 from typing import Any
 
-from criteria_lang.fhir import (
+from criteria_lang.core.units import UnitError, get_units
+from criteria_lang.records.fhir import (
     ATTRIBUTE_EXTENSION,
     CATEGORY_SYSTEM,
     CONCEPT_SYSTEM,
@@ -39,8 +40,8 @@ from criteria_lang.fhir import (
     TAG_SYSTEM,
     UCUM,
 )
-from criteria_lang.load import _dump_number
-from criteria_lang.timeline import (
+from criteria_lang.records.patient_json import _dump_number
+from criteria_lang.records.timeline import (
     Code,
     Condition,
     Event,
@@ -53,7 +54,6 @@ from criteria_lang.timeline import (
     Quantity,
     ReferenceRange,
 )
-from criteria_lang.units import UnitError, get_units
 
 __all__ = ["event_ids", "patient_to_bundle", "resource_ids"]
 

@@ -28,8 +28,9 @@ from typing import Any, Literal
 
 import attrs
 
-from criteria_lang.load import Problem, RecordError
-from criteria_lang.timeline import (
+from criteria_lang.core.units import UnitError, get_units
+from criteria_lang.records.patient_json import Problem, RecordError
+from criteria_lang.records.timeline import (
     Code,
     Condition,
     Event,
@@ -41,7 +42,6 @@ from criteria_lang.timeline import (
     Quantity,
     ReferenceRange,
 )
-from criteria_lang.units import UnitError, get_units
 
 __all__ = [
     "DEATH_CONCEPT_ID",

@@ -15,13 +15,13 @@ from typing import Any, Literal, Union
 
 import attrs
 
-from . import nodes as n
-from .build import build
-from .concepts import ConceptSet, QuantityAttr, UnitAttr
-from .derived import BUILTINS, Builtin
-from .diagnostics import NO_SPAN, Diagnostic, Span, did_you_mean, has_errors
-from .parse import parse_text
-from .units import IncompatibleUnits, Unit, UnitError, get_units
+from criteria_lang.core.derived import BUILTINS, Builtin
+from criteria_lang.core.diagnostics import NO_SPAN, Diagnostic, Span, did_you_mean, has_errors
+from criteria_lang.core.units import IncompatibleUnits, Unit, UnitError, get_units
+from criteria_lang.plan.concepts import ConceptSet, QuantityAttr, UnitAttr
+from criteria_lang.syntax import nodes as n
+from criteria_lang.syntax.build import build
+from criteria_lang.syntax.parse import parse_text
 
 DEFAULT_STDLIB = Path(__file__).resolve().parent.parent / "stdlib"
 RULE_SUFFIX = ".crit"

@@ -37,8 +37,9 @@ from typing import Any
 import attrs
 import orjson
 
-from criteria_lang.load import Problem, RecordError
-from criteria_lang.timeline import (
+from criteria_lang.core.units import UnitError, get_units
+from criteria_lang.records.patient_json import Problem, RecordError
+from criteria_lang.records.timeline import (
     Code,
     Condition,
     Event,
@@ -51,7 +52,6 @@ from criteria_lang.timeline import (
     Quantity,
     ReferenceRange,
 )
-from criteria_lang.units import UnitError, get_units
 
 __all__ = [
     "ATTRIBUTE_EXTENSION",
@@ -84,7 +84,7 @@ __all__ = [
 
 # Our namespace for the code systems and extensions that carry what standard FHIR has no place
 # for (docs/fhir.md, "Writing FHIR"). `.example` is reserved (RFC 2606): these URIs identify and are
-# never fetched. criteria_lang.fhir_write writes them; this reader reads them back.
+# never fetched. criteria_lang.records.fhir_write writes them; this reader reads them back.
 FHIR_BASE = "https://criteria-lang.example/fhir"
 # Codes naming a stdlib concept directly (`Code("concept", "sle")`), and our `local` codes.
 CONCEPT_SYSTEM = f"{FHIR_BASE}/CodeSystem/concept"
@@ -712,7 +712,7 @@ def _extensions(
 def _attribute_extensions(
     ctx: _Ctx, res: dict[str, Any], attributes: dict[str, str | Fraction | bool]
 ) -> None:
-    """Event attributes written by criteria_lang.fhir_write (ATTRIBUTE_EXTENSION)."""
+    """Event attributes written by criteria_lang.records.fhir_write (ATTRIBUTE_EXTENSION)."""
     for index, ext in _extensions(ctx, res, ATTRIBUTE_EXTENSION, ""):
         where = f".extension[{index}]"
         parts = {
@@ -990,7 +990,7 @@ def _read_medication(ctx: _Ctx, res: dict[str, Any], rid: str, scope: _Scope) ->
     rtype = res["resourceType"]
     status = _status(ctx, rtype, res.get("status"), ".status")
     # FHIR's "unknown" means the status is not known: no status, as in our format; a status
-    # FHIR's value set cannot hold comes in our extension (criteria_lang.fhir_write).
+    # FHIR's value set cannot hold comes in our extension (criteria_lang.records.fhir_write).
     recorded = None if status == "unknown" else status
     for index, ext in _extensions(ctx, res, STATUS_EXTENSION, ""):
         recorded = _text(ctx, ext.get("valueString"), f".extension[{index}].valueString")
@@ -1244,7 +1244,7 @@ def _read_observation(ctx: _Ctx, res: dict[str, Any], rid: str, scope: _Scope) -
         return []
     event_id = _event_id("Observation", rid)
     if kind == "fact":
-        # A fact (criteria_lang.fhir_write): yes/no, text, or a pure number.
+        # A fact (criteria_lang.records.fhir_write): yes/no, text, or a pure number.
         fact_value: str | bool | Fraction | None
         if isinstance(value, Quantity):
             units = get_units()
@@ -1420,7 +1420,7 @@ class _PatientBuild:
 
 
 def _our_id(res: dict[str, Any]) -> str | None:
-    """The id in our format that criteria_lang.fhir_write kept in an identifier (ID_SYSTEM)."""
+    """The id in our format that criteria_lang.records.fhir_write kept in an identifier (ID_SYSTEM)."""
     identifiers = res.get("identifier")
     if isinstance(identifiers, list):
         for item in identifiers:
@@ -1441,7 +1441,7 @@ def _resource_id(res: dict[str, Any], full_url: str | None, fallback: str) -> st
 
 
 def _coverage_extension(ctx: _Ctx, res: dict[str, Any]) -> tuple[Interval, ...] | None:
-    """The record's coverage as criteria_lang.fhir_write declares it, or None when not declared:
+    """The record's coverage as criteria_lang.records.fhir_write declares it, or None when not declared:
     sub-extensions `span` (valuePeriod, no end: still open), or `none` (covers nothing)."""
     found = _extensions(ctx, res, COVERAGE_EXTENSION, "")
     if not found:

@@ -13,9 +13,9 @@ from collections.abc import Callable
 
 import attrs
 
-from . import nodes as n
-from .check import CompiledRules
-from .evaluate import (
+from criteria_lang.check.checker import CompiledRules
+from criteria_lang.core.results import OutcomeReport, OutcomeSeries, Truth, VisitOutcome
+from criteria_lang.engine.evaluate import (
     AbsencePolicy,
     Compiler,
     Context,
@@ -24,8 +24,8 @@ from .evaluate import (
     Outcome,
     describe_window,
 )
-from .results import OutcomeReport, OutcomeSeries, Truth, VisitOutcome
-from .timeline import Event, Patient, Visit, visit_key
+from criteria_lang.records.timeline import Event, Patient, Visit, visit_key
+from criteria_lang.syntax import nodes as n
 
 EVERY_VISIT = n.Timepoints(every=True)
 WindowFn = Callable[[Context, Event | None], tuple[dt.date | None, dt.date | None]]

@@ -14,8 +14,8 @@ from importlib import metadata
 from pathlib import Path
 from urllib.parse import quote
 
-from .diagnostics import Diagnostic, render
-from .lint import DOCS_URL, RULE_BY_CODE, RULES
+from criteria_lang.core.diagnostics import Diagnostic, render
+from criteria_lang.tools.lint import DOCS_URL, RULE_BY_CODE, RULES
 
 FORMATS = ("text", "json", "github", "sarif")
 SARIF_SCHEMA = (

@@ -17,9 +17,8 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from .check import CompiledRules
-from .load import RecordError
-from .results import (
+from criteria_lang.check.checker import CompiledRules
+from criteria_lang.core.results import (
     CriterionResult,
     OutcomeReport,
     OutcomeSeries,
@@ -28,6 +27,7 @@ from .results import (
     Verdict,
     VisitOutcome,
 )
+from criteria_lang.records.patient_json import RecordError
 
 TRUTH_STYLE = {
     Truth.MET: "green",
@@ -195,7 +195,7 @@ def jsonl(row: PatientResult | RecordError) -> str:
 
 def coverage_line(program: CompiledRules) -> str:
     """How many criteria the data can decide and how many need a person (`check`)."""
-    from .nodes import Review, walk
+    from criteria_lang.syntax.nodes import Review, walk
 
     computable = review = mixed = 0
     for criterion in program.criteria:

@@ -17,8 +17,7 @@ from typing import Any, Literal
 
 import attrs
 
-from . import nodes as n
-from .check import (
+from criteria_lang.check.checker import (
     BuiltinSymbol,
     CompiledRules,
     ConceptSymbol,
@@ -30,8 +29,7 @@ from .check import (
     grade_order,
     molar_mass_of,
 )
-from .concepts import ConceptSet, QuantityAttr, UnitAttr
-from .dates import (
+from criteria_lang.core.dates import (
     approximate_days,
     completed_months,
     completed_years,
@@ -39,9 +37,11 @@ from .dates import (
     run_reaches,
     shift,
 )
-from .derived import Builtin, Input
-from .results import CriterionResult, Evidence, PatientResult, Truth, overall
-from .timeline import (
+from criteria_lang.core.derived import Builtin, Input
+from criteria_lang.core.results import CriterionResult, Evidence, PatientResult, Truth, overall
+from criteria_lang.core.units import IncompatibleUnits, Unit, UnitError, get_units
+from criteria_lang.plan.concepts import ConceptSet, QuantityAttr, UnitAttr
+from criteria_lang.records.timeline import (
     Code,
     Condition,
     Event,
@@ -55,7 +55,7 @@ from .timeline import (
     find_visit,
     format_number,
 )
-from .units import IncompatibleUnits, Unit, UnitError, get_units
+from criteria_lang.syntax import nodes as n
 
 MET, NOT_MET, UNKNOWN, REVIEW = Truth.MET, Truth.NOT_MET, Truth.UNKNOWN, Truth.REVIEW
 
@@ -1759,7 +1759,7 @@ def dose_amount(
         amount_unit = units.divide(amount_unit, "kg")
         divisor_note = f" / {format_number(weight[0])} kg ({fmt_date(weight[1].start)})"
     elif shape in ("per_m2", "per_m2_daily"):
-        from .derived import BUILTINS
+        from criteria_lang.core.derived import BUILTINS
 
         bsa = compute_builtin(ctx, BUILTINS["bsa"], event.start, BODY_MEASURE_TOLERANCE_DAYS, units.parse("m2"), "bsa")
         if not isinstance(bsa.value, Fraction):
@@ -1776,7 +1776,7 @@ def dose_amount(
 
 
 def _weight() -> Input:
-    from .derived import WEIGHT
+    from criteria_lang.core.derived import WEIGHT
 
     return WEIGHT
 

@@ -30,7 +30,7 @@ from typing import Any
 import attrs
 import orjson
 
-from criteria_lang.timeline import (
+from criteria_lang.records.timeline import (
     CODE_SYSTEMS,
     Code,
     Condition,

@@ -16,9 +16,9 @@ import attrs
 import lark
 from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken
 
-from .diagnostics import Diagnostic, Span
+from criteria_lang.core.diagnostics import Diagnostic, Span
 
-GRAMMAR_PATH = Path(__file__).resolve().parent.parent / "grammar" / "criteria.lark"
+GRAMMAR_PATH = Path(__file__).resolve().parent / "criteria.lark"
 MAX_SYNTAX_ERRORS = 50
 
 # A line that starts a top-level statement or a criterion: where recovery resumes.

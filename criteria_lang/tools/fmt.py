@@ -38,10 +38,10 @@ from typing import Any, TypeGuard, get_args
 import attrs
 from lark import Token, Tree
 
-from . import nodes as n
-from .build import TIME_UNITS, Builder, build
-from .diagnostics import Diagnostic
-from .parse import Comment, parse_text
+from criteria_lang.core.diagnostics import Diagnostic
+from criteria_lang.syntax import nodes as n
+from criteria_lang.syntax.build import TIME_UNITS, Builder, build
+from criteria_lang.syntax.parse import Comment, parse_text
 
 WIDTH = 100
 
