@@ -84,7 +84,10 @@ def data_file(patients: int, seed: int) -> tuple[Path, dict[str, Any]]:
     manifest_path = generate.manifest_path(path)
     if path.exists() and manifest_path.exists():
         manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
-        if manifest.get("generator") == generate.VERSION and manifest.get("bytes") == path.stat().st_size:
+        if (
+            manifest.get("generator") == generate.VERSION
+            and manifest.get("bytes") == path.stat().st_size
+        ):
             return path, manifest
     print(f"generating {patients} patients into {path.relative_to(ROOT)} ...", flush=True)
     return path, generate.generate(path, patients, seed)
@@ -136,7 +139,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--patients", type=int, default=5000)
     parser.add_argument("--seed", type=int, default=generate.DEFAULT_SEED)
     parser.add_argument(
-        "--data", type=Path, help="a JSONL file to use instead (checked against its manifest if any)"
+        "--data",
+        type=Path,
+        help="a JSONL file to use instead (checked against its manifest if any)",
     )
     parser.add_argument("--rules", type=Path, default=RULES)
     parser.add_argument("--repeat", type=int, default=1, help="best of R runs for (a) and (b)")
@@ -152,10 +157,14 @@ def main(argv: list[str] | None = None) -> int:
         path, manifest = data_file(args.patients, args.seed)
     size = path.stat().st_size
     print(f"machine: {machine()}")
-    print(f"rules:   {args.rules.relative_to(ROOT) if args.rules.is_relative_to(ROOT) else args.rules}")
+    print(
+        f"rules:   {args.rules.relative_to(ROOT) if args.rules.is_relative_to(ROOT) else args.rules}"
+    )
     print(f"data:    {path.name}: {size / 1e6:.1f} MB", end="")
     if manifest:
-        print(f", {manifest['patients']} patients, {manifest['events_mean']} events each on average")
+        print(
+            f", {manifest['patients']} patients, {manifest['events_mean']} events each on average"
+        )
     else:
         print()
 
@@ -204,9 +213,22 @@ def main(argv: list[str] | None = None) -> int:
             # Through a small launcher: a process forked from this big one inherits its
             # resident high-water mark across exec, so the CLI's own would be hidden.
             launched = subprocess.run(
-                [sys.executable, "-c", LAUNCHER, *command, str(target), "--format", "jsonl",
-                 "-o", os.devnull],
-                check=True, env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+                [
+                    sys.executable,
+                    "-c",
+                    LAUNCHER,
+                    *command,
+                    str(target),
+                    "--format",
+                    "jsonl",
+                    "-o",
+                    os.devnull,
+                ],
+                check=True,
+                env=env,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.DEVNULL,
+                text=True,
             )
             wall = time.perf_counter() - began
             after = resource.getrusage(resource.RUSAGE_CHILDREN)
@@ -218,30 +240,45 @@ def main(argv: list[str] | None = None) -> int:
 
     n = len(patients)
     print()
-    print(f"(e) compile {args.rules.name}: {cold.wall * 1000:,.0f} ms first in the process "
-          f"(grammar, unit registry, stdlib), {warm.wall * 1000:,.0f} ms again")
-    print(f"    load {total} records (read + validate): {loading.wall:.2f} s wall, "
-          f"{loading.cpu:.2f} s CPU = {rate(total, loading.cpu)} (CPU)")
-    print(f"(a) evaluate {n} loaded patients: {evaluate_clock.wall:.2f} s wall, "
-          f"{evaluate_clock.cpu:.2f} s CPU = {rate(n, evaluate_clock.cpu)} (CPU), "
-          f"{rate(n, evaluate_clock.wall)} (wall)")
-    print(f"(b) end to end from JSONL (read + validate + evaluate + write JSONL): "
-          f"{end_clock.wall:.2f} s wall, {end_clock.cpu:.2f} s CPU = {rate(mix_total, end_clock.cpu)} "
-          f"(CPU), {rate(mix_total, end_clock.wall)} (wall); {sink.chars / 1e6:,.0f} MB of results")
+    print(
+        f"(e) compile {args.rules.name}: {cold.wall * 1000:,.0f} ms first in the process "
+        f"(grammar, unit registry, stdlib), {warm.wall * 1000:,.0f} ms again"
+    )
+    print(
+        f"    load {total} records (read + validate): {loading.wall:.2f} s wall, "
+        f"{loading.cpu:.2f} s CPU = {rate(total, loading.cpu)} (CPU)"
+    )
+    print(
+        f"(a) evaluate {n} loaded patients: {evaluate_clock.wall:.2f} s wall, "
+        f"{evaluate_clock.cpu:.2f} s CPU = {rate(n, evaluate_clock.cpu)} (CPU), "
+        f"{rate(n, evaluate_clock.wall)} (wall)"
+    )
+    print(
+        f"(b) end to end from JSONL (read + validate + evaluate + write JSONL): "
+        f"{end_clock.wall:.2f} s wall, {end_clock.cpu:.2f} s CPU = {rate(mix_total, end_clock.cpu)} "
+        f"(CPU), {rate(mix_total, end_clock.wall)} (wall); {sink.chars / 1e6:,.0f} MB of results"
+    )
     if cli is not None and startup is not None:
         wall, cpu, rss = cli
-        print(f"(c) CLI `criteria screen ... --format jsonl -o /dev/null`: {wall:.2f} s wall, "
-              f"{cpu:.2f} s CPU = {rate(mix_total, wall)} (wall, with {startup:.2f} s of startup "
-              f"and compile), {rate(mix_total, wall - startup)} (wall, without)")
-    print(f"(d) memory: tracemalloc peak while streaming (b) {traced_peak / 1e6:,.1f} MB; "
-          f"max RSS of this process {self_rss:,.0f} MB (holds all {n} patients for (a))", end="")
+        print(
+            f"(c) CLI `criteria screen ... --format jsonl -o /dev/null`: {wall:.2f} s wall, "
+            f"{cpu:.2f} s CPU = {rate(mix_total, wall)} (wall, with {startup:.2f} s of startup "
+            f"and compile), {rate(mix_total, wall - startup)} (wall, without)"
+        )
+    print(
+        f"(d) memory: tracemalloc peak while streaming (b) {traced_peak / 1e6:,.1f} MB; "
+        f"max RSS of this process {self_rss:,.0f} MB (holds all {n} patients for (a))",
+        end="",
+    )
     if cli is not None:
         print(f"; max RSS of the CLI process {cli[2]:,.0f} MB")
     else:
         print()
     order = ["eligible", "ineligible", "undetermined", "error"]
-    print(f"verdicts: {mix_total} records: " + ", ".join(
-        f"{mix[k]} {k} ({100 * mix[k] / max(1, mix_total):.1f}%)" for k in order))
+    print(
+        f"verdicts: {mix_total} records: "
+        + ", ".join(f"{mix[k]} {k} ({100 * mix[k] / max(1, mix_total):.1f}%)" for k in order)
+    )
     print(f"machine at the end: load average {', '.join(f'{x:.1f}' for x in os.getloadavg())}")
 
     ok = True

@@ -197,7 +197,9 @@ class Record:
     def fact(self, concept: str, day: Day, value: Any) -> Doc:
         return self.add("fact", concept, date=iso(day), value=value)
 
-    def condition(self, concept: str | Any, onset: Day, abatement: Day | None = None, **extra: Any) -> Doc:
+    def condition(
+        self, concept: str | Any, onset: Day, abatement: Day | None = None, **extra: Any
+    ) -> Doc:
         fields: Doc = {"onset": iso(onset)}
         if abatement is not None:
             fields["abatement"] = iso(abatement)
@@ -381,20 +383,37 @@ def medications(
     if profile != "other_disease" and rng.random() < 0.85:
         start = first - days(rng.randint(0, 900))
         end = None if rng.random() < 0.85 else between(rng, start + days(90), screening - days(60))
-        rec.medication("hydroxychloroquine", start, end, rng.choice([200, 200, 400]), per=(rng.choice([1, 2]), 1, "d"))
+        rec.medication(
+            "hydroxychloroquine",
+            start,
+            end,
+            rng.choice([200, 200, 400]),
+            per=(rng.choice([1, 2]), 1, "d"),
+        )
     # Flares: a prednisone taper each, sometimes after methylprednisolone pulses.
     flares = rng.randint(1, 4) if profile in ("refractory", "nephritis") else rng.randint(0, 2)
-    taper_days: list[Day] = sorted(between(rng, first, screening - days(250)) for _ in range(flares))
+    taper_days: list[Day] = sorted(
+        between(rng, first, screening - days(250)) for _ in range(flares)
+    )
     if rng.random() < 0.12:  # a flare treated right before screening: the dose is still changing
         taper_days.append(screening - days(rng.randint(10, 50)))
     for start in taper_days:
         if rng.random() < 0.3:
             for k in range(3):
                 pulse = start - days(3 - k)
-                rec.medication("methylprednisolone", pulse, pulse, rng.choice([500, 1000]), per=None, route="intravenous")
+                rec.medication(
+                    "methylprednisolone",
+                    pulse,
+                    pulse,
+                    rng.choice([500, 1000]),
+                    per=None,
+                    route="intravenous",
+                )
         drug = "prednisone" if rng.random() < 0.8 else "prednisolone"
         day = start
-        for dose in rng.choice([(60, 40, 30, 20, 15, 10, 7.5), (40, 30, 20, 15, 10), (30, 20, 10, 7.5, 5)]):
+        for dose in rng.choice(
+            [(60, 40, 30, 20, 15, 10, 7.5), (40, 30, 20, 15, 10), (30, 20, 10, 7.5, 5)]
+        ):
             length = rng.randint(10, 28)
             end = day + days(length - 1)
             if rng.random() < 0.5:
@@ -436,17 +455,33 @@ def medications(
             rec.medication("azathioprine", day, last, dose)
         elif kind == "mtx":
             dose = rng.choice([10, 15] if weak else [22.5, 25])
-            rec.medication("methotrexate", day, last, dose, per=(1, 1, "wk"), route=rng.choice(["oral", "subcutaneous"]))
+            rec.medication(
+                "methotrexate",
+                day,
+                last,
+                dose,
+                per=(1, 1, "wk"),
+                route=rng.choice(["oral", "subcutaneous"]),
+            )
         elif kind == "lef":
             rec.medication("leflunomide", day, last, rng.choice([10, 20]))
         elif kind == "csa":
-            rec.medication("cyclosporine", day, last, round(3 * state["weight"] / 25) * 25 / 2, per=(2, 1, "d"))
+            rec.medication(
+                "cyclosporine", day, last, round(3 * state["weight"] / 25) * 25 / 2, per=(2, 1, "d")
+            )
         elif kind == "tac":
             rec.medication("tacrolimus", day, last, 2, per=(2, 1, "d"))
         elif kind == "cyc":  # monthly pulses, each one day
             for k in range(rng.randint(3, 6) if not weak else 2):
                 pulse = day + days(30 * k)
-                rec.medication("cyclophosphamide", pulse, pulse, rng.choice([500, 750, 1000]), per=None, route="intravenous")
+                rec.medication(
+                    "cyclophosphamide",
+                    pulse,
+                    pulse,
+                    rng.choice([500, 750, 1000]),
+                    per=None,
+                    route="intravenous",
+                )
             end = day + days(180)
         elif kind == "ritux":
             infusions = 2 if rng.random() < 0.7 else 4
@@ -469,7 +504,14 @@ def medications(
     roll = rng.random()
     if roll < 0.05:
         pulse = baseline - days(rng.randint(5, 55))
-        rec.medication("belimumab", pulse, pulse, round(state["weight"] / 10) * 100, per=None, route="intravenous")
+        rec.medication(
+            "belimumab",
+            pulse,
+            pulse,
+            round(state["weight"] / 10) * 100,
+            per=None,
+            route="intravenous",
+        )
     elif roll < 0.09:
         pulse = baseline - days(rng.randint(20, 170))
         rec.medication("rituximab", pulse, pulse, 1000, per=None, route="intravenous")
@@ -480,7 +522,14 @@ def medications(
 
 
 def visit(
-    rec: Record, rng: random.Random, day: Day, sle: bool, state: dict[str, Any], *, full: bool, height: int
+    rec: Record,
+    rng: random.Random,
+    day: Day,
+    sle: bool,
+    state: dict[str, Any],
+    *,
+    full: bool,
+    height: int,
 ) -> None:
     """One clinic visit: vitals and a routine panel."""
     weight = state["weight"] = round(state["weight"] + rng.gauss(0, 1.2), 1)
@@ -503,14 +552,20 @@ def visit(
         if rng.random() < 0.5:
             rec.lab("anti_dsdna", day, rng.randint(0, 400), "IU/mL")
         if rng.random() < 0.6:
-            rec.score(rng.choice(["selena_sledai", "sledai_2k"]), day, rng.choice([0, 2, 4, 4, 6, 8, 10, 12]))
+            rec.score(
+                rng.choice(["selena_sledai", "sledai_2k"]),
+                day,
+                rng.choice([0, 2, 4, 4, 6, 8, 10, 12]),
+            )
         if rng.random() < 0.3:
             rec.score("physician_global_assessment", day, rng.randint(0, 3))
     if rng.random() < 0.4:
         rec.lab("albumin", day, round(rng.uniform(3.0, 4.8), 1), "g/dL")
 
 
-def blood_counts(rec: Record, rng: random.Random, day: Day, state: dict[str, Any], *, screening: bool) -> None:
+def blood_counts(
+    rec: Record, rng: random.Random, day: Day, state: dict[str, Any], *, screening: bool
+) -> None:
     low = state["cytopenia"] and (screening or rng.random() < 0.3)
     neutrophils = round(rng.uniform(0.2, 0.9) if low else rng.uniform(1.6, 7.0), 2)
     platelets = rng.randint(15, 60) if low else rng.randint(150, 400)
@@ -551,13 +606,21 @@ def kidney(rec: Record, rng: random.Random, day: Day, state: dict[str, Any]) -> 
             rec.lab("upcr", day, ratio, "g/g")
 
 
-def transaminases(rec: Record, rng: random.Random, day: Day, state: dict[str, Any], *, near_screening: bool) -> None:
+def transaminases(
+    rec: Record, rng: random.Random, day: Day, state: dict[str, Any], *, near_screening: bool
+) -> None:
     high = state["liver"] and (near_screening or rng.random() < 0.3)
     for concept in ("ast", "alt"):
         value = rng.randint(90, 300) if high else rng.randint(10, 45)
         if rng.random() < 0.7:
             upper = rng.choice([33, 35, 40, 41, 48, 55])
-            rec.lab(concept, day, value, "U/L", reference_range={"low": rng.choice([5, 7, 10]), "high": upper})
+            rec.lab(
+                concept,
+                day,
+                value,
+                "U/L",
+                reference_range={"low": rng.choice([5, 7, 10]), "high": upper},
+            )
         else:
             rec.lab(concept, day, value, "U/L")
 
@@ -588,7 +651,12 @@ def screen(
         rec.observation("body_height", day, height, "cm")
     blood_counts(rec, rng, day, state, screening=True)
     if present() and rng.random() < 0.9:
-        rec.lab("cd4", day, rng.randint(150, 1200) if state["cytopenia"] else rng.randint(400, 1400), rng.choice(["10^6/L", "/uL"]))
+        rec.lab(
+            "cd4",
+            day,
+            rng.randint(150, 1200) if state["cytopenia"] else rng.randint(400, 1400),
+            rng.choice(["10^6/L", "/uL"]),
+        )
     if present():
         kidney(rec, rng, day, state)
     if present():
@@ -611,15 +679,31 @@ def screen(
         ("hcv_rna", 0.005, "not detected"),
     ]:
         if serology:
-            rec.lab(concept, day, rng.choice(["positive", "detected"]) if rng.random() < positive else negative)
+            rec.lab(
+                concept,
+                day,
+                rng.choice(["positive", "detected"]) if rng.random() < positive else negative,
+            )
     # Echocardiography in the last year and blood gases, as the protocol asks.
     if present() and rng.random() < (0.95 if sle else 0.5):
         echo = screening - days(rng.randint(10, 330))
-        rec.observation("lvef", echo, rng.randint(30, 39) if rng.random() < 0.03 else rng.randint(50, 70), "%")
+        rec.observation(
+            "lvef", echo, rng.randint(30, 39) if rng.random() < 0.03 else rng.randint(50, 70), "%"
+        )
         if rng.random() < 0.9:
-            rec.observation("mean_pap", echo, rng.randint(52, 60) if rng.random() < 0.02 else rng.randint(12, 30), "mmHg")
+            rec.observation(
+                "mean_pap",
+                echo,
+                rng.randint(52, 60) if rng.random() < 0.02 else rng.randint(12, 30),
+                "mmHg",
+            )
     if present() and rng.random() < (0.9 if sle else 0.3):
-        rec.lab("pao2", day, rng.randint(60, 69) if rng.random() < 0.02 else rng.randint(75, 100), "mmHg")
+        rec.lab(
+            "pao2",
+            day,
+            rng.randint(60, 69) if rng.random() < 0.02 else rng.randint(75, 100),
+            "mmHg",
+        )
         rec.lab("paco2", day, rng.randint(35, 45), "mmHg")
     # SLEDAI at baseline: the activity criterion.
     if sle and present():
@@ -631,7 +715,11 @@ def screen(
         rec.fact("childbearing_potential", on, childbearing)
     positive = childbearing and rng.random() < 0.02
     if childbearing and present():
-        rec.lab("pregnancy_test", baseline - days(rng.randint(1, 12)), "positive" if positive else "negative")
+        rec.lab(
+            "pregnancy_test",
+            baseline - days(rng.randint(1, 12)),
+            "positive" if positive else "negative",
+        )
     if present() and (female or rng.random() < 0.7):  # some CRFs skip these for men
         rec.fact("pregnant", on, positive)
         rec.fact("breastfeeding", on, childbearing and rng.random() < 0.02)
@@ -640,8 +728,14 @@ def screen(
     if present():
         rec.fact("consent_signed", consent, True)
     if present():
-        rec.fact("social_security_affiliation", consent - days(rng.randint(0, 30)), rng.random() < 0.98)
-    for concept, yes in [("in_other_study", 0.03), ("legal_protection", 0.01), ("excluded_from_research_roster", 0.005)]:
+        rec.fact(
+            "social_security_affiliation", consent - days(rng.randint(0, 30)), rng.random() < 0.98
+        )
+    for concept, yes in [
+        ("in_other_study", 0.03),
+        ("legal_protection", 0.01),
+        ("excluded_from_research_roster", 0.005),
+    ]:
         if present():
             rec.fact(concept, on, rng.random() < yes)
 
@@ -653,7 +747,15 @@ def review_answers(rng: random.Random, profile: str, screening: Day) -> Doc:
     by = rng.choice(["Dr Martin", "Dr Chen", "site investigator"])
     when = iso(screening + days(rng.randint(0, 7)))
     answers: Doc = {}
-    for criterion, yes in [("I4", 0.85), ("E6", 0.02), ("E13", 0.03), ("E15", 0.05), ("E3", 0.5), ("E4", 0.3), ("E8", 0.3)]:
+    for criterion, yes in [
+        ("I4", 0.85),
+        ("E6", 0.02),
+        ("E13", 0.03),
+        ("E15", 0.05),
+        ("E3", 0.5),
+        ("E4", 0.3),
+        ("E8", 0.3),
+    ]:
         if criterion in ("E3", "E4", "E8") and rng.random() < 0.7:
             continue
         if rng.random() < 0.04:
@@ -703,7 +805,9 @@ def break_record(doc: Doc, kind: str, rng: random.Random) -> str:
 def generate(path: Path, total: int, seed: int = DEFAULT_SEED) -> Doc:
     """Write `total` patients to `path` (JSON Lines) and the manifest beside it; returns it."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    broken = {index: BROKEN_KINDS[k % len(BROKEN_KINDS)] for k, index in enumerate(broken_indexes(total))}
+    broken = {
+        index: BROKEN_KINDS[k % len(BROKEN_KINDS)] for k, index in enumerate(broken_indexes(total))
+    }
     events = 0
     with path.open("w", encoding="utf-8") as out:
         for index in range(total):
@@ -721,7 +825,8 @@ def generate(path: Path, total: int, seed: int = DEFAULT_SEED) -> Doc:
         "events_mean": round(events / total, 1) if total else 0,
         "bytes": path.stat().st_size,
         "broken": [
-            {"line": index + 1, "id": f"P{index:06d}", "kind": kind} for index, kind in sorted(broken.items())
+            {"line": index + 1, "id": f"P{index:06d}", "kind": kind}
+            for index, kind in sorted(broken.items())
         ],
     }
     manifest_path(path).write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")

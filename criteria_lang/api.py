@@ -48,7 +48,11 @@ class Rules:
 
     @classmethod
     def from_file(
-        cls, path: str | Path, *, policy: AbsencePolicy = "coverage", search_path: Iterable[Path] = ()
+        cls,
+        path: str | Path,
+        *,
+        policy: AbsencePolicy = "coverage",
+        search_path: Iterable[Path] = (),
     ) -> Rules:
         return cls(compile_file(path, search_path=tuple(search_path)), policy=policy)
 

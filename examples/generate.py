@@ -101,7 +101,9 @@ def chain(*patches: Patch) -> Patch:
 
 
 def load_variants(trial_dir: Path) -> Any:
-    spec = importlib.util.spec_from_file_location(f"variants_{trial_dir.name}", trial_dir / "variants.py")
+    spec = importlib.util.spec_from_file_location(
+        f"variants_{trial_dir.name}", trial_dir / "variants.py"
+    )
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     sys.modules.setdefault("generate", sys.modules[__name__])

@@ -37,8 +37,7 @@ def rules(*criteria: str, defines: str = "", dates: str = "screening, baseline")
     """A rule file with the test concepts and the given `ID "text": expr` criteria."""
     body = "\n".join(f"  {c}" for c in criteria)
     text = (
-        f'trial "T"\n  dates {dates}\n  index screening\n{CONCEPTS}\n{defines}\n'
-        f"inclusion\n{body}\n"
+        f'trial "T"\n  dates {dates}\n  index screening\n{CONCEPTS}\n{defines}\ninclusion\n{body}\n'
     )
     return Rules.from_text(text)
 
@@ -85,7 +84,10 @@ def med(code: str, start: str, end: str | None, **extra: Any) -> dict[str, Any]:
 
 
 def daily(value: Any, unit: str = "mg") -> dict[str, Any]:
-    return {"dose": {"value": value, "unit": unit}, "frequency": {"count": 1, "period": 1, "unit": "d"}}
+    return {
+        "dose": {"value": value, "unit": unit},
+        "frequency": {"count": 1, "period": 1, "unit": "d"},
+    }
 
 
 def cond(code: str, onset: str, abatement: str | None = None, **extra: Any) -> dict[str, Any]:

@@ -23,7 +23,14 @@ ROOT = Path(__file__).resolve().parents[1]
 def test_generated_patients_all_come_out(tmp_path: Path) -> None:
     out = tmp_path / "patients.jsonl"
     subprocess.run(
-        [sys.executable, str(ROOT / "bench" / "generate.py"), "--patients", "20", "--out", str(out)],
+        [
+            sys.executable,
+            str(ROOT / "bench" / "generate.py"),
+            "--patients",
+            "20",
+            "--out",
+            str(out),
+        ],
         check=True,
         capture_output=True,
     )

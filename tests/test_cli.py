@@ -30,7 +30,9 @@ def test_check_ok_prints_coverage(capsys: pytest.CaptureFixture[str]) -> None:
 
 def test_check_json(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     bad = tmp_path / "bad.crit"
-    bad.write_text('trial "T"\n  dates s\ninclusion\n  I1 "x": age at t > 3 years\n', encoding="utf-8")
+    bad.write_text(
+        'trial "T"\n  dates s\ninclusion\n  I1 "x": age at t > 3 years\n', encoding="utf-8"
+    )
     code, out, _ = run(capsys, "check", "--format", "json", bad)
     assert code == 1
     records = json.loads(out)
@@ -57,7 +59,9 @@ def test_eval_bad_record_exit_1(capsys: pytest.CaptureFixture[str], tmp_path: Pa
     assert "$.birth_date" in err
 
 
-def test_screen_batch_goes_on_past_bad_records(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+def test_screen_batch_goes_on_past_bad_records(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
     lines = [
         (EXAMPLES / "eligible.json").read_text(encoding="utf-8").replace("\n", " "),
         "{not json",
@@ -91,7 +95,9 @@ def test_screen_folder_of_rules_pairs_example_folders(capsys: pytest.CaptureFixt
     assert "nct03562065-eligible" in out and "records:" in out
 
 
-def test_date_option_fills_missing_dates(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+def test_date_option_fills_missing_dates(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
     doc = json.loads((EXAMPLES / "eligible.json").read_text(encoding="utf-8"))
     doc["dates"].pop("baseline")
     path = tmp_path / "p.json"

@@ -20,11 +20,14 @@ HEADER = """trial "T"
 lab creatinine = loinc "2160-0" with unit = mg/dL
 """
 
-THREE_MISTAKES = HEADER + """inclusion
+THREE_MISTAKES = (
+    HEADER
+    + """inclusion
   I1 "a": latest lab creatinine within 3 months before screening < 30 mL/min
   I2 "b": latest lab creatinin within 3 months before screening < 2 mg/dL
   I1 "c": latest lab creatinine within 3 months before screening < 2 mg/dL
 """
+)
 
 
 def codes(text: str) -> list[tuple[str, int, int]]:
@@ -67,22 +70,30 @@ def test_rendered_diagnostic_has_caret_under_the_spot() -> None:
 
 
 def test_syntax_errors_in_several_statements_are_all_reported() -> None:
-    text = HEADER + """inclusion
+    text = (
+        HEADER
+        + """inclusion
   I1 "a": latest lab creatinine within 3 months before screening <
   I2 "b": latest lab creatinine within 3 mnths before screening < 2 mg/dL
   I3 "c": latest lab creatinine within 3 months before screening < 2 mg/dL and or x
   I4 "d": latest lab creatinine within 3 months before screening < 2 mg/dL
 """
+    )
     assert codes(text) == [("C103", 5, 67), ("C120", 6, 40), ("C100", 7, 80)]
 
 
 def test_units_checked_at_compile_time() -> None:
-    body = 'inclusion\n  I1 "a": latest lab creatinine within 3 months before screening < 88 umol/L\n'
+    body = (
+        'inclusion\n  I1 "a": latest lab creatinine within 3 months before screening < 88 umol/L\n'
+    )
     # umol/L against mg/dL needs the molar mass: without one it is an error...
     assert [c for c, _, _ in codes(HEADER + body)] == ["C301"]
     with_molar = HEADER.replace("unit = mg/dL", "unit = mg/dL, molar_mass = 113.12 g/mol")
     assert codes(with_molar + body) == []  # ...with it, fine
-    bad_unit = HEADER + 'inclusion\n  I1 "a": latest lab creatinine within 3 months before screening < 2 mgg/dL\n'
+    bad_unit = (
+        HEADER
+        + 'inclusion\n  I1 "a": latest lab creatinine within 3 months before screening < 2 mgg/dL\n'
+    )
     assert [c for c, _, _ in codes(bad_unit)] == ["C300"]
 
 
@@ -114,12 +125,70 @@ def test_seed_rule_files_compile_clean() -> None:
 
 WORDS = st.sampled_from(
     [
-        "trial", '"T"', "dates", "screening", "inclusion", "exclusion", "I1", '"x":', "lab",
-        "creatinine", "latest", "within", "3 months", "before", "<", ">=", "2 mg/dL", "and", "or",
-        "not", "(", ")", ",", "at least", "of", "review", "ever", "medication", "dose", "for",
-        "at", "+/-", "7 days", "x", "ULN", "1:80", "between", "if", "then", "else", "end",
-        "define", "=", "|", "except", "import", "from", "{", "}", "#", "\n", " ", "1.5", "\"",
-        "drug", "with", "unit", "@", "é", "\t", "0.5 x 10^9/L", "count", "no", "any",
+        "trial",
+        '"T"',
+        "dates",
+        "screening",
+        "inclusion",
+        "exclusion",
+        "I1",
+        '"x":',
+        "lab",
+        "creatinine",
+        "latest",
+        "within",
+        "3 months",
+        "before",
+        "<",
+        ">=",
+        "2 mg/dL",
+        "and",
+        "or",
+        "not",
+        "(",
+        ")",
+        ",",
+        "at least",
+        "of",
+        "review",
+        "ever",
+        "medication",
+        "dose",
+        "for",
+        "at",
+        "+/-",
+        "7 days",
+        "x",
+        "ULN",
+        "1:80",
+        "between",
+        "if",
+        "then",
+        "else",
+        "end",
+        "define",
+        "=",
+        "|",
+        "except",
+        "import",
+        "from",
+        "{",
+        "}",
+        "#",
+        "\n",
+        " ",
+        "1.5",
+        '"',
+        "drug",
+        "with",
+        "unit",
+        "@",
+        "é",
+        "\t",
+        "0.5 x 10^9/L",
+        "count",
+        "no",
+        "any",
     ]
 )
 

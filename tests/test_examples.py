@@ -20,7 +20,9 @@ sys.path.insert(0, str(EXAMPLES))
 
 import generate  # noqa: E402
 
-CASES = sorted(p for p in EXAMPLES.glob("*/*.json") if (ROOT / "rules" / f"{p.parent.name}.crit").exists())
+CASES = sorted(
+    p for p in EXAMPLES.glob("*/*.json") if (ROOT / "rules" / f"{p.parent.name}.crit").exists()
+)
 
 
 @pytest.fixture(scope="module")
@@ -48,6 +50,8 @@ def test_example_patient(path: Path, rules: dict[str, Rules]) -> None:
     doc = json.loads(path.read_text(encoding="utf-8"))
     expected = doc["x-expected"]
     result = rules[path.parent.name].evaluate(load_patient(path.read_bytes(), source=str(path)))
-    explain = {c.id: (c.truth.value, c.missing, c.questions) for c in result.criteria if not c.passes}
+    explain = {
+        c.id: (c.truth.value, c.missing, c.questions) for c in result.criteria if not c.passes
+    }
     assert result.verdict.value == expected["verdict"], explain
     assert sorted(result.deciding) == sorted(expected["deciding"]), explain

@@ -895,9 +895,11 @@ def test_a_rate_in_amount_per_day_is_the_daily_dose() -> None:
 def test_status_unknown_is_no_status_and_our_extension_is_the_recorded_one() -> None:
     p, _, _ = read_one(
         med_request("u", status="unknown"),
-        med_request("x", status="unknown", extension=[
-            {"url": f"{FHIR_BASE}/StructureDefinition/status", "valueString": "paused"}
-        ]),
+        med_request(
+            "x",
+            status="unknown",
+            extension=[{"url": f"{FHIR_BASE}/StructureDefinition/status", "valueString": "paused"}],
+        ),
     )
     assert event(p, "MedicationRequest/u").status is None
     assert event(p, "MedicationRequest/x").status == "paused"

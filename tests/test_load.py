@@ -46,7 +46,9 @@ from criteria_lang.records.timeline import (
 )
 
 ROOT = Path(__file__).resolve().parent.parent
-SCHEMA = json.loads((ROOT / "criteria_lang" / "schema" / "patient.schema.json").read_text(encoding="utf-8"))
+SCHEMA = json.loads(
+    (ROOT / "criteria_lang" / "schema" / "patient.schema.json").read_text(encoding="utf-8")
+)
 VALIDATOR = jsonschema.Draft202012Validator(SCHEMA)
 D = dt.date
 

@@ -19,7 +19,12 @@ MET, NOT_MET, UNKNOWN, REVIEW = "met", "not_met", "unknown", "needs_review"
 
 
 def test_unknown_propagation() -> None:
-    t, f, u, r = (Outcome(Truth.MET), Outcome(Truth.NOT_MET), Outcome(Truth.UNKNOWN), Outcome(Truth.REVIEW))
+    t, f, u, r = (
+        Outcome(Truth.MET),
+        Outcome(Truth.NOT_MET),
+        Outcome(Truth.UNKNOWN),
+        Outcome(Truth.REVIEW),
+    )
     assert combine_and([f, u]).truth is Truth.NOT_MET  # false and unknown = false
     assert combine_or([t, u]).truth is Truth.MET  # true or unknown = true
     assert combine_and([t, u]).truth is Truth.UNKNOWN
@@ -130,7 +135,9 @@ def test_age() -> None:
 
 def test_age_exactly_19_on_screening() -> None:
     # born 2005-03-31, screening 2024-03-31: 19 completed years, inside (18, 70)
-    assert truth("age at screening between 18 and 70 years exclusive", birth_date="2005-03-31") == MET
+    assert (
+        truth("age at screening between 18 and 70 years exclusive", birth_date="2005-03-31") == MET
+    )
 
 
 def test_run_reaches_months() -> None:
@@ -150,16 +157,40 @@ def test_window_membership() -> None:
     assert truth(expr, med("aza", "2023-01-01", "2024-02-29")) == NOT_MET  # ends the day before
     assert truth(expr, med("aza", "2023-01-01", None)) == MET  # ongoing
     # conditions: onset day only without abatement, unless `status active`
-    assert truth("condition mi within 6 months before screening", cond("mi", "2022-01-01")) == NOT_MET
-    assert truth("condition mi status active within 6 months before screening", cond("mi", "2022-01-01")) == MET
-    assert truth("condition mi within 6 months before screening", cond("mi", "2022-01-01", "2024-01-10")) == MET
+    assert (
+        truth("condition mi within 6 months before screening", cond("mi", "2022-01-01")) == NOT_MET
+    )
+    assert (
+        truth(
+            "condition mi status active within 6 months before screening", cond("mi", "2022-01-01")
+        )
+        == MET
+    )
+    assert (
+        truth(
+            "condition mi within 6 months before screening", cond("mi", "2022-01-01", "2024-01-10")
+        )
+        == MET
+    )
 
 
 def test_except_removes_codes() -> None:
     expr = "condition infection within 1 year before screening"
-    onycho = {"type": "condition", "onset": "2024-01-01", "code": [{"system": "icd10", "code": "B35.1"}]}
-    flu = {"type": "condition", "onset": "2024-01-01", "code": [{"system": "icd10", "code": "J10.1"}]}
-    herpes = {"type": "condition", "onset": "2024-01-01", "code": [{"system": "icd10", "code": "B00.1"}]}
+    onycho = {
+        "type": "condition",
+        "onset": "2024-01-01",
+        "code": [{"system": "icd10", "code": "B35.1"}],
+    }
+    flu = {
+        "type": "condition",
+        "onset": "2024-01-01",
+        "code": [{"system": "icd10", "code": "J10.1"}],
+    }
+    herpes = {
+        "type": "condition",
+        "onset": "2024-01-01",
+        "code": [{"system": "icd10", "code": "B00.1"}],
+    }
     assert truth(expr, onycho) == NOT_MET  # B35.1 matches B* but is excepted
     assert truth(expr, herpes) == MET
     assert truth(expr, flu) == NOT_MET
@@ -173,10 +204,29 @@ def test_threshold_exact_across_units() -> None:
     cr = lambda v, u: lab("creatinine", "2024-03-01", v, u)  # noqa: E731
     expr = "latest lab creatinine within 3 months before screening <= 0.011 g/L"
     assert truth(expr, cr(1.1, "mg/dL")) == MET  # plain floats in pint say 0.011000000000000001
-    assert truth("latest lab creatinine within 3 months before screening > 1.2 mg/dL", cr(1.2, "mg/dL")) == NOT_MET
-    assert truth("latest lab creatinine within 3 months before screening > 1.2 mg/dL", cr(0.012, "g/L")) == NOT_MET
-    assert truth("latest lab creatinine within 3 months before screening > 1.2 mg/dL", cr(12, "mg/L")) == NOT_MET
-    assert truth("latest lab creatinine within 3 months before screening > 1.2 mg/dL", cr(12.000001, "mg/L")) == MET
+    assert (
+        truth(
+            "latest lab creatinine within 3 months before screening > 1.2 mg/dL", cr(1.2, "mg/dL")
+        )
+        == NOT_MET
+    )
+    assert (
+        truth(
+            "latest lab creatinine within 3 months before screening > 1.2 mg/dL", cr(0.012, "g/L")
+        )
+        == NOT_MET
+    )
+    assert (
+        truth("latest lab creatinine within 3 months before screening > 1.2 mg/dL", cr(12, "mg/L"))
+        == NOT_MET
+    )
+    assert (
+        truth(
+            "latest lab creatinine within 3 months before screening > 1.2 mg/dL",
+            cr(12.000001, "mg/L"),
+        )
+        == MET
+    )
 
 
 def test_molar_conversion() -> None:
@@ -199,7 +249,13 @@ def test_uln() -> None:
     assert truth(expr, lab("ast", "2024-03-01", 70, "U/L", **own)) == NOT_MET  # exactly 2 x 35
     assert truth(expr, lab("ast", "2024-03-01", 80, "U/L")) == NOT_MET  # stdlib ULN 40: 80 = 2x
     assert truth(expr, lab("ast", "2024-03-01", 81, "U/L")) == MET
-    assert truth("latest lab alt within 3 months before screening > 2 x ULN", lab("alt", "2024-03-01", 500, "U/L")) == UNKNOWN
+    assert (
+        truth(
+            "latest lab alt within 3 months before screening > 2 x ULN",
+            lab("alt", "2024-03-01", 500, "U/L"),
+        )
+        == UNKNOWN
+    )
 
 
 def test_titer_and_coded_values() -> None:
@@ -217,34 +273,93 @@ def test_titer_and_coded_values() -> None:
 
 
 def test_dose_shapes() -> None:
-    weight = {"type": "observation", "code": "body_weight", "date": "2023-01-01", "value": 75, "unit": "kg"}
+    weight = {
+        "type": "observation",
+        "code": "body_weight",
+        "date": "2023-01-01",
+        "value": 75,
+        "unit": "kg",
+    }
     expr = "medication aza dose > 2 mg/kg/day ever"
-    assert truth(expr, weight, med("aza", "2023-01-01", "2023-06-01", **daily(150))) == NOT_MET  # exactly 2
+    assert (
+        truth(expr, weight, med("aza", "2023-01-01", "2023-06-01", **daily(150))) == NOT_MET
+    )  # exactly 2
     assert truth(expr, weight, med("aza", "2023-01-01", "2023-06-01", **daily(151))) == MET
     assert truth(expr, med("aza", "2023-01-01", "2023-06-01", **daily(151))) == UNKNOWN  # no weight
-    weekly = {"dose": {"value": 25, "unit": "mg"}, "frequency": {"count": 1, "period": 1, "unit": "wk"}}
-    assert truth("medication aza dose > 20 mg/week ever", med("aza", "2023-01-01", "2023-06-01", **weekly)) == MET
-    assert truth("medication aza dose > 25 mg/week ever", med("aza", "2023-01-01", "2023-06-01", **weekly)) == NOT_MET
+    weekly = {
+        "dose": {"value": 25, "unit": "mg"},
+        "frequency": {"count": 1, "period": 1, "unit": "wk"},
+    }
+    assert (
+        truth(
+            "medication aza dose > 20 mg/week ever",
+            med("aza", "2023-01-01", "2023-06-01", **weekly),
+        )
+        == MET
+    )
+    assert (
+        truth(
+            "medication aza dose > 25 mg/week ever",
+            med("aza", "2023-01-01", "2023-06-01", **weekly),
+        )
+        == NOT_MET
+    )
     equiv = "medication gc dose >= 6 mg/day as prednisone_equivalent ever"
     assert truth(equiv, med("mp", "2023-01-01", "2023-02-01", **daily(4))) == NOT_MET  # 5 mg pred
     assert truth(equiv, med("mp", "2023-01-01", "2023-02-01", **daily(4.8))) == MET  # 6 mg pred
-    height = {"type": "observation", "code": "body_height", "date": "2023-01-01", "value": 180, "unit": "cm"}
+    height = {
+        "type": "observation",
+        "code": "body_height",
+        "date": "2023-01-01",
+        "value": 180,
+        "unit": "cm",
+    }
     # Mosteller BSA sqrt(180*80/3600) = 2 m2 exactly: 750 mg is 375 mg/m2
-    w80 = {"type": "observation", "code": "body_weight", "date": "2023-01-01", "value": 80, "unit": "kg"}
+    w80 = {
+        "type": "observation",
+        "code": "body_weight",
+        "date": "2023-01-01",
+        "value": 80,
+        "unit": "kg",
+    }
     single = {"dose": {"value": 750, "unit": "mg"}}
-    assert truth("medication ritux dose >= 375 mg/m2 ever", height, w80, med("ritux", "2023-01-05", "2023-01-05", **single)) == MET
-    assert truth("medication ritux dose > 375 mg/m2 ever", height, w80, med("ritux", "2023-01-05", "2023-01-05", **single)) == NOT_MET
+    assert (
+        truth(
+            "medication ritux dose >= 375 mg/m2 ever",
+            height,
+            w80,
+            med("ritux", "2023-01-05", "2023-01-05", **single),
+        )
+        == MET
+    )
+    assert (
+        truth(
+            "medication ritux dose > 375 mg/m2 ever",
+            height,
+            w80,
+            med("ritux", "2023-01-05", "2023-01-05", **single),
+        )
+        == NOT_MET
+    )
 
 
 def test_dose_duration() -> None:
-    weight = {"type": "observation", "code": "body_weight", "date": "2023-01-01", "value": 50, "unit": "kg"}
+    weight = {
+        "type": "observation",
+        "code": "body_weight",
+        "date": "2023-01-01",
+        "value": 50,
+        "unit": "kg",
+    }
     expr = "medication aza dose > 2 mg/kg/day for at least 90 days ever"
     e = lambda s, t: med("aza", s, t, **daily(150))  # noqa: E731  3 mg/kg/day
     assert truth(expr, weight, e("2023-01-01", "2023-03-31")) == MET  # 90 days inclusive
     assert truth(expr, weight, e("2023-01-01", "2023-03-30")) == NOT_MET  # 89 days
     # two exposures back to back join; with a gap they do not, unless gaps are allowed
     assert truth(expr, weight, e("2023-01-01", "2023-02-14"), e("2023-02-15", "2023-03-31")) == MET
-    assert truth(expr, weight, e("2023-01-01", "2023-02-14"), e("2023-02-20", "2023-04-30")) == NOT_MET
+    assert (
+        truth(expr, weight, e("2023-01-01", "2023-02-14"), e("2023-02-20", "2023-04-30")) == NOT_MET
+    )
     gaps = "medication aza dose > 2 mg/kg/day for at least 90 days allowing gaps of 7 days ever"
     assert truth(gaps, weight, e("2023-01-01", "2023-02-14"), e("2023-02-20", "2023-04-30")) == MET
     total = "medication aza dose > 2 mg/kg/day for at least 90 days total ever"
@@ -260,12 +375,21 @@ def test_dose_duration() -> None:
 def test_dose_change_and_stable() -> None:
     change = "medication acei with dose change within 2 months before screening"
     stable = "medication acei with stable dose within 30 days before screening"
-    same = [med("acei", "2023-01-01", "2024-02-15", **daily(10)), med("acei", "2024-02-16", None, **daily(10))]
-    varied = [med("acei", "2023-01-01", "2024-02-15", **daily(10)), med("acei", "2024-02-16", None, **daily(20))]
+    same = [
+        med("acei", "2023-01-01", "2024-02-15", **daily(10)),
+        med("acei", "2024-02-16", None, **daily(10)),
+    ]
+    varied = [
+        med("acei", "2023-01-01", "2024-02-15", **daily(10)),
+        med("acei", "2024-02-16", None, **daily(20)),
+    ]
     assert truth(change, *varied) == MET
     assert truth(stable, med("acei", "2023-01-01", None, **daily(10))) == MET
     assert truth(stable, *varied) == MET  # the change on 16 Feb is before the 30 days
-    recent = [med("acei", "2023-01-01", "2024-03-09", **daily(10)), med("acei", "2024-03-10", None, **daily(20))]
+    recent = [
+        med("acei", "2023-01-01", "2024-03-09", **daily(10)),
+        med("acei", "2024-03-10", None, **daily(20)),
+    ]
     assert truth(stable, *recent) == NOT_MET
     assert truth(stable, med("acei", "2024-03-05", None, **daily(10))) == NOT_MET  # started inside
     assert truth(change, med("acei", "2023-01-01", None, **daily(10))) == NOT_MET
@@ -276,7 +400,10 @@ def test_dose_change_and_stable() -> None:
 def test_new_start() -> None:
     expr = "medication aza new within 3 months before screening"
     assert truth(expr, med("aza", "2024-02-01", None)) == MET
-    assert truth(expr, med("aza", "2020-01-01", "2020-06-01"), med("aza", "2024-02-01", None)) == NOT_MET
+    assert (
+        truth(expr, med("aza", "2020-01-01", "2020-06-01"), med("aza", "2024-02-01", None))
+        == NOT_MET
+    )
     assert truth(expr, med("aza", "2023-01-01", None)) == NOT_MET  # continuing use
 
 
@@ -302,16 +429,38 @@ def test_absence_and_coverage() -> None:
     r = result(expr, coverage=[{"start": "2024-01-01", "end": "2024-12-31"}])
     assert "covers" in r.missing[0]
     # found inside a partly covered window: decided
-    assert truth(expr, med("aza", "2024-02-01", "2024-02-10"), coverage=[{"start": "2024-01-01", "end": "2024-12-31"}]) == NOT_MET
+    assert (
+        truth(
+            expr,
+            med("aza", "2024-02-01", "2024-02-10"),
+            coverage=[{"start": "2024-01-01", "end": "2024-12-31"}],
+        )
+        == NOT_MET
+    )
     # ever is judged within the record
-    assert truth("no condition mi ever", coverage=[{"start": "2020-01-01", "end": "2024-12-31"}]) == MET
+    assert (
+        truth("no condition mi ever", coverage=[{"start": "2020-01-01", "end": "2024-12-31"}])
+        == MET
+    )
     # labs are measured or missing: coverage does not make them known
     assert truth("latest lab ast within 3 months before screening < 40 U/L") == UNKNOWN
     # a value filter over existing measurements is decided
-    assert truth("any lab ast value > 100 U/L within 3 months before screening", lab("ast", "2024-03-01", 20, "U/L")) == NOT_MET
+    assert (
+        truth(
+            "any lab ast value > 100 U/L within 3 months before screening",
+            lab("ast", "2024-03-01", 20, "U/L"),
+        )
+        == NOT_MET
+    )
     # facts: no record is unknown, a recorded no is not met
     assert truth("fact pregnant at screening") == UNKNOWN
-    assert truth("fact pregnant at screening", {"type": "fact", "code": "pregnant", "date": "2024-03-31", "value": False}) == NOT_MET
+    assert (
+        truth(
+            "fact pregnant at screening",
+            {"type": "fact", "code": "pregnant", "date": "2024-03-31", "value": False},
+        )
+        == NOT_MET
+    )
 
 
 def test_count_in_partly_covered_window() -> None:

@@ -22,7 +22,14 @@ from criteria_lang.records.timeline import Code
 STDLIB = Path(__file__).resolve().parent.parent / "criteria_lang" / "stdlib"
 MODULES = sorted(STDLIB.glob("*.crit"))
 MODULE_NAMES = {
-    "bilag", "conditions", "drugs", "facts", "labs", "observations", "procedures", "scores"
+    "bilag",
+    "conditions",
+    "drugs",
+    "facts",
+    "labs",
+    "observations",
+    "procedures",
+    "scores",
 }
 
 
@@ -354,8 +361,16 @@ def dimensionless_or_unit(value: object) -> str | None:
 # `is positive` a type error, and their values are words.
 QUALITATIVE = {("observations", "chest_xray_active_tb")}
 QUALITATIVE_LABS = {
-    "hbsag", "hbc_antibody", "hbc_antibody_total", "hbc_antibody_igm", "hcv_antibody",
-    "hiv_test", "htlv", "quantiferon", "pregnancy_test", "pregnancy_test_urine",
+    "hbsag",
+    "hbc_antibody",
+    "hbc_antibody_total",
+    "hbc_antibody_igm",
+    "hcv_antibody",
+    "hiv_test",
+    "htlv",
+    "quantiferon",
+    "pregnancy_test",
+    "pregnancy_test_urine",
     "pregnancy_test_serum",
 }
 

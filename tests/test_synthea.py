@@ -264,7 +264,10 @@ STDLIB_MATCHES = [
 def test_stdlib_concepts_match_the_codes_synthea_uses() -> None:
     from criteria_lang.check.checker import compile_file
 
-    modules = {m: compile_file(ROOT / "criteria_lang" / "stdlib" / f"{m}.crit").module for m, *_ in STDLIB_MATCHES}
+    modules = {
+        m: compile_file(ROOT / "criteria_lang" / "stdlib" / f"{m}.crit").module
+        for m, *_ in STDLIB_MATCHES
+    }
     events = {}
     for record in read_fhir(SYNTHEA):
         assert isinstance(record, Patient)

@@ -17,7 +17,7 @@ import attrs
 
 from criteria_lang.core.derived import BUILTINS, Builtin
 from criteria_lang.core.diagnostics import NO_SPAN, Diagnostic, Span, did_you_mean, has_errors
-from criteria_lang.core.units import IncompatibleUnits, Unit, UnitError, get_units
+from criteria_lang.core.units import Unit, UnitError, get_units
 from criteria_lang.plan.concepts import ConceptSet, QuantityAttr, UnitAttr
 from criteria_lang.syntax import nodes as n
 from criteria_lang.syntax.build import build
@@ -775,9 +775,7 @@ class Checker:
                         part.span,
                     )
         if query.routes and query.kind != "medication":
-            self.error(
-                "C304", "`route` applies to medications", "remove it", query.window.span
-            )
+            self.error("C304", "`route` applies to medications", "remove it", query.window.span)
         if query.ended and query.kind != "medication":
             self.error(
                 "C304", "`ended` applies to medication exposures", "remove it", query.window.span
@@ -1210,9 +1208,7 @@ def compile_file(
             NO_SPAN,
         )
         empty = n.RuleFile(path_text, None, (), (), (), ())
-        return CompiledRules(
-            path_text, "", empty, Module(path_text, "", empty), (diagnostic,), {}
-        )
+        return CompiledRules(path_text, "", empty, Module(path_text, "", empty), (diagnostic,), {})
     return compile_text(text, path_text, search_path=search_path)
 
 

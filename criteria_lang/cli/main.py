@@ -185,9 +185,13 @@ def cmd_check(args: argparse.Namespace) -> int:
 
 def looks_like_fhir(path: Path) -> bool:
     """FHIR when a JSON/NDJSON file (the first found in a folder) has a `resourceType`."""
-    candidates = [path] if path.is_file() else sorted(
-        p for p in path.rglob("*") if p.suffix.lower() in (".json", ".ndjson", ".jsonl")
-    )[:1]
+    candidates = (
+        [path]
+        if path.is_file()
+        else sorted(
+            p for p in path.rglob("*") if p.suffix.lower() in (".json", ".ndjson", ".jsonl")
+        )[:1]
+    )
     for candidate in candidates:
         try:
             with candidate.open("rb") as handle:
@@ -436,4 +440,3 @@ def cmd_outcomes(args: argparse.Namespace) -> int:
 
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(main())
-

@@ -80,7 +80,9 @@ def bmi(values: dict[str, Fraction], age: int | None, sex: str | None) -> Fracti
     return values["weight"] / (height_m * height_m)
 
 
-def cockcroft_gault(values: dict[str, Fraction], age: int | None, sex: str | None) -> Fraction | None:
+def cockcroft_gault(
+    values: dict[str, Fraction], age: int | None, sex: str | None
+) -> Fraction | None:
     """Creatinine clearance, mL/min = (140 - age) x weight kg / (72 x serum creatinine mg/dL),
     x 0.85 for women. Cockcroft DW, Gault MH. Prediction of creatinine clearance from serum
     creatinine. Nephron 1976;16(1):31-41. Exact (no roots)."""
@@ -144,9 +146,25 @@ BUILTINS: dict[str, Builtin] = {
             ckd_epi_2021,
             "Inker LA et al. N Engl J Med 2021;385(19):1737-49",
         ),
-        Builtin("weight", "body weight", "kg", (WEIGHT,), False, False,
-                lambda v, a, s: v["weight"], "LOINC 29463-7"),
-        Builtin("height", "body height", "cm", (HEIGHT,), False, False,
-                lambda v, a, s: v["height"], "LOINC 8302-2"),
+        Builtin(
+            "weight",
+            "body weight",
+            "kg",
+            (WEIGHT,),
+            False,
+            False,
+            lambda v, a, s: v["weight"],
+            "LOINC 29463-7",
+        ),
+        Builtin(
+            "height",
+            "body height",
+            "cm",
+            (HEIGHT,),
+            False,
+            False,
+            lambda v, a, s: v["height"],
+            "LOINC 8302-2",
+        ),
     )
 }

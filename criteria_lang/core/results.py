@@ -38,7 +38,12 @@ class Evidence:
     date: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return {"what": self.what, "detail": self.detail, "event_id": self.event_id, "date": self.date}
+        return {
+            "what": self.what,
+            "detail": self.detail,
+            "event_id": self.event_id,
+            "date": self.date,
+        }
 
 
 @attrs.frozen

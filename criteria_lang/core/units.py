@@ -558,7 +558,9 @@ class UnitSystem:
         cached = self._composed.get(key)
         if cached is None:
             a, b = self._unit(numerator), self._unit(denominator)
-            cached = self._make_unit(f"{a.text}/{b.text}", a.scale / b.scale, a.pint_unit / b.pint_unit)
+            cached = self._make_unit(
+                f"{a.text}/{b.text}", a.scale / b.scale, a.pint_unit / b.pint_unit
+            )
             self._composed[key] = cached
         return cached
 
@@ -568,7 +570,9 @@ class UnitSystem:
         cached = self._composed.get(key)
         if cached is None:
             a, b = self._unit(left), self._unit(right)
-            cached = self._make_unit(f"{a.text}.{b.text}", a.scale * b.scale, a.pint_unit * b.pint_unit)
+            cached = self._make_unit(
+                f"{a.text}.{b.text}", a.scale * b.scale, a.pint_unit * b.pint_unit
+            )
             self._composed[key] = cached
         return cached
 

@@ -49,7 +49,6 @@ from criteria_lang.records.timeline import (
     Measurement,
     MedicationExposure,
     Patient,
-    Procedure,
     Quantity,
     Visit,
     find_visit,
@@ -131,7 +130,14 @@ class Context:
     """Per-patient state: the record, indexes built once, memoized query results."""
 
     __slots__ = (
-        "patient", "policy", "by_kind", "memo", "criterion_id", "units", "visit", "previous_visit"
+        "patient",
+        "policy",
+        "by_kind",
+        "memo",
+        "criterion_id",
+        "units",
+        "visit",
+        "previous_visit",
     )
 
     def __init__(
@@ -180,7 +186,7 @@ class Context:
                     f"the patient has no visit before {visit.name} ({fmt_date(visit.date)})"
                 )
             return self.previous_visit.date
-        wanted = json.loads(text[len("visit "):])
+        wanted = json.loads(text[len("visit ") :])
         found = find_visit(self.patient.visits, wanted)
         if found is None:
             raise MissingData(f"the patient has no visit named '{wanted}'")
@@ -251,7 +257,9 @@ class Context:
         found = self.memo.get(key)
         if found is None:
             groups = self.code_groups(spec.kind)
-            places = sorted(i for _, codes, ps in groups if _input_codes_match(spec, codes) for i in ps)
+            places = sorted(
+                i for _, codes, ps in groups if _input_codes_match(spec, codes) for i in ps
+            )
             events = self.by_kind.get(spec.kind, [])
             found = [
                 e
@@ -318,7 +326,9 @@ def unit_of(quantity: Quantity) -> Unit:
     return units.parse_ucum(quantity.unit) if quantity.ucum else units.parse(quantity.unit)
 
 
-def convert_quantity(quantity: Quantity, target: str | Unit, molar_mass: Fraction | None) -> Fraction:
+def convert_quantity(
+    quantity: Quantity, target: str | Unit, molar_mass: Fraction | None
+) -> Fraction:
     return get_units().convert(quantity.value, unit_of(quantity), target, molar_mass=molar_mass)
 
 
@@ -491,7 +501,9 @@ class Compiler:
             if len(met) + len(open_) < needed:
                 return Outcome(NOT_MET, _evidence(outcomes))
             outcome = _undecided_or(open_, UNKNOWN)
-            note = Evidence(f"at least {needed} of {len(parts)}", f"{len(met)} met, {len(open_)} open")
+            note = Evidence(
+                f"at least {needed} of {len(parts)}", f"{len(met)} met, {len(open_)} open"
+            )
             return attrs.evolve(outcome, evidence=(note,) + _evidence(met))
 
         return at_least
@@ -529,9 +541,7 @@ class Compiler:
             a, b = then(ctx), other(ctx)
             if a.truth.decided and a.truth is b.truth:
                 return Outcome(a.truth, _evidence([a, b]))
-            return Outcome(
-                c.truth, c.evidence, c.missing + a.missing + b.missing, c.questions
-            )
+            return Outcome(c.truth, c.evidence, c.missing + a.missing + b.missing, c.questions)
 
         return conditional
 
@@ -579,7 +589,9 @@ class Compiler:
                     )
                 ok = compare_values(titer, op, threshold)
                 detail = f"1:{format_number(titer)} {op} {text}: {'yes' if ok else 'no'}"
-                return Outcome(MET if ok else NOT_MET, value.evidence + (Evidence(value.label, detail),))
+                return Outcome(
+                    MET if ok else NOT_MET, value.evidence + (Evidence(value.label, detail),)
+                )
 
             return compare_titer
         right = self.operand(right_node, module)
@@ -606,9 +618,17 @@ class Compiler:
         if a.lower_bound and not b.lower_bound:
             # A count in a partly covered window: the true count is at least `left`.
             if op in (">", ">=") and compare_values(left, op, right):
-                return Outcome(MET, evidence + (Evidence(a.label, f"{shown} {op} {fmt_quantity(right, b.unit)}: yes"),))
+                return Outcome(
+                    MET,
+                    evidence
+                    + (Evidence(a.label, f"{shown} {op} {fmt_quantity(right, b.unit)}: yes"),),
+                )
             if op in ("<", "<=") and not compare_values(left, op, right):
-                return Outcome(NOT_MET, evidence + (Evidence(a.label, f"{shown} {op} {fmt_quantity(right, b.unit)}: no"),))
+                return Outcome(
+                    NOT_MET,
+                    evidence
+                    + (Evidence(a.label, f"{shown} {op} {fmt_quantity(right, b.unit)}: no"),),
+                )
             if op == "=" and left > right:  # a lower bound already above the target
                 detail = f"{shown} {op} {fmt_quantity(right, b.unit)}: no"
                 return Outcome(NOT_MET, evidence + (Evidence(a.label, detail),))
@@ -670,10 +690,16 @@ class Compiler:
                 return Outcome(
                     UNKNOWN,
                     value.evidence,
-                    (f"{value.label} has no reference range and the stdlib declares no {attr_name}",),
+                    (
+                        f"{value.label} has no reference range and the stdlib declares no {attr_name}",
+                    ),
                 )
             try:
-                limit_value = convert_quantity(bound, value.unit, molar_mass_of(value.concept)) if value.unit else bound.value
+                limit_value = (
+                    convert_quantity(bound, value.unit, molar_mass_of(value.concept))
+                    if value.unit
+                    else bound.value
+                )
             except (UnitError, IncompatibleUnits) as error:
                 return Outcome(UNKNOWN, value.evidence, (f"reference range unit: {error}",))
             threshold = multiple * limit_value
@@ -684,7 +710,9 @@ class Compiler:
                 f"({fmt_quantity(threshold, value.unit)}, {which} {fmt_quantity(limit_value, value.unit)} "
                 f"from {source}): {'yes' if ok else 'no'}"
             )
-            return Outcome(MET if ok else NOT_MET, value.evidence + (Evidence(value.label, detail),))
+            return Outcome(
+                MET if ok else NOT_MET, value.evidence + (Evidence(value.label, detail),)
+            )
 
         return compare_limit
 
@@ -751,8 +779,12 @@ class Compiler:
                 ok = ok_maybe
             if negated:
                 ok = not ok
-            detail = f"{value.value!s} is {'not ' if negated else ''}{word}: {'yes' if ok else 'no'}"
-            return Outcome(MET if ok else NOT_MET, value.evidence + (Evidence(value.label, detail),))
+            detail = (
+                f"{value.value!s} is {'not ' if negated else ''}{word}: {'yes' if ok else 'no'}"
+            )
+            return Outcome(
+                MET if ok else NOT_MET, value.evidence + (Evidence(value.label, detail),)
+            )
 
         return is_value
 
@@ -766,7 +798,9 @@ class Compiler:
                 return Outcome(UNKNOWN, value.evidence, value.missing)
             ok = str(value.value).casefold() in wanted
             detail = f"{value.value} in ({', '.join(node.values)}): {'yes' if ok else 'no'}"
-            return Outcome(MET if ok else NOT_MET, value.evidence + (Evidence(value.label, detail),))
+            return Outcome(
+                MET if ok else NOT_MET, value.evidence + (Evidence(value.label, detail),)
+            )
 
         return in_values
 
@@ -828,9 +862,12 @@ class Compiler:
                 return Value(None, missing=(missing.reason,), label="age")
             value = Fraction(completed_years(birth, on))
             evidence = Evidence(
-                f"age at {anchor}", f"{value} years (born {fmt_date(birth)}, {anchor} {fmt_date(on)})"
+                f"age at {anchor}",
+                f"{value} years (born {fmt_date(birth)}, {anchor} {fmt_date(on)})",
             )
-            return Value(value, years, (evidence,), label=f"age at {anchor}", kind="age", birth=birth, on=on)
+            return Value(
+                value, years, (evidence,), label=f"age at {anchor}", kind="age", birth=birth, on=on
+            )
 
         return age
 
@@ -896,7 +933,9 @@ class Compiler:
             if not events:
                 reason = f"no {kind} {concept.short_name} {window_text}"
                 if result.undecided:
-                    reason += " that could be decided (" + "; ".join(r for _, r in result.undecided) + ")"
+                    reason += (
+                        " that could be decided (" + "; ".join(r for _, r in result.undecided) + ")"
+                    )
                 return Value(None, missing=(reason,), label=label, concept=concept)
             if op in ("latest", "earliest", "nearest"):
                 if op == "latest":
@@ -929,14 +968,25 @@ class Compiler:
                     continue
                 values.append((converted, event))
             if not values:
-                return Value(None, missing=(f"no numeric {kind} {concept.short_name} {window_text}",), label=label)
+                return Value(
+                    None,
+                    missing=(f"no numeric {kind} {concept.short_name} {window_text}",),
+                    label=label,
+                )
             if op == "sum":
                 total = sum((v for v, _ in values), Fraction(0))
                 evidence = tuple(event_evidence(e, label) for _, e in values)
                 return Value(total, unit, evidence, label=label, concept=concept)
             pick = min if op == "min" else max
             value, event = pick(values, key=lambda item: item[0])
-            return Value(value, unit, (event_evidence(event, label),), event=event, label=label, concept=concept)
+            return Value(
+                value,
+                unit,
+                (event_evidence(event, label),),
+                event=event,
+                label=label,
+                concept=concept,
+            )
 
         return aggregate
 
@@ -1062,7 +1112,9 @@ class Compiler:
 
         return query
 
-    def filters(self, node: n.Query, concept: ConceptSet) -> list[Callable[[Context, Event], bool | str]]:
+    def filters(
+        self, node: n.Query, concept: ConceptSet
+    ) -> list[Callable[[Context, Event], bool | str]]:
         out: list[Callable[[Context, Event], bool | str]] = []
         for where in node.where:
             out.append(self.where_filter(where))
@@ -1091,7 +1143,9 @@ class Compiler:
 
         return where_fn
 
-    def value_filter(self, vf: n.ValueFilter, concept: ConceptSet) -> Callable[[Context, Event], bool | str]:
+    def value_filter(
+        self, vf: n.ValueFilter, concept: ConceptSet
+    ) -> Callable[[Context, Event], bool | str]:
         op = vf.op
         target = vf.value
         molar = molar_mass_of(concept)
@@ -1116,7 +1170,9 @@ class Compiler:
                 rr = event.reference_range
                 bound = (rr.high if target.limit == "ULN" else rr.low) if rr else None
                 if bound is None:
-                    attr = concept.attribute_for(event.codes, "upper_limit" if target.limit == "ULN" else "lower_limit")
+                    attr = concept.attribute_for(
+                        event.codes, "upper_limit" if target.limit == "ULN" else "lower_limit"
+                    )
                     if isinstance(attr, QuantityAttr):
                         bound = Quantity(attr.value, attr.unit)
                 if bound is None:
@@ -1130,9 +1186,7 @@ class Compiler:
             if not isinstance(raw, Quantity):
                 return f"'{raw}' is not a number"
             try:
-                value = (
-                    convert_quantity(raw, target.unit, molar) if target.unit else raw.value
-                )
+                value = convert_quantity(raw, target.unit, molar) if target.unit else raw.value
             except (UnitError, IncompatibleUnits) as error:
                 return str(error)
             return compare_values(value, op, target.value)
@@ -1146,7 +1200,9 @@ class Compiler:
         assert dose is not None
         threshold_unit = self.units.parse(dose.value.unit or "mg")
         shape = dose_shape(threshold_unit)
-        high_unit = self.units.parse(dose.high.unit) if dose.high and dose.high.unit else threshold_unit
+        high_unit = (
+            self.units.parse(dose.high.unit) if dose.high and dose.high.unit else threshold_unit
+        )
         basis = dose.basis
 
         def dose_fn(ctx: Context, event: Event) -> tuple[bool | None, str]:
@@ -1231,7 +1287,6 @@ class Compiler:
             return min(a, b), max(a, b)
 
         return resolve
-
 
     # ------------------------------------------------------------------ outcomes
     # Values that compare values, and outcomes used by outcomes (docs/language.md, "Outcomes").
@@ -1507,7 +1562,9 @@ def shift_by(
     return day + dt.timedelta(days=sign * days)
 
 
-def overlaps(event: Event, start: dt.date | None, end: dt.date | None, kind: str, active_only: bool) -> bool:
+def overlaps(
+    event: Event, start: dt.date | None, end: dt.date | None, kind: str, active_only: bool
+) -> bool:
     """Window membership (docs/language.md, "Which events a window holds").
 
     Medication exposures and procedures with an end occupy their days from start to end (an
@@ -1550,7 +1607,17 @@ def _attr_equal(actual: object, wanted: object) -> bool:
 
 
 _POSITIVE = {"positive", "pos", "detected", "reactive", "true", "yes", "present", "abnormal"}
-_NEGATIVE = {"negative", "neg", "not detected", "non-reactive", "nonreactive", "false", "no", "absent", "normal"}
+_NEGATIVE = {
+    "negative",
+    "neg",
+    "not detected",
+    "non-reactive",
+    "nonreactive",
+    "false",
+    "no",
+    "absent",
+    "normal",
+}
 # Urine sediment reports say "none seen" for no casts or cells (docs: "Values and comparisons").
 _NEGATIVE |= {"none", "none seen", "not seen"}
 
@@ -1636,15 +1703,30 @@ def event_value(ctx: Context, event: Event, label: str, concept: ConceptSet) -> 
             try:
                 unit = unit_of(raw)
             except UnitError as error:
-                return Value(None, evidence=evidence, missing=(f"{describe_event(event)}: {error}",), label=label)
+                return Value(
+                    None,
+                    evidence=evidence,
+                    missing=(f"{describe_event(event)}: {error}",),
+                    label=label,
+                )
             return Value(raw.value, unit, evidence, event=event, concept=concept, label=label)
         if raw is None:
-            return Value(None, evidence=evidence, missing=(f"{describe_event(event)} has no value",), label=label)
+            return Value(
+                None,
+                evidence=evidence,
+                missing=(f"{describe_event(event)} has no value",),
+                label=label,
+            )
         return Value(raw, None, evidence, event=event, concept=concept, label=label)
     if isinstance(event, MedicationExposure):
         daily = event.daily_amount()
         if daily is None:
-            return Value(None, evidence=evidence, missing=(f"{describe_event(event)} has no dose",), label=label)
+            return Value(
+                None,
+                evidence=evidence,
+                missing=(f"{describe_event(event)} has no dose",),
+                label=label,
+            )
         units = get_units()
         unit = units.divide(unit_of(daily), "day") if _is_amount(daily) else unit_of(daily)
         return Value(daily.value, unit, evidence, event=event, concept=concept, label=label)
@@ -1657,7 +1739,9 @@ def _is_amount(quantity: Quantity) -> bool:
     return not units.compatible(unit, "mg/day") and not units.compatible(unit, "IU/day")
 
 
-def exists_outcome(ctx: Context, result: QueryResult, kind: str, label: str, window_text: str) -> Outcome:
+def exists_outcome(
+    ctx: Context, result: QueryResult, kind: str, label: str, window_text: str
+) -> Outcome:
     if result.matched:
         if kind == "fact":
             return fact_outcome(result, label)
@@ -1761,7 +1845,9 @@ def dose_amount(
     elif shape in ("per_m2", "per_m2_daily"):
         from criteria_lang.core.derived import BUILTINS
 
-        bsa = compute_builtin(ctx, BUILTINS["bsa"], event.start, BODY_MEASURE_TOLERANCE_DAYS, units.parse("m2"), "bsa")
+        bsa = compute_builtin(
+            ctx, BUILTINS["bsa"], event.start, BODY_MEASURE_TOLERANCE_DAYS, units.parse("m2"), "bsa"
+        )
         if not isinstance(bsa.value, Fraction):
             return f"{describe_event(event)}: body surface area unknown ({'; '.join(bsa.missing)})"
         value = value / bsa.value
@@ -1790,7 +1876,9 @@ def compute_builtin(
     for spec in builtin.inputs:
         found = ctx.nearest_measure(spec, on, tolerance)
         if found is None:
-            missing.append(f"no {spec.concept_names[0]} within {tolerance} days of {fmt_date(on)} (for {builtin.name})")
+            missing.append(
+                f"no {spec.concept_names[0]} within {tolerance} days of {fmt_date(on)} (for {builtin.name})"
+            )
             continue
         values[spec.key] = found[0]
         evidence.append(event_evidence(found[1], spec.concept_names[0]))
@@ -1807,7 +1895,9 @@ def compute_builtin(
     result = builtin.compute(values, age, ctx.patient.sex)
     if result is None:
         return Value(None, missing=(f"{builtin.name} cannot be computed",), label=label)
-    evidence.append(Evidence(label, f"{fmt_quantity(result, unit)} ({builtin.title}; {builtin.source})"))
+    evidence.append(
+        Evidence(label, f"{fmt_quantity(result, unit)} ({builtin.title}; {builtin.source})")
+    )
     return Value(result, unit, tuple(evidence), label=label)
 
 
@@ -1827,7 +1917,11 @@ def cumulative_dose(
         first = max(event.start, result.start) if result.start else event.start
         last_candidates = [d for d in (event.end, result.end) if d is not None]
         if not last_candidates:
-            return Value(None, missing=(f"{describe_event(event)} has no end inside the window",), label=label)
+            return Value(
+                None,
+                missing=(f"{describe_event(event)} has no end inside the window",),
+                label=label,
+            )
         last = min(last_candidates)
         days = (last - first).days + 1
         if days <= 0:
@@ -1839,11 +1933,19 @@ def cumulative_dose(
         except (UnitError, IncompatibleUnits) as error:
             return Value(None, missing=(str(error),), label=label)
         total += amount
-        evidence.append(event_evidence(event, label, f"{describe_event(event)}: {days} days -> {fmt_quantity(amount, target)}"))
+        evidence.append(
+            event_evidence(
+                event,
+                label,
+                f"{describe_event(event)}: {days} days -> {fmt_quantity(amount, target)}",
+            )
+        )
     return Value(total, target, tuple(evidence), label=label, concept=concept)
 
 
-def _is_new_start(ctx: Context, event: Event, concept: ConceptSet, window_start: dt.date | None) -> bool:
+def _is_new_start(
+    ctx: Context, event: Event, concept: ConceptSet, window_start: dt.date | None
+) -> bool:
     """A new start begins inside the window with no earlier exposure to the same drug."""
     if window_start is not None and event.start < window_start:
         return False
@@ -1953,12 +2055,30 @@ def dose_pattern(
         if pattern == "change":
             if varies or starts_inside or stops_inside:
                 matched.extend(exposures)
-                why = "dose differs between exposures" if varies else "started or stopped inside the window"
-                details.append(Evidence(f"dose change {exposures[0].display}", why, exposures[0].id, fmt_date(exposures[0].start)))
+                why = (
+                    "dose differs between exposures"
+                    if varies
+                    else "started or stopped inside the window"
+                )
+                details.append(
+                    Evidence(
+                        f"dose change {exposures[0].display}",
+                        why,
+                        exposures[0].id,
+                        fmt_date(exposures[0].start),
+                    )
+                )
         else:
             if not varies and not starts_inside and not stops_inside:
                 matched.extend(exposures)
-                details.append(Evidence(f"stable dose {exposures[0].display}", f"{fmt_quantity(doses[0], None) if doses else '?'} per day throughout", exposures[0].id, fmt_date(exposures[0].start)))
+                details.append(
+                    Evidence(
+                        f"stable dose {exposures[0].display}",
+                        f"{fmt_quantity(doses[0], None) if doses else '?'} per day throughout",
+                        exposures[0].id,
+                        fmt_date(exposures[0].start),
+                    )
+                )
     return matched, details, undecided
 
 
@@ -2009,7 +2129,9 @@ def duration_runs(
                 return True, es, f"{fmt_date(s)}..{fmt_date(last)} ({(last - s).days + 1} days)"
             if best is None or (last - s) > (best[1] - best[0]):
                 best = (s, last)
-        longest = f"longest run {(best[1] - best[0]).days + 1} days" if best else "no qualifying exposure"
+        longest = (
+            f"longest run {(best[1] - best[0]).days + 1} days" if best else "no qualifying exposure"
+        )
         return False, [], longest
 
     ok, events, text = satisfied(kept)
@@ -2019,7 +2141,11 @@ def duration_runs(
     if undecided:
         ok_all, _, _ = satisfied(kept + undecided)
         if ok_all:
-            return [], [Evidence("exposure run", f"{text} with the decided doses, needs {need}")], True
+            return (
+                [],
+                [Evidence("exposure run", f"{text} with the decided doses, needs {need}")],
+                True,
+            )
     return [], [Evidence("exposure run", f"{text}, needs {need}: no")], False
 
 

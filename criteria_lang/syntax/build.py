@@ -196,7 +196,9 @@ class Builder:
                 value = n.QuantityLit(value.value / Fraction(value.unit[1:]), None, span=value.span)
             elif name.text == "unit" and value.unit is None:
                 # `unit = 1`: the dimensionless unit, not the number one.
-                value = n.UnitLit(str(raw.children[0] if isinstance(raw, Tree) else raw), span=value.span)
+                value = n.UnitLit(
+                    str(raw.children[0] if isinstance(raw, Tree) else raw), span=value.span
+                )
         return n.ConceptAttr(name, value, span=self.span(tree))
 
     def define(self, tree: Tree) -> n.Define:
@@ -527,7 +529,6 @@ class Builder:
             )
             return n.Duration(value, "days", span=span)
         return n.Duration(value, time_unit, span=span)
-
 
     # -------------------------------------------------------------- outcomes
     # The `outcomes` section and the operands that compare a value with another

@@ -50,8 +50,11 @@ class VisitAnchor(Name):
     visit_name: str | None = None
 
 
-def visit_anchor(which: Literal["current", "previous", "named"], visit_name: str | None = None,
-                 span: Span = NO_SPAN) -> VisitAnchor:
+def visit_anchor(
+    which: Literal["current", "previous", "named"],
+    visit_name: str | None = None,
+    span: Span = NO_SPAN,
+) -> VisitAnchor:
     """Build a VisitAnchor with its canonical text."""
     if which == "current":
         text = VISIT
@@ -421,9 +424,7 @@ class InValues:
     span: Span = _span
 
 
-Expr = Union[
-    And, Or, Not, AtLeast, Review, Conditional, Truth, Compare, Between, IsValue, InValues
-]
+Expr = Union[And, Or, Not, AtLeast, Review, Conditional, Truth, Compare, Between, IsValue, InValues]
 
 # ------------------------------------------------------------------ declarations
 

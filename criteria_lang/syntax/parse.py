@@ -169,7 +169,9 @@ def _syntax_diagnostic(error: UnexpectedInput, path: str, text: str) -> Diagnost
         )
     assert isinstance(error, UnexpectedEOF)
     span = Span(len(text), len(text), line, column, line, column + 1)
-    return Diagnostic("C102", "error", "the file ends too early", "finish the statement", path, span)
+    return Diagnostic(
+        "C102", "error", "the file ends too early", "finish the statement", path, span
+    )
 
 
 def _statement_starts(text: str) -> list[int]:

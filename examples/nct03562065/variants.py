@@ -11,7 +11,9 @@ from generate import Variant, add, answer, chain, drop, set_fields, set_patient
 SCREENING, BASELINE = "2024-03-01", "2024-03-15"
 
 
-def lab(ident: str, code: str, date: str, value: object, unit: str | None = None, **extra: object) -> dict:
+def lab(
+    ident: str, code: str, date: str, value: object, unit: str | None = None, **extra: object
+) -> dict:
     event = {"id": ident, "type": "lab", "code": code, "date": date, "value": value}
     if unit is not None:
         event["unit"] = unit
@@ -39,20 +41,85 @@ BASE = {
     "events": [
         {"id": "sle", "type": "condition", "code": "sle", "onset": "2016-04-01"},
         lab("ana", "ana", "2016-04-10", "1:320"),
-        {"id": "sledai", "type": "score", "code": "selena_sledai", "date": "2024-03-14", "value": 8},
-        {"id": "pred-2016", "type": "medication", "code": "prednisone",
-         "start": "2016-05-01", "end": "2016-12-31", **daily(20)},
-        {"id": "aza", "type": "medication", "code": "azathioprine",
-         "start": "2017-01-01", "end": "2017-12-31", **daily(150)},
-        {"id": "pred-now", "type": "medication", "code": "prednisone",
-         "start": "2023-06-01", "ongoing": True, **daily(10)},
-        {"id": "hcq", "type": "medication", "code": "hydroxychloroquine",
-         "start": "2016-05-01", "ongoing": True, **daily(400)},
-        {"id": "weight-2017", "type": "observation", "code": "body_weight", "date": "2017-01-05", "value": 60, "unit": "kg"},
-        {"id": "weight", "type": "observation", "code": "body_weight", "date": "2024-02-28", "value": 60, "unit": "kg"},
-        {"id": "height", "type": "observation", "code": "body_height", "date": "2024-02-28", "value": 165, "unit": "cm"},
-        {"id": "lvef", "type": "observation", "code": "lvef", "date": "2023-11-10", "value": 60, "unit": "%"},
-        {"id": "pap", "type": "observation", "code": "mean_pap", "date": "2023-11-10", "value": 20, "unit": "mmHg"},
+        {
+            "id": "sledai",
+            "type": "score",
+            "code": "selena_sledai",
+            "date": "2024-03-14",
+            "value": 8,
+        },
+        {
+            "id": "pred-2016",
+            "type": "medication",
+            "code": "prednisone",
+            "start": "2016-05-01",
+            "end": "2016-12-31",
+            **daily(20),
+        },
+        {
+            "id": "aza",
+            "type": "medication",
+            "code": "azathioprine",
+            "start": "2017-01-01",
+            "end": "2017-12-31",
+            **daily(150),
+        },
+        {
+            "id": "pred-now",
+            "type": "medication",
+            "code": "prednisone",
+            "start": "2023-06-01",
+            "ongoing": True,
+            **daily(10),
+        },
+        {
+            "id": "hcq",
+            "type": "medication",
+            "code": "hydroxychloroquine",
+            "start": "2016-05-01",
+            "ongoing": True,
+            **daily(400),
+        },
+        {
+            "id": "weight-2017",
+            "type": "observation",
+            "code": "body_weight",
+            "date": "2017-01-05",
+            "value": 60,
+            "unit": "kg",
+        },
+        {
+            "id": "weight",
+            "type": "observation",
+            "code": "body_weight",
+            "date": "2024-02-28",
+            "value": 60,
+            "unit": "kg",
+        },
+        {
+            "id": "height",
+            "type": "observation",
+            "code": "body_height",
+            "date": "2024-02-28",
+            "value": 165,
+            "unit": "cm",
+        },
+        {
+            "id": "lvef",
+            "type": "observation",
+            "code": "lvef",
+            "date": "2023-11-10",
+            "value": 60,
+            "unit": "%",
+        },
+        {
+            "id": "pap",
+            "type": "observation",
+            "code": "mean_pap",
+            "date": "2023-11-10",
+            "value": 20,
+            "unit": "mmHg",
+        },
         lab("creatinine", "creatinine", "2024-02-28", 0.8, "mg/dL"),
         lab("ast", "ast", "2024-02-28", 25, "U/L", reference_range={"low": 5, "high": 40}),
         lab("alt", "alt", "2024-02-28", 20, "U/L", reference_range={"low": 5, "high": 40}),
@@ -122,16 +189,34 @@ VARIANTS = [
         "A belimumab infusion (10 mg/kg) on 20 January 2024, within 2 months before baseline.",
         "ineligible",
         ("E10",),
-        add({"id": "belimumab", "type": "medication", "code": "belimumab", "start": "2024-01-20",
-             "end": "2024-01-20", "dose": {"value": 600, "unit": "mg"}, "route": "intravenous"}),
+        add(
+            {
+                "id": "belimumab",
+                "type": "medication",
+                "code": "belimumab",
+                "start": "2024-01-20",
+                "end": "2024-01-20",
+                "dose": {"value": 600, "unit": "mg"},
+                "route": "intravenous",
+            }
+        ),
     ),
     Variant(
         "rituximab-within-6-months",
         "A rituximab infusion of 1 g on 1 November 2023, within 6 months before baseline.",
         "ineligible",
         ("E10",),
-        add({"id": "rituximab", "type": "medication", "code": "rituximab", "start": "2023-11-01",
-             "end": "2023-11-01", "dose": {"value": 1000, "unit": "mg"}, "route": "intravenous"}),
+        add(
+            {
+                "id": "rituximab",
+                "type": "medication",
+                "code": "rituximab",
+                "start": "2023-11-01",
+                "end": "2023-11-01",
+                "dose": {"value": 1000, "unit": "mg"},
+                "route": "intravenous",
+            }
+        ),
     ),
     Variant(
         "age-70",
