@@ -1,0 +1,179 @@
+"""The parser of `criteria.lark`, generated ahead of time and loaded as plain data.
+
+Building an LALR parser from the grammar (the tables, then lark's check that no two terminals
+collide) takes seconds. So the parser is built once, by the developer who changes the grammar:
+
+    python -m criteria_lang.syntax.tables           # rewrite criteria_lang/syntax/parser.json
+    python -m criteria_lang.syntax.tables --check   # exit 1 when the file is out of date
+
+and shipped in the package beside the grammar as JSON (lark's own serialization, which only
+instantiates lark's grammar and table classes). Loading it takes milliseconds, reads nothing but
+that file (through `importlib.resources`, so it works from a wheel or a zip), writes nothing, and
+never unpickles: lark's `cache=True` kept a pickle in the shared temp folder under a predictable
+name, and loaded whatever file had that name.
+
+The file records the SHA-256 of the grammar it was built from. When the grammar was edited and
+the file not regenerated (in a checkout), `load_parser` warns and builds the parser from the
+grammar in memory, so the program stays right, only slower; tests/test_parser_tables.py fails
+until the file is regenerated.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import sys
+import warnings
+from collections.abc import Callable, Mapping, Sequence
+from importlib import resources
+from typing import Any
+
+import lark
+from lark.grammar import Rule
+from lark.lark import _LOAD_ALLOWED_OPTIONS
+from lark.lexer import TerminalDef
+
+__all__ = [
+    "TABLES_FILE",
+    "StaleTablesWarning",
+    "build_parser",
+    "grammar_sha256",
+    "grammar_text",
+    "load_parser",
+    "tables_json",
+]
+
+PACKAGE = "criteria_lang.syntax"
+GRAMMAR_FILE = "criteria.lark"
+TABLES_FILE = "parser.json"
+FORMAT = 1
+# JSON object keys are strings; lark's tables are maps keyed by integers (states, memo ids).
+# Such a map is written as {INT_KEYS: [[key, value], ...]}.
+_INT_KEYS = "<int-keys>"
+
+LexerCallbacks = Mapping[str, Callable[[lark.Token], lark.Token]]
+
+
+class StaleTablesWarning(UserWarning):
+    """parser.json was built from another grammar than criteria.lark."""
+
+
+def grammar_text() -> str:
+    return resources.files(PACKAGE).joinpath(GRAMMAR_FILE).read_text(encoding="utf-8")
+
+
+def grammar_sha256(text: str | None = None) -> str:
+    return hashlib.sha256((grammar_text() if text is None else text).encode("utf-8")).hexdigest()
+
+
+def build_parser(
+    *, strict: bool = False, lexer_callbacks: LexerCallbacks | None = None
+) -> lark.Lark:
+    """The parser, built from the grammar (seconds). `strict=True` makes a collision between
+    two terminals an error (the test suite and the generator build it so)."""
+    return lark.Lark(
+        grammar_text(),
+        parser="lalr",
+        strict=strict,
+        propagate_positions=True,
+        maybe_placeholders=False,
+        lexer_callbacks=dict(lexer_callbacks or {}),
+    )
+
+
+def tables_json(parser: lark.Lark, sha256: str) -> str:
+    """`parser` as the JSON text of parser.json."""
+    data, memo = parser.memo_serialize([TerminalDef, Rule])
+    # As lark's own save(): options that are given again at load time are not stored (they
+    # hold functions).
+    data["options"] = {
+        name: value for name, value in data["options"].items() if name not in _LOAD_ALLOWED_OPTIONS
+    }
+    document = {
+        "format": FORMAT,
+        "grammar_sha256": sha256,
+        "lark_version": lark.__version__,
+        "data": _encode(data),
+        "memo": _encode(memo),
+    }
+    return json.dumps(document, sort_keys=True, separators=(",", ":"), ensure_ascii=True) + "\n"
+
+
+def _encode(value: Any) -> Any:
+    if isinstance(value, dict):
+        if any(not isinstance(key, str) for key in value):
+            return {_INT_KEYS: [[key, _encode(item)] for key, item in value.items()]}
+        return {key: _encode(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_encode(item) for item in value]
+    return value
+
+
+def _decode_object(pairs: dict[str, Any]) -> Any:
+    if len(pairs) == 1 and _INT_KEYS in pairs:
+        return {key: item for key, item in pairs[_INT_KEYS]}
+    return pairs
+
+
+def load_parser(lexer_callbacks: LexerCallbacks | None = None) -> lark.Lark:
+    """The parser from parser.json; built from the grammar if that file is stale or missing."""
+    callbacks = dict(lexer_callbacks or {})
+    reason = None
+    try:
+        text = resources.files(PACKAGE).joinpath(TABLES_FILE).read_text(encoding="utf-8")
+        document = json.loads(text, object_hook=_decode_object)
+    except (OSError, ValueError) as error:
+        reason = f"cannot read {TABLES_FILE} ({error})"
+    else:
+        if document.get("format") != FORMAT:
+            reason = f"{TABLES_FILE} has format {document.get('format')!r}, not {FORMAT}"
+        elif document.get("grammar_sha256") != grammar_sha256():
+            reason = f"{TABLES_FILE} was generated from another version of {GRAMMAR_FILE}"
+        else:
+            return lark.Lark._load_from_dict(  # type: ignore[no-any-return]
+                document["data"],
+                document["memo"],
+                propagate_positions=True,
+                lexer_callbacks=callbacks,
+            )
+    warnings.warn(
+        f"{reason}: building the parser from the grammar (slow); "
+        f"run `python -m criteria_lang.syntax.tables` to regenerate it",
+        StaleTablesWarning,
+        stacklevel=2,
+    )
+    return build_parser(lexer_callbacks=callbacks)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    options = argparse.ArgumentParser(
+        prog="python -m criteria_lang.syntax.tables",
+        description=f"Generate {TABLES_FILE} (the LALR parser) from {GRAMMAR_FILE}.",
+    )
+    options.add_argument(
+        "--check", action="store_true", help="exit 1 if the file is out of date; write nothing"
+    )
+    args = options.parse_args(argv)
+    target = resources.files(PACKAGE).joinpath(TABLES_FILE)
+    sha256 = grammar_sha256()
+    if args.check:
+        try:
+            current = json.loads(target.read_text(encoding="utf-8")).get("grammar_sha256")
+        except (OSError, ValueError):
+            current = None
+        if current != sha256:
+            print(f"{TABLES_FILE} is out of date: run python -m {PACKAGE}.tables", file=sys.stderr)
+            return 1
+        print(f"{TABLES_FILE} is up to date")
+        return 0
+    # strict: a collision between two terminals is an error here, once, not at every run.
+    text = tables_json(build_parser(strict=True), sha256)
+    with resources.as_file(target) as path:
+        path.write_text(text, encoding="utf-8")
+        print(f"wrote {path} ({len(text)} bytes)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
