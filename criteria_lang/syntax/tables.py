@@ -131,12 +131,14 @@ def load_parser(lexer_callbacks: LexerCallbacks | None = None) -> lark.Lark:
         elif document.get("grammar_sha256") != grammar_sha256():
             reason = f"{TABLES_FILE} was generated from another version of {GRAMMAR_FILE}"
         else:
-            return lark.Lark._load_from_dict(  # type: ignore[no-any-return]
+            # lark's documented loader for its serialized form (what its standalone tool uses)
+            parser: lark.Lark = lark.Lark._load_from_dict(  # type: ignore[no-untyped-call]
                 document["data"],
                 document["memo"],
                 propagate_positions=True,
                 lexer_callbacks=callbacks,
             )
+            return parser
     warnings.warn(
         f"{reason}: building the parser from the grammar (slow); "
         f"run `python -m criteria_lang.syntax.tables` to regenerate it",
