@@ -11,6 +11,9 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
+# The one place the version is written (pyproject.toml reads it; `criteria --version` prints it).
+__version__ = "0.1.0"
+
 if TYPE_CHECKING:
     from criteria_lang.api import Rules, to_patient
     from criteria_lang.check.checker import (
