@@ -125,3 +125,29 @@ def test_positions_past_the_end_are_clamped() -> None:
     assert lines.offset(0, 0) == 0
     # inside a surrogate pair: the character's start
     assert LineIndex("𝛍x", "utf-16").offset(0, 1) == 0
+
+
+def test_without_pygls_the_command_says_how_to_install_it(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import sys
+
+    from criteria_lang.cli.main import main
+
+    monkeypatch.delitem(sys.modules, "criteria_lang.lsp.server", raising=False)
+    monkeypatch.setitem(sys.modules, "pygls.lsp.server", None)  # as if not installed
+    assert main(["lsp"]) == 2
+    assert "pip install 'criteria-lang[lsp]'" in capsys.readouterr().err
+
+
+def test_the_cli_does_not_import_the_server() -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, criteria_lang.cli.main\n"
+        "heavy = ('pygls', 'lsprotocol', 'pygments', 'criteria_lang.lsp')\n"
+        "print(sorted(m for m in sys.modules if m.startswith(heavy)))"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "[]"

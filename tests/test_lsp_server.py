@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import shutil
 import sys
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
 import pytest
@@ -44,15 +44,15 @@ async def start(client: LanguageClient, editor: str) -> None:
     )
 
 
-@pytest_lsp.fixture(config=server_config(), scope="module")
-async def client(lsp_client: LanguageClient):  # type: ignore[no-untyped-def]
+@pytest_lsp.fixture(config=server_config(), scope="module")  # type: ignore[untyped-decorator]
+async def client(lsp_client: LanguageClient) -> AsyncIterator[None]:
     await start(lsp_client, "visual-studio-code")
     yield
     await lsp_client.shutdown_session()
 
 
-@pytest_lsp.fixture(config=server_config(), scope="module")
-async def neovim(lsp_client: LanguageClient):  # type: ignore[no-untyped-def]
+@pytest_lsp.fixture(config=server_config(), scope="module")  # type: ignore[untyped-decorator]
+async def neovim(lsp_client: LanguageClient) -> AsyncIterator[None]:
     await start(lsp_client, "neovim@v0.11.0")  # asks for UTF-8 positions first
     yield
     await lsp_client.shutdown_session()
@@ -128,7 +128,7 @@ inclusion
 
 async def test_three_mistakes_three_diagnostics_at_their_ranges(client: LanguageClient) -> None:
     uri, diagnostics = await open_document(client, THREE_MISTAKES, "three_mistakes.crit")
-    by_code = {d.code: d for d in diagnostics}
+    by_code = {str(d.code): d for d in diagnostics}
     assert sorted(by_code) == ["C200", "C201", "C301"], diagnostics
     assert by_code["C301"].range == range_of(THREE_MISTAKES, "1.5 mmHg")  # the quantity
     second = THREE_MISTAKES.index("I2")
@@ -188,7 +188,7 @@ async def test_the_issue_check(client: LanguageClient) -> None:
     text = text.replace("labs.paco2 within", "labs.paco within")
     assert text.count("< 70 mg/dL") == 1 and "labs.paco " in text
     uri, diagnostics = await open_document(client, text, SEED.name)
-    errors = {d.code: d for d in diagnostics if d.severity == lsp.DiagnosticSeverity.Error}
+    errors = {str(d.code): d for d in diagnostics if d.severity == lsp.DiagnosticSeverity.Error}
     assert sorted(errors) == ["C200", "C301"]
     assert errors["C301"].range == range_of(text, "70 mg/dL")
     assert errors["C200"].range == range_of(text, "labs.paco", after=text.index("labs.paco "))
@@ -352,6 +352,6 @@ async def test_changes_are_debounced_and_broken_buffers_answered(client: Languag
 
 async def test_utf8_positions_for_a_client_that_asks(neovim: LanguageClient) -> None:
     uri, diagnostics = await open_document(neovim, THREE_MISTAKES, "utf8.crit")
-    by_code = {d.code: d for d in diagnostics}
+    by_code = {str(d.code): d for d in diagnostics}
     assert by_code["C301"].range == range_of(THREE_MISTAKES, "1.5 mmHg", units="utf-8")
     assert by_code["C201"].range == range_of(THREE_MISTAKES, "screning", units="utf-8")
