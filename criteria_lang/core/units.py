@@ -14,7 +14,7 @@ from __future__ import annotations
 import difflib
 import re
 import threading
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from fractions import Fraction
 from typing import TYPE_CHECKING, Any, cast
 
@@ -413,13 +413,17 @@ class UnitSystem:
     def parse(self, text: str) -> Unit:
         """Read a unit in our rule and patient-JSON syntax (docs/units.md). Cached, failures too
         (a batch repeats the same bad unit on every record). Raises only `UnitError`."""
-        found = self._parsed.get(text)
+        return self._cached(self._parsed, text, self._parse)
+
+    @staticmethod
+    def _cached(cache: dict[str, Unit | Failure], text: str, parse: Callable[[str], Unit]) -> Unit:
+        found = cache.get(text)
         if found is None:
             try:
-                found = self._parse(text)
+                found = parse(text)
             except UnitError as error:
                 found = Failure.of(error)
-            remember(self._parsed, text, found)
+            remember(cache, text, found)
         if isinstance(found, Failure):
             raise found.error()
         return found
@@ -465,16 +469,7 @@ class UnitSystem:
 
         Annotations in braces mean nothing, except `{1.73_m2}`: per 1.73 m2 of body surface.
         """
-        found = self._parsed_ucum.get(code)
-        if found is None:
-            try:
-                found = self._parse_ucum(code)
-            except UnitError as error:
-                found = Failure.of(error)
-            remember(self._parsed_ucum, code, found)
-        if isinstance(found, Failure):
-            raise found.error()
-        return found
+        return self._cached(self._parsed_ucum, code, self._parse_ucum)
 
     def _parse_ucum(self, code: str) -> Unit:
         from lark.exceptions import VisitError

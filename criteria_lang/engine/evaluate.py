@@ -1759,47 +1759,34 @@ def describe_event(event: Event) -> str:
 
 def event_value(ctx: Context, event: Event, label: str, concept: ConceptSet) -> Value:
     evidence = (event_evidence(event, label),)
+
+    def unreadable(what: str, error: UnitError) -> Value:
+        reason = f"{describe_event(event)}: {what} cannot be read: {error}"
+        return Value(None, evidence=evidence, missing=(reason,), label=label, kind=UNREADABLE)
+
+    def absent(what: str) -> Value:
+        reason = f"{describe_event(event)} has no {what}"
+        return Value(None, evidence=evidence, missing=(reason,), label=label)
+
     if isinstance(event, (Measurement, Fact)):
         raw = event.value
         if isinstance(raw, Quantity):
             try:
                 unit = unit_of(raw)
             except UnitError as error:
-                return Value(
-                    None,
-                    evidence=evidence,
-                    missing=(f"{describe_event(event)}: the value cannot be read: {error}",),
-                    label=label,
-                    kind=UNREADABLE,
-                )
+                return unreadable("the value", error)
             return Value(raw.value, unit, evidence, event=event, concept=concept, label=label)
         if raw is None:
-            return Value(
-                None,
-                evidence=evidence,
-                missing=(f"{describe_event(event)} has no value",),
-                label=label,
-            )
+            return absent("value")
         return Value(raw, None, evidence, event=event, concept=concept, label=label)
     if isinstance(event, MedicationExposure):
         daily = event.daily_amount()
         if daily is None:
-            return Value(
-                None,
-                evidence=evidence,
-                missing=(f"{describe_event(event)} has no dose",),
-                label=label,
-            )
+            return absent("dose")
         try:
             unit = daily_unit(daily)
         except UnitError as error:
-            return Value(
-                None,
-                evidence=evidence,
-                missing=(f"{describe_event(event)}: the dose cannot be read: {error}",),
-                label=label,
-                kind=UNREADABLE,
-            )
+            return unreadable("the dose", error)
         return Value(daily.value, unit, evidence, event=event, concept=concept, label=label)
     return Value(True, None, evidence, event=event, concept=concept, label=label)
 
