@@ -150,12 +150,17 @@ def medication(
 
 
 def dosing(
-    value: float, unit: str = "mg", every: str = "d", times: int = 1, route: str | None = None
+    value: float,
+    unit: str = "mg",
+    every: str = "d",
+    times: int = 1,
+    route: str | None = None,
+    period: int = 1,
 ) -> dict[str, Any]:
-    """`value` `unit` given `times` every 1 `every` (d, wk, mo), by `route`."""
+    """`value` `unit` given `times` every `period` `every` (d, wk, mo), by `route`."""
     fields: dict[str, Any] = {
         "dose": {"value": value, "unit": unit},
-        "frequency": {"count": times, "period": 1, "unit": every},
+        "frequency": {"count": times, "period": period, "unit": every},
     }
     if route is not None:
         fields["route"] = route
