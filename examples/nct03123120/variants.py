@@ -22,6 +22,8 @@ from generate import (
     result,
     set_fields,
     set_patient,
+    stop,
+    switch,
 )
 
 SCREENING, RANDOMIZATION = "2024-03-04", "2024-03-25"
@@ -107,17 +109,14 @@ VARIANTS = [
         "changed within 4 months of randomization.",
         "ineligible",
         ("I3",),
-        chain(
-            set_fields("ifx", end="2024-01-14", ongoing=None),
-            add(infliximab("ifx-6w", "2024-01-15", None, weeks=6)),
-        ),
+        switch("ifx", "2024-01-14", infliximab("ifx-6w", "2024-01-15", None, weeks=6)),
     ),
     Variant(
         "infliximab-stopped",
         "Infliximab stopped on 10 March 2024: not received through to randomization.",
         "ineligible",
         ("I3",),
-        set_fields("ifx", end="2024-03-10", ongoing=None),
+        stop("ifx", "2024-03-10"),
     ),
     Variant(
         "adalimumab-unchanged-2-months",
@@ -125,10 +124,7 @@ VARIANTS = [
         "for the 2 months the record asks of adalimumab.",
         "eligible",
         (),
-        chain(
-            set_fields("ifx", end="2023-11-30", ongoing=None),
-            add(every_2_weeks("ada", "adalimumab", "2023-12-01", None, 40)),
-        ),
+        switch("ifx", "2023-11-30", every_2_weeks("ada", "adalimumab", "2023-12-01", None, 40)),
     ),
     Variant(
         "adalimumab-started-7-weeks-ago",
@@ -136,10 +132,7 @@ VARIANTS = [
         "neither unchanged for its required months.",
         "ineligible",
         ("I3",),
-        chain(
-            set_fields("ifx", end="2024-02-04", ongoing=None),
-            add(every_2_weeks("ada", "adalimumab", "2024-02-05", None, 40)),
-        ),
+        switch("ifx", "2024-02-04", every_2_weeks("ada", "adalimumab", "2024-02-05", None, 40)),
     ),
     # ------------------------------------------------------------------ I4 Mayo score
     Variant(

@@ -21,6 +21,7 @@ from generate import (
     result,
     set_fields,
     set_patient,
+    switch,
 )
 
 SCREENING = "2024-03-05"
@@ -47,6 +48,11 @@ def oxygen(hours: int) -> dict:
 def exacerbation(ident: str, onset: str, abatement: str) -> dict:
     return condition(ident, coded("icd10", "J44.1"), onset, abatement)
 
+
+# Cetirizine 10 mg a day until 14 February 2024, 20 mg a day from 15 February.
+CETIRIZINE_RAISED = switch(
+    "cetirizine", "2024-02-14", daily("cetirizine-20", "R06AE07", "2024-02-15", None, 20)
+)
 
 BASE = {
     "birth_date": "1959-06-30",
@@ -204,10 +210,7 @@ VARIANTS = [
         "months, and no one has said whether it is taken as needed.",
         "undetermined",
         ("E5",),
-        chain(
-            set_fields("cetirizine", end="2024-02-14", ongoing=None),
-            add(daily("cetirizine-20", "R06AE07", "2024-02-15", None, 20)),
-        ),
+        CETIRIZINE_RAISED,
     ),
     Variant(
         "cetirizine-dose-changed-regular",
@@ -215,11 +218,7 @@ VARIANTS = [
         "investigator answers that it is a regular schedule).",
         "ineligible",
         ("E5",),
-        chain(
-            set_fields("cetirizine", end="2024-02-14", ongoing=None),
-            add(daily("cetirizine-20", "R06AE07", "2024-02-15", None, 20)),
-            answer("E5", True),
-        ),
+        chain(CETIRIZINE_RAISED, answer("E5", True)),
     ),
     Variant(
         "cetirizine-as-needed",
@@ -227,11 +226,7 @@ VARIANTS = [
         "investigator's answer).",
         "eligible",
         (),
-        chain(
-            set_fields("cetirizine", end="2024-02-14", ongoing=None),
-            add(daily("cetirizine-20", "R06AE07", "2024-02-15", None, 20)),
-            answer("E5", False),
-        ),
+        chain(CETIRIZINE_RAISED, answer("E5", False)),
     ),
     Variant(
         "oxygen-12-hours",
