@@ -5,13 +5,16 @@ and runs the command line from a temporary folder.)"""
 
 from __future__ import annotations
 
+import ast
 import fnmatch
 import os
+import re
 import subprocess
 import sys
 import textwrap
 import tomllib
 import zipfile
+from importlib.metadata import packages_distributions
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -72,3 +75,60 @@ def test_the_package_works_imported_from_a_zip(tmp_path: Path) -> None:
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "25"
+
+
+def imported_top_level_modules() -> dict[str, set[str]]:
+    """Third-party top-level modules imported anywhere in the package -> the files importing."""
+    found: dict[str, set[str]] = {}
+    for path in sorted(PACKAGE.rglob("*.py")):
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Import):
+                names = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                names = [node.module]
+            else:
+                continue
+            for name in names:
+                top = name.split(".")[0]
+                if top not in sys.stdlib_module_names and top != "criteria_lang":
+                    found.setdefault(top, set()).add(path.relative_to(ROOT).as_posix())
+    return found
+
+
+def requirement_name(requirement: str) -> str:
+    return re.split(r"[\s<>=!~\[;]", requirement, maxsplit=1)[0].lower().replace("_", "-")
+
+
+def test_dependencies_are_what_the_package_imports() -> None:
+    config = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+    declared = {requirement_name(r) for r in config["dependencies"]}
+    extras = {
+        name: {requirement_name(r) for r in requirements}
+        for name, requirements in config["optional-dependencies"].items()
+    }
+    distributions = packages_distributions()
+    imported: dict[str, set[str]] = {}
+    for module, files in imported_top_level_modules().items():
+        for dist in distributions.get(module, [module]):
+            imported.setdefault(dist.lower().replace("_", "-"), set()).update(files)
+    # Every declared dependency is imported by the package itself...
+    assert declared - set(imported) == set()
+    # ... and everything it imports is declared, or is an extra's (imported only on demand).
+    optional = set().union(*(extras[name] for name in extras if name != "test"))
+    assert set(imported) - declared - optional == set(), imported
+    # Test-only libraries stay out of the package.
+    for name in ("jsonschema", "interegular", "python-dateutil", "pytest", "hypothesis"):
+        assert name not in imported and name not in declared
+
+
+def test_every_documented_extra_exists() -> None:
+    config = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+    extras = set(config["optional-dependencies"])
+    documents = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
+    documents += sorted(PACKAGE.rglob("*.py"))
+    for document in documents:
+        text = document.read_text(encoding="utf-8")
+        for extra in re.findall(r"criteria-lang\[([A-Za-z0-9_,-]+)\]", text):
+            for name in extra.split(","):
+                assert name in extras, f"{document.name} names the extra [{name}]"

@@ -337,7 +337,7 @@ class _UnsupportedUcumAtom(Exception):
 
 
 def _make_ucum_transformer(registry: pint.UnitRegistry[Any]) -> Any:
-    """Build the transformer lazily: ucumvert is an optional dependency (extra `fhir`)."""
+    """Build the transformer lazily: only FHIR and OMOP input need UCUM."""
     from lark import Token
     from ucumvert import UcumToPintTransformer  # type: ignore[import-untyped]
 
@@ -481,8 +481,8 @@ class UnitSystem:
                 from ucumvert import get_ucum_parser
             except ImportError:
                 raise UnitError(
-                    "reading UCUM units needs the 'ucumvert' package: "
-                    "pip install 'criteria-lang[fhir]'",
+                    "reading UCUM units needs the 'ucumvert' package (a dependency of "
+                    "criteria-lang): pip install ucumvert",
                     text=code,
                 ) from None
             self._ucum = (get_ucum_parser(), _make_ucum_transformer(self.registry))
