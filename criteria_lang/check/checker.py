@@ -15,10 +15,10 @@ from typing import Any, Literal, Union
 
 import attrs
 
+from criteria_lang.core.concepts import ConceptSet, QuantityAttr, UnitAttr
 from criteria_lang.core.derived import BUILTINS, Builtin
 from criteria_lang.core.diagnostics import NO_SPAN, Diagnostic, Span, did_you_mean, has_errors
 from criteria_lang.core.units import Unit, UnitError, get_units
-from criteria_lang.plan.concepts import ConceptSet, QuantityAttr, UnitAttr
 from criteria_lang.syntax import nodes as n
 from criteria_lang.syntax.build import build
 from criteria_lang.syntax.parse import parse_text

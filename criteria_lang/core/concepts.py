@@ -14,7 +14,7 @@ from typing import TypeVar, Union
 
 import attrs
 
-from criteria_lang.records.timeline import Code
+from criteria_lang.core.codes import Code
 
 AttributeValue = Union[Fraction, str, "UnitAttr", "QuantityAttr"]
 _MATCH_MEMO_LIMIT = 50_000
