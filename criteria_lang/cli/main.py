@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import IO, TYPE_CHECKING
 
 from criteria_lang import __version__
-from criteria_lang.cli import lint_commands
+from criteria_lang.cli import lint_commands, plan_command
 from criteria_lang.cli.files import (
     OutputFile,
     RecordCount,
@@ -103,6 +103,7 @@ def build_parser() -> argparse.ArgumentParser:
     screen.add_argument("--output", "-o", type=Path, help="write to a file instead of stdout")
     data_options(screen)
     lint_commands.add_parsers(sub)
+    plan_command.add_parser(sub)
 
     outcomes = sub.add_parser(
         "outcomes", help="judge a rule file's outcomes at each of the patients' visits"
@@ -155,6 +156,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return lint_commands.cmd_fmt(args)
         if args.command == "outcomes":
             return cmd_outcomes(args)
+        if args.command == "plan":
+            return plan_command.cmd_plan(args)
         if args.command == "lsp":
             return cmd_lsp()
         return cmd_screen(args)
