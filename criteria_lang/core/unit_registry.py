@@ -25,7 +25,6 @@ own molar conversions (core/units.py) and never activates a pint context.
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import hashlib
 import importlib
@@ -39,6 +38,8 @@ from typing import Any
 import pint
 from pint.facets.plain.registry import RegistryCache
 from pint.util import UnitsContainer
+
+from criteria_lang.core.generated import generator_main
 
 __all__ = ["DEFINITIONS_FILE", "build_registry", "definitions_json", "pint_sources_sha256"]
 
@@ -209,30 +210,17 @@ def _decode(value: Any, classes: Mapping[str, type]) -> Any:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    options = argparse.ArgumentParser(
-        prog="python -m criteria_lang.core.unit_registry",
+    def generate() -> str:
+        return definitions_json(parse_pint_files(), pint_sources_sha256())
+
+    return generator_main(
+        argv,
+        module=f"{PACKAGE}.unit_registry",
+        target=(PACKAGE, DEFINITIONS_FILE),
         description=f"Write {DEFINITIONS_FILE} from the installed pint's definition files.",
+        is_current=lambda text: text == generate(),
+        generate=generate,
     )
-    options.add_argument(
-        "--check", action="store_true", help="exit 1 if the file is out of date; write nothing"
-    )
-    args = options.parse_args(argv)
-    target = resources.files(PACKAGE).joinpath(DEFINITIONS_FILE)
-    text = definitions_json(parse_pint_files(), pint_sources_sha256())
-    if args.check:
-        try:
-            current = target.read_text(encoding="utf-8")
-        except OSError:
-            current = ""
-        if current != text:
-            print(f"{DEFINITIONS_FILE} is out of date: run python -m {PACKAGE}.unit_registry")
-            return 1
-        print(f"{DEFINITIONS_FILE} is up to date")
-        return 0
-    with resources.as_file(target) as path:
-        path.write_text(text, encoding="utf-8")
-        print(f"wrote {path} ({len(text)} bytes)")
-    return 0
 
 
 if __name__ == "__main__":

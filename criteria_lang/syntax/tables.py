@@ -20,7 +20,6 @@ until the file is regenerated.
 
 from __future__ import annotations
 
-import argparse
 import hashlib
 import json
 import sys
@@ -33,6 +32,8 @@ import lark
 from lark.grammar import Rule
 from lark.lark import _LOAD_ALLOWED_OPTIONS
 from lark.lexer import TerminalDef
+
+from criteria_lang.core.generated import generator_main
 
 __all__ = [
     "TABLES_FILE",
@@ -148,33 +149,24 @@ def load_parser(lexer_callbacks: LexerCallbacks | None = None) -> lark.Lark:
     return build_parser(lexer_callbacks=callbacks)
 
 
+def _recorded_sha256(text: str) -> str | None:
+    try:
+        found = json.loads(text).get("grammar_sha256")
+    except ValueError:
+        return None
+    return found if isinstance(found, str) else None
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    options = argparse.ArgumentParser(
-        prog="python -m criteria_lang.syntax.tables",
+    return generator_main(
+        argv,
+        module=f"{PACKAGE}.tables",
+        target=(PACKAGE, TABLES_FILE),
         description=f"Generate {TABLES_FILE} (the LALR parser) from {GRAMMAR_FILE}.",
+        is_current=lambda text: _recorded_sha256(text) == grammar_sha256(),
+        # strict: a collision between two terminals is an error here, once, not at every run.
+        generate=lambda: tables_json(build_parser(strict=True), grammar_sha256()),
     )
-    options.add_argument(
-        "--check", action="store_true", help="exit 1 if the file is out of date; write nothing"
-    )
-    args = options.parse_args(argv)
-    target = resources.files(PACKAGE).joinpath(TABLES_FILE)
-    sha256 = grammar_sha256()
-    if args.check:
-        try:
-            current = json.loads(target.read_text(encoding="utf-8")).get("grammar_sha256")
-        except (OSError, ValueError):
-            current = None
-        if current != sha256:
-            print(f"{TABLES_FILE} is out of date: run python -m {PACKAGE}.tables", file=sys.stderr)
-            return 1
-        print(f"{TABLES_FILE} is up to date")
-        return 0
-    # strict: a collision between two terminals is an error here, once, not at every run.
-    text = tables_json(build_parser(strict=True), sha256)
-    with resources.as_file(target) as path:
-        path.write_text(text, encoding="utf-8")
-        print(f"wrote {path} ({len(text)} bytes)")
-    return 0
 
 
 if __name__ == "__main__":
