@@ -22,14 +22,19 @@ from criteria_lang.records.timeline import Code
 STDLIB = Path(__file__).resolve().parent.parent / "criteria_lang" / "stdlib"
 MODULES = sorted(STDLIB.glob("*.crit"))
 MODULE_NAMES = {
+    "antidiabetics",
+    "antineoplastics",
     "bilag",
+    "cardiovascular_drugs",
     "chemistry",
     "conditions",
     "drugs",
     "facts",
     "hematology",
+    "interactions",
     "labs",
     "observations",
+    "oncology",
     "procedures",
     "scores",
     "urine",
@@ -284,14 +289,19 @@ def test_required_names_are_declared(module: str) -> None:
 @pytest.mark.parametrize("module", sorted(MODULE_NAMES))
 def test_kind_matches_module(module: str) -> None:
     kind = {
+        "antidiabetics": "drug",
+        "antineoplastics": "drug",
         "bilag": "score",
+        "cardiovascular_drugs": "drug",
         "chemistry": "lab",
         "conditions": "condition",
         "drugs": "drug",
         "facts": "fact",
         "hematology": "lab",
+        "interactions": "drug",
         "labs": "lab",
         "observations": "observation",
+        "oncology": "condition",
         "procedures": "procedure",
         "scores": "score",
         "urine": "lab",
@@ -581,3 +591,44 @@ def test_fasting_glucose_is_a_glucose() -> None:
     chem = concepts("chemistry")
     assert chem["glucose"].matches((Code("loinc", "1558-6"),))
     assert not chem["fasting_glucose"].matches((Code("loinc", "2345-7"),))
+
+
+# ---------------------------------------------------------------------- verification record
+
+SOURCES = STDLIB.parent.parent / "docs" / "stdlib-sources.tsv"
+STANDARD_TERM = re.compile(r'\b(rxnorm|atc|loinc|snomed|icd10|cvx)\s+"([^"]+)"')
+
+
+def written_codes() -> tuple[set[tuple[str, str]], set[tuple[str, str]]]:
+    """(system, code) of every standard code term in the modules: confirmed, and marked
+    `# unverified` (the mark speaks of every code on its line)."""
+    confirmed: set[tuple[str, str]] = set()
+    unverified: set[tuple[str, str]] = set()
+    for path in MODULES:
+        for line in path.read_text(encoding="utf-8").splitlines():
+            if line.lstrip().startswith("#"):
+                continue
+            code, _, comment = line.partition("#")
+            target = unverified if "unverified" in comment else confirmed
+            target.update(STANDARD_TERM.findall(code))
+    return confirmed, unverified
+
+
+def recorded_sources() -> dict[tuple[str, str], str]:
+    rows = [
+        line.split("\t")
+        for line in SOURCES.read_text(encoding="utf-8").splitlines()
+        if line and not line.startswith("#")
+    ]
+    assert rows[0] == ["system", "code", "found_as", "source"]
+    return {(system, code): source for system, code, _, source in rows[1:]}
+
+
+def test_every_confirmed_code_names_where_it_was_confirmed() -> None:
+    confirmed, unverified = written_codes()
+    recorded = recorded_sources()
+    assert sorted(confirmed - set(recorded)) == []  # a code without a mark needs a source
+    assert sorted(set(recorded) - confirmed) == []  # no row for a code the stdlib lacks
+    # A code both confirmed and marked somewhere: the mark is stale.
+    assert sorted(unverified & set(recorded)) == []
+    assert all(source.strip() for source in recorded.values())
