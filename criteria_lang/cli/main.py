@@ -14,11 +14,10 @@ from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import IO, TYPE_CHECKING
 
-import attrs
-
 from criteria_lang.api import Rules, with_dates
 from criteria_lang.check.checker import compile_file, rule_files
 from criteria_lang.cli import lint_commands as cli_lint
+from criteria_lang.cli import screen_options
 from criteria_lang.core.diagnostics import CompileError, render
 from criteria_lang.core.results import OutcomeReport, PatientResult
 from criteria_lang.records.patient_json import RecordError, iter_patients_from_lines, read_patients
@@ -92,6 +91,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     screen.add_argument("--format", choices=["table", "csv", "jsonl"], default="table")
     screen.add_argument("--output", "-o", type=Path, help="write to a file instead of stdout")
+    screen_options.add_options(screen)
     data_options(screen)
     cli_lint.add_parsers(sub)
 
@@ -272,11 +272,14 @@ class DateCheck:
     def watch(self, records: Iterable[Patient | RecordError]) -> Iterator[Patient | RecordError]:
         for record in records:
             if isinstance(record, Patient):
-                self.records += 1
-                for name in self.needed:
-                    if name not in record.dates:
-                        self.lacking[name] += 1
+                self.count(tuple(name for name in self.needed if name not in record.dates))
             yield record
+
+    def count(self, lacking: tuple[str, ...] | None) -> None:
+        """One record read: the needed dates it lacks (None: not a patient record)."""
+        if lacking is not None:
+            self.records += 1
+            self.lacking.update(lacking)
 
     def message(self) -> str | None:
         if not self.lacking:
@@ -381,13 +384,16 @@ def new_summary() -> ReadSummary:
 
 
 def cmd_screen(args: argparse.Namespace) -> int:
+    from criteria_lang.cli import screening as cli_screening
+
     dates = dict(args.date)
-    rows: list[PatientResult | RecordError] = []
     handle: IO[str] = args.output.open("w", encoding="utf-8") if args.output else sys.stdout
     status = EXIT_OK
     # After the verdicts: what the FHIR reader did with the input, and missing trial dates.
     notes: list[str] = []
     pairs = screen_pairs(args.rules, args.input)
+    terminal = args.output is None and handle.isatty()
+    output = cli_screening.Output(handle, args.format, terminal=terminal, whole_table=args.table)
     try:
         for rule_file, input_path in pairs:
             rules = load_rules(rule_file, args.closed_world, sys.stderr)
@@ -395,37 +401,30 @@ def cmd_screen(args: argparse.Namespace) -> int:
                 status = EXIT_FINDINGS
                 continue
             fhir = is_fhir_input(input_path, args.input_format)
-            summary = new_summary() if fhir else None
             check = DateCheck(rules, dates, fhir)
-            records = check.watch(read_records(input_path, args.input_format, dates, summary))
-            for row in rules.screen(records, dates=dates):
-                if args.format == "jsonl":
-                    print(report.jsonl(row), file=handle)
-                    if isinstance(row, PatientResult):  # written: keep what the summary needs
-                        row = attrs.evolve(row, criteria=())
-                rows.append(row)
-            if summary is not None:
+            summary = cli_screening.screen_one(
+                rules,
+                input_path,
+                args.input_format,
+                dates=dates,
+                needed=tuple(check.needed),
+                jobs=args.jobs,
+                output=output,
+                count_dates=check.count,
+                progress=not args.no_progress,
+                stdin=sys.stdin.buffer,
+                stderr=sys.stderr,
+            )
+            if fhir:
                 heading = f"{rule_file}: " if len(pairs) > 1 else ""
                 notes.append(heading + fhir_report(summary, args.problems))
             note = check.message()
             if note:
                 notes.append(note)
-        if args.format == "csv":
-            report.write_csv(rows, handle)
-        elif args.format == "table":
-            out = report.console(handle)
-            title = f"screening {args.input}"
-            out.print(report.screen_table(rows, title))
-            out.print(report.summary_line(rows))
-            for note in notes:
-                out.print(note, markup=False, highlight=False, soft_wrap=True)
+        output.finish(f"screening {args.input}", notes, sys.stderr)
     finally:
         if args.output:
             handle.close()
-    if args.format != "table":
-        print(report.summary_line(rows), file=sys.stderr)
-        for note in notes:
-            print(note, file=sys.stderr)
     return status
 
 
