@@ -14,6 +14,7 @@ from pathlib import Path
 
 import orjson
 import pytest
+from golden import SYNTHEA
 
 from criteria_lang import Rules
 from criteria_lang.batch import wire
@@ -31,17 +32,6 @@ ROOT = Path(__file__).resolve().parents[1]
 RULES = ROOT / "rules" / "nct03562065.crit"
 EXAMPLES = ROOT / "examples"
 forking = pytest.mark.skipif(not can_fork(), reason="worker processes need fork (Linux)")
-
-
-def _shared_synthea() -> Path:
-    for parent in ROOT.parents:
-        candidate = parent / "shared" / "data" / "synthea-fhir-r4"
-        if candidate.is_dir():
-            return candidate
-    return ROOT.parent / "shared" / "data" / "synthea-fhir-r4"
-
-
-SYNTHEA = _shared_synthea()
 
 
 @pytest.fixture(scope="module")
