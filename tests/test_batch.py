@@ -81,7 +81,7 @@ def test_a_line_longer_than_a_chunk_is_never_cut() -> None:
 
 
 def test_unit_encoding_round_trips() -> None:
-    unit = Unit("patient-lines", "x.jsonl", 3, ("a", "b"), "fhir", 17, b"\x00\n{}")
+    unit = Unit("patient-lines", "x.jsonl", 3, ("a", "b"), True, 17, b"\x00\n{}")
     assert Unit.decode(unit.encode()) == unit
 
 
@@ -91,7 +91,7 @@ def test_fhir_folder_units_in_reading_order(tmp_path: Path) -> None:
         (tmp_path / name).write_bytes(bundle if name.endswith(".json") else b"")
     (tmp_path / "sub").mkdir()
     (tmp_path / "sub" / "c.json").write_bytes(bundle)
-    units = list(plan_units(tmp_path, "fhir"))
+    units = list(plan_units(tmp_path, True))
     assert [(u.kind, Path(u.source).name) for u in units] == [
         ("fhir-file", "a.json"),
         ("fhir-file", "b.json"),
@@ -126,7 +126,7 @@ def test_rows_round_trip_exactly_through_json() -> None:
 @pytest.mark.skipif(not SYNTHEA.is_dir(), reason="needs the shared Synthea bundles")
 def test_fhir_summary_round_trips() -> None:
     run = ScreenRun(Rules.from_file(ROOT / "rules" / "examples" / "synthea_kidney.crit"), jobs=1)
-    rows = list(run.rows(SYNTHEA / sorted(os.listdir(SYNTHEA))[0], "fhir"))
+    rows = list(run.rows(SYNTHEA / sorted(os.listdir(SYNTHEA))[0], fhir=True))
     assert rows and run.summary.total > 0 and run.summary.problems
     back = wire.summary_from_record(orjson.loads(orjson.dumps(wire.summary_record(run.summary))))
     assert back == run.summary
@@ -176,7 +176,7 @@ def test_jobs_do_not_change_the_output(
         code, _, err = cli(
             capsys, "screen", RULES, generated, "--format", output_format, "--jobs", jobs, "-o", out
         )
-        assert code == 0
+        assert code == 1  # records broken on purpose are error rows
         outputs.append((out.read_bytes(), err))
     assert outputs[0] == outputs[1] == outputs[2]
 
@@ -186,9 +186,9 @@ def test_error_rows_stay_in_place(generated: Path) -> None:
     """The records broken on purpose come out where they are in the file, with --jobs 2 as
     with one process, and small units make many workers' results interleave."""
     rules = Rules.from_file(RULES)
-    one = list(ScreenRun(rules, jobs=1).rows(generated, "patient"))
+    one = list(ScreenRun(rules, jobs=1).rows(generated))
     run = ScreenRun(rules, jobs=2, chunk_bytes=20_000)
-    two = list(run.rows(generated, "patient"))
+    two = list(run.rows(generated))
     assert run.workers_used == 2
     assert [jsonl(a.row) for a in one] == [jsonl(b.row) for b in two]
     errors = [i for i, item in enumerate(two) if isinstance(item.row, RecordError)]
@@ -236,9 +236,9 @@ def test_a_worker_that_dies_costs_only_its_records(generated: Path) -> None:
         return evaluate(patient)
 
     parent = os.getpid()
-    one = [jsonl(item.row) for item in ScreenRun(rules, jobs=1).rows(generated, "patient")]
+    one = [jsonl(item.row) for item in ScreenRun(rules, jobs=1).rows(generated)]
     rules.evaluator.evaluate = evaluate_or_die  # type: ignore[method-assign]
-    two = list(ScreenRun(rules, jobs=2, chunk_bytes=50_000).rows(generated, "patient"))
+    two = list(ScreenRun(rules, jobs=2, chunk_bytes=50_000).rows(generated))
     assert len(two) == len(one)
     lost = [i for i, item in enumerate(two) if "was not screened" in jsonl(item.row)]
     assert lost and all("killed by signal 9" in jsonl(two[i].row) for i in lost)

@@ -2,10 +2,10 @@
 worker processes.
 
     run = ScreenRun(rules, dates=dates, needed=("screening",), jobs=None)
-    for item in run.rows(Path("export/"), "auto"):
+    for item in run.rows(Path("export/"), fhir=True):
         item.row           # PatientResult | RecordError, in input order
         item.line          # its JSON Lines text, when a worker made it (else None)
-        item.lacking       # the needed trial dates this record lacks (None: not a patient)
+        item.record        # what was read: the patient's id, source and the dates it lacks
     run.summary            # what the FHIR reader did, over all units (ReadSummary)
 
 The input is cut into units (criteria_lang.batch.units); each unit is read and evaluated in a
@@ -21,7 +21,7 @@ import datetime as dt
 import gc
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 import attrs
 import orjson
@@ -41,12 +41,41 @@ SMALL_INPUT = 2 << 20
 
 
 @attrs.frozen
+class ReadRecord:
+    """What was read for a row: a patient (its id, source and the needed trial dates it lacks),
+    or, when all three are None, a record that could not be read."""
+
+    patient: str | None = None
+    source: str | None = None
+    lacking: tuple[str, ...] | None = None
+
+    @staticmethod
+    def of(record: Patient | RecordError, needed: Sequence[str]) -> ReadRecord:
+        if isinstance(record, RecordError):
+            return NOT_A_PATIENT
+        lacking = tuple(n for n in needed if n not in record.dates)
+        return ReadRecord(record.id, record.source, lacking)
+
+    def to_json(self) -> list[Any] | None:
+        return None if self.patient is None else [self.patient, self.source, self.lacking]
+
+    @staticmethod
+    def from_json(doc: list[Any] | None) -> ReadRecord:
+        if doc is None:
+            return NOT_A_PATIENT
+        return ReadRecord(doc[0], doc[1], tuple(doc[2]))
+
+
+NOT_A_PATIENT = ReadRecord()
+
+
+@attrs.frozen
 class Screened:
     """One output row, with what the caller may want beside it."""
 
     row: Row
     line: bytes | None = None  # the row's JSON Lines text when a worker wrote it
-    lacking: tuple[str, ...] | None = None  # trial dates the record lacks; None: no patient
+    record: ReadRecord = NOT_A_PATIENT
 
 
 @attrs.frozen
@@ -61,7 +90,7 @@ class UnitDone:
 @attrs.define
 class _UnitResult:
     rows: list[Row]
-    lacking: list[tuple[str, ...] | None]
+    records: list[ReadRecord]
     summary: ReadSummary
 
 
@@ -93,25 +122,25 @@ class ScreenRun:
     # ------------------------------------------------------------------ one unit
     def _screen_unit(self, unit: Unit) -> _UnitResult:
         summary = ReadSummary()
-        lacking: list[tuple[str, ...] | None] = []
+        read: list[ReadRecord] = []
 
         def watch(records: Iterator[Patient | RecordError]) -> Iterator[Patient | RecordError]:
             for record in records:
-                if isinstance(record, Patient):
-                    lacking.append(tuple(n for n in self.needed if n not in record.dates))
-                else:
-                    lacking.append(None)
+                read.append(ReadRecord.of(record, self.needed))
                 yield record
 
         records = watch(read_unit(unit, self.dates, summary))
         rows = list(self.rules.screen(records, dates=self.dates))
-        return _UnitResult(rows, lacking, summary)
+        return _UnitResult(rows, read, summary)
 
     def _work(self, payload: bytes) -> bytes:
         """In a worker: one encoded unit in, its rows out (the header line, then a row a line)."""
         result = self._screen_unit(Unit.decode(payload))
         header = orjson.dumps(
-            {"lacking": result.lacking, "summary": wire.summary_record(result.summary)}
+            {
+                "records": [r.to_json() for r in result.records],
+                "summary": wire.summary_record(result.summary),
+            }
         )
         return b"\n".join([header, *(wire.row_json(row) for row in result.rows)])
 
@@ -129,8 +158,10 @@ class ScreenRun:
             jobs = self.jobs
         return 0 if jobs <= 1 else jobs
 
-    def rows(self, path: Path, input_format: str = "auto") -> Iterator[Screened]:
-        units = plan_units(path, input_format, stdin=self.stdin, chunk_bytes=self.chunk_bytes)
+    def rows(self, path: Path, *, fhir: bool = False) -> Iterator[Screened]:
+        """The rows of the input at `path` (`-`: standard input), in input order; `fhir`: read it
+        as FHIR (else as our patient format)."""
+        units = plan_units(path, fhir, stdin=self.stdin, chunk_bytes=self.chunk_bytes)
         workers = self.workers_for(path)
         self.workers_used = workers
         if workers == 0:
@@ -142,8 +173,8 @@ class ScreenRun:
         for unit in units:
             result = self._screen_unit(unit)
             self.summary.merge(result.summary)
-            for row, lacking in zip(result.rows, result.lacking, strict=True):
-                yield Screened(row, None, lacking)
+            for row, record in zip(result.rows, result.records, strict=True):
+                yield Screened(row, None, record)
             self._done(unit, result.rows)
 
     def _rows_in_workers(self, units: Iterator[Unit], workers: int) -> Iterator[Screened]:
@@ -162,8 +193,9 @@ class ScreenRun:
                     header = orjson.loads(lines[0])
                     self.summary.merge(wire.summary_from_record(header["summary"]))
                     rows = [wire.row_from_json(line) for line in lines[1:]]
-                    for row, line, lacking in zip(rows, lines[1:], header["lacking"], strict=True):
-                        yield Screened(row, line, tuple(lacking) if lacking is not None else None)
+                    records = map(ReadRecord.from_json, header["records"])
+                    for row, line, record in zip(rows, lines[1:], records, strict=True):
+                        yield Screened(row, line, record)
                 self._done(unit, rows)
         finally:
             pool.close()

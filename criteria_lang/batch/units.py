@@ -19,12 +19,13 @@ import datetime as dt
 import os
 from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
-from typing import IO, Literal
+from typing import IO, Literal, Protocol
 
 import attrs
 import orjson
 
 from criteria_lang.records.fhir import ReadSummary, read_fhir
+from criteria_lang.records.files import data_suffix, open_binary
 from criteria_lang.records.patient_json import (
     RecordError,
     iter_patients_from_lines,
@@ -33,13 +34,10 @@ from criteria_lang.records.patient_json import (
 from criteria_lang.records.timeline import Patient
 
 UnitKind = Literal["patient-file", "patient-lines", "fhir-file", "fhir-export", "whole"]
-InputFormat = Literal["auto", "patient", "fhir"]
 CHUNK_BYTES = 1 << 20
 STDIN = "<stdin>"
 _LINE_SUFFIXES = frozenset({".jsonl", ".ndjson"})
 _DATA_SUFFIXES = frozenset({".json", ".jsonl", ".ndjson"})
-# Enough of a file to find `"resourceType"`, which FHIR writes first or nearly so.
-_SNIFF_BYTES = 4096
 
 
 @attrs.frozen
@@ -50,7 +48,7 @@ class Unit:
     source: str  # the file (or `<stdin>`) the unit comes from
     size: int = 0
     paths: tuple[str, ...] = ()
-    input_format: InputFormat = "auto"  # for `whole`: how to read the path
+    fhir: bool = False  # for `whole`: read the path as FHIR
     first_line: int = 1  # patient-lines: the line number of the first line of `data`
     data: bytes = attrs.field(default=b"", repr=False)
 
@@ -68,7 +66,7 @@ class Unit:
                 "source": self.source,
                 "size": self.size,
                 "paths": self.paths,
-                "input_format": self.input_format,
+                "fhir": self.fhir,
                 "first_line": self.first_line,
             }
         )
@@ -83,7 +81,7 @@ class Unit:
             source=doc["source"],
             size=doc["size"],
             paths=tuple(doc["paths"]),
-            input_format=doc["input_format"],
+            fhir=doc["fhir"],
             first_line=doc["first_line"],
             data=payload[4 + length :],
         )
@@ -108,46 +106,20 @@ def read_unit(
 
         yield from read_ndjson(unit.paths, dates=dates, summary=summary)
     else:
-        yield from read_whole(Path(unit.source), unit.input_format, dates, summary)
-
-
-def read_whole(
-    path: Path, input_format: str, dates: Mapping[str, dt.date], summary: ReadSummary
-) -> Iterator[Patient | RecordError]:
-    if input_format == "fhir" or (input_format == "auto" and any_fhir(path)):
-        yield from read_fhir(path, dates=dates, summary=summary)
-    else:
-        yield from read_patients(path)
+        if unit.fhir:
+            yield from read_fhir(unit.source, dates=dates, summary=summary)
+        else:
+            yield from read_patients(unit.source)
 
 
 # ---------------------------------------------------------------------------- planning
 
 
-def is_fhir_file(file: Path) -> bool:
-    """FHIR when the start of the file names a `resourceType` (no file of our format does)."""
-    try:
-        with file.open("rb") as handle:
-            head = handle.read(_SNIFF_BYTES)
-    except (OSError, ValueError):
-        return False
-    return b'"resourceType"' in head
+class Readable(Protocol):
+    def read(self, size: int = -1, /) -> bytes: ...
 
 
-def any_fhir(path: Path) -> bool:
-    """The input as a whole is FHIR when the first data file (in sorted order) is."""
-    if not path.is_dir():
-        return is_fhir_file(path)
-    files = sorted(p for p in path.rglob("*") if p.suffix.lower() in _DATA_SUFFIXES)
-    return bool(files) and is_fhir_file(files[0])
-
-
-def is_fhir(path: Path, input_format: str) -> bool:
-    if str(path) == "-":
-        return False
-    return input_format == "fhir" or (input_format == "auto" and any_fhir(path))
-
-
-def line_chunks(handle: IO[bytes], source: str, chunk_bytes: int = CHUNK_BYTES) -> Iterator[Unit]:
+def line_chunks(handle: Readable, source: str, chunk_bytes: int = CHUNK_BYTES) -> Iterator[Unit]:
     """A JSON Lines stream as `patient-lines` units of about `chunk_bytes`, cut after a line
     end (a longer line is one unit of its own)."""
     first_line = 1
@@ -176,11 +148,11 @@ def _size(file: Path) -> int:
 
 
 def _patient_file_units(file: Path, chunk_bytes: int) -> Iterator[Unit]:
-    if file.suffix.lower() not in _LINE_SUFFIXES:
+    if data_suffix(file) not in _LINE_SUFFIXES:
         yield Unit("patient-file", str(file), _size(file))
         return
     try:
-        handle = file.open("rb")
+        handle = open_binary(file)
     except OSError:
         yield Unit("patient-file", str(file), 0)  # the reader reports it
         return
@@ -188,7 +160,7 @@ def _patient_file_units(file: Path, chunk_bytes: int) -> Iterator[Unit]:
         try:
             yield from line_chunks(handle, str(file), chunk_bytes)
         except OSError:  # reading stopped: the sequential reader says where
-            yield Unit("whole", str(file), 0, input_format="patient")
+            yield Unit("whole", str(file), 0)
 
 
 def _walk(root: Path) -> tuple[list[tuple[Path, list[str]]], bool]:
@@ -205,13 +177,13 @@ def _walk(root: Path) -> tuple[list[tuple[Path, list[str]]], bool]:
 def _patient_units(root: Path, chunk_bytes: int) -> Iterator[Unit]:
     folders, failed = _walk(root)
     if failed:
-        yield Unit("whole", str(root), _tree_size(folders), input_format="patient")
+        yield Unit("whole", str(root), _tree_size(folders))
         return
     found = [
         folder / name
         for folder, names in folders
         for name in names
-        if Path(name).suffix.lower() in _DATA_SUFFIXES
+        if data_suffix(name) in _DATA_SUFFIXES
     ]
     found.sort(key=lambda file: file.relative_to(root).parts)
     for file in found:
@@ -221,13 +193,13 @@ def _patient_units(root: Path, chunk_bytes: int) -> Iterator[Unit]:
 def _fhir_units(root: Path) -> Iterator[Unit]:
     folders, failed = _walk(root)
     if failed:
-        yield Unit("whole", str(root), _tree_size(folders), input_format="fhir")
+        yield Unit("whole", str(root), _tree_size(folders), fhir=True)
         return
     for folder, names in folders:
         for name in names:
-            if Path(name).suffix.lower() == ".json":
+            if data_suffix(name) == ".json":
                 yield Unit("fhir-file", str(folder / name), _size(folder / name))
-        export = [folder / n for n in names if Path(n).suffix.lower() in _LINE_SUFFIXES]
+        export = [folder / n for n in names if data_suffix(n) in _LINE_SUFFIXES]
         if export:
             size = sum(_size(f) for f in export)
             yield Unit("fhir-export", str(folder), size, paths=tuple(str(f) for f in export))
@@ -238,32 +210,32 @@ def _tree_size(folders: Iterable[tuple[Path, list[str]]]) -> int:
         _size(folder / name)
         for folder, names in folders
         for name in names
-        if Path(name).suffix.lower() in _DATA_SUFFIXES
+        if data_suffix(name) in _DATA_SUFFIXES
     )
 
 
 def plan_units(
     path: Path,
-    input_format: str,
+    fhir: bool,
     *,
     stdin: IO[bytes] | None = None,
     chunk_bytes: int = CHUNK_BYTES,
 ) -> Iterator[Unit]:
-    """The units of the input at `path` (`-`: `stdin`, our JSON Lines), in reading order."""
+    """The units of the input at `path` (`-`: `stdin`, our JSON Lines), in reading order; `fhir`:
+    the input is FHIR (as the caller found it to be)."""
     if str(path) == "-":
         if stdin is not None:
             yield from line_chunks(stdin, STDIN, chunk_bytes)
         return
-    fhir = is_fhir(path, input_format)
     try:
         is_dir = path.is_dir()
         is_file = not is_dir and path.is_file()
     except (OSError, ValueError):
         is_dir = is_file = False
     if not (is_dir or is_file):
-        yield Unit("whole", str(path), 0, input_format="fhir" if fhir else "patient")
+        yield Unit("whole", str(path), 0, fhir=fhir)
     elif is_file and fhir:
-        if path.suffix.lower() in _LINE_SUFFIXES:
+        if data_suffix(path) in _LINE_SUFFIXES:
             yield Unit("fhir-export", str(path), _size(path), paths=(str(path),))
         else:
             yield Unit("fhir-file", str(path), _size(path))

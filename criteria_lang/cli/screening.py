@@ -24,7 +24,7 @@ from typing import IO
 import attrs
 
 from criteria_lang.api import Rules
-from criteria_lang.batch.screen import Row, ScreenRun, UnitDone
+from criteria_lang.batch.screen import ReadRecord, Row, ScreenRun, UnitDone
 from criteria_lang.batch.units import input_size
 from criteria_lang.cli.progress import ProgressBar
 from criteria_lang.core.results import PatientResult
@@ -123,18 +123,19 @@ class Output:
 def screen_one(
     rules: Rules,
     input_path: Path,
-    input_format: str,
     *,
+    fhir: bool,
     dates: Mapping[str, dt.date],
     needed: Sequence[str],
     jobs: int | None,
     output: Output,
-    count_dates: Callable[[tuple[str, ...] | None], None],
+    watch: Sequence[Callable[[ReadRecord], None]],
     progress: bool,
     stdin: IO[bytes],
     stderr: IO[str],
 ) -> ReadSummary:
-    """Screen one input against one rule file into `output`; what the FHIR reader did."""
+    """Screen one input against one rule file into `output`, telling each of `watch` what was
+    read for each row; returns what the FHIR reader did."""
     bar: ProgressBar | None = None
     if progress and ProgressBar.wanted(stderr):
         label = f"{rules.trial_id}: {input_path}"
@@ -148,8 +149,9 @@ def screen_one(
 
     run = ScreenRun(rules, dates=dates, needed=needed, jobs=jobs, on_unit=unit_done, stdin=stdin)
     try:
-        for item in run.rows(input_path, input_format):
-            count_dates(item.lacking)
+        for item in run.rows(input_path, fhir=fhir):
+            for watcher in watch:
+                watcher(item.record)
             output.add(item.row, item.line)
     finally:
         if bar is not None:
