@@ -119,12 +119,12 @@ VARIANTS = [
     ),
     Variant(
         "hbv-dna-in-copies",
-        "The May 2023 HBV DNA was reported as 40,000 copies/mL, which does not convert to IU/mL "
-        "(it depends on the assay): two results above 2,000 IU/mL are certain, the third is not "
-        "known.",
+        "The May 2023 HBV DNA was reported as 40,000 copies per mL (unit /mL), which does not "
+        "convert to IU/mL (it depends on the assay): two results above 2,000 IU/mL are certain, "
+        "the third is not known.",
         "undetermined",
         ("I3",),
-        set_fields("dna-1", value=40000, unit="copies/mL"),
+        set_fields("dna-1", value=40000, unit="/mL"),
     ),
     # ------------------------------------------------------------------ I4 ALT
     Variant(
