@@ -10,6 +10,7 @@ biopsy (I5) and that he has no allergy to the study drugs (E15).
 """
 
 from generate import (
+    ELIGIBLE,
     Variant,
     add,
     answer,
@@ -81,7 +82,7 @@ BASE = {
 }
 
 VARIANTS = [
-    Variant("eligible", "The eligible patient itself.", "eligible", ()),
+    ELIGIBLE,
     # ------------------------------------------------------------------ I1 serology
     Variant(
         "hbeag-positive-last-month",

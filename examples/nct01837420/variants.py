@@ -10,6 +10,7 @@ planned (E4).
 """
 
 from generate import (
+    ELIGIBLE,
     Variant,
     add,
     answer,
@@ -69,7 +70,7 @@ BASE = {
 }
 
 VARIANTS = [
-    Variant("eligible", "The eligible patient itself.", "eligible", ()),
+    ELIGIBLE,
     # ------------------------------------------------------------------ I1
     Variant(
         "age-76",
