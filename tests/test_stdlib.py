@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 
 from criteria_lang.check.checker import CompiledRules, ConceptSymbol, compile_file, compile_text
+from criteria_lang.core.concepts import ConceptSet, QuantityAttr, UnitAttr
 from criteria_lang.core.units import get_units
-from criteria_lang.plan.concepts import ConceptSet, QuantityAttr, UnitAttr
 from criteria_lang.records.timeline import Code
 
 STDLIB = Path(__file__).resolve().parent.parent / "criteria_lang" / "stdlib"

@@ -32,9 +32,9 @@ from criteria_lang.check.checker import (
     compile_text,
     molar_mass_of,
 )
+from criteria_lang.core.concepts import ConceptSet, UnitAttr
 from criteria_lang.core.diagnostics import SEVERITY_RANK, Diagnostic, Edit, Severity, Span, end_of
 from criteria_lang.core.units import Unit, UnitError, get_units
-from criteria_lang.plan.concepts import ConceptSet, UnitAttr
 from criteria_lang.syntax import nodes as n
 from criteria_lang.syntax.parse import Comment, parse_text
 from criteria_lang.tools.fmt import fraction_text, is_expr
