@@ -70,7 +70,7 @@ BASE = {
         lab("hiv", "hiv_test", LAST, "negative"),
         lab("hcv-rna", "hcv_rna", LAST, "not detected"),
         result("observation", "alcohol", coded("local", "alcohol_g_per_day"), LAST, 5, "g/d"),
-        result("score", "child-pugh", coded("local", "child_pugh_score"), LAST, 5),
+        result("score", "child-pugh", coded("local", "child_pugh"), LAST, 5),
         fact("reproductive_potential", True, SCREENING),
         fact("effective_contraception", True, SCREENING),
         fact("consent_signed", True, SCREENING),
