@@ -63,6 +63,17 @@ class Span:
 
 NO_SPAN = Span(0, 0, 1, 1, 1, 1)
 
+# How much of a value or source line a message shows (docs/limits.md): a 5 MB line or a 1 MB
+# code in a record must not become a 5 MB message.
+CLIP_LIMIT = 200
+
+
+def clip(text: str, limit: int = CLIP_LIMIT) -> str:
+    """`text` cut to `limit` characters, saying how long it was when it was cut."""
+    if len(text) <= limit:
+        return text
+    return f"{text[:limit]}... ({len(text)} characters)"
+
 
 @attrs.frozen
 class Edit:
