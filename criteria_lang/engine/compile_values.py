@@ -17,7 +17,14 @@ from criteria_lang.core.units import Unit, UnitError, get_units
 from criteria_lang.engine.context import Context
 from criteria_lang.engine.doses import compute_builtin, cumulative_dose, dose_amount
 from criteria_lang.engine.evidence import describe_event, event_evidence, event_value
-from criteria_lang.engine.queries import QueryFn, QueryResult, compile_query, count_cases
+from criteria_lang.engine.queries import (
+    ABSENCE_IS_EVIDENCE,
+    QueryFn,
+    QueryResult,
+    compile_query,
+    count_cases,
+)
+from criteria_lang.engine.series import pick_one
 from criteria_lang.engine.values import (
     AGE,
     MET,
@@ -315,6 +322,12 @@ def count_value(node: p.Aggregate, result: QueryResult) -> Value:
     lower = not result.covered or bool(result.undecided)
     # Events that could not be decided (a value that cannot be read) say why.
     undecided = tuple(dict.fromkeys(reason for _, reason in result.undecided))
+    query = node.query
+    if query.kind not in ABSENCE_IS_EVIDENCE and not result.measured:
+        # Results are measured or missing: with none in the window, the count of those that
+        # would qualify is not known to be 0, as `any` is unknown there (docs: "Unknown").
+        lower = True
+        undecided += (f"no {query.label} recorded {query.window.text}",)
     return Value(
         Fraction(len(events)),
         None,
@@ -339,10 +352,10 @@ def one_event_value(ctx: Context, node: p.Aggregate, result: QueryResult) -> Val
     events = result.matched
     if not events:
         return no_events(node, result)
-    if node.op == "latest":
-        chosen = max(events, key=lambda e: (e.start, e.id))
-    elif node.op == "earliest":
-        chosen = min(events, key=lambda e: (e.start, e.id))
+    if node.op in ("latest", "earliest"):
+        chosen, tied = pick_one(events, latest=node.op == "latest")
+        value = event_value(chosen, node.label, node.query.concept)
+        return value if not tied else untied(node, value, tied)
     else:
         target = ctx.date(node.nearest_to) if node.nearest_to is not None else None
         chosen = min(
@@ -350,6 +363,23 @@ def one_event_value(ctx: Context, node: p.Aggregate, result: QueryResult) -> Val
             key=lambda e: (abs((e.start - target).days) if target else 0, e.start),
         )
     return event_value(chosen, node.label, node.query.concept)
+
+
+def untied(node: p.Aggregate, value: Value, tied: tuple[Event, ...]) -> Value:
+    """The latest (earliest) value when other events of its day cannot be ordered against it:
+    the same value decides; different values leave it unknown, naming them."""
+    others = [event_value(e, node.label, node.query.concept) for e in tied]
+    if all(o.value == value.value and o.unit == value.unit for o in others):
+        return value
+    events = [value.event, *tied]
+    shown = "; ".join(describe_event(e) for e in events if e is not None)
+    day = fmt_date(events[0].start if events[0] is not None else None)
+    reason = (
+        f"{len(events)} results of {node.query.concept.short_name} on {day} with different "
+        f"values and no times to order them ({shown}): which is the {node.op} is not recorded"
+    )
+    evidence = tuple(event_evidence(e, node.label) for e in events if e is not None)
+    return Value(None, evidence=evidence, missing=(reason,), label=node.label)
 
 
 def over_values(node: p.Aggregate, result: QueryResult, canonical: Unit | None) -> Value:

@@ -393,6 +393,8 @@ def _observation(
         "category": [category],
         "code": _concept(event.codes, where),
         "subject": subject,
+        # The date only: a FHIR dateTime with a time of day needs a zone, which the timeline
+        # does not keep (it keeps the record's local clock), so `Event.time` is not written.
         "effectiveDateTime": _date(event.start),
     }
     if isinstance(event, Fact):

@@ -284,6 +284,27 @@ def _date(value: object) -> dt.date | None:
     raise _Bad(f"a date as YYYY-MM-DD, got {_describe(value)}")
 
 
+def _time(value: object) -> dt.time | None:
+    """The time of day of a datetime column (a datetime, or text with a time), as written; None
+    when there is none (a date, or midnight written by a database for a date-only value is
+    still read as a time: the column says a time was recorded)."""
+    if isinstance(value, dt.datetime):
+        return value.time()
+    if isinstance(value, str):
+        match = _TIME_TEXT.search(value.strip())
+        if match is not None:
+            try:
+                return dt.time.fromisoformat(match[1])
+            except ValueError:
+                return None
+    return None
+
+
+_TIME_TEXT = re.compile(
+    r"^[0-9]{4}-[0-9]{2}-[0-9]{2}[T ]([0-9]{2}:[0-9]{2}(?::[0-9]{2}(?:\.[0-9]+)?)?)"
+)
+
+
 def _text(value: object) -> str | None:
     if _is_null(value):
         return None
@@ -1034,6 +1055,7 @@ def _measurement(self: _Reader, row: _Row, person: _Person) -> Event | None:
         start=start,
         end=start,
         source=event_id,
+        time=_time(row.data.get("measurement_datetime")),
         value=value,
         reference_range=reference,
     )
@@ -1059,6 +1081,7 @@ def _observation(self: _Reader, row: _Row, person: _Person) -> Event | None:
             start=start,
             end=start,
             source=event_id,
+            time=_time(row.data.get("observation_datetime")),
             value=fact_value(value),
         )
     return Measurement(
@@ -1068,6 +1091,7 @@ def _observation(self: _Reader, row: _Row, person: _Person) -> Event | None:
         start=start,
         end=start,
         source=event_id,
+        time=_time(row.data.get("observation_datetime")),
         value=value,
     )
 

@@ -6,7 +6,8 @@ class). `omop_write.py` writes them to four tables named `criteria_*`, keyed by 
 the event's table and id), and `omop.py` reads them back with this module:
 
 * criteria_date: person_id, date_name, date_value;
-* criteria_review: person_id, criterion_id, answer (met / not_met), answered_by, answer_date, note;
+* criteria_review: person_id, criterion_id, answer (met / not_met), answered_by, answer_date, note,
+  question (optional: the answer is to that question of the criterion only);
 * criteria_visit: person_id, visit_name, visit_date;
 * criteria_attribute: event_table, event_id, attribute_name, and one of value_as_string,
   value_as_number, value_as_boolean.
@@ -106,8 +107,15 @@ def _read_person_row(row: _Row, extras: PersonExtras) -> bool:
     else:
         criterion, answer = row.text("criterion_id"), row.text("answer")
         by, day, note = row.text("answered_by"), row.date("answer_date"), row.text("note")
+        question = row.text("question")
         if criterion and answer in ("met", "not_met") and not row.problems:
-            extras.reviews[criterion] = ReviewAnswer(answer == "met", by, day, note)
+            one = ReviewAnswer(answer == "met", by, day, note)
+            known = extras.reviews.get(criterion, ReviewAnswer(None))
+            if question:  # an answer to one question of the criterion
+                questions = {**known.questions, question: one}
+                extras.reviews[criterion] = attrs.evolve(known, questions=questions)
+            else:
+                extras.reviews[criterion] = attrs.evolve(one, questions=known.questions)
             return True
     if not row.problems:
         row.problem(None, f"a {row.table} row needs its columns (docs/omop.md)")

@@ -49,6 +49,7 @@ from criteria_lang.records.timeline import (
     Patient,
     Procedure,
     Quantity,
+    ReviewAnswer,
 )
 
 __all__ = [
@@ -419,26 +420,32 @@ class OmopWriter:
                 "criteria_date", {"person_id": person_id, "date_name": name, "date_value": day}
             )
         for criterion, answer in patient.reviews.items():
-            self._add(
-                "criteria_review",
-                {
-                    "person_id": person_id,
-                    "criterion_id": criterion,
-                    "answer": "met" if answer.met else "not_met",
-                    "answered_by": answer.by,
-                    "answer_date": answer.date,
-                    "note": answer.note,
-                },
-            )
+            answers: list[tuple[str | None, ReviewAnswer]] = []
+            if answer.met is not None:
+                answers.append((None, answer))
+            answers.extend(answer.questions.items())
+            for question, one in answers:
+                self._add(
+                    "criteria_review",
+                    {
+                        "person_id": person_id,
+                        "criterion_id": criterion,
+                        "answer": "met" if one.met else "not_met",
+                        "answered_by": one.by,
+                        "answer_date": one.date,
+                        "note": one.note,
+                        "question": question,
+                    },
+                )
         for visit in patient.visits:
             self._add(
                 "criteria_visit",
                 {"person_id": person_id, "visit_name": visit.name, "visit_date": visit.date},
             )
-        # Event ids: the evaluator breaks ties between events of one day by id ("the latest
-        # result": the greater id). Ids are numbered from EVENT_ID_START, so that they all have
-        # as many digits and compare as text as they do as numbers, in the order of our ids;
-        # rows stay in the record's order, which breaks the remaining ties.
+        # Event ids are numbered from EVENT_ID_START, so that they all have as many digits and
+        # compare as text as they do as numbers, in the order of our ids; rows stay in the
+        # record's order (the order the evaluator keeps for the events of one day; their time
+        # of day is written as the *_datetime column).
         ranks = {event.id: rank for rank, event in enumerate(sorted(patient.events, key=_id))}
         base = {table: self._next_id.get(table, EVENT_ID_START) for table in _TABLE_IDS}
         for event in patient.events:
@@ -655,6 +662,7 @@ class OmopWriter:
         row: dict[str, Any] = {
             "measurement_concept_id": concept,
             "measurement_date": event.start,
+            "measurement_datetime": _moment(event),
             "measurement_type_concept_id": 0,
             "measurement_source_concept_id": source,
             "value_as_concept_id": None,
@@ -691,6 +699,7 @@ class OmopWriter:
         return "observation", {
             "observation_concept_id": concept,
             "observation_date": event.start,
+            "observation_datetime": _moment(event),
             "observation_type_concept_id": 0,
             "observation_source_concept_id": source,
             "value_as_concept_id": None,
@@ -706,6 +715,11 @@ class OmopWriter:
             "procedure_type_concept_id": 0,
             "procedure_source_concept_id": source,
         }
+
+
+def _moment(event: Event) -> dt.datetime | None:
+    """A result's date-time when the record gave its time of day (it orders one day's results)."""
+    return None if event.time is None else dt.datetime.combine(event.start, event.time)
 
 
 def _id(event: Event) -> str:

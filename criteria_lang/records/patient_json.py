@@ -195,6 +195,22 @@ def _float_fraction(value: float) -> Fraction:
     return Fraction(digits, 10**-shift)
 
 
+def _time_of(value: object) -> dt.time | None:
+    """The time of day a date-time writes, as written (no zone conversion), or None for a date:
+    it orders the events of one day (docs/patient-format.md, "Dates")."""
+    if type(value) is not str or len(value) < 16 or value[10] != "T":
+        return None
+    found = _TIMES.get(value)
+    if found is None:
+        clock = value[11:].rstrip("Z").split("+")[0].split("-")[0]
+        try:
+            found = dt.time.fromisoformat(clock)
+        except ValueError:
+            return None  # the date is reported by the date reader
+        _TIMES[value] = found
+    return found
+
+
 def _parse_date(text: str) -> dt.date | None:
     if not _DATE_RE.fullmatch(text):
         return None
@@ -247,6 +263,7 @@ _CODE_EXPECTED = (
 # cheapest access Python has, and this is the innermost loop.
 _MEMO_LIMIT = 200_000
 _DATES: dict[str, dt.date] = {}
+_TIMES: dict[str, dt.time] = {}
 _NUMBERS: dict[int | float, Fraction] = {}
 _QUANTITIES: dict[tuple[int | float, str], Quantity] = {}
 _CODES: dict[Any, Code] = {}
@@ -258,7 +275,7 @@ _MEMO_EVENT_PATHS = 20_000
 
 
 def _trim_memo() -> None:
-    for table in (_DATES, _NUMBERS, _QUANTITIES, _CODES, _RANGES, _PER_DAY):
+    for table in (_DATES, _TIMES, _NUMBERS, _QUANTITIES, _CODES, _RANGES, _PER_DAY):
         if len(table) > _MEMO_LIMIT:
             table.clear()
 
@@ -857,6 +874,7 @@ class _Reader:
             start=day,  # type: ignore[arg-type]
             end=day,
             source=base,
+            time=_time_of(get("date")),
             value=value,
             reference_range=ref,
             interpretation=raw,
@@ -914,6 +932,7 @@ class _Reader:
             start=day,  # type: ignore[arg-type]
             end=day,
             source=base,
+            time=_time_of(obj.get("date")),
             value=value,
         )
 
@@ -1011,26 +1030,56 @@ class _Reader:
                     "$.reviews", f"Criterion ids must be non-empty text, got {_describe(key)}."
                 )
                 continue
-            where = _at("$.reviews", key)
-            item = self.as_object(
-                raw, "$.reviews", key, 'an answer {"answer": "met" or "not_met", ...}'
-            )
-            if item is None:
-                continue
-            self.check_keys(item, _REVIEW_KEYS, where, "a review answer")
-            answer = item.get("answer")
-            met = REVIEW_ANSWERS.get(answer) if isinstance(answer, str) else None
-            if answer is None:
-                self.missing(where, "answer", "A review", '"met" or "not_met"')
-            elif met is None:
-                self.wrong(where, "answer", '"met" or "not_met"', answer)
-            raw_date = item.get("date")
-            day = None if raw_date is None else self.date(raw_date, where, "date")
-            by = self.optional_text(item, where, "by")
-            note = self.optional_text(item, where, "note")
-            if met is not None:
-                out[str(key)] = ReviewAnswer(met=met, by=by, date=day, note=note)
+            answer = self.review_answer(raw, "$.reviews", key, questions_allowed=True)
+            if answer is not None:
+                out[str(key)] = answer
         return out
+
+    def review_answer(
+        self, raw: object, base: str, key: str, *, questions_allowed: bool
+    ) -> ReviewAnswer | None:
+        """`{"answer": "met", "by": ..., "questions": {"text": {"answer": ...}}}`: an answer to
+        every question of a criterion, to single questions, or both (docs/patient-format.md)."""
+        where = _at(base, key)
+        item = self.as_object(raw, base, key, 'an answer {"answer": "met" or "not_met", ...}')
+        if item is None:
+            return None
+        allowed = _REVIEW_KEYS | {"questions"} if questions_allowed else _REVIEW_KEYS
+        self.check_keys(item, allowed, where, "a review answer")
+        questions: dict[str, ReviewAnswer] = {}
+        raw_questions = item.get("questions") if questions_allowed else None
+        if raw_questions is not None:
+            asked = self.as_object(
+                raw_questions, where, "questions", "an object of answers keyed by question"
+            )
+            for text, one in (asked or {}).items():
+                if _is_free_key(text):
+                    continue
+                if not isinstance(text, str) or not text.strip():
+                    self.problem(
+                        _at(where, "questions"),
+                        f"Questions must be non-empty text, got {_describe(text)}.",
+                    )
+                    continue
+                found = self.review_answer(
+                    one, _at(where, "questions"), str(text), questions_allowed=False
+                )
+                if found is not None:
+                    questions[str(text)] = found
+        answer = item.get("answer")
+        met = REVIEW_ANSWERS.get(answer) if isinstance(answer, str) else None
+        if answer is None:
+            if raw_questions is None:
+                self.missing(where, "answer", "A review", '"met" or "not_met"')
+        elif met is None:
+            self.wrong(where, "answer", '"met" or "not_met"', answer)
+        raw_date = item.get("date")
+        day = None if raw_date is None else self.date(raw_date, where, "date")
+        by = self.optional_text(item, where, "by")
+        note = self.optional_text(item, where, "note")
+        if met is None and not questions:
+            return None
+        return ReviewAnswer(met=met, by=by, date=day, note=note, questions=questions)
 
     def visits(self, value: object) -> tuple[Visit, ...]:
         out = []
@@ -1374,7 +1423,7 @@ def _dump_event(ev: Event) -> dict[str, Any]:
             raise ValueError(f"{where}: a Measurement must be a lab, observation or score")
         if ev.end != ev.start:
             raise ValueError(f"{where}: a {ev.kind} result is one day; its end must be its start")
-        out["date"] = ev.start.isoformat()
+        out["date"] = _dump_moment(ev)
         if isinstance(ev.value, Quantity):
             out["value"] = _dump_number(ev.value.value, where)
             out["unit"] = ev.value.unit
@@ -1399,11 +1448,17 @@ def _dump_event(ev: Event) -> dict[str, Any]:
             raise ValueError(f"{where}: a fact is one day; its end must be its start")
         if ev.value is None:
             raise ValueError(f"{where}: a fact needs a value")
-        out["date"] = ev.start.isoformat()
+        out["date"] = _dump_moment(ev)
         out["value"] = _dump_scalar(ev.value, where)
     else:
         raise ValueError(f"{where}: {type(ev).__name__} has no form in the patient format")
     return out
+
+
+def _dump_moment(ev: Event) -> str:
+    """A result's date, with its time of day when the record gave one."""
+    day = ev.start.isoformat()
+    return day if ev.time is None else f"{day}T{ev.time.isoformat()}"
 
 
 def _dump_range(ref: ReferenceRange, where: str) -> dict[str, Any]:
@@ -1418,6 +1473,21 @@ def _dump_range(ref: ReferenceRange, where: str) -> dict[str, Any]:
     if units:
         out["unit"] = units.pop()
     return out
+
+
+def _dump_review(review: ReviewAnswer) -> dict[str, Any]:
+    item: dict[str, Any] = {}
+    if review.met is not None:
+        item["answer"] = "met" if review.met else "not_met"
+    if review.by is not None:
+        item["by"] = review.by
+    if review.date is not None:
+        item["date"] = review.date.isoformat()
+    if review.note is not None:
+        item["note"] = review.note
+    if review.questions:
+        item["questions"] = {text: _dump_review(one) for text, one in review.questions.items()}
+    return item
 
 
 def dump_patient(p: Patient) -> dict[str, Any]:
@@ -1444,17 +1514,7 @@ def dump_patient(p: Patient) -> dict[str, Any]:
         ]
     doc["events"] = [_dump_event(ev) for ev in p.events]
     if p.reviews:
-        reviews: dict[str, Any] = {}
-        for key, review in p.reviews.items():
-            item: dict[str, Any] = {"answer": "met" if review.met else "not_met"}
-            if review.by is not None:
-                item["by"] = review.by
-            if review.date is not None:
-                item["date"] = review.date.isoformat()
-            if review.note is not None:
-                item["note"] = review.note
-            reviews[key] = item
-        doc["reviews"] = reviews
+        doc["reviews"] = {key: _dump_review(review) for key, review in p.reviews.items()}
     if p.visits:
         doc["visits"] = [{"name": v.name, "date": v.date.isoformat()} for v in p.visits]
     return doc

@@ -95,6 +95,9 @@ class Event:
     end: dt.date | None
     # Where in the source this event came from (a JSON path or a FHIR reference), for evidence.
     source: str | None = attrs.field(default=None, eq=False)
+    # The time of day of `start` as the record wrote it (local, no zone), when it gave one: it
+    # orders events of one day (docs/language.md, "Values and comparisons", latest/earliest).
+    time: dt.time | None = None
 
     @property
     def display(self) -> str:
@@ -161,12 +164,31 @@ class Fact(Event):
 
 @attrs.frozen
 class ReviewAnswer:
-    """A person's answer to a needs-review criterion, recorded in the patient's file."""
+    """A person's answer to a needs-review criterion, recorded in the patient's file.
 
-    met: bool
+    `met` answers every question of the criterion (None: only the questions in `questions` are
+    answered); `questions` answers single questions, keyed by the question's text as the rule
+    writes it (docs/language.md, "Review answers").
+    """
+
+    met: bool | None
     by: str | None = None
     date: dt.date | None = None
     note: str | None = None
+    questions: dict[str, ReviewAnswer] = attrs.field(factory=dict)
+
+    def answer_to(self, question: str) -> ReviewAnswer | None:
+        """The answer to one question: its own, else the criterion's answer (if any)."""
+        wanted = question_key(question)
+        for text, answer in self.questions.items():
+            if question_key(text) == wanted:
+                return answer
+        return self if self.met is not None else None
+
+
+def question_key(text: str) -> str:
+    """Questions match ignoring case and runs of spaces, as visit names do."""
+    return " ".join(text.split()).casefold()
 
 
 @attrs.frozen

@@ -254,6 +254,7 @@ CDM_TABLES: dict[str, dict[str, str]] = {
         "answered_by": _v(255),
         "answer_date": _DATE,
         "note": "VARCHAR",
+        "question": "VARCHAR",
     },
     "criteria_visit": {"person_id": _ID, "visit_name": _v(255), "visit_date": _DATE},
     "criteria_attribute": {
