@@ -174,7 +174,6 @@ CR = "latest lab creatinine at screening"
         (f"{ALB} < 5 g/dL and {ALB} > 10 g/dL", "W103"),
         (f"{ALB} <= 5 g/dL and {ALB} >= 5 g/dL", None),  # exactly 5
         (f"{ALB} < 5 g/dL and {ALB} >= 50 g/L", "W103"),  # 50 g/L is 5 g/dL
-        (f"{ALB} between 10 and 5 g/dL", "W103"),
         (f"{ALB} between 5 and 5 g/dL exclusive", "W103"),
         (f"{ALB} between 5 and 5 g/dL", None),
         (f"{ALB} = 5 g/dL and {ALB} != 5 g/dL", "W103"),

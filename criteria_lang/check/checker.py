@@ -9,6 +9,7 @@ them. A file with errors still yields a `CompiledRules` (with `ok == False`) for
 from __future__ import annotations
 
 from collections.abc import Iterator
+from fractions import Fraction
 from pathlib import Path
 from typing import Any, Literal, Union
 
@@ -26,6 +27,7 @@ from criteria_lang.core.diagnostics import (
     did_you_mean,
     has_errors,
 )
+from criteria_lang.core.routes import ROUTE_GROUPS, ROUTE_NAMES, is_route_word
 from criteria_lang.core.units import Unit, UnitError, get_units
 from criteria_lang.syntax import nodes as n
 from criteria_lang.syntax.build import build
@@ -611,6 +613,7 @@ class Checker:
                 self.check_comparable(
                     value, self.operand_type(bound), expr.operand, bound, expr.span
                 )
+            self.check_range(expr.low, expr.high, expr.span)
         elif isinstance(expr, n.IsValue):
             kind = self.operand_type(expr.operand)
             numeric_result = expr.word in ("positive", "negative") and kind.query_kind in (
@@ -633,6 +636,42 @@ class Checker:
                     "use a comparison for numbers",
                     expr.span,
                 )
+            if isinstance(expr.operand, n.Sex):
+                self.check_sexes(expr)
+
+    def check_sexes(self, expr: n.InValues) -> None:
+        """`sex in ("F")`: the recorded sex is one of SEXES, and nothing else ever matches."""
+        for value in expr.values:
+            if value.casefold() in SEXES:
+                continue
+            hint = SEX_ABBREVIATIONS.get(value.casefold()) or did_you_mean(value, SEXES)
+            self.error(
+                "C306",
+                f"'{value}' is never the patient's sex, which is one of: {', '.join(SEXES)}",
+                f'write "{hint}"' if hint else f"use one of: {', '.join(SEXES)}",
+                expr.span,
+            )
+
+    def check_range(self, low: n.Operand, high: n.Operand, span: Span) -> None:
+        """`between 75 and 25`: a range whose low end is above its high end holds nothing."""
+        if not (isinstance(low, n.QuantityLit) and isinstance(high, n.QuantityLit)):
+            return
+        high_value = high.value
+        if low.unit is not None and high.unit is not None and low.unit != high.unit:
+            try:
+                high_value = self.units.convert(high.value, high.unit, low.unit)
+            except UnitError:
+                return  # reported as a unit problem
+        if low.value > high_value:
+            shown = f"between {fmt_fraction(low.value)} and {fmt_fraction(high.value)}"
+            self.error(
+                "C307",
+                f"`{shown}` is a range whose low end is above its high end: nothing is in it",
+                f"write the low end first: `between {fmt_fraction(high.value)}"
+                f"{' ' + high.unit if high.unit and high.unit != low.unit else ''} and "
+                f"{fmt_fraction(low.value)}{' ' + low.unit if low.unit else ''}`",
+                span,
+            )
 
     def check_comparable(
         self, left: ValueType, right: ValueType, lnode: Any, rnode: Any, span: Span
@@ -831,6 +870,17 @@ class Checker:
                     )
         if query.routes and query.kind != "medication":
             self.error("C304", "`route` applies to medications", "remove it", query.window.span)
+        for route in query.routes:
+            if not is_route_word(route):
+                hint = did_you_mean(route, (*ROUTE_NAMES, *ROUTE_GROUPS))
+                self.error(
+                    "C308",
+                    f"'{route}' is not a route the language knows",
+                    f"did you mean '{hint}'?"
+                    if hint
+                    else f"use one of: {', '.join((*ROUTE_NAMES, *ROUTE_GROUPS))}",
+                    query.span,
+                )
         if query.ended and query.kind != "medication":
             self.error(
                 "C304", "`ended` applies to medication exposures", "remove it", query.window.span
@@ -857,6 +907,14 @@ class Checker:
         """`of the same type` and `in any D` shape a count (docs: "Counting by type")."""
         if not query.same_type and query.period is None:
             return
+        period = query.period
+        if isinstance(period, n.Duration) and period.amount == 0:
+            self.error(
+                "C124",
+                f"`in any 0 {period.unit}`: a period of no days holds no case",
+                "write the period the protocol gives, e.g. `in any 12 months`",
+                period.span,
+            )
         if op != "count":
             self.error(
                 "C305",
@@ -870,6 +928,8 @@ class Checker:
         if query.kind != "medication":
             self.error("C304", "`dose` applies to medications", "remove it", dose.span)
             return
+        if dose.high is not None:
+            self.check_range(dose.value, dose.high, dose.span)
         for quantity in (dose.value, dose.high):
             if quantity is None:
                 continue
@@ -1181,13 +1241,27 @@ def is_open_class(concept: ConceptSet) -> bool:
     return any(is_open_class(member) for member in concept.members)
 
 
+# The values of `sex` (docs/language.md, "Values and comparisons"), and what protocols and data
+# abbreviate them to, for the fix of C306.
+SEXES = ("female", "male", "other")
+SEX_ABBREVIATIONS = {"f": "female", "w": "female", "woman": "female", "women": "female",
+                     "m": "male", "man": "male", "men": "male"}  # fmt: skip
+
+
+def fmt_fraction(value: Fraction) -> str:
+    """A literal number as written back in a message (`75`, `0.5`)."""
+    if value.denominator == 1:
+        return str(value.numerator)
+    return format(float(value), "g")
+
+
 DoseShape = Literal["amount", "daily", "per_kg", "per_kg_daily", "per_m2", "per_m2_daily"]
 
 
 def dose_shape(unit: Unit) -> DoseShape | None:
     """What a dose threshold measures, from its dimension (see docs/language.md, "Doses")."""
     units = get_units()
-    amounts = ("mg", "IU", "mmol")
+    amounts = ("mg", "IU", "mmol", "mL")  # mL: oral solutions, dosed by volume
     for amount in amounts:
         shapes: list[tuple[str, DoseShape]] = [
             (amount, "amount"),

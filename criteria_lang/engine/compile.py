@@ -17,7 +17,7 @@ from criteria_lang.core.units import Unit, UnitError, get_units
 from criteria_lang.engine.compile_values import ExprFn, ValueCompiler, ValueFn
 from criteria_lang.engine.context import Context
 from criteria_lang.engine.evidence import change_evidence, numeric_word, unit_problem
-from criteria_lang.engine.queries import exists_outcome
+from criteria_lang.engine.queries import QueryResult, exists_outcome
 from criteria_lang.engine.values import (
     AGE,
     MET,
@@ -69,6 +69,9 @@ class Compiler(ValueCompiler):
                 return self.at_least(node)
             case p.Conditional():
                 return self.conditional(node)
+            case p.Constant():
+                constant = Outcome(decided(node.value))
+                return lambda ctx: constant
             case p.Review():
                 return review(node.question)
             case p.Exists():
@@ -156,7 +159,7 @@ class Compiler(ValueCompiler):
 
     def exists(self, node: p.Exists) -> ExprFn:
         query_fn = self.query(node.query)
-        query, negated = node.query, node.negated
+        query, negated, known = node.query, node.negated, node.known
 
         def exists(ctx: Context) -> Outcome:
             try:
@@ -164,6 +167,8 @@ class Compiler(ValueCompiler):
             except MissingData as missing:
                 return Outcome(UNKNOWN, missing=(missing.reason,))
             outcome = exists_outcome(ctx, result, query)
+            if known and not outcome.truth.decided:
+                outcome = known_outcome(result, query, outcome)
             return negate(outcome) if negated else outcome
 
         return exists
@@ -206,11 +211,15 @@ class Compiler(ValueCompiler):
             except (UnitError, TypeError) as error:
                 return Outcome(UNKNOWN, evidence, (f"cannot compare {value.label}: {error}",))
             ok = in_bounds(v_low, lo, hi, bounds)
-            detail = (
-                f"{shown} between {fmt_quantity(lo, low.unit)} and {fmt_quantity(hi, low.unit)} "
-                f"({bounds}): {'yes' if ok else 'no'}"
+            range_text = (
+                f"between {fmt_quantity(lo, low.unit)} and {fmt_quantity(hi, low.unit)} ({bounds})"
             )
             evidence = tuple(dict.fromkeys(evidence + low.evidence + high.evidence))
+            if value.lower_bound and not (low.lower_bound or high.lower_bound):
+                return between_lower_bound(
+                    value, v_low, hi, bounds, shown, range_text, evidence, ctx
+                )
+            detail = f"{shown} {range_text}: {'yes' if ok else 'no'}"
             evidence = evidence + change_evidence(value, low)
             return Outcome(decided(ok), evidence + (Evidence(value.label, detail),))
 
@@ -258,15 +267,30 @@ class Compiler(ValueCompiler):
 # --------------------------------------------------------------------------- helpers
 
 
+def known_outcome(result: QueryResult, query: p.Query, open_: Outcome) -> Outcome:
+    """`known`: what the record does not show is not so (docs: "Known"). A fact recorded as
+    neither yes nor no stays unknown: the record shows something, but not which."""
+    if result.matched:
+        return open_
+    shown = "; ".join(reason for _, reason in result.undecided)
+    detail = f"none recorded {query.window.text}" + (f" (not usable: {shown})" if shown else "")
+    return Outcome(NOT_MET, open_.evidence + (Evidence(f"known {query.label}", detail),))
+
+
 def review(question: str) -> ExprFn:
+    """A question for a person: the patient's answer to it (or to every question of the
+    criterion) decides it (docs/language.md, "Review answers")."""
+
     def review(ctx: Context) -> Outcome:
-        answer = ctx.patient.reviews.get(ctx.criterion_id)
-        if answer is None:
+        answers = ctx.patient.reviews.get(ctx.criterion_id)
+        answer = answers.answer_to(question) if answers is not None else None
+        if answer is None or answer.met is None:
             return Outcome(REVIEW, questions=(question,))
         who = f" by {answer.by}" if answer.by else ""
         when = f" on {fmt_date(answer.date)}" if answer.date else ""
         note = f": {answer.note}" if answer.note else ""
-        evidence = Evidence("review", f"answered {'yes' if answer.met else 'no'}{who}{when}{note}")
+        what = "answered" if answer is answers else f'"{clip(question, 80)}" answered'
+        evidence = Evidence("review", f"{what} {'yes' if answer.met else 'no'}{who}{when}{note}")
         return Outcome(decided(answer.met), (evidence,))
 
     return review
@@ -316,6 +340,26 @@ def decide_lower_bound(
         return Outcome(NOT_MET, evidence + (Evidence(a.label, f"{shown} {op} {threshold}: no"),))
     why = "; ".join(a.missing) if a.missing else ctx.coverage_text()
     return Outcome(UNKNOWN, evidence, (f"{a.label} is at least {shown}, but {why}",))
+
+
+def between_lower_bound(
+    value: Value,
+    at_least: Fraction,
+    high: Fraction,
+    bounds: str,
+    shown: str,
+    range_text: str,
+    evidence: tuple[Evidence, ...],
+    ctx: Context,
+) -> Outcome:
+    """`count ... between A and B` where the count is only a lower bound (a window the record
+    does not fully cover, undecided events): past the upper bound it is not met; otherwise
+    more events could lie outside what is known (docs: "Values and comparisons")."""
+    above = at_least > high if bounds in ("inclusive", "right-inclusive") else at_least >= high
+    if above:
+        return Outcome(NOT_MET, evidence + (Evidence(value.label, f"{shown} {range_text}: no"),))
+    why = "; ".join(value.missing) if value.missing else ctx.coverage_text()
+    return Outcome(UNKNOWN, evidence, (f"{value.label} is at least {shown}, but {why}",))
 
 
 def aligned(a: Value, b: Value, converter: Converter | None) -> tuple[Fraction, Fraction, str]:

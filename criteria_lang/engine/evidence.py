@@ -111,10 +111,13 @@ def daily_unit(daily: Quantity) -> Unit:
 
 
 def is_amount(quantity: Quantity) -> bool:
-    """An amount (mg, IU), not already an amount per day."""
-    units = get_units()
-    unit = unit_of(quantity)
-    return not units.compatible(unit, "mg/day") and not units.compatible(unit, "IU/day")
+    """An amount (mg, IU, mL), not already an amount per time (mg/day, mL/d, IU/week)."""
+    return is_amount_unit(unit_of(quantity))
+
+
+def is_amount_unit(unit: Unit) -> bool:
+    """A unit with no time in it: a daily dose recorded in it is an amount given each day."""
+    return "[time]" not in unit.dimensionality
 
 
 def numeric_word(

@@ -14,10 +14,18 @@ from criteria_lang.core.concepts import ConceptSet, QuantityAttr
 from criteria_lang.core.dates import OutOfCalendar, period_last_day
 from criteria_lang.core.diagnostics import clip
 from criteria_lang.core.results import Evidence
+from criteria_lang.core.routes import route_of_text
 from criteria_lang.core.units import UnitError, get_units
 from criteria_lang.engine.context import Context
 from criteria_lang.engine.doses import dose_amount, dose_pattern, duration_runs
-from criteria_lang.engine.evidence import event_evidence, note_evidence, numeric_word, unit_problem
+from criteria_lang.engine.evidence import (
+    describe_event,
+    event_evidence,
+    note_evidence,
+    numeric_word,
+    unit_problem,
+)
+from criteria_lang.engine.series import pick_one
 from criteria_lang.engine.values import (
     MET,
     NOT_MET,
@@ -156,8 +164,13 @@ def filtered(
     undecided: list[tuple[Event, str]] = []
     details: list[Evidence] = []
     for event in events:
-        if query.routes and not route_ok(event, query.routes):
-            continue
+        if query.routes:
+            route = route_ok(event, query.routes)
+            if isinstance(route, str):
+                undecided.append((event, route))
+                continue
+            if not route:
+                continue
         if query.statuses and not status_ok(event, query.statuses):
             continue
         verdict = first_failure(ctx, event, filters)
@@ -222,9 +235,17 @@ def after_filters(
 # --------------------------------------------------------------------------- filters
 
 
-def route_ok(event: Event, routes: tuple[str, ...]) -> bool:
-    route = getattr(event, "route", None)
-    return route is not None and route.casefold() in routes
+def route_ok(event: Event, routes: tuple[str, ...]) -> bool | str:
+    """Is the event's route one of `routes` (names of core/routes.py)? A record with no route, or
+    a route the table does not know, cannot say: undecided, with why (docs: "Routes")."""
+    recorded = getattr(event, "route", None)
+    if recorded is None or not recorded.strip():
+        return f"{describe_event(event)}: no route recorded (route {' or '.join(routes)} asked)"
+    route = route_of_text(recorded)
+    if route is None:
+        shown = clip(recorded, 60)
+        return f"{describe_event(event)}: the route '{shown}' is not one the language knows"
+    return route in routes
 
 
 def status_ok(event: Event, statuses: tuple[str, ...]) -> bool:
@@ -235,7 +256,9 @@ def status_ok(event: Event, statuses: tuple[str, ...]) -> bool:
     return status.casefold() in statuses
 
 
-def attribute_equal(actual: object, wanted: str | p.Number) -> bool:
+def attribute_equal(actual: object, wanted: str | p.Number | bool) -> bool:
+    if isinstance(wanted, bool):
+        return actual is wanted
     if isinstance(wanted, p.Number):
         return isinstance(actual, Fraction) and actual == wanted.value
     return str(actual).casefold() == wanted.casefold()
@@ -408,15 +431,25 @@ def exists_outcome(ctx: Context, result: QueryResult, query: p.Query) -> Outcome
 
 def fact_outcome(result: QueryResult, label: str) -> Outcome:
     """A fact is met when its latest record in the window says yes (docs: "Facts")."""
-    latest = max(result.matched, key=lambda e: (e.start, e.id))
-    assert isinstance(latest, Fact)
-    value = latest.value
-    evidence = (event_evidence(latest, label),)
-    truthy = matches_word(value, "true") if not isinstance(value, Fraction) else value != 0
+    latest, tied = pick_one(result.matched, latest=True)
+    answers = [fact_answer(e) for e in (latest, *tied)]
+    evidence = tuple(event_evidence(e, label) for e in (latest, *tied))
+    truthy = answers[0]
     if truthy is None:
-        shown = clip(str(value), 100)
+        shown = clip(str(getattr(latest, "value", None)), 100)
         return Outcome(UNKNOWN, evidence, (f"{label} is recorded as '{shown}', not yes/no",))
+    if any(answer != truthy for answer in answers):
+        day = fmt_date(latest.start)
+        reason = f"{label} is recorded as yes and as no on {day}, with no times to order them"
+        return Outcome(UNKNOWN, evidence, (reason,))
     return Outcome(decided(truthy), evidence)
+
+
+def fact_answer(event: Event) -> bool | None:
+    """A fact record's yes or no (None: neither)."""
+    assert isinstance(event, Fact)
+    value = event.value
+    return matches_word(value, "true") if not isinstance(value, Fraction) else value != 0
 
 
 # --------------------------------------------------------------------------- counting

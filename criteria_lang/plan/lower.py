@@ -30,6 +30,7 @@ from criteria_lang.core.concepts import ConceptSet, QuantityAttr, UnitAttr, mola
 from criteria_lang.core.data_units import DATA_UNITS
 from criteria_lang.core.dates import approximate_days
 from criteria_lang.core.derived import BODY_MEASURE_TOLERANCE_DAYS
+from criteria_lang.core.routes import expand
 from criteria_lang.core.units import IncompatibleUnits, Unit, UnitError, get_units
 from criteria_lang.plan import model as p
 from criteria_lang.records.timeline import format_number
@@ -42,6 +43,7 @@ EXPR_NODES = (
     n.AtLeast,
     n.Review,
     n.Conditional,
+    n.Constant,
     n.Truth,
     n.Compare,
     n.Between,
@@ -192,6 +194,8 @@ class Lowering:
                     self.expr(node.then, module),
                     self.expr(node.otherwise, module),
                 )
+            case n.Constant():
+                return p.Constant(node.value)
             case n.Truth():
                 return self.truth(node.operand, module)
             case n.Compare():
@@ -217,7 +221,7 @@ class Lowering:
         raise LoweringError(f"{type(operand).__name__} is not a condition")
 
     def exists(self, node: n.Exists, module: Module) -> p.Exists:
-        return p.Exists(self.query(node.query, module), node.negated)
+        return p.Exists(self.query(node.query, module), node.negated, node.closed)
 
     def compare(self, node: n.Compare, module: Module) -> p.Compare:
         left, op, right = node.left, node.op, node.right
@@ -376,7 +380,7 @@ class Lowering:
             concept=concept,
             window=self.window(node.window, concept, module),
             label=f"{node.kind} {concept.short_name}",
-            routes=tuple(dict.fromkeys(r.casefold() for r in node.routes)),
+            routes=expand(node.routes),
             statuses=tuple(dict.fromkeys(s.casefold() for s in node.statuses)),
             where=tuple(self.attribute_filter(w) for w in node.where),
             value=self.value_filter(node.value, molar) if node.value is not None else None,
@@ -531,11 +535,10 @@ class Lowering:
         found = self.conversions[key] = p.Conversion(threshold.text, None, tuple(factors))
         return found
 
-    def is_amount(self, unit: Unit) -> bool:
-        """Not already a daily rate (as the engine reads a recorded dose)."""
-        return not self.units.compatible(unit, "mg/day") and not self.units.compatible(
-            unit, "IU/day"
-        )
+    @staticmethod
+    def is_amount(unit: Unit) -> bool:
+        """Not already an amount per time (as the engine reads a recorded dose: mL/d too)."""
+        return "[time]" not in unit.dimensionality
 
     def factor(self, source: Unit, target: Unit, molar: Fraction | None) -> Fraction | None:
         # Most pairs differ in dimension: say no without building the registry's error message.

@@ -200,7 +200,7 @@ class AttributeFilter:
 
     name: str
     op: AttributeOp
-    values: tuple[str | Number, ...]
+    values: tuple[str | Number | bool, ...]
 
 
 @attrs.frozen
@@ -428,6 +428,13 @@ class Conditional:
 
 
 @attrs.frozen
+class Constant:
+    """`true` (met) or `false` (not met)."""
+
+    value: bool
+
+
+@attrs.frozen
 class Review:
     """A person must judge: `question` is what to ask."""
 
@@ -436,10 +443,12 @@ class Review:
 
 @attrs.frozen
 class Exists:
-    """A query as a condition: met when an event matches (`negated`: when none does)."""
+    """A query as a condition: met when an event matches (`negated`: when none does). `known`:
+    the closed world, met when the record has a matching event and not met otherwise."""
 
     query: Query
     negated: bool = False
+    known: bool = False
 
 
 @attrs.frozen
@@ -500,6 +509,7 @@ Expr = (
     | Not
     | AtLeast
     | Conditional
+    | Constant
     | Review
     | Exists
     | UseDefinition
@@ -613,6 +623,7 @@ NODE_TYPES: tuple[type, ...] = (
     Not,
     AtLeast,
     Conditional,
+    Constant,
     Review,
     Exists,
     UseDefinition,

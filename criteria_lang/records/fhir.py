@@ -37,6 +37,7 @@ from typing import Any
 import attrs
 import orjson
 
+from criteria_lang.core.routes import route_of_code
 from criteria_lang.core.units import UnitError, get_units
 from criteria_lang.records.files import data_suffix, open_binary, read_bytes
 from criteria_lang.records.patient_json import Problem, RecordError
@@ -690,6 +691,9 @@ class _Scope:
     medications: dict[str, dict[str, Any]] = attrs.field(factory=dict)
     # fullUrl -> resource type, to tell a reference to a Group from one to a Patient.
     types_by_url: dict[str, str] = attrs.field(factory=dict)
+    # MedicationRequests with a repeating dosage and no end: standing orders, which last until
+    # the drug is ordered again (docs/fhir.md, "Dates"): the ids of their exposures.
+    standing_orders: set[str] = attrs.field(factory=set)
 
 
 _Reader = Callable[[_Ctx, dict[str, Any], str, _Scope], list[Event]]
@@ -913,8 +917,29 @@ def _daily_dose(ctx: _Ctx, value: object, path: str) -> Quantity | None:
     return None
 
 
+# Route codings read through core/routes.py: SNOMED CT, and the EDQM Standard Terms, whose FHIR
+# system URI is `https://standardterms.edqm.eu` (HL7 Europe's UNICOM guide, input/fsh/aliases.fsh;
+# the http form is read too).
+_ROUTE_SYSTEMS = {
+    "http://snomed.info/sct": "snomed",
+    "urn:oid:2.16.840.1.113883.6.96": "snomed",
+    "https://standardterms.edqm.eu": "edqm",
+    "http://standardterms.edqm.eu": "edqm",
+}
+
+
 def _route(ctx: _Ctx, value: object, path: str) -> str | None:
-    """A route as a lowercased word: "Oral route (qualifier value)" -> "oral"."""
+    """A route: the name of core/routes.py for a SNOMED CT or EDQM coding it knows, else its
+    text as a lowercased word ("Oral route (qualifier value)" -> "oral")."""
+    concept = value if isinstance(value, dict) else None
+    codings = concept.get("coding") if concept is not None else None
+    for coding in codings if isinstance(codings, list) else ():
+        if isinstance(coding, dict):
+            system, code = coding.get("system"), coding.get("code")
+            short = _ROUTE_SYSTEMS.get(system) if isinstance(system, str) else None
+            named = route_of_code(short, code) if short and isinstance(code, str) else None
+            if named is not None:
+                return named
     label = _concept_label(ctx, value, path)
     if label is None:
         return None
@@ -1037,8 +1062,11 @@ def _read_medication(ctx: _Ctx, res: dict[str, Any], rid: str, scope: _Scope) ->
         rtype == "MedicationAdministration" and status == "in-progress"
     )
     if end is None and not ongoing:
-        # The missing-end rule of docs/patient-format.md (as OHDSI Circe): one day of exposure.
+        # The missing-end rule of docs/patient-format.md (as OHDSI Circe): one day of exposure,
+        # unless a later order of the same drug renews this one (`_renewed`).
         end = start
+        if rtype == "MedicationRequest" and per_day is not None:
+            scope.standing_orders.add(_event_id(rtype, rid))
     _check_order(ctx, start, end, date_path)
     if ctx.problems:
         return []
@@ -1200,6 +1228,30 @@ def _interpretation(ctx: _Ctx, obj: dict[str, Any], path: str) -> str | None:
     return _concept_word(ctx, items[0], path + ".interpretation[0]") if items else None
 
 
+def _time_of_day(value: object) -> dt.time | None:
+    """The time of day a dateTime writes, on the local clock of the record (its zone is not
+    applied, as for its day): it orders the results of one day."""
+    if not isinstance(value, str) or len(value) < 16 or value[10] != "T":
+        return None
+    clock = value[11:].rstrip("Z").split("+")[0].split("-")[0]
+    try:
+        return dt.time.fromisoformat(clock)
+    except ValueError:
+        return None
+
+
+def _observation_time(res: dict[str, Any]) -> dt.time | None:
+    """The time of day of the Observation's date (the first of its date elements given)."""
+    for key in ("effectiveDateTime", "effectivePeriod", "effectiveInstant", "issued"):
+        raw = res.get(key)
+        if raw is None:
+            continue
+        if key == "effectivePeriod":
+            raw = raw.get("start") if isinstance(raw, dict) else None
+        return _time_of_day(raw)
+    return None
+
+
 def _observation_date(ctx: _Ctx, res: dict[str, Any]) -> dt.date | None:
     for key in ("effectiveDateTime", "effectivePeriod", "effectiveInstant", "issued"):
         raw = res.get(key)
@@ -1244,6 +1296,7 @@ def _read_observation(ctx: _Ctx, res: dict[str, Any], rid: str, scope: _Scope) -
     if ctx.problems or codes is None or day is None:
         return []
     event_id = _event_id("Observation", rid)
+    time = _observation_time(res)
     if kind == "fact":
         # A fact (criteria_lang.records.fhir_write): yes/no, text, or a pure number.
         fact_value: str | bool | Fraction | None
@@ -1262,6 +1315,7 @@ def _read_observation(ctx: _Ctx, res: dict[str, Any], rid: str, scope: _Scope) -
             start=day,
             end=day,
             source=event_id,
+            time=time,
             value=fact_value,
         )
         return [fact]
@@ -1289,6 +1343,7 @@ def _read_observation(ctx: _Ctx, res: dict[str, Any], rid: str, scope: _Scope) -
                 start=day,
                 end=day,
                 source=event_id,
+                time=time,
                 value=value,
                 reference_range=reference,
                 interpretation=interpretation,
@@ -1304,6 +1359,7 @@ def _read_observation(ctx: _Ctx, res: dict[str, Any], rid: str, scope: _Scope) -
                 start=day,
                 end=day,
                 source=f"{event_id}#component[{index}]",
+                time=time,
                 value=part_value,
                 reference_range=part_reference,
                 interpretation=part_interpretation,
@@ -1471,9 +1527,27 @@ def _read_patient(res: dict[str, Any], entry: _Entry, rid: str) -> _PatientBuild
     if sex is not None and sex not in GENDERS:
         ctx.wrong(".gender", "one of " + ", ".join(sorted(GENDERS)), sex)
     build = _PatientBuild(rid, source, birth, sex, coverage=_coverage_extension(ctx, res))
+    died = res.get("deceasedDateTime")
+    if died is not None:
+        day = _date(ctx, died, ".deceasedDateTime")
+        if day is not None:
+            build.events.append(_death(rid, day))
     if ctx.problems:
         build.error = RecordError(source, tuple(ctx.problems))
     return build
+
+
+# SNOMED CT 419620001 "Death (event)", the code of OMOP's standard Death concept (4306655): the
+# OMOP reader reads a death row as a condition with it, and so does this reader a Patient's
+# deceasedDateTime (stdlib `conditions.death`). deceasedBoolean gives no date and is not read.
+_DEATH = Code("snomed", "419620001", "Death")
+
+
+def _death(rid: str, day: dt.date) -> Condition:
+    event_id = f"Patient/{rid}/deceased"
+    return Condition(
+        id=event_id, kind="condition", codes=(_DEATH,), start=day, end=None, source=event_id
+    )
 
 
 class _Assembler:
@@ -1547,7 +1621,7 @@ class _Assembler:
                 yield build.error
             else:
                 self.summary.patients += 1
-                yield _finish(build, self.dates)
+                yield _finish(build, self.dates, self.scope.standing_orders)
 
     def add_patient(self, res: dict[str, Any], entry: _Entry, rid: str) -> None:
         build = _read_patient(res, entry, rid)
@@ -1614,8 +1688,34 @@ class _Assembler:
         build.events.extend(events)
 
 
-def _finish(build: _PatientBuild, dates: Mapping[str, dt.date]) -> Patient:
-    events = tuple(build.events)
+def _renewed(events: list[Event], standing: set[str]) -> list[Event]:
+    """Standing orders (a MedicationRequest with a repeating dosage and no end) that the same
+    drug's next order renews last until the day before that order: a chronic drug ordered again
+    every year is taken all year, not one day a year (Synthea writes such renewals). The last
+    order of a series, with no renewal, keeps the missing-end rule (one day; ongoing if active).
+    """
+    if not standing:
+        return events
+    later: dict[tuple[tuple[str, str], ...], list[MedicationExposure]] = {}
+    for event in events:
+        if isinstance(event, MedicationExposure) and event.id.startswith("MedicationRequest/"):
+            key = tuple(sorted((c.system, c.code) for c in event.codes))
+            later.setdefault(key, []).append(event)
+    renewals: dict[str, dt.date] = {}
+    for orders in later.values():
+        orders.sort(key=lambda e: e.start)
+        for order, renewal in zip(orders, orders[1:], strict=False):
+            if order.id in standing and renewal.start > order.start:
+                renewals[order.id] = renewal.start - dt.timedelta(days=1)
+    if not renewals:
+        return events
+    return [attrs.evolve(e, end=renewals[e.id]) if e.id in renewals else e for e in events]
+
+
+def _finish(
+    build: _PatientBuild, dates: Mapping[str, dt.date], standing: set[str] | None = None
+) -> Patient:
+    events = tuple(_renewed(build.events, standing or set()))
     coverage: tuple[Interval, ...] = ()
     if build.coverage is not None:
         coverage = build.coverage

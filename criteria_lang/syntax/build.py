@@ -259,6 +259,8 @@ class Builder:
         if kind == "conditional":
             cond, then, other = (self.expr(c) for c in tree.children)
             return n.Conditional(cond, then, other, span=span)
+        if kind == "boolean":
+            return n.Constant(self.word(tree) == "true", span=span)
         if kind == "truth":
             return n.Truth(self.operand(tree.children[0]), span=span)
         if kind == "compare":
@@ -336,10 +338,11 @@ class Builder:
             return n.Aggregate(op, self.query(tree.children[1]), span=span)  # type: ignore[arg-type]
         if kind == "exists":
             children = tree.children
-            negated = False
+            negated = closed = False
             if len(children) == 2:
                 negated = self.word(children[0]) == "no"
-            return n.Exists(negated, self.query(children[-1]), span=span)
+                closed = self.word(children[0]) == "known"
+            return n.Exists(negated, self.query(children[-1]), span=span, closed=closed)
         if kind == "age":
             return n.Age(self.name(tree.children[0]), span=span)
         if kind == "age_at_visit":
@@ -447,9 +450,11 @@ class Builder:
             name, op, (self.attr_literal(tree.children[2]),), span=self.span(tree)
         )
 
-    def attr_literal(self, item: Tree | Token) -> str | n.QuantityLit:
+    def attr_literal(self, item: Tree | Token) -> str | n.QuantityLit | bool:
         if isinstance(item, Token) and item.type == "STRING":
             return self.string(item)
+        if isinstance(item, Tree) and item.data == "boolean":
+            return self.word(item) == "true"
         return self.quantity(item)
 
     def value_filter(self, tree: Tree) -> n.ValueFilter:

@@ -26,6 +26,7 @@ CATEGORY_OF_RULE: dict[str, Category] = {
     "code_system": "code_system",
     "aggregate_op": "aggregate",
     "value_word": "constant",
+    "boolean": "constant",
     "limit_word": "constant",
     "bounds": "constant",
     "or_expr": "operator",

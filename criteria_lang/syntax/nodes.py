@@ -196,7 +196,7 @@ class AttributeFilter:
 
     name: str
     op: str  # comparator or "in"
-    values: tuple[str | QuantityLit, ...]
+    values: tuple[str | QuantityLit | bool, ...]
     span: Span = _span
 
 
@@ -242,11 +242,13 @@ class Aggregate:
 
 @attrs.frozen
 class Exists:
-    """A query as a truth value: `any` (default) or `no` matching event."""
+    """A query as a truth value: `any` (default) or `no` matching event; `known` (closed): met
+    when the record has one, else not met, whatever the coverage."""
 
     negated: bool
     query: Query
     span: Span = _span
+    closed: bool = False
 
 
 @attrs.frozen
@@ -382,6 +384,14 @@ class Conditional:
 
 
 @attrs.frozen
+class Constant:
+    """`true` or `false`: a condition that is always met, or never."""
+
+    value: bool
+    span: Span = _span
+
+
+@attrs.frozen
 class Truth:
     """An operand used as a condition: a query (exists) or a reference to a boolean definition."""
 
@@ -427,7 +437,9 @@ class InValues:
     span: Span = _span
 
 
-Expr = Union[And, Or, Not, AtLeast, Review, Conditional, Truth, Compare, Between, IsValue, InValues]
+Expr = Union[
+    And, Or, Not, AtLeast, Review, Conditional, Constant, Truth, Compare, Between, IsValue, InValues
+]
 
 # ------------------------------------------------------------------ declarations
 

@@ -530,6 +530,8 @@ class Formatter:
             return "review " + self.raw_string(expr.question, expr.span.start, expr.span.end)
         if isinstance(expr, n.Truth):
             return self.operand(expr.operand)
+        if isinstance(expr, n.Constant):
+            return "true" if expr.value else "false"
         if isinstance(expr, n.Compare):
             return f"{self.operand(expr.left)} {expr.op} {self.operand(expr.right)}"
         if isinstance(expr, n.Between):
@@ -570,6 +572,8 @@ class Formatter:
             parsed = self.parsed.get(("exists", operand.span.start))
             if operand.negated:
                 quantifier = "no "
+            elif operand.closed:
+                quantifier = "known "
             elif parsed is not None and len(parsed.children) == 2:
                 quantifier = "any "
             else:
@@ -775,6 +779,8 @@ class Formatter:
         for value in where.values:
             if isinstance(value, n.QuantityLit):
                 values.append(self.quantity(value))
+            elif isinstance(value, bool):
+                values.append("true" if value else "false")
             else:
                 values.append(self.raw_string(value, where.span.start, where.span.end, nth))
                 nth += 1

@@ -461,7 +461,8 @@ RULES: tuple[Rule, ...] = (
         "warning",
         "A criterion or condition that can never be met",
         "Detected: comparisons of the same value that no number satisfies together "
-        "(`x < 5 and x > 10`, `x between 10 and 5`), a condition and its opposite joined by "
+        "(`x < 5 and x > 10`, `x between 5 and 5 exclusive`; a reversed range is the "
+        "compiler's C307), a condition and its opposite joined by "
         "`and` (`a and not a`, `x is positive and x is negative`, `any q and no q`), "
         "`at least N of` with fewer than N parts that can be met, two numbers compared, and "
         "`not` of an always-met condition.",
@@ -792,9 +793,8 @@ class Constancy:
                 if define is not None and isinstance(define.expr, n.Exists):
                     operand = define.expr
             if isinstance(operand, n.Exists):
-                return Constraint(
-                    ("exists", operand.query), truths=frozenset({not operand.negated})
-                )
+                family = "known" if operand.closed else "exists"
+                return Constraint((family, operand.query), truths=frozenset({not operand.negated}))
             return Constraint(("truth", operand), truths=frozenset({True}))
         if isinstance(expr, n.Compare):
             left, op, right = expr.left, expr.op, expr.right
