@@ -15,6 +15,7 @@ from typing import Any, Literal, Union
 
 import attrs
 
+from criteria_lang.core.dates import MAX_DURATION_DAYS, MAX_DURATION_YEARS, approximate_days
 from criteria_lang.core.derived import BUILTINS, Builtin
 from criteria_lang.core.diagnostics import (
     NO_SPAN,
@@ -24,6 +25,7 @@ from criteria_lang.core.diagnostics import (
     did_you_mean,
     has_errors,
 )
+from criteria_lang.core.numbers import format_number
 from criteria_lang.core.units import Unit, UnitError, get_units
 from criteria_lang.plan.concepts import ConceptSet, QuantityAttr, UnitAttr
 from criteria_lang.syntax import nodes as n
@@ -818,6 +820,8 @@ class Checker:
         """`of the same type` and `in any D` shape a count (docs: "Counting by type")."""
         if not query.same_type and query.period is None:
             return
+        if isinstance(query.period, n.Duration):
+            self.check_duration(query.period, None)
         if op != "count":
             self.error(
                 "C305",
@@ -874,7 +878,18 @@ class Checker:
             return
         if isinstance(duration, n.Duration):
             days = duration.amount * (7 if duration.unit == "weeks" else 1)
-            if days.denominator != 1:
+            if approximate_days(duration.amount, duration.unit) > MAX_DURATION_DAYS:
+                # Dates are years 1 to 9999: a window of thousands of years from any real
+                # screening date leaves them, and every patient would be unknown. Said here,
+                # once, instead (docs/limits.md).
+                self.error(
+                    "C124",
+                    f"{format_number(duration.amount)} {duration.unit} is longer than "
+                    f"{MAX_DURATION_YEARS} years, the longest duration a rule may write",
+                    "write a shorter duration; `ever` or `any time` for no limit",
+                    duration.span,
+                )
+            elif days.denominator != 1:
                 self.error(
                     "C121",
                     f"{duration.amount} {duration.unit} is not a whole number of "

@@ -184,22 +184,10 @@ def cmd_check(args: argparse.Namespace) -> int:
 
 
 def looks_like_fhir(path: Path) -> bool:
-    """FHIR when a JSON/NDJSON file (the first found in a folder) has a `resourceType`."""
-    candidates = (
-        [path]
-        if path.is_file()
-        else sorted(
-            p for p in path.rglob("*") if p.suffix.lower() in (".json", ".ndjson", ".jsonl")
-        )[:1]
-    )
-    for candidate in candidates:
-        try:
-            with candidate.open("rb") as handle:
-                head = handle.read(4096)
-        except OSError:
-            return False
-        return b'"resourceType"' in head
-    return False
+    """FHIR when a JSON/NDJSON file (any one of a folder's) has a `resourceType`."""
+    from criteria_lang.records.detect import any_fhir
+
+    return any_fhir(path)
 
 
 def is_fhir_input(path: Path, input_format: str) -> bool:
@@ -220,10 +208,16 @@ def read_records(
     if str(path) == "-":
         yield from iter_patients_from_lines(sys.stdin.buffer, "<stdin>")
         return
-    if is_fhir_input(path, input_format):
+    if input_format == "fhir":
         from criteria_lang.records.fhir import read_fhir
 
         yield from read_fhir(path, dates=dates, summary=summary)
+        return
+    if input_format == "auto":
+        # Each file is read in the format its content calls for (a folder may hold both).
+        from criteria_lang.records.detect import read_any
+
+        yield from read_any(path, dates, summary)
         return
     yield from read_patients(path)
 

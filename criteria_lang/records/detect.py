@@ -1,0 +1,93 @@
+"""Which reader reads a file: our patient format or FHIR R4, decided file by file.
+
+A folder may hold both (an export next to hand-written records). Each file is sniffed on its
+own, so a folder whose first file is of one format does not make the rest be read in it. FHIR
+NDJSON files of one folder are one bulk export and are joined together (records.fhir).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+
+from criteria_lang.records.fhir import (
+    ReadSummary,
+    read_fhir,
+    read_fhir_bundle_file,
+    read_ndjson,
+)
+from criteria_lang.records.patient_json import (
+    Problem,
+    RecordError,
+    read_patient_file,
+    read_patients,
+)
+from criteria_lang.records.timeline import Patient
+
+SUFFIXES = frozenset({".json", ".jsonl", ".ndjson"})
+_LINE_SUFFIXES = frozenset({".jsonl", ".ndjson"})
+# Enough of a file to find `"resourceType"`, which FHIR writes first or nearly so.
+_SNIFF_BYTES = 4096
+
+
+def is_fhir_file(file: Path) -> bool:
+    """FHIR when the start of the file names a `resourceType` (no file of our format does)."""
+    try:
+        with file.open("rb") as handle:
+            head = handle.read(_SNIFF_BYTES)
+    except (OSError, ValueError):  # ValueError: a NUL character in the path
+        return False
+    return b'"resourceType"' in head
+
+
+def _data_files(root: Path, errors: list[OSError]) -> list[Path]:
+    """The data files under `root`, recursively, in the order records.patient_json reads a
+    folder (sorted by their path inside it)."""
+    found: list[Path] = []
+    for folder, dirs, files in os.walk(root, onerror=errors.append):
+        dirs.sort()
+        found.extend(Path(folder, n) for n in files if Path(n).suffix.lower() in SUFFIXES)
+    return sorted(found, key=lambda file: file.relative_to(root).parts)
+
+
+def any_fhir(path: Path) -> bool:
+    """Does `path` (a file, or any data file under a folder) hold FHIR?"""
+    if not path.is_dir():
+        return is_fhir_file(path)
+    return any(is_fhir_file(file) for file in _data_files(path, []))
+
+
+def read_any(
+    path: Path, dates: Mapping[str, dt.date], summary: ReadSummary | None
+) -> Iterator[Patient | RecordError]:
+    """Every record under `path`, each file read by the reader its content calls for. FHIR
+    patients get `dates`; `summary` collects what the FHIR reader did. Nothing is raised."""
+    summary = summary if summary is not None else ReadSummary()
+    if not path.is_dir():
+        if is_fhir_file(path):
+            yield from read_fhir(path, dates=dates, summary=summary)
+        else:
+            yield from read_patients(path)
+        return
+    errors: list[OSError] = []
+    folders = _data_files(path, errors)
+    for error in errors:
+        where = str(error.filename or path)
+        reason = error.strerror or str(error)
+        yield RecordError(where, (Problem("$", f"The directory cannot be read: {reason}."),))
+    kinds = {file: is_fhir_file(file) for file in folders}
+    # The FHIR NDJSON files of one folder are one bulk export: read together, where the first
+    # of them comes in the order.
+    exports: dict[Path, list[Path]] = {}
+    for file, fhir in kinds.items():
+        if fhir and file.suffix.lower() in _LINE_SUFFIXES:
+            exports.setdefault(file.parent, []).append(file)
+    for file, fhir in kinds.items():
+        if not fhir:
+            yield from read_patient_file(file)
+        elif file.suffix.lower() not in _LINE_SUFFIXES:
+            yield from read_fhir_bundle_file(file, dates, summary)
+        elif file == exports[file.parent][0]:
+            yield from read_ndjson(exports[file.parent], dates=dates, summary=summary)
