@@ -89,6 +89,16 @@ def answer(criterion: str, met: bool | None) -> Patch:
     return patch
 
 
+def stop(event_id: str, last_day: str) -> Patch:
+    """An ongoing exposure (or one with another end) ends on `last_day`."""
+    return set_fields(event_id, end=last_day, ongoing=None)
+
+
+def switch(event_id: str, last_day: str, *then: dict[str, Any]) -> Patch:
+    """`event_id` ends on `last_day` and the events `then` follow (a new dose, another drug)."""
+    return chain(stop(event_id, last_day), add(*then))
+
+
 def chain(*patches: Patch) -> Patch:
     def patch(doc: dict[str, Any]) -> None:
         for p in patches:
@@ -150,12 +160,17 @@ def medication(
 
 
 def dosing(
-    value: float, unit: str = "mg", every: str = "d", times: int = 1, route: str | None = None
+    value: float,
+    unit: str = "mg",
+    every: str = "d",
+    times: int = 1,
+    route: str | None = None,
+    period: int = 1,
 ) -> dict[str, Any]:
-    """`value` `unit` given `times` every 1 `every` (d, wk, mo), by `route`."""
+    """`value` `unit` given `times` every `period` `every` (d, wk, mo), by `route`."""
     fields: dict[str, Any] = {
         "dose": {"value": value, "unit": unit},
-        "frequency": {"count": times, "period": 1, "unit": every},
+        "frequency": {"count": times, "period": period, "unit": every},
     }
     if route is not None:
         fields["route"] = route

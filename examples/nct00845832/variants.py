@@ -22,6 +22,7 @@ from generate import (
     result,
     set_fields,
     set_patient,
+    switch,
 )
 
 SCREENING, BASELINE = "2024-03-04", "2024-03-18"
@@ -185,10 +186,7 @@ VARIANTS = [
         "stable over the 4 weeks before screening.",
         "ineligible",
         ("I6",),
-        chain(
-            set_fields("mtx-15", end="2024-02-18", ongoing=None),
-            add(weekly_mtx("mtx-20", "2024-02-19", None, 20)),
-        ),
+        switch("mtx-15", "2024-02-18", weekly_mtx("mtx-20", "2024-02-19", None, 20)),
     ),
     Variant(
         "mtx-exactly-12-weeks",
