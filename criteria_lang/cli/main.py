@@ -26,6 +26,7 @@ from criteria_lang.records.timeline import Patient
 from criteria_lang.report import tables as report
 
 if TYPE_CHECKING:
+    from criteria_lang.engine.evaluate import AbsencePolicy
     from criteria_lang.records.fhir import ReadSummary
 
 EXIT_OK, EXIT_FINDINGS, EXIT_USAGE = 0, 1, 2
@@ -47,11 +48,24 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sub = parser.add_subparsers(dest="command", required=True)
 
+    def stdlib_option(p: argparse.ArgumentParser) -> None:
+        p.add_argument(
+            "--stdlib",
+            action="append",
+            type=Path,
+            default=[],
+            metavar="DIR",
+            help="a folder of modules for `import`, searched after the rule file's own stdlib/ "
+            "and before the shipped one (repeatable)",
+        )
+
     check = sub.add_parser("check", help="compile rule files and report diagnostics")
     check.add_argument("paths", nargs="+", type=Path, help="rule files or folders of them")
     check.add_argument("--format", choices=["text", "json"], default="text")
+    stdlib_option(check)
 
     def data_options(p: argparse.ArgumentParser) -> None:
+        stdlib_option(p)
         p.add_argument(
             "--date",
             action="append",
@@ -185,7 +199,7 @@ def cmd_check(args: argparse.Namespace) -> int:
         print("no rule files (*.crit) found", file=sys.stderr)
         return EXIT_USAGE
     for path in files:
-        program = compile_file(path)
+        program = compile_file(path, search_path=tuple(args.stdlib))
         own = list(program.diagnostics)
         errors += sum(1 for d in own if d.severity == "error")
         if args.format == "json":
@@ -299,9 +313,12 @@ def fhir_report(summary: ReadSummary, all_problems: bool) -> str:
     return text
 
 
-def load_rules(path: Path, closed_world: bool, err: IO[str]) -> Rules | None:
+def load_rules(
+    path: Path, closed_world: bool, err: IO[str], stdlib: Sequence[Path] = ()
+) -> Rules | None:
     try:
-        return Rules.from_file(path, policy="closed-world" if closed_world else "coverage")
+        policy: AbsencePolicy = "closed-world" if closed_world else "coverage"
+        return Rules.from_file(path, policy=policy, search_path=stdlib)
     except CompileError as error:
         print(str(error), file=err)
         print(f"{path}: has errors; run `criteria check {path}`", file=err)
@@ -312,7 +329,7 @@ def load_rules(path: Path, closed_world: bool, err: IO[str]) -> Rules | None:
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
-    rules = load_rules(args.rules, args.closed_world, sys.stderr)
+    rules = load_rules(args.rules, args.closed_world, sys.stderr, args.stdlib)
     if rules is None:
         return EXIT_FINDINGS
     dates = dict(args.date)
@@ -384,7 +401,7 @@ def cmd_screen(args: argparse.Namespace) -> int:
     pairs = screen_pairs(args.rules, args.input)
     try:
         for rule_file, input_path in pairs:
-            rules = load_rules(rule_file, args.closed_world, sys.stderr)
+            rules = load_rules(rule_file, args.closed_world, sys.stderr, args.stdlib)
             if rules is None:
                 status = EXIT_FINDINGS
                 continue
@@ -427,7 +444,7 @@ def cmd_screen(args: argparse.Namespace) -> int:
 
 
 def cmd_outcomes(args: argparse.Namespace) -> int:
-    rules = load_rules(args.rules, args.closed_world, sys.stderr)
+    rules = load_rules(args.rules, args.closed_world, sys.stderr, args.stdlib)
     if rules is None:
         return EXIT_FINDINGS
     if not rules.program.outcomes:
