@@ -9,7 +9,6 @@ them. A file with errors still yields a `CompiledRules` (with `ok == False`) for
 from __future__ import annotations
 
 from collections.abc import Iterator
-from fractions import Fraction
 from pathlib import Path
 from typing import Any, Literal, Union
 
@@ -17,6 +16,8 @@ import attrs
 
 from criteria_lang.check import sources
 from criteria_lang.check.depth import DepthCounter, too_deep
+from criteria_lang.core.concepts import ConceptSet, QuantityAttr, UnitAttr
+from criteria_lang.core.concepts import molar_mass_of as molar_mass_of
 from criteria_lang.core.dates import MAX_DURATION_DAYS, MAX_DURATION_YEARS, approximate_days
 from criteria_lang.core.derived import BUILTINS, Builtin
 from criteria_lang.core.diagnostics import (
@@ -29,7 +30,6 @@ from criteria_lang.core.diagnostics import (
 )
 from criteria_lang.core.numbers import format_number
 from criteria_lang.core.units import Unit, UnitError, get_units
-from criteria_lang.plan.concepts import ConceptSet, QuantityAttr, UnitAttr
 from criteria_lang.syntax import nodes as n
 from criteria_lang.syntax.build import build
 from criteria_lang.syntax.limits import MAX_DEPTH
@@ -1225,18 +1225,6 @@ def is_open_class(concept: ConceptSet) -> bool:
         not node.own_codes and not node.own_prefixes and not node.members
         for node in concept.reachable()
     )
-
-
-def molar_mass_of(concept: ConceptSet | None) -> Fraction | None:
-    if concept is None:
-        return None
-    attr = concept.attributes.get("molar_mass")
-    if isinstance(attr, QuantityAttr):
-        # Declared in g/mol in the stdlib (checked there); convert defensively.
-        return get_units().convert(attr.value, attr.unit, "g/mol")
-    if isinstance(attr, Fraction):
-        return attr
-    return None
 
 
 DoseShape = Literal["amount", "daily", "per_kg", "per_kg_daily", "per_m2", "per_m2_daily"]

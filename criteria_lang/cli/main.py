@@ -19,6 +19,7 @@ import attrs
 from criteria_lang.api import Rules, with_dates
 from criteria_lang.check.checker import compile_file, rule_files
 from criteria_lang.cli import lint_commands as cli_lint
+from criteria_lang.cli import plan_command
 from criteria_lang.core.diagnostics import CompileError, render
 from criteria_lang.core.results import OutcomeReport, PatientResult
 from criteria_lang.records.patient_json import RecordError, iter_patients_from_lines, read_patients
@@ -108,6 +109,7 @@ def build_parser() -> argparse.ArgumentParser:
     screen.add_argument("--output", "-o", type=Path, help="write to a file instead of stdout")
     data_options(screen)
     cli_lint.add_parsers(sub)
+    plan_command.add_parser(sub)
 
     outcomes = sub.add_parser(
         "outcomes", help="judge a rule file's outcomes at each of the patients' visits"
@@ -160,6 +162,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return cli_lint.cmd_fmt(args)
         if args.command == "outcomes":
             return cmd_outcomes(args)
+        if args.command == "plan":
+            return plan_command.cmd_plan(args)
         if args.command == "lsp":
             return cmd_lsp()
         return cmd_screen(args)
