@@ -7,9 +7,11 @@ cache, but that cache is pickled; we load nothing by pickle. Instead:
 
 - the definitions are parsed once, by the developer, into `pint_definitions.json` (shipped in the
   package; `python -m criteria_lang.core.unit_registry` writes it, `--check` tests it). The file
-  holds pint's own parsed definition objects as plain data, and records the SHA-256 of the pint
-  definition files it came from. When the installed pint's files differ (another pint version),
-  the registry is built from pint's files as before: slower, never wrong.
+  holds pint's own parsed definition objects as plain data, with our custom units
+  (core/units.py CUSTOM_DEFINITIONS), and records the SHA-256 of the pint definition files it
+  came from. When the installed pint's files or our custom units differ, the registry is built
+  from pint's files as before: slower, never wrong. (core/unit_table.py reads the same file to
+  answer most unit names without importing pint at all.)
 - the eager pass is skipped: pint memoizes root units and dimensionality on demand
   (`_get_root_units`, `_get_dimensionality`) in the same cache the eager pass fills, so every
   answer is the same. The one thing only the eager pass provides, the table behind
