@@ -109,8 +109,8 @@ def test_reversed_ranges_are_errors() -> None:
 
 def test_count_in_any_zero_days() -> None:
     expr = "count lab alt in any 0 days within 1 year before screening >= 2"
-    assert "C124" in codes_of(one_criterion(expr))
-    assert "C124" not in codes_of(one_criterion(expr.replace("0 days", "1 days")))
+    assert "C125" in codes_of(one_criterion(expr))
+    assert "C125" not in codes_of(one_criterion(expr.replace("0 days", "1 days")))
 
 
 # --------------------------------------------------------------------------- small bugs
