@@ -212,7 +212,13 @@ def test_hand_checked_patient() -> None:
     simva = event(p, "MedicationRequest/70301e88-0421-4192-8eb1-92dcab243067")
     assert isinstance(simva, MedicationExposure)
     assert simva.codes == (Code("rxnorm", "316672"),)
-    assert (simva.start, simva.end, simva.status) == (dt.date(2014, 2, 23),) * 2 + ("stopped",)
+    # A standing order (daily, no end) renewed a year later lasts until the renewal (issue 14:
+    # yearly renewals were one day each).
+    assert (simva.start, simva.end, simva.status) == (
+        dt.date(2014, 2, 23),
+        dt.date(2015, 2, 22),
+        "stopped",
+    )
     assert simva.dose == Quantity(Fraction(10), "mg", ucum=True)
     assert simva.per_day == 1
     assert simva.daily_amount() == Quantity(Fraction(10), "mg", ucum=True)
