@@ -246,3 +246,109 @@ def test_route_codes_from_fhir() -> None:
 
 def _unused(*_: Any) -> None:  # keep helpers imported for later sections
     _ = (Rules, daily)
+
+
+# --------------------------------------------------------------------------- windows
+
+
+@pytest.mark.parametrize(
+    ("onset", "window", "expected"),
+    [
+        # screening is 2024-03-31; 6 calendar months before it is 2023-09-30
+        ("2023-09-30", "at least 6 months before screening", MET),
+        ("2023-10-01", "at least 6 months before screening", NOT_MET),
+        ("2023-09-30", "more than 6 months before screening", NOT_MET),
+        ("2023-09-29", "more than 6 months before screening", MET),
+        ("2001-01-01", "at least 6 months before screening", MET),
+        ("2024-10-01", "at least 6 months after screening", MET),  # 31 March + 6 months = 30 Sep
+        ("2024-09-30", "at least 6 months after screening", MET),
+        ("2024-09-29", "at least 6 months after screening", NOT_MET),
+        ("2024-09-30", "more than 6 months after screening", NOT_MET),
+    ],
+)
+def test_open_ended_windows(onset: str, window: str, expected: str) -> None:
+    assert truth(f"condition mi {window}", cond("mi", onset)) == expected
+
+
+def test_open_ended_window_absence_is_decided_where_covered() -> None:
+    expr = "no condition mi at least 6 months before screening"
+    covered = [{"start": "2020-01-01", "end": "2024-12-31"}]
+    assert truth(expr, coverage=covered) == MET
+    assert truth(expr, cond("mi", "2023-01-01"), coverage=covered) == NOT_MET
+    # A recent diagnosis is not one "at least 6 months before": decided, not unknown.
+    assert truth(expr, cond("mi", "2024-03-01"), coverage=covered) == MET
+    late = [{"start": "2024-01-01", "end": "2024-12-31"}]  # the window's end is not covered
+    assert truth(expr, coverage=late) == UNKNOWN
+
+
+def test_span_with_offsets() -> None:
+    window = "from 4 weeks before screening to baseline"  # 2024-03-03 .. 2024-04-10
+    for day, expected in (("2024-03-03", MET), ("2024-03-02", NOT_MET), ("2024-04-10", MET)):
+        assert truth(f"medication aza {window}", med("aza", day, day)) == expected
+    after = "from screening to 2 weeks after baseline"  # .. 2024-04-24
+    assert truth(f"medication aza {after}", med("aza", "2024-04-24", "2024-04-24")) == MET
+    assert truth(f"medication aza {after}", med("aza", "2024-04-25", "2024-04-25")) == NOT_MET
+    assert "C126" in codes_of(one_criterion("lab alt from 2 weeks around screening to baseline"))
+
+
+@pytest.mark.parametrize(
+    ("onset", "window", "expected"),
+    [
+        # born 1980-06-15
+        ("1996-06-14", "before age 16", MET),
+        ("1996-06-15", "before age 16", NOT_MET),  # the 16th birthday
+        ("1996-06-15", "from age 16", MET),
+        ("1981-12-14", "before age 18 months", MET),
+        ("1981-12-15", "before age 18 months", NOT_MET),
+        ("1990-01-01", "within 10 years after birth", MET),
+        ("1990-06-16", "within 10 years after birth", NOT_MET),
+    ],
+)
+def test_windows_from_birth(onset: str, window: str, expected: str) -> None:
+    since_birth = [{"start": "1980-06-15", "end": "2024-12-31"}]
+    assert truth(f"condition mi {window}", cond("mi", onset), coverage=since_birth) == expected
+
+
+def test_windows_from_birth_need_the_birth_date() -> None:
+    unknown = result("condition mi before age 16", cond("mi", "1990-01-01"), birth_date=None)
+    assert unknown.truth is Truth.UNKNOWN and "birth date" in unknown.missing[0]
+
+
+def test_new_for_every_kind() -> None:
+    newly = "condition mi new within 6 months before screening"
+    assert truth(newly, cond("mi", "2024-01-10")) == MET
+    assert truth(newly, cond("mi", "2020-01-10"), cond("mi", "2024-01-10")) == NOT_MET
+    first_positive = "lab hbsag value is positive new within 6 months before screening"
+    negative_then_positive = (
+        lab("hbsag", "2023-01-01", "negative"),
+        lab("hbsag", "2024-01-01", "positive"),
+    )
+    assert truth(first_positive, *negative_then_positive) == MET
+    positive_before = (lab("hbsag", "2022-01-01", "positive"), lab("hbsag", "2024-01-01", "pos"))
+    assert truth(first_positive, *positive_before) == NOT_MET
+    unreadable_before = (lab("hbsag", "2022-01-01", "equivocal"), lab("hbsag", "2024-01-01", "pos"))
+    assert truth(first_positive, *unreadable_before) == UNKNOWN
+    # medications as before: a new start
+    new_start = "medication aza new within 6 months before screening"
+    assert truth(new_start, med("aza", "2024-01-01", None)) == MET
+    assert (
+        truth(new_start, med("aza", "2020-01-01", "2020-02-01"), med("aza", "2024-01-01", None))
+        == NOT_MET
+    )
+
+
+def test_new_windows_format_and_round_trip() -> None:
+    from criteria_lang.tools.fmt import format_text
+
+    for window in (
+        "at least 6 months before screening",
+        "more than 4 weeks after baseline",
+        "before age 16",
+        "from age 18 months",
+        "from 4 weeks before screening to baseline",
+        "from screening to 2 weeks after baseline",
+        "within 16 years after birth",
+    ):
+        text = one_criterion(f"lab alt {window}")
+        assert codes_of(text) == [], window
+        assert f"lab alt {window}" in format_text(text)

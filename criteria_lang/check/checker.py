@@ -600,6 +600,8 @@ class Checker:
         if isinstance(name, n.VisitAnchor):
             self.visit_date(name)
             return
+        if isinstance(name, n.BirthAnchor):
+            return  # the patient's birth date: always a date (missing data when not recorded)
         trial = self.module.rule_file.trial
         if name is None:
             if trial is None or (trial.index is None and not trial.dates):
@@ -1035,12 +1037,23 @@ class Checker:
                 )
 
     def check_window(self, window: n.Window, concept: ConceptSet | None) -> None:
-        if window.kind in ("within", "between", "at", "ever", "span"):
+        if window.kind in ("within", "between", "at", "ever", "span", "open"):
             self.date_name(window.anchor, window.span)
         if window.anchor_end is not None:
             self.date_name(window.anchor_end, window.span)
         self.check_duration(window.near, concept)
         self.check_duration(window.far, concept)
+        for shift in (window.start_shift, window.end_shift):
+            if shift is not None:
+                self.check_duration(shift.duration, concept)
+                if shift.direction == "around":
+                    self.error(
+                        "C126",
+                        "`around` cannot place one end of a window",
+                        "write `before` or `after`, e.g. `from 4 weeks before screening to "
+                        "randomization`",
+                        shift.span,
+                    )
 
     def check_duration(self, duration: n.DurationLike | None, concept: ConceptSet | None) -> None:
         if duration is None:

@@ -76,6 +76,10 @@ class Context:
                 return day
             case p.VisitDate():
                 return self.visit_date(anchor)
+            case p.BirthDate():
+                if self.patient.birth_date is None:
+                    raise MissingData("the birth date is not recorded")
+                return self.patient.birth_date
             case _:
                 assert_never(anchor)
 

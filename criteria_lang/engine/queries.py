@@ -83,8 +83,9 @@ def compile_query(query: p.Query) -> QueryFn:
     """A function of a patient's context giving the query's result, memoized per context (a
     query shared through a definition runs once per patient)."""
     filters = [where_filter(w) for w in query.where]
-    if query.value is not None:
-        filters.append(value_filter(query.value, query))
+    value_check = value_filter(query.value, query) if query.value is not None else None
+    if value_check is not None:
+        filters.append(value_check)
     dose_check = dose_filter(query.dose, query.concept) if query.dose is not None else None
     window = compile_window(query.window)
     per_event = depends_on_event(query.window)
@@ -103,7 +104,9 @@ def compile_query(query: p.Query) -> QueryFn:
         else:
             kept, undecided, details = in_window, [], []
         if qualifying:
-            kept, undecided = after_filters(ctx, query, kept, undecided, details, start, end)
+            kept, undecided = after_filters(
+                ctx, query, kept, undecided, details, (start, end), value_check
+            )
         result = QueryResult(
             tuple(kept),
             tuple(undecided),
@@ -208,12 +211,20 @@ def after_filters(
     kept: list[Event],
     undecided: list[tuple[Event, str]],
     details: list[Evidence],
-    start: dt.date | None,
-    end: dt.date | None,
+    window: tuple[dt.date | None, dt.date | None],
+    value_check: Filter | None,
 ) -> tuple[list[Event], list[tuple[Event, str]]]:
     """`new`, `ended`, dose patterns and exposure runs: qualifiers over the kept events."""
+    start, end = window
     if query.new_start:
-        kept = [e for e in kept if is_new_start(ctx, e, query.concept, start)]
+        firsts: list[Event] = []
+        for event in kept:
+            first = is_first(ctx, event, query, start, value_check)
+            if isinstance(first, str):
+                undecided.append((event, first))
+            elif first:
+                firsts.append(event)
+        kept = firsts
     if query.ended:
         kept = [e for e in kept if ends_inside(e, start, end)]
     if query.dose_pattern is not None:
@@ -377,19 +388,32 @@ def dose_filter(dose: p.DoseFilter, concept: ConceptSet) -> DoseCheck:
     return check
 
 
-def is_new_start(
-    ctx: Context, event: Event, concept: ConceptSet, window_start: dt.date | None
-) -> bool:
-    """A new start begins inside the window with no earlier exposure to the same drug."""
+def is_first(
+    ctx: Context,
+    event: Event,
+    query: p.Query,
+    window_start: dt.date | None,
+    value_check: Filter | None,
+) -> bool | str:
+    """`new` (docs: "First occurrences"): the event begins inside the window and the record has
+    no earlier event of the same type -- the same drug, condition, test...; for results, an
+    earlier one counts only if it passes the query's `value` qualifier (a first positive result
+    may follow negative ones). An earlier result the qualifier cannot decide leaves the event
+    undecided (why is returned): it may have been the first."""
     if window_start is not None and event.start < window_start:
         return False
+    concept = query.concept
     leaf = concept.leaf_for(event.codes)
-    for other in ctx.events("medication", concept):
-        if other is event or other.start >= event.start:
+    doubt: str | None = None
+    for other in ctx.events(query.kind, concept):
+        if other is event or other.start >= event.start or not leaf.matches(other.codes):
             continue
-        if leaf.matches(other.codes):
+        earlier = True if value_check is None else value_check(ctx, other)
+        if earlier is True:
             return False
-    return True
+        if isinstance(earlier, str) and doubt is None:
+            doubt = f"{describe_event(event)} may not be the first: {earlier}"
+    return doubt if doubt is not None else True
 
 
 def ends_inside(event: Event, window_start: dt.date | None, window_end: dt.date | None) -> bool:

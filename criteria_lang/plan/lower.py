@@ -169,6 +169,8 @@ class Lowering:
     def anchor(self, name: n.Name | None) -> p.Anchor:
         if isinstance(name, n.VisitAnchor):
             return p.VisitDate(name.which, name.visit_name)
+        if isinstance(name, n.BirthAnchor):
+            return p.BirthDate()
         if name is not None:
             return p.TrialDate(name.text)
         if self.index is None:
@@ -454,9 +456,20 @@ class Lowering:
         if window.kind == "ever":
             return p.Window(None, p.Edge(anchor), text)
         if window.kind == "span":
-            return p.Window(p.Edge(anchor), p.Edge(self.anchor(window.anchor_end)), text)
+            start = self.shifted(anchor, window.start_shift, concept, module)
+            end = self.shifted(self.anchor(window.anchor_end), window.end_shift, concept, module)
+            return p.Window(start, end, text)
         near = self.offset(window.near, concept, module)
         far = self.offset(window.far, concept, module)
+        if window.kind in ("open", "age"):
+            # `at least D before A`: open towards the past, ending D before A (`more than`: the
+            # day before); `before age N`: ending the day before the Nth birthday.
+            before = window.direction == "before"
+            edge = p.Edge(anchor, far, -1 if before and window.kind == "open" else 1)
+            inclusive = not window.strict and not (window.kind == "age" and before)
+            if before:
+                return p.Window(None, edge, text, end_inclusive=inclusive)
+            return p.Window(edge, None, text, start_inclusive=inclusive)
         if window.kind == "at":
             return p.Window(p.Edge(anchor, near, -1), p.Edge(anchor, near, 1), text)
         direction = window.direction or "before"
@@ -468,6 +481,17 @@ class Lowering:
         return p.Window(
             p.Edge(anchor, near, sign), p.Edge(anchor, far, sign), text, either_order=True
         )
+
+    def shifted(
+        self, anchor: p.Anchor, shift: n.Shift | None, concept: ConceptSet | None, module: Module
+    ) -> p.Edge:
+        """An end of `from A to B`, moved by its offset when it has one."""
+        if shift is None:
+            return p.Edge(anchor)
+        if shift.direction == "around":
+            raise LoweringError("`around` in a span's end passed the checker")
+        sign: p.Sign = -1 if shift.direction == "before" else 1
+        return p.Edge(anchor, self.offset(shift.duration, concept, module), sign)
 
     def offset(
         self, duration: n.DurationLike | None, concept: ConceptSet | None, module: Module
@@ -587,8 +611,22 @@ def describe_window(window: n.Window) -> str:
     if window.kind == "ever":
         return f"ever before {anchor}" if window.anchor else "ever"
     if window.kind == "span":
-        return f"from {anchor} to {window.anchor_end.text if window.anchor_end else '?'}"
+        end = window.anchor_end.text if window.anchor_end else "?"
+        start = shifted_text(anchor, window.start_shift)
+        return f"from {start} to {shifted_text(end, window.end_shift)}"
+    if window.kind == "open":
+        how = "more than" if window.strict else "at least"
+        return f"{how} {describe_offset(window.far)} {window.direction} {anchor}"
+    if window.kind == "age":
+        how = "before" if window.direction == "before" else "from"
+        return f"{how} age {describe_offset(window.far)}"
     return "at any time"
+
+
+def shifted_text(anchor: str, shift: n.Shift | None) -> str:
+    if shift is None:
+        return anchor
+    return f"{describe_offset(shift.duration)} {shift.direction} {anchor}"
 
 
 def describe_offset(duration: n.DurationLike | None) -> str:

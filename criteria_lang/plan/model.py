@@ -70,7 +70,16 @@ class VisitDate:
         return f'visit "{escaped}"'
 
 
-Anchor = TrialDate | VisitDate
+@attrs.frozen
+class BirthDate:
+    """The patient's birth date (`birth`, `before age 16`): missing when not recorded."""
+
+    @property
+    def text(self) -> str:
+        return "birth"
+
+
+Anchor = TrialDate | VisitDate | BirthDate
 
 # ------------------------------------------------------------------ time
 
@@ -592,6 +601,7 @@ class Plan:
 NODE_TYPES: tuple[type, ...] = (
     TrialDate,
     VisitDate,
+    BirthDate,
     Duration,
     HalfLives,
     Longest,

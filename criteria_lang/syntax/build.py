@@ -513,18 +513,57 @@ class Builder:
             anchor = self.anchor(c[0]) if c else None
             return n.Window("ever", anchor=anchor, span=span)
         if kind == "span":
+            start, start_shift = self.span_end(c[0])
+            end, end_shift = self.span_end(c[1])
             return n.Window(
-                "span", anchor=self.anchor(c[0]), anchor_end=self.anchor(c[1]), span=span
+                "span",
+                anchor=start,
+                anchor_end=end,
+                start_shift=start_shift,
+                end_shift=end_shift,
+                span=span,
             )
         if kind == "any_time":
             return n.Window("any_time", span=span)
+        if kind in ("at_least_window", "more_than_window"):
+            duration, side, anchor = c
+            return n.Window(
+                "open",
+                anchor=self.anchor(anchor),
+                direction=self.word(side),  # type: ignore[arg-type]
+                far=self.duration(duration),
+                strict=kind == "more_than_window",
+                span=span,
+            )
+        if kind in ("before_age", "from_age"):
+            text = str(c[0])
+            if split_quantity(text)[1] is None:
+                text += " years"  # `before age 16`: an age is in years unless it says otherwise
+            age = self.plain_duration(text, self.span(c[0]))
+            birth = n.birth_anchor(span=span)
+            direction: n.Direction = "before" if kind == "before_age" else "after"
+            return n.Window("age", anchor=birth, direction=direction, far=age, span=span)
         raise AssertionError(f"unhandled window {kind}")
 
     def anchor(self, tree: Tree) -> n.Name:
+        if tree.data == "birth_anchor":
+            return n.birth_anchor(span=self.span(tree))
         child = tree.children[0]
         if isinstance(child, Tree):
             return self.visit_anchor(child)
         return self.name(child)
+
+    def span_end(self, tree: Tree) -> tuple[n.Name, n.Shift | None]:
+        """An end of `from A to B`: a date, or a date moved by an offset."""
+        if tree.data != "shifted":
+            return self.anchor(tree), None
+        duration, direction, anchor = tree.children
+        shift = n.Shift(
+            self.duration(duration),
+            self.word(direction),  # type: ignore[arg-type]
+            span=self.span(tree),
+        )
+        return self.anchor(anchor), shift
 
     def tolerance(self, tree: Tree) -> n.DurationLike:
         return self.duration(tree.children[0])

@@ -50,6 +50,19 @@ class VisitAnchor(Name):
     visit_name: str | None = None
 
 
+@attrs.frozen
+class BirthAnchor(Name):
+    """`birth`: the patient's birth date as a window's anchor (docs/language.md, "Time"). A
+    `Name` as `VisitAnchor` is, so that every place that takes a date takes it."""
+
+
+def birth_anchor(span: Span = NO_SPAN) -> BirthAnchor:
+    return BirthAnchor(BIRTH, span=span)
+
+
+BIRTH = "birth"
+
+
 def visit_anchor(
     which: Literal["current", "previous", "named"],
     visit_name: str | None = None,
@@ -138,8 +151,17 @@ class HalfLives:
 
 DurationLike = Union[Duration, LongestDuration, HalfLives]
 
-WindowKind = Literal["within", "between", "at", "ever", "span", "any_time"]
+WindowKind = Literal["within", "between", "at", "ever", "span", "any_time", "open", "age"]
 Direction = Literal["before", "after", "around"]
+
+
+@attrs.frozen
+class Shift:
+    """`4 weeks before`: how far an end of a `from ... to ...` window lies from its date."""
+
+    duration: DurationLike
+    direction: Direction
+    span: Span = _span
 
 
 @attrs.frozen
@@ -152,17 +174,24 @@ class Window:
     between N and D before A   [A - D, A - N]    (after: [A + N, A + D])
     at A [+/- T]           [A - T, A + T]
     ever [before A]        (record start, A]
-    from A to B            [A, B]
+    from A to B            [A, B]   (either end may be shifted: `from 4 weeks before A to B`)
     any time               the whole record
+    at least D before A    (record start, A - D]   (`more than`: the day before; kind "open")
+    at least D after A     [A + D, record end)     (`more than`: the day after)
+    before age N           (record start, birth + N)   (kind "age", direction "before")
+    from age N             [birth + N, record end)     (kind "age", direction "after")
     """
 
     kind: WindowKind
     anchor: Name | None = None
     direction: Direction | None = None
     near: DurationLike | None = None  # the smaller offset (between); tolerance (at)
-    far: DurationLike | None = None  # the larger offset (within, between)
+    far: DurationLike | None = None  # the larger offset (within, between, open, age)
     anchor_end: Name | None = None  # `from A to B`
     span: Span = _span
+    strict: bool = False  # `more than D before A` (open): the day D before A is outside
+    start_shift: Shift | None = None  # `from 4 weeks before A to B`
+    end_shift: Shift | None = None
 
 
 # ------------------------------------------------------------------ queries

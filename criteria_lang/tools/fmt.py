@@ -642,8 +642,22 @@ class Formatter:
             return f"ever before {anchor}" if window.anchor is not None else "ever"
         if kind == "span":
             assert window.anchor_end is not None
-            return f"from {anchor} to {window.anchor_end.text}"
+            start = self.shifted(anchor, window.start_shift)
+            return f"from {start} to {self.shifted(window.anchor_end.text, window.end_shift)}"
+        if kind == "open":
+            assert window.far is not None
+            how = "more than" if window.strict else "at least"
+            return f"{how} {self.duration(window.far)} {window.direction} {anchor}"
+        if kind == "age":
+            assert window.far is not None
+            how = "before" if window.direction == "before" else "from"
+            return f"{how} age {self.duration(window.far)}"
         return "any time"
+
+    def shifted(self, anchor: str, shift: n.Shift | None) -> str:
+        if shift is None:
+            return anchor
+        return f"{self.duration(shift.duration)} {shift.direction} {anchor}"
 
     def query(self, query: n.Query) -> str:
         parsed = self.parsed.get(("query", query.span.start))
