@@ -352,3 +352,112 @@ def test_new_windows_format_and_round_trip() -> None:
         text = one_criterion(f"lab alt {window}")
         assert codes_of(text) == [], window
         assert f"lab alt {window}" in format_text(text)
+
+
+# --------------------------------------------------------------------------- events as dates
+
+ALT_AFTER_MI = "medication aza within 12 months after (earliest condition mi ever before screening)"
+STAY = {"type": "procedure", "code": "biopsy", "date": "2024-01-01", "end": "2024-01-05"}
+
+
+def test_windows_anchored_at_events() -> None:
+    alt = med("aza", "2024-01-01", "2024-01-01")
+    assert truth(ALT_AFTER_MI, cond("mi", "2023-06-01"), alt) == MET
+    assert truth(ALT_AFTER_MI, cond("mi", "2022-06-01"), alt) == NOT_MET  # 19 months after
+    # The earliest of two diagnoses counts.
+    assert truth(ALT_AFTER_MI, cond("mi", "2021-01-01"), cond("mi", "2023-06-01"), alt) == NOT_MET
+    latest = ALT_AFTER_MI.replace("earliest", "latest")
+    assert truth(latest, cond("mi", "2021-01-01"), cond("mi", "2023-06-01"), alt) == MET
+    # No such event, in a record that covers the query's window: the window holds nothing.
+    none = result(ALT_AFTER_MI, alt)
+    assert none.truth is Truth.NOT_MET and "there is no condition mi" in none.evidence[0].detail
+    assert truth("no " + ALT_AFTER_MI, alt) == MET
+    assert truth(f"count {ALT_AFTER_MI} >= 1", alt) == NOT_MET
+    # A result in it that was never measured: unknown (results are measured or missing).
+    lab_after = "lab alt within 12 months after (earliest condition mi ever before screening)"
+    assert truth(lab_after, cond("mi", "2022-06-01"), lab("alt", "2024-01-01", 1, "U/L")) == UNKNOWN
+    # Not covered: the date is missing, and the answer unknown.
+    open_ = result(ALT_AFTER_MI, alt, coverage=[{"start": "2020-01-01", "end": "2021-12-31"}])
+    assert open_.truth is Truth.UNKNOWN and "no condition mi recorded" in open_.missing[0]
+
+
+def test_event_definitions_and_ages_at_events() -> None:
+    define = "define first_mi = earliest condition mi ever before screening"
+    alt = lab("alt", "2024-01-01", 30, "U/L")
+    expr = "lab alt within 12 months after first_mi"
+    assert truth(expr, cond("mi", "2023-06-01"), alt, defines=define) == MET
+    age = "age at (earliest condition mi ever before screening) < 43 years"  # born 1980-06-15
+    assert truth(age, cond("mi", "2023-06-14")) == MET
+    assert truth(age, cond("mi", "2023-06-15")) == NOT_MET
+    assert truth(age) == UNKNOWN  # no onset: no age at it
+
+
+def test_end_of_and_during() -> None:
+    after_end = (
+        "medication aza within 30 days after end of (latest medication pred ever before screening)"
+    )
+    assert (
+        truth(
+            after_end,
+            med("pred", "2023-01-01", "2023-06-01"),
+            med("aza", "2023-06-20", "2023-06-25"),
+        )
+        == MET
+    )
+    assert (
+        truth(
+            after_end,
+            med("pred", "2023-01-01", "2023-06-01"),
+            med("aza", "2023-07-20", "2023-07-25"),
+        )
+        == NOT_MET
+    )
+    during = "medication aza during (latest medication pred ever before screening)"
+    ongoing = med("pred", "2023-01-01", None)
+    assert truth(during, ongoing, med("aza", "2024-06-20", "2024-06-25")) == MET  # open end
+    assert truth(after_end, ongoing, med("aza", "2024-06-20", "2024-06-25")) == UNKNOWN
+    assert "C409" in codes_of(one_criterion("lab alt during screening"))
+    assert "C409" in codes_of(one_criterion("lab alt within 3 days after end of screening"))
+
+
+def test_events_related_to_events() -> None:
+    related = "procedure biopsy with (condition mi during it) within 12 months before screening"
+    assert truth(related, STAY, cond("mi", "2024-01-03")) == MET
+    assert truth(related, STAY, cond("mi", "2024-01-07")) == NOT_MET
+    without = related.replace("with (", "with no (")
+    assert truth(without, STAY, cond("mi", "2024-01-07")) == MET
+    assert truth(without, STAY, cond("mi", "2024-01-05")) == NOT_MET
+    # Each stay is asked on its own: only the second had an MI during it.
+    second = {**STAY, "id": "second", "date": "2024-02-01", "end": "2024-02-03"}
+    found = result(f"count {related} = 1", STAY, second, cond("mi", "2024-02-02"))
+    assert found.truth is Truth.MET
+    # A result never measured cannot say: the stay is undecided.
+    with_lab = (
+        "procedure biopsy with (lab alt value > 40 U/L during it) within 12 months before screening"
+    )
+    assert truth(with_lab, STAY) == UNKNOWN
+    assert truth(with_lab, STAY, lab("alt", "2024-01-02", 90, "U/L")) == MET
+    assert truth(with_lab, STAY, lab("alt", "2024-01-02", 20, "U/L")) == NOT_MET
+    # Windows before and after it
+    before = (
+        "procedure biopsy with (medication aza within 7 days before it) "
+        "within 1 year before screening"
+    )
+    assert truth(before, STAY, med("aza", "2023-12-26", "2023-12-26")) == MET
+    assert truth(before, STAY, med("aza", "2023-12-20", "2023-12-20")) == NOT_MET
+    assert "C410" in codes_of(one_criterion("lab alt within 3 days after it"))
+
+
+def test_event_anchors_format() -> None:
+    from criteria_lang.tools.fmt import format_text
+
+    for expr in (
+        "lab alt within 12 months after (earliest lab alt ever before screening)",
+        "lab alt within 3 days after end of (latest medication pred ever before screening)",
+        "lab alt during (latest medication pred any time)",
+        "medication pred with (lab alt during it) with no (lab hiv within 3 days before it) ever",
+        "age at (earliest lab alt ever before screening) > 18 years",
+    ):
+        text = one_criterion(expr)
+        assert codes_of(text) == [], expr
+        assert expr in format_text(text), format_text(text)

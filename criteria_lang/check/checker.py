@@ -16,6 +16,12 @@ from typing import Any, Literal, Union
 import attrs
 
 from criteria_lang.check import sources
+from criteria_lang.check.anchors import (
+    check_during,
+    check_event_date,
+    check_related,
+    event_define,
+)
 from criteria_lang.check.depth import DepthCounter, too_deep
 from criteria_lang.check.modules import CachedModule, ModuleRoot, module_cache, shipped_stdlib
 from criteria_lang.core.concepts import ConceptSet, QuantityAttr, UnitAttr
@@ -271,6 +277,7 @@ class Checker:
         self.checking_outcomes: list[str] = []
         self.checked_outcomes: set[str] = set()
         self.units = get_units()
+        self.relating = 0  # inside `with (...)`, where `it` is the outer event
 
     def warning(self, code: str, message: str, fix: str, span: Span) -> None:
         self.diagnostics.append(Diagnostic(code, "warning", message, fix, self.path, span))
@@ -602,6 +609,8 @@ class Checker:
             return
         if isinstance(name, n.BirthAnchor):
             return  # the patient's birth date: always a date (missing data when not recorded)
+        if name is not None and check_event_date(self, name, span):
+            return
         trial = self.module.rule_file.trial
         if name is None:
             if trial is None or (trial.index is None and not trial.dates):
@@ -613,7 +622,7 @@ class Checker:
                 )
             return
         dates = [d.text for d in trial.dates] if trial else []
-        if name.text not in dates:
+        if name.text not in dates and event_define(self, name) is None:
             hint = did_you_mean(name.text, dates)
             self.error(
                 "C201",
@@ -922,6 +931,7 @@ class Checker:
                     query.concept.span,
                 )
         self.check_window(query.window, concept)
+        check_related(self, query)
         if query.dose is not None:
             self.check_dose(query, query.dose, concept)
         if query.duration is not None:
@@ -1037,8 +1047,10 @@ class Checker:
                 )
 
     def check_window(self, window: n.Window, concept: ConceptSet | None) -> None:
-        if window.kind in ("within", "between", "at", "ever", "span", "open"):
+        if window.kind in ("within", "between", "at", "ever", "span", "open", "during"):
             self.date_name(window.anchor, window.span)
+        if window.kind == "during":
+            check_during(self, window)
         if window.anchor_end is not None:
             self.date_name(window.anchor_end, window.span)
         self.check_duration(window.near, concept)

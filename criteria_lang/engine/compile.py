@@ -26,6 +26,7 @@ from criteria_lang.engine.values import (
     UNKNOWN,
     Converter,
     MissingData,
+    NoEvent,
     Outcome,
     Value,
     combine_and,
@@ -164,6 +165,10 @@ class Compiler(ValueCompiler):
         def exists(ctx: Context) -> Outcome:
             try:
                 result = query_fn(ctx)
+            except NoEvent as none:
+                # A window anchored at an event that did not happen holds nothing.
+                empty = Outcome(NOT_MET, (Evidence(query.label, f"none: {none.reason}"),))
+                return negate(empty) if negated else empty
             except MissingData as missing:
                 return Outcome(UNKNOWN, missing=(missing.reason,))
             outcome = exists_outcome(ctx, result, query)

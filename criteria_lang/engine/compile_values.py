@@ -30,6 +30,7 @@ from criteria_lang.engine.values import (
     MET,
     UNREADABLE,
     MissingData,
+    NoEvent,
     Outcome,
     Value,
     fmt_date,
@@ -51,6 +52,7 @@ class ValueCompiler(ABC):
         self.units = get_units()
         self.queries: dict[int, QueryFn] = {}
         self.values: dict[str, ValueFn] = {}
+        self.events: dict[p.EventDate, Callable[[Context], Event]] = {}
 
     @abstractmethod
     def expr(self, node: p.Expr) -> ExprFn: ...
@@ -62,6 +64,14 @@ class ValueCompiler(ABC):
         found = self.queries.get(id(query))
         if found is None:
             found = self.queries[id(query)] = compile_query(query)
+        return found
+
+    def event_finder(self, anchor: p.EventDate) -> Callable[[Context], Event]:
+        """The function that finds the event an EventDate picks for a patient, compiled once
+        (docs/language.md, "Windows anchored at events")."""
+        found = self.events.get(anchor)
+        if found is None:
+            found = self.events[anchor] = find_event(self.query(anchor.event.query), anchor)
         return found
 
     def value(self, node: p.Value) -> ValueFn:
@@ -165,6 +175,11 @@ class ValueCompiler(ABC):
         def aggregate(ctx: Context) -> Value:
             try:
                 result = query_fn(ctx)
+            except NoEvent as none:
+                if node.op == "count":  # a window at an event that did not happen: none in it
+                    note = Evidence(label, f"0: {none.reason}")
+                    return Value(Fraction(0), None, (note,), label=label, concept=concept)
+                return Value(None, missing=(none.reason,), label=label, concept=concept)
             except MissingData as missing:
                 return Value(None, missing=(missing.reason,), label=label, concept=concept)
             return summarise(ctx, result)
@@ -288,6 +303,26 @@ class ValueCompiler(ABC):
 
 
 # --------------------------------------------------------------------------- helpers
+
+
+def find_event(query_fn: QueryFn, anchor: p.EventDate) -> Callable[[Context], Event]:
+    """The earliest (latest) event of the anchor's query; NoEvent when the record shows there
+    is none (absence is evidence for its kind and the window is covered), else MissingData."""
+    node = anchor.event
+    query = node.query
+
+    def find(ctx: Context) -> Event:
+        result = query_fn(ctx)
+        if result.matched:
+            return pick_one(result.matched, latest=node.op == "latest")[0]
+        if result.undecided:
+            raise MissingData("; ".join(reason for _, reason in result.undecided))
+        if query.kind in ABSENCE_IS_EVIDENCE and result.covered:
+            raise NoEvent(f"there is no {query.label} {query.window.text}")
+        why = f", but {ctx.coverage_text()}" if query.kind in ABSENCE_IS_EVIDENCE else ""
+        raise MissingData(f"no {query.label} recorded {query.window.text}{why}")
+
+    return find
 
 
 def sex(ctx: Context) -> Value:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from fractions import Fraction
 from typing import Any, Literal, assert_never
 
@@ -27,6 +27,13 @@ from criteria_lang.records.timeline import (
 # coverage; closed-world treats every absent condition, medication and procedure as absent.
 AbsencePolicy = Literal["coverage", "closed-world"]
 CodeGroup = tuple[object, tuple[Code, ...], list[int]]
+# The event an EventDate picks for a patient (raises MissingData / NoEvent when there is none):
+# compiled by the engine's Compiler, which the context asks for each such date.
+EventFinder = Callable[[p.EventDate], Callable[["Context"], Event]]
+
+
+def no_finder(anchor: p.EventDate) -> Callable[[Context], Event]:
+    raise MissingData(f"the date of {anchor.text} cannot be worked out here")
 
 
 class Context:
@@ -41,6 +48,8 @@ class Context:
         "units",
         "visit",
         "previous_visit",
+        "find_event",
+        "related",
     )
 
     def __init__(
@@ -50,7 +59,11 @@ class Context:
         *,
         visit: Visit | None = None,
         previous_visit: Visit | None = None,
+        find_event: EventFinder = no_finder,
     ) -> None:
+        self.find_event = find_event
+        # The events `it` names, innermost last (docs: "Events related to events").
+        self.related: list[Event] = []
         # `visit` is the visit being judged when an outcome is evaluated (docs: "Outcomes").
         self.visit = visit
         self.previous_visit = previous_visit
@@ -80,8 +93,40 @@ class Context:
                 if self.patient.birth_date is None:
                     raise MissingData("the birth date is not recorded")
                 return self.patient.birth_date
+            case p.EventDate() | p.ThisEvent():
+                return self.event_of(anchor).start
+            case p.EndOf():
+                last = self.last_day(anchor)
+                if last is None:
+                    raise MissingData(f"{anchor.of.text} has no end recorded (it is ongoing)")
+                return last
             case _:
                 assert_never(anchor)
+
+    def event_of(self, anchor: p.EventDate | p.ThisEvent) -> Event:
+        """The event a date stands for: `it`, or the one an EventDate picks (once per context)."""
+        if isinstance(anchor, p.ThisEvent):
+            if not self.related:
+                raise MissingData("`it` names no event here")
+            return self.related[-1]
+        key = ("event date", anchor)
+        found = self.memo.get(key)
+        if found is None:
+            try:
+                found = self.find_event(anchor)(self)
+            except MissingData as missing:
+                found = missing
+            self.memo[key] = found
+        if isinstance(found, MissingData):
+            raise found
+        event: Event = found
+        return event
+
+    def last_day(self, anchor: p.EndOf) -> dt.date | None:
+        """The event's last day; None when it has none (an ongoing exposure, a condition with
+        no abatement recorded): a window's end there is open."""
+        event = self.event_of(anchor.of)
+        return event.end
 
     def visit_date(self, anchor: p.VisitDate) -> dt.date:
         """The date a visit anchor names: the judged visit, the one before it, or a named one

@@ -45,10 +45,11 @@ class Evaluator:
         self.policy = policy
         compiler = Compiler(plan)
         self.criteria = tuple(CompiledCriterion(c, compiler.expr(c.expr)) for c in plan.criteria)
+        self.find_event = compiler.event_finder
         self.trial_id = plan.trial
 
     def evaluate(self, patient: Patient) -> PatientResult:
-        ctx = Context(patient, self.policy)
+        ctx = Context(patient, self.policy, find_event=self.find_event)
         results = []
         for compiled in self.criteria:
             criterion = compiled.criterion

@@ -39,6 +39,7 @@ class OutcomeEvaluator:
         self.trial_id = plan.trial
         compiler = Compiler(plan)
         self.outcomes = tuple(CompiledOutcome(o, compiler.expr(o.expr)) for o in plan.outcomes)
+        self.find_event = compiler.event_finder
 
     def evaluate(self, patient: Patient) -> OutcomeReport:
         visits = sorted(patient.visits, key=lambda v: v.date)  # stable: ties keep record order
@@ -50,7 +51,11 @@ class OutcomeEvaluator:
             if index not in contexts:
                 previous = visits[index - 1] if index > 0 else None
                 contexts[index] = Context(
-                    patient, self.policy, visit=visits[index], previous_visit=previous
+                    patient,
+                    self.policy,
+                    visit=visits[index],
+                    previous_visit=previous,
+                    find_event=self.find_event,
                 )
             return contexts[index]
 

@@ -31,6 +31,8 @@ from criteria_lang.engine.values import (
     NOT_MET,
     UNKNOWN,
     Converter,
+    MissingData,
+    NoEvent,
     Outcome,
     compare_values,
     convert_quantity,
@@ -86,14 +88,17 @@ def compile_query(query: p.Query) -> QueryFn:
     value_check = value_filter(query.value, query) if query.value is not None else None
     if value_check is not None:
         filters.append(value_check)
+    filters.extend(related_filter(r) for r in query.related)
     dose_check = dose_filter(query.dose, query.concept) if query.dose is not None else None
     window = compile_window(query.window)
     per_event = depends_on_event(query.window)
     filtering = bool(query.routes or query.statuses or filters or dose_check or per_event)
     qualifying = bool(query.new_start or query.ended or query.dose_pattern or query.run)
-    key = ("query", id(query))
+    about_it = names_this_event(query)
 
     def run(ctx: Context) -> QueryResult:
+        # A query that names `it` has a result for each event it is asked about.
+        key = ("query", id(query), id(ctx.related[-1]) if about_it and ctx.related else None)
         cached: QueryResult | None = ctx.memo.get(key)
         if cached is not None:
             return cached
@@ -194,6 +199,42 @@ def filtered(
             continue
         kept.append(event)
     return kept, undecided, details
+
+
+def related_filter(related: p.Related) -> Filter:
+    """`with [no] (QUERY)`: keep the event when the query, with `it` naming the event, finds a
+    match (none, with `no`), judged as an `any` query is; undecided says why."""
+    inner = compile_query(related.query)
+    negated = related.negated
+
+    def check(ctx: Context, event: Event) -> bool | str:
+        ctx.related.append(event)
+        try:
+            outcome = exists_outcome(ctx, inner(ctx), related.query)
+        except NoEvent:
+            outcome = Outcome(NOT_MET)
+        except MissingData as missing:
+            return f"{describe_event(event)}: {missing.reason}"
+        finally:
+            ctx.related.pop()
+        if not outcome.truth.decided:
+            why = "; ".join(outcome.missing) or "undecided"
+            return f"{describe_event(event)}: {related.query.label} {why}"
+        found = outcome.truth is MET
+        return not found if negated else found
+
+    return check
+
+
+def names_this_event(query: p.Query) -> bool:
+    """Does the query's window (or a related query's) count from `it`?"""
+    edges = (query.window.start, query.window.end)
+    anchors = [e.anchor for e in edges if e is not None]
+    mentions = any(
+        isinstance(a, p.ThisEvent) or (isinstance(a, p.EndOf) and isinstance(a.of, p.ThisEvent))
+        for a in anchors
+    )
+    return mentions or any(names_this_event(r.query) for r in query.related)
 
 
 def first_failure(ctx: Context, event: Event, filters: list[Filter]) -> bool | str | None:

@@ -62,6 +62,12 @@ class MissingData(Exception):
         self.reason = reason
 
 
+class NoEvent(MissingData):
+    """A date that is an event the record shows did not happen (docs: "Windows anchored at
+    events"): a window anchored at it holds nothing. Where that cannot decide (an age at it),
+    it is missing data like any other."""
+
+
 class UnknownHalfLife(Exception):
     """An `N half-lives` window end for a drug that declares no half-life (docs: "Time").
 

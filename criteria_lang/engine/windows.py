@@ -53,11 +53,11 @@ def compile_window(window: p.Window) -> WindowFn:
             day = ctx.date(first_anchor)
             start = day if move_first is None else move_first(day, event, notes)
             if last_anchor is not None:
-                day = day if shared else ctx.date(last_anchor)
-                end = day if move_last is None else move_last(day, event, notes)
+                last = day if shared else last_day(ctx, last_anchor)
+                end = last if move_last is None or last is None else move_last(last, event, notes)
         elif last_anchor is not None:
-            day = ctx.date(last_anchor)
-            end = day if move_last is None else move_last(day, event, notes)
+            last = last_day(ctx, last_anchor)
+            end = last if move_last is None or last is None else move_last(last, event, notes)
         if either_order and start is not None and end is not None and end < start:
             start, end = end, start
         if exclusive:
@@ -65,6 +65,14 @@ def compile_window(window: p.Window) -> WindowFn:
         return start, end
 
     return days
+
+
+def last_day(ctx: Context, anchor: p.Anchor) -> dt.date | None:
+    """A window's last day from its anchor: `end of` an event that has not ended leaves the
+    window open (`during` an ongoing exposure runs to the end of the record)."""
+    if isinstance(anchor, p.EndOf):
+        return ctx.last_day(anchor)
+    return ctx.date(anchor)
 
 
 def exclusive_ends(window: p.Window, start: dt.date | None, end: dt.date | None) -> Span:

@@ -166,12 +166,29 @@ class Lowering:
         self.definitions[ident] = p.Definition(ident, lowered)
         return ident
 
-    def anchor(self, name: n.Name | None) -> p.Anchor:
+    def anchor(self, name: n.Name | None, module: Module | None = None) -> p.Anchor:
+        module = module or self.program.module
         if isinstance(name, n.VisitAnchor):
             return p.VisitDate(name.which, name.visit_name)
         if isinstance(name, n.BirthAnchor):
             return p.BirthDate()
+        if isinstance(name, n.ItAnchor):
+            return p.ThisEvent()
+        if isinstance(name, n.EndOf):
+            inner = self.anchor(name.of, module)
+            if not isinstance(inner, p.EventDate | p.ThisEvent):
+                raise LoweringError(f"`{name.text}` is not of an event")
+            return p.EndOf(inner)
+        if isinstance(name, n.EventAnchor):
+            if name.query is None:
+                raise LoweringError("an event anchor without its query")
+            return p.EventDate(self.aggregate(n.Aggregate(name.pick, name.query), module))
         if name is not None:
+            if name.text in self.program.dates:
+                return p.TrialDate(name.text)
+            symbol = module.lookup(tuple(name.text.split(".")))
+            if isinstance(symbol, DefineSymbol) and isinstance(symbol.define.expr, n.Aggregate):
+                return p.EventDate(self.aggregate(symbol.define.expr, symbol.module))
             return p.TrialDate(name.text)
         if self.index is None:
             raise LoweringError("a window without a date passed the checker")
@@ -264,7 +281,7 @@ class Lowering:
             case n.Exists():
                 return p.TruthValue(self.exists(node, module))
             case n.Age():
-                return p.Age(self.anchor(node.anchor))
+                return p.Age(self.anchor(node.anchor, module))
             case n.Sex():
                 return p.Sex()
             case n.DerivedValue():
@@ -335,7 +352,7 @@ class Lowering:
             formula=builtin.name,
             inputs=builtin.inputs,
             unit=builtin.unit,
-            anchor=self.anchor(node.anchor),
+            anchor=self.anchor(node.anchor, module),
             tolerance_days=tolerance,
             needs_age=builtin.needs_age,
             needs_sex=builtin.needs_sex,
@@ -346,7 +363,7 @@ class Lowering:
     def daily_dose(self, node: n.DailyDose, module: Module) -> p.DailyDose:
         concept = self.concept(node.drug, module)
         label = f"daily dose {concept.short_name}" + (f" as {node.basis}" if node.basis else "")
-        return p.DailyDose(concept, self.anchor(node.anchor), node.basis, "mg/day", label)
+        return p.DailyDose(concept, self.anchor(node.anchor, module), node.basis, "mg/day", label)
 
     def new_grades(self, node: n.NewGrades, module: Module) -> p.NewGrades:
         concept = self.concept(node.concept, module)
@@ -363,14 +380,14 @@ class Lowering:
             window=window,
             reference=reference,
             label=f"new {', '.join(node.grades)} in {concept.short_name}",
-            window_nearest_to=self.nearest_anchor(node.window),
-            reference_nearest_to=self.nearest_anchor(node.reference),
+            window_nearest_to=self.nearest_anchor(node.window, module),
+            reference_nearest_to=self.nearest_anchor(node.reference, module),
         )
 
-    def nearest_anchor(self, window: n.Window) -> p.Anchor | None:
+    def nearest_anchor(self, window: n.Window, module: Module) -> p.Anchor | None:
         """A grade `at DATE [+/- T]` is the one nearest DATE; in any other window, the latest."""
         if window.kind == "at" and window.anchor is not None:
-            return self.anchor(window.anchor)
+            return self.anchor(window.anchor, module)
         return None
 
     # ------------------------------------------------------------------ queries
@@ -392,6 +409,7 @@ class Lowering:
             dose_pattern=node.dose_pattern,
             run=self.run_filter(node.duration) if node.duration is not None else None,
             molar_mass=molar,
+            related=tuple(p.Related(self.query(r.query, module), r.negated) for r in node.related),
         )
 
     @staticmethod
@@ -452,13 +470,18 @@ class Lowering:
         text = describe_window(window)
         if window.kind == "any_time":
             return p.Window(None, None, text)
-        anchor = self.anchor(window.anchor)
+        anchor = self.anchor(window.anchor, module)
         if window.kind == "ever":
             return p.Window(None, p.Edge(anchor), text)
         if window.kind == "span":
             start = self.shifted(anchor, window.start_shift, concept, module)
-            end = self.shifted(self.anchor(window.anchor_end), window.end_shift, concept, module)
+            last = self.anchor(window.anchor_end, module)
+            end = self.shifted(last, window.end_shift, concept, module)
             return p.Window(start, end, text)
+        if window.kind == "during":
+            if not isinstance(anchor, p.EventDate | p.ThisEvent):
+                raise LoweringError(f"`during {anchor.text}` is not of an event")
+            return p.Window(p.Edge(anchor), p.Edge(p.EndOf(anchor)), text)
         near = self.offset(window.near, concept, module)
         far = self.offset(window.far, concept, module)
         if window.kind in ("open", "age"):
@@ -620,6 +643,8 @@ def describe_window(window: n.Window) -> str:
     if window.kind == "age":
         how = "before" if window.direction == "before" else "from"
         return f"{how} age {describe_offset(window.far)}"
+    if window.kind == "during":
+        return f"during {anchor}"
     return "at any time"
 
 

@@ -79,7 +79,43 @@ class BirthDate:
         return "birth"
 
 
-Anchor = TrialDate | VisitDate | BirthDate
+@attrs.frozen
+class EventDate:
+    """An event as a date (docs/language.md, "Windows anchored at events"): the first day of
+    the event `event` picks (an Aggregate whose op is `earliest` or `latest`). When the record
+    shows no such event where absence is evidence, there is no such date: a window anchored at
+    it holds nothing; otherwise (not covered, undecided) the date is missing."""
+
+    event: Aggregate
+
+    @property
+    def text(self) -> str:
+        return self.event.label
+
+
+@attrs.frozen
+class ThisEvent:
+    """`it`: inside `with (...)`, the event being kept or dropped (its first day)."""
+
+    @property
+    def text(self) -> str:
+        return "it"
+
+
+@attrs.frozen
+class EndOf:
+    """`end of A`: the last day of the event A stands for (an exposure's end, a condition's
+    abatement, a procedure's end, a result's day); none recorded: open (a window's end) or
+    missing (elsewhere)."""
+
+    of: EventDate | ThisEvent
+
+    @property
+    def text(self) -> str:
+        return f"end of {self.of.text}"
+
+
+Anchor = TrialDate | VisitDate | BirthDate | EventDate | ThisEvent | EndOf
 
 # ------------------------------------------------------------------ time
 
@@ -250,6 +286,16 @@ class RunFilter:
 
 
 @attrs.frozen
+class Related:
+    """`with [no] (QUERY)`: an event is kept when `query`, run with ThisEvent as that event,
+    finds a match (`negated`: finds none), judged as an `any` query (docs: "Events related to
+    events"); undecided makes the event undecided."""
+
+    query: Query
+    negated: bool = False
+
+
+@attrs.frozen
 class Query:
     """The events of `kind` that match `concept`, in `window`, that pass every filter.
 
@@ -271,6 +317,7 @@ class Query:
     dose_pattern: Literal["change", "stable"] | None = None
     run: RunFilter | None = None
     molar_mass: Fraction | None = None
+    related: tuple[Related, ...] = ()
 
 
 # ------------------------------------------------------------------ values
@@ -602,6 +649,9 @@ NODE_TYPES: tuple[type, ...] = (
     TrialDate,
     VisitDate,
     BirthDate,
+    EventDate,
+    ThisEvent,
+    EndOf,
     Duration,
     HalfLives,
     Longest,
@@ -616,6 +666,7 @@ NODE_TYPES: tuple[type, ...] = (
     ValueFilter,
     DoseFilter,
     RunFilter,
+    Related,
     Query,
     Aggregate,
     Age,

@@ -344,9 +344,7 @@ class Builder:
                 closed = self.word(children[0]) == "known"
             return n.Exists(negated, self.query(children[-1]), span=span, closed=closed)
         if kind == "age":
-            return n.Age(self.name(tree.children[0]), span=span)
-        if kind == "age_at_visit":
-            return n.Age(self.visit_anchor(tree.children[0]), span=span)
+            return n.Age(self.anchor(tree.children[0]), span=span)
         if kind == "derived_at_visit":
             function = self.ref(tree.children[0])
             visit = self.visit_anchor(tree.children[1])
@@ -404,6 +402,11 @@ class Builder:
                 fields["statuses"] = tuple(str(t) for t in qualifier.children)
             elif q in ("value_filter", "value_is"):
                 fields["value"] = self.value_filter(qualifier)
+            elif q == "related":
+                negated = qualifier.children[0].data == "related_no"
+                inner = self.query(qualifier.children[-1])
+                related = n.Related(inner, negated, span=self.span(qualifier))
+                fields["related"] = fields.get("related", ()) + (related,)
         return n.Query(
             kind=kind,  # type: ignore[arg-type]
             concept=concept,
@@ -526,34 +529,47 @@ class Builder:
         if kind == "any_time":
             return n.Window("any_time", span=span)
         if kind in ("at_least_window", "more_than_window"):
-            duration, side, anchor = c
+            duration, side_word, anchor = c
             return n.Window(
                 "open",
                 anchor=self.anchor(anchor),
-                direction=self.word(side),  # type: ignore[arg-type]
+                direction=self.word(side_word),  # type: ignore[arg-type]
                 far=self.duration(duration),
                 strict=kind == "more_than_window",
                 span=span,
             )
+        if kind == "during":
+            return n.Window("during", anchor=self.anchor(c[0]), span=span)
         if kind in ("before_age", "from_age"):
             text = str(c[0])
             if split_quantity(text)[1] is None:
                 text += " years"  # `before age 16`: an age is in years unless it says otherwise
             age = self.plain_duration(text, self.span(c[0]))
             birth = n.birth_anchor(span=span)
-            direction: n.Direction = "before" if kind == "before_age" else "after"
-            return n.Window("age", anchor=birth, direction=direction, far=age, span=span)
+            age_side: n.Direction = "before" if kind == "before_age" else "after"
+            return n.Window("age", anchor=birth, direction=age_side, far=age, span=span)
         raise AssertionError(f"unhandled window {kind}")
 
     def anchor(self, tree: Tree) -> n.Name:
+        span = self.span(tree)
         if tree.data == "birth_anchor":
-            return n.birth_anchor(span=self.span(tree))
+            return n.birth_anchor(span=span)
+        if tree.data == "it_anchor":
+            return n.ItAnchor("it", span=span)
+        if tree.data == "end_of":
+            inner = self.anchor(tree.children[0])
+            return n.EndOf(f"end of {inner.text}", of=inner, span=span)
+        if tree.data == "event_anchor":
+            pick = self.word(tree.children[0])
+            query = self.query(tree.children[1])
+            text = f"{pick} {query.kind} {query.concept.dotted}"
+            return n.EventAnchor(text, pick=pick, query=query, span=span)  # type: ignore[arg-type]
         child = tree.children[0]
         if isinstance(child, Tree):
             return self.visit_anchor(child)
         return self.name(child)
 
-    def span_end(self, tree: Tree) -> tuple[n.Name, n.Shift | None]:
+    def span_end(self, tree: Tree[Any]) -> tuple[n.Name, n.Shift | None]:
         """An end of `from A to B`: a date, or a date moved by an offset."""
         if tree.data != "shifted":
             return self.anchor(tree), None

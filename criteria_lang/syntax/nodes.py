@@ -63,6 +63,27 @@ def birth_anchor(span: Span = NO_SPAN) -> BirthAnchor:
 BIRTH = "birth"
 
 
+@attrs.frozen
+class EventAnchor(Name):
+    """`(earliest condition x ever before screening)`: the first day of the event the query
+    picks (docs/language.md, "Windows anchored at events"). `text` names it for messages."""
+
+    pick: Literal["earliest", "latest"] = "earliest"
+    query: Query | None = None
+
+
+@attrs.frozen
+class ItAnchor(Name):
+    """`it`: inside `with (...)`, the event being kept or dropped."""
+
+
+@attrs.frozen
+class EndOf(Name):
+    """`end of A`: the last day of the event A stands for."""
+
+    of: Name | None = None
+
+
 def visit_anchor(
     which: Literal["current", "previous", "named"],
     visit_name: str | None = None,
@@ -151,7 +172,7 @@ class HalfLives:
 
 DurationLike = Union[Duration, LongestDuration, HalfLives]
 
-WindowKind = Literal["within", "between", "at", "ever", "span", "any_time", "open", "age"]
+WindowKind = Literal["within", "between", "at", "ever", "span", "any_time", "open", "age", "during"]
 Direction = Literal["before", "after", "around"]
 
 
@@ -180,6 +201,7 @@ class Window:
     at least D after A     [A + D, record end)     (`more than`: the day after)
     before age N           (record start, birth + N)   (kind "age", direction "before")
     from age N             [birth + N, record end)     (kind "age", direction "after")
+    during E               [first day of E, last day of E]
     """
 
     kind: WindowKind
@@ -254,6 +276,17 @@ class Query:
     ended: bool = False  # `ended`: the exposure's last day is inside the window
     same_type: bool = False  # `of the same type` (under `count`)
     period: DurationLike | None = None  # `in any 12 months` (under `count`)
+    span: Span = _span
+    related: tuple[Related, ...] = ()  # `with (condition hf during it)`
+
+
+@attrs.frozen
+class Related:
+    """`with [no] (QUERY)`: keep an event when the query, whose window may name the event as
+    `it`, finds something (`no`: finds nothing)."""
+
+    query: Query
+    negated: bool = False
     span: Span = _span
 
 

@@ -580,11 +580,11 @@ class Formatter:
                 quantifier = ""
             return quantifier + self.query(operand.query)
         if isinstance(operand, n.Age):
-            return f"age at {operand.anchor.text}"
+            return f"age at {self.anchor(operand.anchor)}"
         if isinstance(operand, n.Sex):
             return "sex"
         if isinstance(operand, n.DerivedValue):
-            text = f"value {operand.function.dotted} at {operand.anchor.text}"
+            text = f"value {operand.function.dotted} at {self.anchor(operand.anchor)}"
             if operand.tolerance is not None:
                 text += f" +/- {self.duration(operand.tolerance)}"
             return text
@@ -624,7 +624,7 @@ class Formatter:
 
     def window(self, window: n.Window) -> str:
         kind = window.kind
-        anchor = window.anchor.text if window.anchor is not None else ""
+        anchor = self.anchor(window.anchor) if window.anchor is not None else ""
         if kind == "within":
             assert window.far is not None
             text = f"within {self.duration(window.far)}"
@@ -643,7 +643,8 @@ class Formatter:
         if kind == "span":
             assert window.anchor_end is not None
             start = self.shifted(anchor, window.start_shift)
-            return f"from {start} to {self.shifted(window.anchor_end.text, window.end_shift)}"
+            end = self.shifted(self.anchor(window.anchor_end), window.end_shift)
+            return f"from {start} to {end}"
         if kind == "open":
             assert window.far is not None
             how = "more than" if window.strict else "at least"
@@ -652,7 +653,18 @@ class Formatter:
             assert window.far is not None
             how = "before" if window.direction == "before" else "from"
             return f"{how} age {self.duration(window.far)}"
+        if kind == "during":
+            return f"during {anchor}"
         return "any time"
+
+    def anchor(self, anchor: n.Name) -> str:
+        """A date as written: a name, a visit, `birth`, `it`, `end of ...`, or an event
+        `(earliest KIND concept ... WINDOW)`."""
+        if isinstance(anchor, n.EventAnchor) and anchor.query is not None:
+            return f"({anchor.pick} {self.query(anchor.query)})"
+        if isinstance(anchor, n.EndOf) and anchor.of is not None:
+            return f"end of {self.anchor(anchor.of)}"
+        return anchor.text
 
     def shifted(self, anchor: str, shift: n.Shift | None) -> str:
         if shift is None:
@@ -705,6 +717,8 @@ class Formatter:
             return self.dose(query.dose)
         if qualifier == "duration_req" and query.duration is not None:
             return self.duration_requirement(query.duration)
+        if qualifier == "related":
+            return self.related(query)
         if qualifier == "value_filter" and query.value is not None:
             value = query.value
             if value.op == "is":
@@ -712,6 +726,12 @@ class Formatter:
             assert not isinstance(value.value, str)
             return f"value {value.op} {self.operand(value.value)}"
         return ""
+
+    def related(self, query: n.Query) -> str:
+        """Every `with [no] (QUERY)` of the query, in order (they are one list)."""
+        return " ".join(
+            f"with {'no ' if r.negated else ''}({self.query(r.query)})" for r in query.related
+        )
 
     def dose(self, dose: n.DoseFilter) -> str:
         if dose.op == "between":
@@ -777,14 +797,14 @@ class Formatter:
             return f"{self.operand(operand.left)} - {self.operand(operand.right)}"
         if isinstance(operand, n.DailyDose):
             basis = f" as {operand.basis}" if operand.basis else ""
-            return f"daily dose {operand.drug.dotted}{basis} at {operand.anchor.text}"
+            return f"daily dose {operand.drug.dotted}{basis} at {self.anchor(operand.anchor)}"
         grades = ", ".join(quote(g) for g in operand.grades)
         reference = operand.reference
         assert reference.anchor is not None
         tolerance = f" +/- {self.duration(reference.near)}" if reference.near is not None else ""
         return (
             f"count new {grades} in {operand.kind} {operand.concept.dotted} "
-            f"{self.window(operand.window)} compared to {reference.anchor.text}{tolerance}"
+            f"{self.window(operand.window)} compared to {self.anchor(reference.anchor)}{tolerance}"
         )
 
     def where(self, where: n.AttributeFilter) -> str:
