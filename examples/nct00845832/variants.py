@@ -6,7 +6,7 @@ seropositive rheumatoid arthritis since May 2014 (rheumatoid factor 64 IU/mL and
 of 28 joints at screening and 5 and 8 at baseline. She has taken oral methotrexate since
 February 2019 (10 mg a week, 15 mg a week from June 2019) and failed one anti-TNF agent,
 etanercept, in 2020-2021. The investigator answered the review questions: the response to
-methotrexate is inadequate (I6), no systemic involvement (E1), not diagnosed before 16 (E3).
+methotrexate is inadequate (I6) and no systemic involvement (E1).
 """
 
 from generate import (
@@ -71,7 +71,6 @@ BASE = {
     "reviews": {
         "I6": {"answer": "met", "by": "site investigator", "note": "DAS28 5.4 on methotrexate"},
         "E1": {"answer": "not_met", "by": "site investigator"},
-        "E3": {"answer": "not_met", "by": "site investigator", "note": "diagnosed at 42"},
     },
 }
 
@@ -238,10 +237,10 @@ VARIANTS = [
     ),
     Variant(
         "ra-diagnosed-at-15",
-        "The investigator records that her rheumatoid arthritis was first diagnosed at 15.",
+        "Her rheumatoid arthritis was first diagnosed at 15 (in January 1987).",
         "ineligible",
         ("E3",),
-        answer("E3", True),
+        set_fields("ra", onset="1987-01-10"),
     ),
     Variant(
         "heart-failure-significant",
@@ -307,9 +306,9 @@ VARIANTS = [
     ),
     Variant(
         "reviews-pending",
-        "No one has answered the review questions yet (I6, E1, E3).",
+        "No one has answered the review questions yet (I6, E1).",
         "undetermined",
-        ("I6", "E1", "E3"),
-        chain(answer("I6", None), answer("E1", None), answer("E3", None)),
+        ("I6", "E1"),
+        chain(answer("I6", None), answer("E1", None)),
     ),
 ]

@@ -88,9 +88,9 @@ VARIANTS = [
     ),
     Variant(
         "psoriasis-diagnosed-4-months-ago",
-        "Plaque psoriasis first recorded on 1 December 2023: whether an earlier diagnosis exists "
-        "outside the record cannot be said (see the rule file's header), so I1 is unknown.",
-        "undetermined",
+        "Plaque psoriasis first recorded on 1 December 2023, in a record that covers the day 6 "
+        "months before screening: no diagnosis 6 months or more before it, so I1 is not met.",
+        "ineligible",
         ("I1",),
         set_fields("psoriasis", onset="2023-12-01"),
     ),

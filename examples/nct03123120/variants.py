@@ -74,10 +74,10 @@ VARIANTS = [
     # ------------------------------------------------------------------ I2 diagnosis
     Variant(
         "uc-diagnosed-4-months-ago",
-        "Ulcerative colitis first recorded on 1 November 2023, 4 months before screening: the "
-        "language cannot say that no earlier diagnosis exists outside the record (see the rule "
-        "file's header), so the criterion is unknown.",
-        "undetermined",
+        "Ulcerative colitis first recorded on 1 November 2023, 4 months before screening, in a "
+        "record that covers the day 5 months before it: not diagnosed 5 months or more before "
+        "screening.",
+        "ineligible",
         ("I2",),
         chain(
             set_fields("uc", onset="2023-11-01"),
