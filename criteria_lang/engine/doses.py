@@ -10,13 +10,12 @@ from criteria_lang.core.concepts import ConceptSet
 from criteria_lang.core.dates import approximate_days, completed_years, run_reaches
 from criteria_lang.core.derived import BODY_MEASURE_TOLERANCE_DAYS, BUILTINS, WEIGHT, Builtin
 from criteria_lang.core.results import Evidence
-from criteria_lang.core.units import Unit, UnitError
+from criteria_lang.core.units import Unit, UnitError, get_units
 from criteria_lang.engine.context import Context
-from criteria_lang.engine.evidence import describe_event, event_evidence, is_amount
+from criteria_lang.engine.evidence import daily_unit, describe_event, event_evidence, is_amount
 from criteria_lang.engine.values import (
     Converter,
     Value,
-    convert_quantity,
     convert_value,
     fmt_date,
     fmt_quantity,
@@ -231,16 +230,20 @@ def cumulative_dose(
 def daily_doses(
     exposures: list[MedicationExposure],
 ) -> tuple[list[Fraction], list[tuple[Event, str]]]:
-    """Each exposure's daily dose, or why it is not known."""
+    """Each exposure's daily dose in one unit (the first readable one's per day: 0.5 mg/day and
+    0.5 g/week are different doses), or why it is not known."""
     doses: list[Fraction] = []
     undecided: list[tuple[Event, str]] = []
+    common: Unit | None = None
     for exposure in exposures:
         daily = exposure.daily_amount()
         if daily is None:
             undecided.append((exposure, f"{describe_event(exposure)}: no daily dose recorded"))
             continue
         try:
-            doses.append(convert_quantity(daily, unit_of(daily), None))
+            unit = daily_unit(daily)
+            common = common or unit
+            doses.append(get_units().convert(daily.value, unit, common))
         except UnitError as error:
             reason = f"{describe_event(exposure)}: the dose cannot be read: {error}"
             undecided.append((exposure, reason))
