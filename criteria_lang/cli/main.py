@@ -19,6 +19,7 @@ import attrs
 from criteria_lang.api import Rules, with_dates
 from criteria_lang.check.checker import compile_file, rule_files
 from criteria_lang.cli import lint_commands as cli_lint
+from criteria_lang.cli import report_commands as cli_report
 from criteria_lang.core.diagnostics import CompileError, render
 from criteria_lang.core.results import OutcomeReport, PatientResult
 from criteria_lang.records.patient_json import RecordError, iter_patients_from_lines, read_patients
@@ -92,8 +93,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     screen.add_argument("--format", choices=["table", "csv", "jsonl"], default="table")
     screen.add_argument("--output", "-o", type=Path, help="write to a file instead of stdout")
+    cli_report.add_html_option(screen)
     data_options(screen)
     cli_lint.add_parsers(sub)
+    cli_report.add_parsers(sub)
 
     outcomes = sub.add_parser(
         "outcomes", help="judge a rule file's outcomes at each of the patients' visits"
@@ -114,6 +117,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--details", action="store_true", help="table: print the evidence of every judged visit"
     )
     outcomes.add_argument("--output", "-o", type=Path, help="write to a file instead of stdout")
+    cli_report.add_html_option(outcomes)
     data_options(outcomes)
     return parser
 
@@ -135,6 +139,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return cli_lint.cmd_fmt(args)
         if args.command == "outcomes":
             return cmd_outcomes(args)
+        if args.command == "report":
+            return cli_report.cmd_report(args)
         return cmd_screen(args)
     except BrokenPipeError:
         return EXIT_OK
@@ -357,6 +363,7 @@ def cmd_screen(args: argparse.Namespace) -> int:
     # After the verdicts: what the FHIR reader did with the input, and missing trial dates.
     notes: list[str] = []
     pairs = screen_pairs(args.rules, args.input)
+    html = cli_report.HtmlReport(args.html, "screen") if args.html else None
     try:
         for rule_file, input_path in pairs:
             rules = load_rules(rule_file, args.closed_world, sys.stderr)
@@ -367,7 +374,17 @@ def cmd_screen(args: argparse.Namespace) -> int:
             summary = new_summary() if fhir else None
             check = DateCheck(rules, dates, fhir)
             records = check.watch(read_records(input_path, args.input_format, dates, summary))
+            if args.format == "jsonl" or html:
+                info = cli_report.run_header(
+                    rules.program, "screen", input_path, fhir, args.closed_world, dates
+                )
+                if args.format == "jsonl":
+                    print(cli_report.header_line(info), file=handle)
+                if html:
+                    html.begin(info)
             for row in rules.screen(records, dates=dates):
+                if html:
+                    html.add(row)
                 if args.format == "jsonl":
                     print(report.jsonl(row), file=handle)
                     if isinstance(row, PatientResult):  # written: keep what the summary needs
@@ -395,7 +412,7 @@ def cmd_screen(args: argparse.Namespace) -> int:
         print(report.summary_line(rows), file=sys.stderr)
         for note in notes:
             print(note, file=sys.stderr)
-    return status
+    return (html.write() if html else EXIT_OK) or status
 
 
 # ---------------------------------------------------------------------------- outcomes
@@ -412,12 +429,24 @@ def cmd_outcomes(args: argparse.Namespace) -> int:
     handle: IO[str] = args.output.open("w", encoding="utf-8") if args.output else sys.stdout
     status = EXIT_OK
     rows: list[OutcomeReport | RecordError] = []
+    html = cli_report.HtmlReport(args.html, "outcomes") if args.html else None
+    if args.format == "jsonl" or html:
+        fhir = is_fhir_input(args.input, args.input_format)
+        info = cli_report.run_header(
+            rules.program, "outcomes", args.input, fhir, args.closed_world, dates
+        )
+        if args.format == "jsonl":
+            print(cli_report.header_line(info), file=handle)
+        if html:
+            html.begin(info)
     try:
         records = read_records(args.input, args.input_format, dates)
         # A visit a column: wider than a terminal's default when written to a file or a pipe.
         out = report.console(handle, width=None if handle.isatty() else 200)
         for row in rules.screen_outcomes(records, dates=dates):
             rows.append(row)
+            if html:
+                html.add(row)
             if isinstance(row, RecordError):
                 status = EXIT_FINDINGS
                 if args.format == "table":
@@ -435,7 +464,7 @@ def cmd_outcomes(args: argparse.Namespace) -> int:
         if args.output:
             handle.close()
     print(report.outcomes_summary(rows), file=sys.stderr)
-    return status
+    return (html.write() if html else EXIT_OK) or status
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -1,0 +1,169 @@
+"""`criteria report` and the `--html` option of `screen` and `outcomes` (issue 16).
+
+The report's libraries (jinja2, altair, vl-convert) are imported only when a report is written,
+so `criteria --help` and a screen without `--html` do not load them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import sys
+from collections.abc import Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import orjson
+
+from criteria_lang.check.checker import CompiledRules
+from criteria_lang.core.results import OutcomeReport, PatientResult
+from criteria_lang.records.patient_json import RecordError
+from criteria_lang.report.run import RunInfo, RunKind, describe_run
+
+if TYPE_CHECKING:
+    from criteria_lang.report.outcome_summary import OutcomeSummary
+    from criteria_lang.report.screen_summary import ScreenSummary
+
+EXIT_OK, EXIT_FINDINGS, EXIT_USAGE = 0, 1, 2
+
+
+def add_html_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--html",
+        type=Path,
+        metavar="REPORT.html",
+        help="also write a self-contained HTML report (charts, table, drill-down per patient)",
+    )
+
+
+def add_parsers(sub: Any) -> None:
+    report = sub.add_parser(
+        "report",
+        help="an HTML report from saved results (screen or outcomes --format jsonl)",
+        description="Make the HTML report of `criteria screen --html` (or `outcomes --html`) "
+        "from results saved with `--format jsonl`, without running the screen again.",
+    )
+    report.add_argument("results", type=Path, help="a JSON Lines file of results; '-' for stdin")
+    report.add_argument(
+        "--output", "-o", type=Path, help="the HTML file (default: RESULTS with .html)"
+    )
+
+
+def run_header(
+    program: CompiledRules,
+    kind: RunKind,
+    input_path: Path,
+    fhir: bool,
+    closed_world: bool,
+    dates: Mapping[str, dt.date],
+) -> RunInfo:
+    return describe_run(
+        program,
+        kind,
+        input_path=str(input_path),
+        input_format="FHIR R4" if fhir else "patient JSON",
+        policy="closed-world" if closed_world else "coverage",
+        dates=dates,
+    )
+
+
+def header_line(info: RunInfo) -> str:
+    return orjson.dumps(info.to_dict()).decode()
+
+
+class HtmlReport:
+    """Collects the rows of `screen --html` or `outcomes --html`, one block per rule file."""
+
+    def __init__(self, path: Path, kind: RunKind) -> None:
+        self.path = path
+        self.kind = kind
+        self.screens: list[ScreenSummary] = []
+        self.outcomes: list[OutcomeSummary] = []
+
+    def begin(self, info: RunInfo) -> None:
+        if self.kind == "screen":
+            from criteria_lang.report.screen_summary import ScreenSummary
+
+            self.screens.append(ScreenSummary(info))
+        else:
+            from criteria_lang.report.outcome_summary import OutcomeSummary
+
+            self.outcomes.append(OutcomeSummary(info))
+
+    def add(self, row: PatientResult | OutcomeReport | RecordError) -> None:
+        if isinstance(row, RecordError):
+            data: dict[str, Any] = {
+                "verdict" if self.kind == "screen" else "result": "error",
+                "source": row.source,
+                "problems": [{"path": p.path, "message": p.message} for p in row.problems],
+            }
+        else:
+            data = row.to_dict()
+        if self.kind == "screen":
+            self.screens[-1].add(data)
+        else:
+            self.outcomes[-1].add(data)
+
+    def write(self) -> int:
+        """Write the file; EXIT_USAGE (said on stderr) when it cannot be written."""
+        from criteria_lang.report import html
+
+        page = (
+            html.render_screen(self.screens)
+            if self.kind == "screen"
+            else html.render_outcomes(self.outcomes)
+        )
+        return write_page(self.path, page)
+
+
+def write_page(path: Path, page: str) -> int:
+    from criteria_lang.report.html import write_html
+
+    try:
+        write_html(path, page)
+    except OSError as error:
+        print(f"{path}: cannot write the report: {error.strerror or error}", file=sys.stderr)
+        return EXIT_USAGE
+    size = len(page.encode("utf-8"))
+    print(f"report: {path} ({size / 1e6:.1f} MB)", file=sys.stderr)
+    return EXIT_OK
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from criteria_lang.report import html
+    from criteria_lang.report.jsonl_input import ResultsError, ResultsReader
+
+    source = str(args.results)
+    if source == "-" and args.output is None:
+        print("criteria report: reading stdin needs --output REPORT.html", file=sys.stderr)
+        return EXIT_USAGE
+    output = args.output or args.results.with_suffix(".html")
+    if source != "-" and output.resolve() == args.results.resolve():
+        print(f"{source}: the report would overwrite its input; give --output", file=sys.stderr)
+        return EXIT_USAGE
+    reader = ResultsReader("<stdin>" if source == "-" else source)
+    try:
+        if source == "-":
+            reader.feed(sys.stdin.buffer)
+        else:
+            with args.results.open("rb") as lines:
+                reader.feed(lines)
+    except OSError as error:
+        print(f"{source}: cannot read: {error.strerror or error}", file=sys.stderr)
+        return EXIT_USAGE
+    except ResultsError as error:
+        print(str(error), file=sys.stderr)
+        return EXIT_FINDINGS
+    for problem in reader.problems:
+        print(problem, file=sys.stderr)
+    if reader.skipped > len(reader.problems):
+        print(f"... and {reader.skipped - len(reader.problems)} more lines skipped", file=sys.stderr)
+    if reader.kind is None:
+        print(f"{source}: no results (write them with --format jsonl)", file=sys.stderr)
+        return EXIT_FINDINGS
+    if reader.kind == "screen":
+        page = html.render_screen(reader.screens)
+    else:
+        page = html.render_outcomes(reader.outcomes)
+    status = write_page(output, page)
+    return status or (EXIT_FINDINGS if reader.skipped else EXIT_OK)
