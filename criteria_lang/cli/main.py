@@ -129,6 +129,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SystemExit as exit_:
         return int(exit_.code) if isinstance(exit_.code, int) else EXIT_USAGE
     try:
+        unable = cli_report.preflight(args)
+        if unable is not None:
+            return unable
         if args.command == "check":
             return cmd_check(args)
         if args.command == "eval":

@@ -47,6 +47,41 @@ def add_parsers(sub: Any) -> None:
     report.add_argument(
         "--output", "-o", type=Path, help="the HTML file (default: RESULTS with .html)"
     )
+    report.add_argument(
+        "--evidence",
+        type=int,
+        default=12,
+        metavar="N",
+        help="pieces of evidence kept per criterion in a drill-down, the decisive first "
+        "(default 12; fewer make a smaller file: docs/report.md)",
+    )
+
+
+LIBRARIES = (("jinja2", "jinja2"), ("altair", "altair"), ("vl_convert", "vl-convert-python"))
+
+
+def preflight(args: argparse.Namespace) -> int | None:
+    """Before a long screen: can the report be written at all? (libraries, output folder)"""
+    html: Path | None = getattr(args, "html", None)
+    if args.command == "report":
+        html = args.output
+    elif html is None:
+        return None
+    from importlib.util import find_spec
+
+    missing = [package for module, package in LIBRARIES if find_spec(module) is None]
+    if missing:
+        print(
+            f"criteria {args.command}: the HTML report needs {', '.join(missing)}: "
+            "pip install 'criteria-lang[report]'",
+            file=sys.stderr,
+        )
+        return EXIT_USAGE
+    folder = (html.parent if html is not None else args.results.parent) or Path(".")
+    if not folder.is_dir():
+        print(f"{html}: no folder {folder} to write the report in", file=sys.stderr)
+        return EXIT_USAGE
+    return None
 
 
 def run_header(
@@ -141,7 +176,10 @@ def cmd_report(args: argparse.Namespace) -> int:
     if source != "-" and output.resolve() == args.results.resolve():
         print(f"{source}: the report would overwrite its input; give --output", file=sys.stderr)
         return EXIT_USAGE
-    reader = ResultsReader("<stdin>" if source == "-" else source)
+    if args.evidence < 0:
+        print("criteria report: --evidence must be 0 or more", file=sys.stderr)
+        return EXIT_USAGE
+    reader = ResultsReader("<stdin>" if source == "-" else source, args.evidence)
     try:
         if source == "-":
             reader.feed(sys.stdin.buffer)
@@ -157,7 +195,9 @@ def cmd_report(args: argparse.Namespace) -> int:
     for problem in reader.problems:
         print(problem, file=sys.stderr)
     if reader.skipped > len(reader.problems):
-        print(f"... and {reader.skipped - len(reader.problems)} more lines skipped", file=sys.stderr)
+        print(
+            f"... and {reader.skipped - len(reader.problems)} more lines skipped", file=sys.stderr
+        )
     if reader.kind is None:
         print(f"{source}: no results (write them with --format jsonl)", file=sys.stderr)
         return EXIT_FINDINGS

@@ -144,7 +144,9 @@ def patient_outcomes_chart(
 
     values = [{"outcome": o, "visit": v, "result": r} for o, v, r in cells]
     base = alt.Chart(alt.Data(values=values)).encode(
-        x=alt.X("visit:N", sort=list(visits), title=None, axis=alt.Axis(labelAngle=0, orient="top")),
+        x=alt.X(
+            "visit:N", sort=list(visits), title=None, axis=alt.Axis(labelAngle=0, orient="top")
+        ),
         y=alt.Y("outcome:N", sort=list(outcomes), title=None),
     )
     rects = base.mark_rect(stroke="white", strokeWidth=2).encode(
@@ -154,7 +156,5 @@ def patient_outcomes_chart(
     words = base.mark_text(fontSize=10).encode(
         text="result:N", color=alt.condition(dark, alt.value("#222222"), alt.value("white"))
     )
-    chart = alt.layer(rects, words).properties(
-        width=alt.Step(84), height=alt.Step(22)
-    )
+    chart = alt.layer(rects, words).properties(width=alt.Step(84), height=alt.Step(22))
     return render_svg(chart)

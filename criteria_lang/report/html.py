@@ -57,16 +57,20 @@ def csp_hash(text: str) -> str:
 
 def render_page(template: str, page_title: str, sections: Sequence[dict[str, Any]]) -> str:
     script, style = static("report.js"), static("report.css")
-    return environment().get_template(template).render(
-        page_title=page_title,
-        sections=sections,
-        version=package_version(),
-        made_at=run_time(),
-        # Our own files, not data: inserted as they are (the hashes let exactly them run).
-        script=Markup(script),
-        style=Markup(style),
-        script_hash=csp_hash(script),
-        style_hash=csp_hash(style),
+    return (
+        environment()
+        .get_template(template)
+        .render(
+            page_title=page_title,
+            sections=sections,
+            version=package_version(),
+            made_at=run_time(),
+            # Our own files, not data: inserted as they are (the hashes let exactly them run).
+            script=Markup(script),
+            style=Markup(style),
+            script_hash=csp_hash(script),
+            style_hash=csp_hash(style),
+        )
     )
 
 
@@ -87,7 +91,10 @@ def screen_view(summary: ScreenSummary, number: int) -> dict[str, Any]:
         funnel.append({**attrs.asdict(step), "lost": previous - step.meet_all, "counts": by_truth})
         previous = step.meet_all
     blocker_tables = []
-    for kind, title in (("missing", "Missing data to collect"), ("question", "Questions to answer")):
+    for kind, title in (
+        ("missing", "Missing data to collect"),
+        ("question", "Questions to answer"),
+    ):
         ranked = summary.ranked_blockers(kind)
         shown = ranked[:BLOCKERS_SHOWN]
         blocker_tables.append((kind, title, shown, len(ranked) - len(shown)))

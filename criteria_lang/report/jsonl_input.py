@@ -17,7 +17,7 @@ import orjson
 
 from criteria_lang.report.outcome_summary import OutcomeSummary
 from criteria_lang.report.run import RunInfo, is_header
-from criteria_lang.report.screen_summary import ScreenSummary
+from criteria_lang.report.screen_summary import EVIDENCE_LIMIT, ScreenSummary
 
 Kind = Literal["screen", "outcomes"]
 MAX_PROBLEMS = 20
@@ -36,8 +36,9 @@ def row_kind(row: dict[str, Any]) -> Kind | None:
 
 
 class ResultsReader:
-    def __init__(self, name: str) -> None:
+    def __init__(self, name: str, evidence: int = EVIDENCE_LIMIT) -> None:
         self.name = name
+        self.evidence = evidence
         self.kind: Kind | None = None
         self.screens: list[ScreenSummary] = []
         self.outcomes: list[OutcomeSummary] = []
@@ -98,9 +99,9 @@ class ResultsReader:
     def start(self, info: RunInfo | None) -> None:
         self.headed = info is not None
         if self.kind == "outcomes":
-            self.outcomes.append(OutcomeSummary(info))
+            self.outcomes.append(OutcomeSummary(info, self.evidence))
         else:
-            self.screens.append(ScreenSummary(info))
+            self.screens.append(ScreenSummary(info, self.evidence))
 
     def new_trial(self, current: str | None, row: dict[str, Any]) -> bool:
         """Without header lines, a row of another trial starts the next block."""

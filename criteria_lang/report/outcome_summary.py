@@ -51,8 +51,9 @@ def first_met_words(outcome: Mapping[str, Any]) -> str:
 
 
 class OutcomeSummary:
-    def __init__(self, info: RunInfo | None) -> None:
+    def __init__(self, info: RunInfo | None, evidence: int = EVIDENCE_LIMIT) -> None:
         self.info = info
+        self.evidence = evidence  # pieces of evidence kept per result for the drill-down
         self.outcomes: list[Item] = list(info.items) if info else []
         self.position = {o.id: i for i, o in enumerate(self.outcomes)}
         self.patients = 0
@@ -109,7 +110,7 @@ class OutcomeSummary:
                 key = (ident, visit_key(str(result.get("visit", ""))))
                 self.cells.setdefault(key, Counter())[word] += 1
                 grid.append((ident, str(result.get("visit", "")), RESULT_WORDS.get(word, word)))
-                cells.append(self.cell(word, result))
+                cells.append(self.cell(word, result, self.evidence))
             first = first_met_words(outcome)
             if outcome.get("first_met") is not None:
                 self.ever_met[ident] += 1
@@ -130,9 +131,9 @@ class OutcomeSummary:
         )
 
     @staticmethod
-    def cell(word: str, result: Mapping[str, Any]) -> list[Any]:
+    def cell(word: str, result: Mapping[str, Any], limit: int) -> list[Any]:
         evidence = result.get("evidence") or []
-        shown = decisive_first(evidence, word, EVIDENCE_LIMIT)
+        shown = decisive_first(evidence, word, limit)
         return [
             RESULT_CODE.get(word, "u"),
             shown,
@@ -230,7 +231,9 @@ def outcome_view(summary: OutcomeSummary, number: int) -> dict[str, Any]:
     visits = [summary.visit_names[k] for k in order]
     rows = summary.visit_table()
     points = [
-        (row["item"].id, visits[i], cell["met"]) for row in rows for i, cell in enumerate(row["cells"])
+        (row["item"].id, visits[i], cell["met"])
+        for row in rows
+        for i, cell in enumerate(row["cells"])
     ]
     chart_chunks = [
         pack(summary.charts[i : i + CHARTS_PER_CHUNK])
@@ -248,7 +251,9 @@ def outcome_view(summary: OutcomeSummary, number: int) -> dict[str, Any]:
         ],
         "visits": visits,
         "rows": rows,
-        "visits_svg": charts.data_url(charts.visit_counts_chart(visits, points)) if points else None,
+        "visits_svg": charts.data_url(charts.visit_counts_chart(visits, points))
+        if points
+        else None,
         "charts_drawn": len(summary.charts),
         "table_blob": pack(summary.table_data()),
         "chunks": summary.details.finish(),

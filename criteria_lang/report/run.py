@@ -96,9 +96,7 @@ class RunInfo:
         )
         raw_dates = data.get("dates")
         dates = (
-            {str(k): str(v) for k, v in raw_dates.items()}
-            if isinstance(raw_dates, Mapping)
-            else {}
+            {str(k): str(v) for k, v in raw_dates.items()} if isinstance(raw_dates, Mapping) else {}
         )
         return cls(
             kind=kind,

@@ -61,15 +61,15 @@ def decisive_first(evidence: Sequence[Mapping[str, Any]], result: str, limit: in
         taken = set(decisive)
         others = [i for i in range(len(evidence)) if i not in taken]
         chosen = sorted((decisive + others)[:limit])
-    return [
-        [
-            str(evidence[i].get("what", "")),
-            str(evidence[i].get("detail", "")),
-            evidence[i].get("date"),
-            evidence[i].get("event_id"),
-        ]
-        for i in chosen
-    ]
+    return [compact(evidence[i]) for i in chosen]
+
+
+def compact(evidence: Mapping[str, Any]) -> list[str]:
+    """[what, detail] and the date when the detail does not say it. The event's id is left
+    to the JSON Lines: a third of the drill-down's size for little a reader can use."""
+    what, detail = str(evidence.get("what", "")), str(evidence.get("detail", ""))
+    date = evidence.get("date")
+    return [what, detail, str(date)] if date and str(date) not in detail else [what, detail]
 
 
 def one_reason(criterion: Mapping[str, Any]) -> str:
@@ -82,6 +82,21 @@ def one_reason(criterion: Mapping[str, Any]) -> str:
         return f"review: {questions[0]}"
     picked = decisive_first(criterion.get("evidence") or [], result, 1)
     return f"{picked[0][0]}: {picked[0][1]}" if picked else ""
+
+
+def by_column(records: list[dict[str, Any]]) -> dict[str, Any]:
+    """A chunk of drill-downs criterion by criterion: {"source": [...], "problems": [...],
+    "criteria": [[cell of each patient] for each criterion]} (cells None for unreadable
+    records). A criterion's cells look alike from patient to patient, and gzip finds more to
+    share when they sit together: about a quarter smaller than patient by patient."""
+    width = max((len(r.get("criteria", ())) for r in records), default=0)
+    return {
+        "source": [r.get("source") for r in records],
+        "problems": [r.get("problems") for r in records],
+        "criteria": [
+            [r["criteria"][k] if "criteria" in r else None for r in records] for k in range(width)
+        ],
+    }
 
 
 @attrs.define
@@ -108,8 +123,9 @@ class FunnelStep:
 class ScreenSummary:
     """One rule file's block of a screen."""
 
-    def __init__(self, info: RunInfo | None) -> None:
+    def __init__(self, info: RunInfo | None, evidence: int = EVIDENCE_LIMIT) -> None:
         self.info = info
+        self.evidence = evidence  # pieces of evidence kept per criterion for the drill-down
         self.criteria: list[Item] = list(info.items) if info else []
         self.position = {c.id: i for i, c in enumerate(self.criteria)}
         self.verdicts: Counter[str] = Counter()
@@ -128,7 +144,7 @@ class ScreenSummary:
             "why": [],
             "blocks": [],
         }
-        self.details = Chunks()
+        self.details = Chunks(layout=by_column)
         self.trial_seen: str | None = None
 
     # ---------------------------------------------------------------- reading rows
@@ -155,7 +171,9 @@ class ScreenSummary:
         deciding = [str(d) for d in row.get("deciding") or []]
         blocks = self.count_blockers(deciding, by_id) if verdict == "undetermined" else []
         first = by_id.get(deciding[0]) if deciding else None
-        why = f"{deciding[0]} {self.label(deciding[0], first)}: {one_reason(first)}" if first else ""
+        why = (
+            f"{deciding[0]} {self.label(deciding[0], first)}: {one_reason(first)}" if first else ""
+        )
         self.append_row(
             str(row.get("patient", "")),
             verdict,
@@ -167,7 +185,9 @@ class ScreenSummary:
         self.details.add(
             {
                 "source": row.get("source"),
-                "criteria": [self.drill_down(by_id.get(c.id)) for c in self.criteria],
+                "criteria": [
+                    self.drill_down(by_id.get(c.id), self.evidence) for c in self.criteria
+                ],
             }
         )
 
@@ -241,12 +261,12 @@ class ScreenSummary:
         return numbers
 
     @staticmethod
-    def drill_down(criterion: Mapping[str, Any] | None) -> list[Any]:
+    def drill_down(criterion: Mapping[str, Any] | None, limit: int) -> list[Any]:
         """[evidence, missing, questions, evidence left out] of one criterion."""
         if criterion is None:
             return [[], ["not in this patient's results"], [], 0]
         evidence = criterion.get("evidence") or []
-        shown = decisive_first(evidence, str(criterion.get("result", "")), EVIDENCE_LIMIT)
+        shown = decisive_first(evidence, str(criterion.get("result", "")), limit)
         return [
             shown,
             [str(m) for m in criterion.get("missing") or []],

@@ -58,10 +58,9 @@
 
   function evidenceList(evidence, more) {
     if (!evidence.length && !more) return null;
-    const items = evidence.map(([what, detail, date, event]) =>
+    const items = evidence.map(([what, detail, date]) =>
       el("li", {}, el("b", { text: what }), ": ", detail,
-        date && !detail.includes(date) ? el("span", { class: "ev-date", text: " · " + date }) : null,
-        event ? el("span", { class: "ev-date", text: " · event " + event }) : null));
+        date ? el("span", { class: "ev-date", text: " · " + date }) : null));
     if (more) items.push(el("li", { class: "muted", text: "+" + more + " more in the JSON Lines output" }));
     return el("ul", {}, ...items);
   }
@@ -182,9 +181,12 @@
     }
 
     async open(i) {
-      const chunk = Math.floor(i / this.data.chunk);
-      const records = await unpack(this.root.dataset.blob + "-" + chunk);
-      const record = records[i % this.data.chunk];
+      const chunk = await unpack(this.root.dataset.blob + "-" + Math.floor(i / this.data.chunk));
+      const j = i % this.data.chunk;
+      // Screens pack a chunk criterion by criterion (screen_summary.by_column); outcomes a list.
+      const record = this.kind === "outcomes" ? chunk[j] : {
+        source: chunk.source[j], problems: chunk.problems[j],
+        criteria: chunk.criteria.map((cells) => cells[j]) };
       const parts = this.kind === "outcomes" ? await this.outcomeDrill(i, record) : this.screenDrill(i, record);
       this.drill.replaceChildren(
         el("button", { class: "close", text: "close", on: { click: () => { this.drill.hidden = true; } } }),
