@@ -33,6 +33,7 @@ sys.path.insert(0, str(ROOT / "bench"))
 sys.path.insert(0, str(ROOT / "tests"))
 
 import bench_screen  # noqa: E402
+import generate  # noqa: E402
 import headless  # noqa: E402
 
 RULES = ROOT / "rules" / "nct03562065.crit"
@@ -127,7 +128,7 @@ def interactions(driver: object) -> dict[str, float]:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--patients", type=int, default=100_000)
-    parser.add_argument("--seed", type=int, default=bench_screen.generate.DEFAULT_SEED)
+    parser.add_argument("--seed", type=int, default=generate.DEFAULT_SEED)
     parser.add_argument("--repeat", type=int, default=3, help="fresh browsers to time the opening")
     args = parser.parse_args()
 
@@ -141,7 +142,8 @@ def main() -> int:
     print(f"{n:,} patients against {RULES.name}; load average {load()}")
     print(
         f"(a) `criteria report` of {results.stat().st_size / 1e6:,.0f} MB of JSON Lines: "
-        f"{wall:.1f} s wall, {cpu:.1f} s CPU ({n / cpu:,.0f} patients/s CPU), peak RSS {rss:,.0f} MB"
+        f"{wall:.1f} s wall, {cpu:.1f} s CPU ({n / cpu:,.0f} patients/s CPU), "
+        f"peak RSS {rss:,.0f} MB"
     )
     print(
         f"(b) report: {size / 1e6:.1f} MB = {size / n:,.0f} bytes a patient = "

@@ -26,8 +26,10 @@ def hostile_trial(folder: Path) -> tuple[Path, Path]:
     rule_file.write_text(
         f'trial "T-1"\n  dates screening, baseline\n  index screening\n{CONCEPTS}\n'
         f'inclusion\n  I1 "{text}": sex in ("female")\n'
-        f'  I2 "eGFR {text}": latest lab egfr within 3 months before screening >= 30 mL/min/1.73m2\n'
-        f'exclusion\n  E1 "{text}": latest lab hbsag within 3 months before screening is positive\n',
+        f'  I2 "eGFR {text}": latest lab egfr within 3 months before screening'
+        " >= 30 mL/min/1.73m2\n"
+        f'exclusion\n  E1 "{text}": latest lab hbsag within 3 months before screening'
+        " is positive\n",
         encoding="utf-8",
     )
     patients = folder / "patients"

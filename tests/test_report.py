@@ -298,7 +298,7 @@ def test_funnel_ends_at_the_verdicts(case: tuple[list[str], list[list[str]]]) ->
     verdicts: Counter[str] = Counter()
     for number, results in enumerate(patients):
         criteria = tuple(
-            CriterionResult(f"C{k}", s, "t", Truth(r))  # type: ignore[arg-type]
+            CriterionResult(f"C{k}", s, "t", Truth(r))
             for k, (s, r) in enumerate(zip(sections, results, strict=True))
         )
         verdict, deciding = overall(criteria)

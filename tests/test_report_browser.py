@@ -56,7 +56,7 @@ def js(driver: Any, script: str, *args: Any) -> Any:
 
 def section_numbers(driver: Any, anchor: str) -> dict[str, Any]:
     """The numbers a reader sees in one trial's section."""
-    return js(
+    numbers: dict[str, Any] = js(
         driver,
         """
         const s = document.getElementById(arguments[0]);
@@ -74,15 +74,19 @@ def section_numbers(driver: Any, anchor: str) -> dict[str, Any]:
         """,
         anchor,
     )
+    return numbers
 
 
 def rows_shown(driver: Any, anchor: str) -> list[str]:
-    return js(
-        driver,
-        "return [...document.querySelectorAll('#' + arguments[0] + ' tbody.patients tr')]"
-        ".map((tr) => tr.querySelector('button.open').textContent)",
-        anchor,
-    )
+    return [
+        str(text)
+        for text in js(
+            driver,
+            "return [...document.querySelectorAll('#' + arguments[0] + ' tbody.patients tr')]"
+            ".map((tr) => tr.querySelector('button.open').textContent)",
+            anchor,
+        )
+    ]
 
 
 def search(driver: Any, anchor: str, text: str) -> None:

@@ -12,8 +12,8 @@ import base64
 from collections.abc import Sequence
 from typing import Any
 
-from criteria_lang.report.screen_summary import FunnelStep
 from criteria_lang.report.run import Item
+from criteria_lang.report.screen_summary import FunnelStep
 
 # One colour per result, the same in every chart and in the page's CSS (report.css). Neutral
 # blues for met / not met: a met exclusion criterion or a met "treatment failure" outcome is bad
@@ -80,7 +80,7 @@ def funnel_chart(screened: int, steps: Sequence[FunnelStep]) -> str:
         ),
         legend=alt.Legend(orient="top", title=None),
     )
-    base = alt.Chart(alt.Data(values=values)).encode(y=order)
+    base = alt.Chart(alt.InlineData(values=values)).encode(y=order)
     bars = base.mark_bar(height={"band": 0.8}).encode(
         x=alt.X("count:Q", stack=None, title="patients"), color=colour
     )
@@ -105,7 +105,7 @@ def criteria_chart(counts: Sequence[tuple[Item, dict[str, int]]]) -> str:
         if n
     ]
     chart = (
-        alt.Chart(alt.Data(values=values))
+        alt.Chart(alt.InlineData(values=values))
         .mark_bar()
         .encode(
             y=alt.Y("criterion:N", sort=labels, title=None),
@@ -124,7 +124,7 @@ def visit_counts_chart(visits: Sequence[str], rows: Sequence[tuple[str, str, int
 
     values = [{"outcome": o, "visit": v, "patients": n} for o, v, n in rows]
     chart = (
-        alt.Chart(alt.Data(values=values))
+        alt.Chart(alt.InlineData(values=values))
         .mark_line(point=True)
         .encode(
             x=alt.X("visit:N", sort=list(visits), title=None, axis=alt.Axis(labelAngle=0)),
@@ -143,7 +143,7 @@ def patient_outcomes_chart(
     import altair as alt
 
     values = [{"outcome": o, "visit": v, "result": r} for o, v, r in cells]
-    base = alt.Chart(alt.Data(values=values)).encode(
+    base = alt.Chart(alt.InlineData(values=values)).encode(
         x=alt.X(
             "visit:N", sort=list(visits), title=None, axis=alt.Axis(labelAngle=0, orient="top")
         ),

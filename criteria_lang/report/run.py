@@ -86,8 +86,8 @@ class RunInfo:
         """Read a header line; missing or mistyped fields become None (an older or hand-made
         file still gives a report, which then says what it does not know)."""
         kind: RunKind = "outcomes" if data.get("header") == "outcomes" else "screen"
-        rules = data.get("rules") if isinstance(data.get("rules"), Mapping) else {}
-        source = data.get("input") if isinstance(data.get("input"), Mapping) else {}
+        rules = mapping(data.get("rules"))
+        source = mapping(data.get("input"))
         raw_items = data.get("criteria" if kind == "screen" else "outcomes")
         items = tuple(
             Item(str(i.get("id", "")), str(i.get("text", "")), str(i.get("section", "")))
@@ -145,6 +145,10 @@ def describe_run(
         dates={name: day.isoformat() for name, day in dates.items()},
         items=items,
     )
+
+
+def mapping(value: object) -> Mapping[str, Any]:
+    return value if isinstance(value, Mapping) else {}
 
 
 def text_or_none(value: object) -> str | None:
