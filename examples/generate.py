@@ -89,12 +89,92 @@ def answer(criterion: str, met: bool | None) -> Patch:
     return patch
 
 
+def stop(event_id: str, last_day: str) -> Patch:
+    """An ongoing exposure (or one with another end) ends on `last_day`."""
+    return set_fields(event_id, end=last_day, ongoing=None)
+
+
+def switch(event_id: str, last_day: str, *then: dict[str, Any]) -> Patch:
+    """`event_id` ends on `last_day` and the events `then` follow (a new dose, another drug)."""
+    return chain(stop(event_id, last_day), add(*then))
+
+
 def chain(*patches: Patch) -> Patch:
     def patch(doc: dict[str, Any]) -> None:
         for p in patches:
             p(doc)
 
     return patch
+
+
+# ---------------------------------------------------------------------------- event builders
+# Shorthands for the events of a BASE patient (docs/patient-format.md). Codes are a stdlib
+# concept name (text) or a coded object built by `coded`.
+
+
+def coded(system: str, code: str) -> dict[str, str]:
+    return {"system": system, "code": code}
+
+
+def condition(
+    ident: str, code: object, onset: str, abatement: str | None = None, **extra: Any
+) -> dict[str, Any]:
+    event: dict[str, Any] = {"id": ident, "type": "condition", "code": code, "onset": onset}
+    if abatement is not None:
+        event["abatement"] = abatement
+    event.update(extra)
+    return event
+
+
+def result(
+    kind: str, ident: str, code: object, date: str, value: object, unit: str | None = None
+) -> dict[str, Any]:
+    """A lab, observation or score result on one day."""
+    event: dict[str, Any] = {"id": ident, "type": kind, "code": code, "date": date, "value": value}
+    if unit is not None:
+        event["unit"] = unit
+    return event
+
+
+def fact(code: str, value: object, date: str, system: str | None = None) -> dict[str, Any]:
+    """A fact recorded on `date`, id `fact-<code>`: a concept name, or a code of `system`."""
+    coded_as: object = code if system is None else coded(system, code)
+    return {"id": f"fact-{code}", "type": "fact", "code": coded_as, "date": date, "value": value}
+
+
+def procedure(ident: str, code: object, date: str, **extra: Any) -> dict[str, Any]:
+    return {"id": ident, "type": "procedure", "code": code, "date": date, **extra}
+
+
+def medication(
+    ident: str, code: object, start: str, end: str | None, **dosing: Any
+) -> dict[str, Any]:
+    """An exposure from `start` to `end` (None: ongoing) with its dosing fields."""
+    event: dict[str, Any] = {"id": ident, "type": "medication", "code": code, "start": start}
+    if end is None:
+        event["ongoing"] = True
+    else:
+        event["end"] = end
+    event.update(dosing)
+    return event
+
+
+def dosing(
+    value: float,
+    unit: str = "mg",
+    every: str = "d",
+    times: int = 1,
+    route: str | None = None,
+    period: int = 1,
+) -> dict[str, Any]:
+    """`value` `unit` given `times` every `period` `every` (d, wk, mo), by `route`."""
+    fields: dict[str, Any] = {
+        "dose": {"value": value, "unit": unit},
+        "frequency": {"count": times, "period": period, "unit": every},
+    }
+    if route is not None:
+        fields["route"] = route
+    return fields
 
 
 # ---------------------------------------------------------------------------- building

@@ -487,7 +487,9 @@ def test_a_creatinine_of_zero_makes_crcl_unknown_not_a_crash(small_rules: Rules)
         ],
     }
     crcl = small_rules.evaluate(load_patient(doc)).criterion("I19")
-    assert crcl.truth.value == "unknown" and crcl.missing == ("crcl cannot be computed",)
+    assert crcl.truth.value == "unknown" and crcl.missing == (
+        "crcl cannot be computed from creatinine 0, weight 60",
+    )
 
 
 # --------------------------------------------------------------------------------------------

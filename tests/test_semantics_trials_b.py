@@ -281,7 +281,11 @@ def test_at_least_n_of_recorded_facts() -> None:
     assert truth(expr, *yes4[:3], f("f4", False)) == UNKNOWN  # f5 could still be the fourth
 
 
-# --------------------------------------------------------------------------- the two trials
+# --------------------------------------------------------------------------- the trials
+# The two seed trials above, and the trials of issue 15 from other therapeutic areas, whose
+# registry text is kept in rules/records/<trial>.txt.
+OTHER_AREAS = ["nct00845832", "nct00879658", "nct03197818", "nct03123120"]
+TRIALS = ["nct03917797", "nct05631717", *OTHER_AREAS]
 
 
 def _computable(rule: Path) -> set[str]:
@@ -289,7 +293,7 @@ def _computable(rule: Path) -> set[str]:
     return {c.id.text for c in r.program.criteria if not isinstance(c.expr, Review)}
 
 
-@pytest.mark.parametrize("trial", ["nct03917797", "nct05631717"])
+@pytest.mark.parametrize("trial", TRIALS)
 def test_every_computable_criterion_decides_an_example(trial: str) -> None:
     """Every criterion whose expression is not a bare `review` is the sole deciding criterion of
     at least one example patient that it turns away (or, for an inclusion, fails)."""
@@ -303,7 +307,7 @@ def test_every_computable_criterion_decides_an_example(trial: str) -> None:
     assert not missing, f"computable criteria that decide no example alone: {sorted(missing)}"
 
 
-@pytest.mark.parametrize("trial", ["nct03917797", "nct05631717"])
+@pytest.mark.parametrize("trial", TRIALS)
 def test_examples_cover_missing_data_and_pending_review(trial: str) -> None:
     r = Rules.from_file(ROOT / "rules" / f"{trial}.crit")
     kinds: set[str] = set()
@@ -314,16 +318,25 @@ def test_examples_cover_missing_data_and_pending_review(trial: str) -> None:
     assert {UNKNOWN, REVIEW} <= kinds
 
 
-@pytest.mark.parametrize("trial", ["nct03917797", "nct05631717"])
-def test_criteria_quote_the_record(trial: str) -> None:
-    """Every criterion's text is the record's own words (whitespace aside)."""
+def _record_text(trial: str) -> str:
+    """The registry text the criteria quote, whitespace normalised (our `#` notes left out)."""
+    kept = ROOT / "rules" / "records" / f"{trial}.txt"
+    if kept.exists():
+        lines = kept.read_text(encoding="utf-8").splitlines()
+        return " ".join(" ".join(line for line in lines if not line.startswith("#")).split())
     seed = {"nct03917797": "002_cbf271cabfdcfbd3.txt", "nct05631717": "003_fc0d5bfc6d213a62.txt"}[
         trial
     ]
     source = Path("/work/shared/seeds") / seed
     if not source.exists():
         pytest.skip("the seed records are not available here")
-    record = " ".join(source.read_text(encoding="utf-8").split())
+    return " ".join(source.read_text(encoding="utf-8").split())
+
+
+@pytest.mark.parametrize("trial", TRIALS)
+def test_criteria_quote_the_record(trial: str) -> None:
+    """Every criterion's text is the record's own words (whitespace aside)."""
+    record = _record_text(trial)
     r = Rules.from_file(ROOT / "rules" / f"{trial}.crit")
     for criterion in r.program.criteria:
         words = " ".join(criterion.text.split())
@@ -331,3 +344,18 @@ def test_criteria_quote_the_record(trial: str) -> None:
         parts = words.split(": ", 1) if words not in record else [words]
         for part in parts:
             assert part in record, (criterion.id.text, part)
+
+
+@pytest.mark.parametrize("trial", OTHER_AREAS)
+def test_record_copies_cite_their_source(trial: str) -> None:
+    """A kept registry text names its NCT id and the public address it was copied from, and its
+    rule file points to it."""
+    notes = [
+        line
+        for line in (ROOT / "rules" / "records" / f"{trial}.txt").read_text("utf-8").splitlines()
+        if line.startswith("#")
+    ]
+    assert notes[0].startswith(f"# {trial.upper()}:")
+    assert any("https://" in line for line in notes)
+    rule_text = (ROOT / "rules" / f"{trial}.crit").read_text("utf-8")
+    assert f"rules/records/{trial}.txt" in rule_text

@@ -16,7 +16,14 @@ from typing import Any, Literal, Union
 import attrs
 
 from criteria_lang.core.derived import BUILTINS, Builtin
-from criteria_lang.core.diagnostics import NO_SPAN, Diagnostic, Span, did_you_mean, has_errors
+from criteria_lang.core.diagnostics import (
+    NO_SPAN,
+    Diagnostic,
+    Edit,
+    Span,
+    did_you_mean,
+    has_errors,
+)
 from criteria_lang.core.units import Unit, UnitError, get_units
 from criteria_lang.plan.concepts import ConceptSet, QuantityAttr, UnitAttr
 from criteria_lang.syntax import nodes as n
@@ -230,8 +237,13 @@ class Checker:
         self.checked_outcomes: set[str] = set()
         self.units = get_units()
 
-    def error(self, code: str, message: str, fix: str, span: Span) -> None:
-        self.diagnostics.append(Diagnostic(code, "error", message, fix, self.path, span))
+    def error(
+        self, code: str, message: str, fix: str, span: Span, edits: tuple[Edit, ...] = ()
+    ) -> None:
+        """Report an error; `edits` is the fix as data, when it is one change of the text."""
+        self.diagnostics.append(
+            Diagnostic(code, "error", message, fix, self.path, span, edits=edits)
+        )
 
     # ------------------------------------------------------------------ passes
     def run(self) -> None:
@@ -282,6 +294,7 @@ class Checker:
                             if hint
                             else f"see {module.path} for what it declares",
                             name.span,
+                            (Edit(name.span, hint),) if hint else (),
                         )
                         continue
                     self.bind(name.text, symbol, name.span)
@@ -467,7 +480,8 @@ class Checker:
         candidates += list(BUILTINS)
         hint = did_you_mean(ref.dotted, candidates)
         fix = f"did you mean '{hint}'?" if hint else f"declare the {what} or import it from stdlib"
-        self.error("C200", f"unknown {what} '{ref.dotted}'", fix, ref.span)
+        edits = (Edit(ref.span, hint),) if hint else ()
+        self.error("C200", f"unknown {what} '{ref.dotted}'", fix, ref.span, edits)
 
     def date_name(self, name: n.Name | None, span: Span) -> None:
         if isinstance(name, n.VisitAnchor):
@@ -493,6 +507,7 @@ class Checker:
                 if hint
                 else f"use one of: {', '.join(dates) or '(declare `dates` in the trial header)'}",
                 name.span,
+                (Edit(name.span, hint),) if hint else (),
             )
 
     # ------------------------------------------------------------------ types
@@ -623,6 +638,7 @@ class Checker:
                 f"({self.units.describe(runit)})",
                 f"use a unit of {self.units.describe(lunit)}, e.g. {lunit.text}",
                 getattr(node, "span", span),
+                unit_edit(node, lunit),
             )
 
     def parse_unit(self, text: str, span: Span) -> Unit | None:
@@ -794,6 +810,7 @@ class Checker:
                             f"({self.units.describe(own)}), not {self.units.describe(threshold)}",
                             f"use a unit of {self.units.describe(own)}, e.g. {own.text}",
                             query.value.value.span,
+                            unit_edit(query.value.value, own),
                         )
         return concept
 
@@ -1084,6 +1101,13 @@ class Checker:
             )
             return None
         return symbol.concept
+
+
+def unit_edit(node: object, unit: Unit) -> tuple[Edit, ...]:
+    """The fix of a wrong unit as data: write `unit` where the literal's unit is written."""
+    if isinstance(node, n.QuantityLit) and node.unit_span is not NO_SPAN:
+        return (Edit(node.unit_span, unit.text),)
+    return ()
 
 
 def grade_domains(concept: ConceptSet) -> tuple[ConceptSet, ...]:

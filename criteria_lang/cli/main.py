@@ -119,6 +119,17 @@ def build_parser() -> argparse.ArgumentParser:
     outcomes.add_argument("--output", "-o", type=Path, help="write to a file instead of stdout")
     cli_report.add_html_option(outcomes)
     data_options(outcomes)
+
+    lsp = sub.add_parser(
+        "lsp",
+        help="the language server for editors (LSP over stdio; see docs/editors.md)",
+        description="Speak the Language Server Protocol on stdin/stdout: diagnostics, quick "
+        "fixes, hover, definitions, references, completion, outline and formatting for rule "
+        "files. Needs the `lsp` extra: pip install 'criteria-lang[lsp]'.",
+    )
+    lsp.add_argument(
+        "--stdio", action="store_true", help="use stdin/stdout (the default and only transport)"
+    )
     return parser
 
 
@@ -144,11 +155,31 @@ def main(argv: Sequence[str] | None = None) -> int:
             return cmd_outcomes(args)
         if args.command == "report":
             return cli_report.cmd_report(args)
+        if args.command == "lsp":
+            return cmd_lsp()
         return cmd_screen(args)
     except BrokenPipeError:
         return EXIT_OK
     except KeyboardInterrupt:
         return EXIT_USAGE
+
+
+# ---------------------------------------------------------------------------- lsp
+
+
+def cmd_lsp() -> int:
+    # pygls is an optional dependency, imported only here (`criteria --help` stays fast).
+    try:
+        from criteria_lang.lsp.server import serve
+    except ImportError as error:
+        print(
+            f"criteria lsp needs pygls and lsprotocol ({error.name or error} is missing): "
+            "pip install 'criteria-lang[lsp]'",
+            file=sys.stderr,
+        )
+        return EXIT_USAGE
+    serve()
+    return EXIT_OK
 
 
 # ---------------------------------------------------------------------------- check

@@ -17,13 +17,32 @@ DAYS_PER_MONTH = Fraction(36525, 1200)
 DAYS_PER_YEAR = Fraction(36525, 100)
 
 
+class OutOfCalendar(ValueError):
+    """Date arithmetic that leaves the calendar (years 1 to 9999): a window after 9999-12-31,
+    `within 9000 years`, an exposure of 1e10 days. Callers turn it into an unknown with this
+    reason (data) or a diagnostic (rule file); it is never an internal error."""
+
+
+def add_days(day: dt.date, days: int) -> dt.date:
+    """`day + days`, or OutOfCalendar when that leaves years 1..9999."""
+    try:
+        return day + dt.timedelta(days=days)
+    except OverflowError:
+        direction = "after" if days > 0 else "before"
+        raise OutOfCalendar(
+            f"{abs(days)} days {direction} {day.isoformat()} is outside the calendar "
+            "(years 1 to 9999)"
+        ) from None
+
+
 def shift(day: dt.date, amount: Fraction, unit: str, sign: int) -> dt.date:
-    """`day` moved by `amount` `unit`s, forwards (sign 1) or backwards (sign -1)."""
+    """`day` moved by `amount` `unit`s, forwards (sign 1) or backwards (sign -1).
+    Raises OutOfCalendar when the result is not a date of years 1..9999."""
     whole = int(amount)
     if unit == "days":
-        return day + dt.timedelta(days=sign * whole)
+        return add_days(day, sign * whole)
     if unit == "weeks":
-        return day + dt.timedelta(days=sign * int(amount * 7))
+        return add_days(day, sign * int(amount * 7))
     if unit == "months":
         return add_months(day, sign * whole)
     if unit == "years":
@@ -33,9 +52,16 @@ def shift(day: dt.date, amount: Fraction, unit: str, sign: int) -> dt.date:
 
 def add_months(day: dt.date, months: int) -> dt.date:
     """`day + relativedelta(months=months)`, the same date (the day clamped to the month's
-    length), without building a relativedelta: windows are computed for every query."""
+    length), without building a relativedelta: windows are computed for every query.
+    Raises OutOfCalendar when the result is not a date of years 1..9999."""
     year, month = divmod(day.year * 12 + day.month - 1 + months, 12)
     month += 1
+    if not dt.MINYEAR <= year <= dt.MAXYEAR:
+        direction = "after" if months > 0 else "before"
+        raise OutOfCalendar(
+            f"{abs(months)} months {direction} {day.isoformat()} is outside the calendar "
+            "(years 1 to 9999)"
+        )
     last = calendar.monthrange(year, month)[1]
     return day.replace(year=year, month=month, day=min(day.day, last))
 
@@ -51,7 +77,8 @@ def approximate_days(amount: Fraction, unit: str) -> Fraction:
 
 
 def completed_years(birth: dt.date, on: dt.date) -> int:
-    """Age in completed years: the birthday counts from its day (29 Feb -> 28 Feb, see module doc)."""
+    """Age in completed years: the birthday counts from its day (29 Feb -> 28 Feb, see the
+    module doc)."""
     years = on.year - birth.year
     if shift(birth, Fraction(years), "years", 1) > on:
         years -= 1
@@ -73,7 +100,10 @@ def run_reaches(start: dt.date, end: dt.date, amount: Fraction, unit: str) -> bo
     """
     if unit in ("days", "weeks"):
         return (end - start).days + 1 >= approximate_days(amount, unit)
-    return end >= shift(start, amount, unit, 1) - dt.timedelta(days=1)
+    try:
+        return end >= add_days(shift(start, amount, unit, 1), -1)
+    except OutOfCalendar:
+        return False  # the run would have to end after 9999-12-31
 
 
 def period_last_day(start: dt.date, amount: Fraction, unit: str) -> dt.date:
@@ -81,5 +111,5 @@ def period_last_day(start: dt.date, amount: Fraction, unit: str) -> dt.date:
     `run_reaches` counts it (12 months from 15 Jan 2023 end on 14 Jan 2024; 30 days from 1 Jan end
     on 30 Jan)."""
     if unit in ("days", "weeks"):
-        return start + dt.timedelta(days=int(approximate_days(amount, unit)) - 1)
-    return shift(start, amount, unit, 1) - dt.timedelta(days=1)
+        return add_days(start, int(approximate_days(amount, unit)) - 1)
+    return add_days(shift(start, amount, unit, 1), -1)

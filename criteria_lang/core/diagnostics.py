@@ -63,6 +63,40 @@ class Span:
 
 NO_SPAN = Span(0, 0, 1, 1, 1, 1)
 
+# How much of a value or source line a message shows (docs/limits.md): a 5 MB line or a 1 MB
+# code in a record must not become a 5 MB message.
+CLIP_LIMIT = 200
+
+
+def clip(text: str, limit: int = CLIP_LIMIT) -> str:
+    """`text` cut to `limit` characters, saying how long it was when it was cut."""
+    if len(text) <= limit:
+        return text
+    return f"{text[:limit]}... ({len(text)} characters)"
+
+
+@attrs.frozen
+class Edit:
+    """A fix as data: replace the text at `span` with `text` (an empty span inserts). Editors
+    offer it as a quick fix; the `fix` sentence of the diagnostic says the same in words."""
+
+    span: Span
+    text: str
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "line": self.span.line,
+            "column": self.span.column,
+            "end_line": self.span.end_line,
+            "end_column": self.span.end_column,
+            "text": self.text,
+        }
+
+
+def end_of(span: Span) -> Span:
+    """The empty span just after `span` (where an `Edit` inserts text)."""
+    return Span(span.end, span.end, span.end_line, span.end_column, span.end_line, span.end_column)
+
 
 @attrs.frozen
 class Diagnostic:
@@ -72,6 +106,7 @@ class Diagnostic:
     fix: str
     file: str
     span: Span
+    edits: tuple[Edit, ...] = attrs.field(default=(), kw_only=True)
 
     def sort_key(self) -> tuple[str, int, int, str]:
         return (self.file, self.span.line, self.span.column, self.code)
@@ -87,6 +122,7 @@ class Diagnostic:
             "column": self.span.column,
             "end_line": self.span.end_line,
             "end_column": self.span.end_column,
+            "edits": [edit.to_dict() for edit in self.edits],
         }
 
 

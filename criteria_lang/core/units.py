@@ -14,13 +14,26 @@ from __future__ import annotations
 import difflib
 import re
 import threading
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from fractions import Fraction
 from typing import TYPE_CHECKING, Any, cast
 
 import attrs
 import pint
 from pint.util import to_units_container
+
+from criteria_lang.core.unit_limits import (
+    MAX_TEN_POWER,
+    MAX_UNIT_POWER,
+    Failure,
+    UnitError,
+    bounded_int,
+    bounded_number,
+    check_length,
+    check_ucum_limits,
+    quote,
+    remember,
+)
 
 if TYPE_CHECKING:
     from lark import Tree
@@ -33,15 +46,6 @@ __all__ = [
     "UnitSystem",
     "get_units",
 ]
-
-
-class UnitError(ValueError):
-    """A unit text we cannot read. The message is written for a rule author."""
-
-    def __init__(self, message: str, *, text: str | None = None, suggestions: tuple[str, ...] = ()):
-        super().__init__(message)
-        self.text = text
-        self.suggestions = suggestions
 
 
 class IncompatibleUnits(UnitError):
@@ -194,7 +198,7 @@ def _tokenize(text: str) -> list[list[_Factor]]:
         match = _TOKEN.match(folded, position)
         if match is None:
             raise UnitError(
-                f"cannot read unit {text!r}: unexpected {folded[position]!r} "
+                f"cannot read unit {quote(text)}: unexpected {folded[position]!r} "
                 f"at character {position + 1}",
                 text=text,
             )
@@ -202,28 +206,38 @@ def _tokenize(text: str) -> list[list[_Factor]]:
         if match["space"]:
             continue
         if match["ucum_exp"] is not None:
-            segments[-1].append(_Factor(Fraction(10) ** int(match["ucum_exp"]), None))
+            exponent = bounded_int(match["ucum_exp"], MAX_TEN_POWER, "the power of ten", text)
+            segments[-1].append(_Factor(Fraction(10) ** exponent, None))
         elif match["number"] is not None:
-            number = Fraction(match["number"]) ** int(match["number_exp"] or 1)
+            number = bounded_number(match["number"], text)
+            if match["number_exp"] is not None:
+                limit, what = (
+                    (MAX_TEN_POWER, "the power of ten")
+                    if number == 10
+                    else (MAX_UNIT_POWER, "the power")
+                )
+                number = number ** bounded_int(match["number_exp"], limit, what, text)
             segments[-1].append(_Factor(number, None))
         elif match["name"] is not None:
-            power = int(match["name_exp"] or match["name_digits"] or 1)
+            power = bounded_int(
+                match["name_exp"] or match["name_digits"] or "1", MAX_UNIT_POWER, "the power", text
+            )
             segments[-1].append(_Factor(None, match["name"], power))
         elif match["percent"]:
             segments[-1].append(_Factor(Fraction(1, 100), None))
         elif match["op"] == "/":
             if len(segments) > 1 and not segments[-1]:
-                raise UnitError(f"cannot read unit {text!r}: nothing between '/'", text=text)
+                raise UnitError(f"cannot read unit {quote(text)}: nothing between '/'", text=text)
             segments.append([])
         elif len(segments) > 1:
             # mg/kg*day is mg/(kg day) to some readers and mg day/kg to others (and to UCUM).
             raise UnitError(
-                f"ambiguous unit {text!r}: write 'a/b/c' to divide by b and c, or put "
+                f"ambiguous unit {quote(text)}: write 'a/b/c' to divide by b and c, or put "
                 f"multiplied units before the first '/'",
                 text=text,
             )
     if len(segments) > 1 and not segments[-1]:
-        raise UnitError(f"cannot read unit {text!r}: nothing after '/'", text=text)
+        raise UnitError(f"cannot read unit {quote(text)}: nothing after '/'", text=text)
     return segments
 
 
@@ -381,8 +395,8 @@ class UnitSystem:
     """
 
     def __init__(self) -> None:
-        self._parsed: dict[str, Unit] = {}
-        self._parsed_ucum: dict[str, Unit] = {}
+        self._parsed: dict[str, Unit | Failure] = {}
+        self._parsed_ucum: dict[str, Unit | Failure] = {}
         self._factors: dict[_FactorKey, Fraction] = {}
         self._compatible: dict[_FactorKey, bool] = {}
         self._composed: dict[tuple[str, UnitLike, UnitLike], Unit] = {}
@@ -397,14 +411,25 @@ class UnitSystem:
     # Parsing
 
     def parse(self, text: str) -> Unit:
-        """Read a unit in our rule and patient-JSON syntax (docs/units.md). Cached."""
-        unit = self._parsed.get(text)
-        if unit is None:
-            unit = self._parse(text)
-            self._parsed[text] = unit
-        return unit
+        """Read a unit in our rule and patient-JSON syntax (docs/units.md). Cached, failures too
+        (a batch repeats the same bad unit on every record). Raises only `UnitError`."""
+        return self._cached(self._parsed, text, self._parse)
+
+    @staticmethod
+    def _cached(cache: dict[str, Unit | Failure], text: str, parse: Callable[[str], Unit]) -> Unit:
+        found = cache.get(text)
+        if found is None:
+            try:
+                found = parse(text)
+            except UnitError as error:
+                found = Failure.of(error)
+            remember(cache, text, found)
+        if isinstance(found, Failure):
+            raise found.error()
+        return found
 
     def _parse(self, text: str) -> Unit:
+        check_length(text)
         scale = Fraction(1)
         pint_unit = self.registry.Unit("")
         for index, segment in enumerate(_tokenize(text)):
@@ -421,13 +446,17 @@ class UnitSystem:
 
     def _unit_name(self, name: str, text: str) -> pint.Unit:
         try:
-            return self.registry.Unit(name)
-        except pint.UndefinedUnitError:
+            unit = self.registry.Unit(name)
+            # pint also reads `nan`, `inf` and units defined by inexact numbers (`MG`, a
+            # megagauss): a name is ours only when its factor to the root units is exact.
+            _exact_number(self.registry.get_root_units(unit)[0])
+            return unit
+        except Exception:  # noqa: BLE001 - whatever pint makes of a name, it is not a unit we know
             if name == "Cel":  # UCUM's Celsius, written in our syntax
                 raise _temperature_error(text) from None
             suggestions = _suggest(name, _COMMON_NAMES)
             whole = _suggest(text, COMMON_UNITS) if name != text else ()
-            where = f"unknown unit {name!r}" + (f" in {text!r}" if name != text else "")
+            where = f"unknown unit {quote(name)}" + (f" in {quote(text)}" if name != text else "")
             raise UnitError(
                 where + _did_you_mean(suggestions or whole),
                 text=text,
@@ -435,19 +464,17 @@ class UnitSystem:
             ) from None
 
     def parse_ucum(self, code: str) -> Unit:
-        """Read a UCUM code as FHIR carries it (`10*9/L`, `mL/min/{1.73_m2}`, `[iU]/mL`). Cached.
+        """Read a UCUM code as FHIR carries it (`10*9/L`, `mL/min/{1.73_m2}`, `[iU]/mL`). Cached,
+        failures too. Raises only `UnitError`.
 
         Annotations in braces mean nothing, except `{1.73_m2}`: per 1.73 m2 of body surface.
         """
-        unit = self._parsed_ucum.get(code)
-        if unit is None:
-            unit = self._parse_ucum(code)
-            self._parsed_ucum[code] = unit
-        return unit
+        return self._cached(self._parsed_ucum, code, self._parse_ucum)
 
     def _parse_ucum(self, code: str) -> Unit:
         from lark.exceptions import VisitError
 
+        check_ucum_limits(code)
         if self._ucum is None:
             try:
                 from ucumvert import get_ucum_parser
@@ -467,15 +494,21 @@ class UnitSystem:
             raise UnitError(str(error).splitlines()[0], text=code) from None
         try:
             quantity = transformer.transform(tree)
+            scale = _exact_number(quantity.magnitude)
         except VisitError as error:
+            atom = error.orig_exc.args[0] if error.orig_exc.args else "?"
             if isinstance(error.orig_exc, _UnsupportedUcumAtom):
                 raise UnitError(
-                    f"UCUM unit {code!r} is not supported: criteria_lang gives "
-                    f"{error.orig_exc.args[0]!r} no meaning (see docs/units.md)",
+                    f"UCUM unit {quote(code)} is not supported: criteria_lang gives "
+                    f"{quote(str(atom))} no meaning (see docs/units.md)",
                     text=code,
                 ) from None
-            raise
-        return self._make_unit(code, _exact_number(quantity.magnitude), quantity.units)
+            raise UnitError(f"UCUM unit {quote(code)} cannot be read", text=code) from None
+        except (TypeError, ValueError, ArithmeticError):
+            raise UnitError(f"UCUM unit {quote(code)} cannot be read", text=code) from None
+        if scale == 0:
+            raise UnitError(f"UCUM unit {quote(code)} is multiplied by 0", text=code)
+        return self._make_unit(code, scale, quantity.units)
 
     def ucum_code(self, text: str) -> str:
         """The UCUM code of a unit in our syntax, for FHIR: `10^9/L` -> `10*9/L`, `mL/min/1.73m2`
@@ -486,7 +519,7 @@ class UnitSystem:
         code = self._ucum_codes.get(text)
         if code is None:
             code = self._ucum_code(text)
-            self._ucum_codes[text] = code
+            remember(self._ucum_codes, text, code)
         return code
 
     def _ucum_code(self, text: str) -> str:
@@ -542,12 +575,16 @@ class UnitSystem:
         if "[temperature]" in dimensions:
             raise _temperature_error(text)
         root_factor, _ = self.registry.get_root_units(pint_unit)
+        try:
+            exact = _exact_number(root_factor)
+        except TypeError:
+            raise UnitError(f"unit {quote(text)} has no exact factor", text=text) from None
         return Unit(
             text=text,
             scale=scale,
             pint_unit=pint_unit,
             dimensionality=_format_dimensions(dimensions),
-            base_factor=scale * _exact_number(root_factor),
+            base_factor=scale * exact,
         )
 
     # Composition: the evaluator builds dose units (mg -> mg/day -> mg/kg/day) from data units.
@@ -561,7 +598,7 @@ class UnitSystem:
             cached = self._make_unit(
                 f"{a.text}/{b.text}", a.scale / b.scale, a.pint_unit / b.pint_unit
             )
-            self._composed[key] = cached
+            remember(self._composed, key, cached)
         return cached
 
     def multiply(self, left: UnitLike, right: UnitLike) -> Unit:
@@ -573,7 +610,7 @@ class UnitSystem:
             cached = self._make_unit(
                 f"{a.text}.{b.text}", a.scale * b.scale, a.pint_unit * b.pint_unit
             )
-            self._composed[key] = cached
+            remember(self._composed, key, cached)
         return cached
 
     # Conversion
@@ -591,7 +628,7 @@ class UnitSystem:
         if cached is not None:
             return cached
         result = self._factor(self._unit(source), self._unit(target), _molar_mass(molar_mass))
-        self._factors[key] = result
+        remember(self._factors, key, result)
         return result
 
     def convert(
@@ -619,7 +656,7 @@ class UnitSystem:
                 known = True
             except IncompatibleUnits:
                 known = False
-            self._compatible[key] = known
+            remember(self._compatible, key, known)
         return known
 
     def describe(self, unit: UnitLike) -> str:

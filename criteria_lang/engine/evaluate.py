@@ -30,6 +30,8 @@ from criteria_lang.check.checker import (
     molar_mass_of,
 )
 from criteria_lang.core.dates import (
+    OutOfCalendar,
+    add_days,
     approximate_days,
     completed_months,
     completed_years,
@@ -38,6 +40,7 @@ from criteria_lang.core.dates import (
     shift,
 )
 from criteria_lang.core.derived import Builtin, Input
+from criteria_lang.core.diagnostics import clip
 from criteria_lang.core.results import CriterionResult, Evidence, PatientResult, Truth, overall
 from criteria_lang.core.units import IncompatibleUnits, Unit, UnitError, get_units
 from criteria_lang.plan.concepts import ConceptSet, QuantityAttr, UnitAttr
@@ -88,10 +91,14 @@ class Value:
     event: Event | None = None
     concept: ConceptSet | None = None
     label: str = ""
-    kind: str = ""  # "age" for ages (compared in completed units)
+    kind: str = ""  # "age" for ages (compared in completed units); UNREADABLE
     birth: dt.date | None = None
     on: dt.date | None = None
     base: Value | None = None  # `P % of V`: V, for the change shown in evidence
+
+
+# `Value.kind` of an event's value whose unit cannot be read (docs: "Values that cannot be read").
+UNREADABLE = "unreadable"
 
 
 class MissingData(Exception):
@@ -225,16 +232,17 @@ class Context:
             end = max((s.end for s in spans if s.end is not None), default=start)
             if any(s.end is None and s.start <= start for s in spans):
                 return True
-        # Walk the spans in order, extending the covered prefix from `start`.
-        reach = start - dt.timedelta(days=1)
+        # Walk the spans in order, extending the covered prefix from `start` (in day numbers:
+        # the day before 0001-01-01 and after 9999-12-31 are no dates).
+        reach, last = start.toordinal() - 1, end.toordinal()
         for span in sorted(spans, key=lambda s: s.start):
-            if span.start <= reach + dt.timedelta(days=1):
+            if span.start.toordinal() <= reach + 1:
                 if span.end is None:
                     return True
-                reach = max(reach, span.end)
-            if reach >= end:
+                reach = max(reach, span.end.toordinal())
+            if reach >= last:
                 return True
-        return reach >= end
+        return reach >= last
 
     def coverage_text(self) -> str:
         spans = self.patient.coverage
@@ -271,24 +279,31 @@ class Context:
 
     def nearest_measure(
         self, spec: Input, day: dt.date, tolerance_days: int
-    ) -> tuple[Fraction, Event] | None:
-        """The measurement of `spec` nearest to `day` (ties: the earlier), in spec.unit."""
+    ) -> tuple[Fraction, Event] | str | None:
+        """The measurement of `spec` nearest to `day` (ties: the earlier), in spec.unit; or why
+        the nearest one cannot be used (its unit cannot be read or converted: a farther one is
+        not taken in its place, docs: "Values that cannot be read")."""
         key = ("nearest", spec.key, day, tolerance_days)
         if key in self.memo:
             return self.memo[key]  # type: ignore[no-any-return]
-        best: tuple[int, Fraction, Event] | None = None
+        best: tuple[int, Fraction | str, Event] | None = None
         for event in self.measures(spec):
             distance = abs((event.start - day).days)
             if distance > tolerance_days:
                 continue
             if best is not None and distance >= best[0]:
                 continue
+            value: Fraction | str
+            if not isinstance(event.value, Quantity):
+                continue
             try:
                 value = convert_quantity(event.value, spec.unit, spec.molar_mass)
-            except (UnitError, IncompatibleUnits):
-                continue
+            except UnitError as error:
+                value = unit_problem(event, error, "the value")
             best = (distance, value, event)
-        result = (best[1], best[2]) if best else None
+        result: tuple[Fraction, Event] | str | None = None
+        if best is not None:
+            result = best[1] if isinstance(best[1], str) else (best[1], best[2])
         self.memo[key] = result
         return result
 
@@ -585,7 +600,9 @@ class Compiler:
                     titer = value.value
                 if titer is None:
                     return Outcome(
-                        UNKNOWN, value.evidence, (f"{value.label} '{value.value}' is not a titer",)
+                        UNKNOWN,
+                        value.evidence,
+                        (f"{value.label} '{clip(str(value.value), 100)}' is not a titer",),
                     )
                 ok = compare_values(titer, op, threshold)
                 detail = f"1:{format_number(titer)} {op} {text}: {'yes' if ok else 'no'}"
@@ -612,8 +629,9 @@ class Compiler:
         except (UnitError, IncompatibleUnits) as error:
             return Outcome(UNKNOWN, evidence, (f"cannot compare {a.label}: {error}",))
         except TypeError:
+            shown = clip(str(a.value), 100)
             return Outcome(
-                UNKNOWN, evidence, (f"{a.label} '{a.value}' cannot be compared with {b.value}",)
+                UNKNOWN, evidence, (f"{a.label} '{shown}' cannot be compared with {b.value}",)
             )
         if a.lower_bound and not b.lower_bound:
             # A count in a partly covered window: the true count is at least `left`.
@@ -691,7 +709,8 @@ class Compiler:
                     UNKNOWN,
                     value.evidence,
                     (
-                        f"{value.label} has no reference range and the stdlib declares no {attr_name}",
+                        f"{value.label} has no reference range and the stdlib declares no "
+                        f"{attr_name}",
                     ),
                 )
             try:
@@ -700,14 +719,19 @@ class Compiler:
                     if value.unit
                     else bound.value
                 )
-            except (UnitError, IncompatibleUnits) as error:
-                return Outcome(UNKNOWN, value.evidence, (f"reference range unit: {error}",))
+            except UnitError as error:
+                if event is None:
+                    reason = f"{value.label}: reference range: {error}"
+                else:
+                    reason = unit_problem(event, error, "the reference range")
+                return Outcome(UNKNOWN, value.evidence, (reason,))
             threshold = multiple * limit_value
             assert isinstance(value.value, Fraction)
             ok = compare_values(value.value, op, threshold)
             detail = (
                 f"{fmt_quantity(value.value, value.unit)} {op} {format_number(multiple)} x {which} "
-                f"({fmt_quantity(threshold, value.unit)}, {which} {fmt_quantity(limit_value, value.unit)} "
+                f"({fmt_quantity(threshold, value.unit)}, "
+                f"{which} {fmt_quantity(limit_value, value.unit)} "
                 f"from {source}): {'yes' if ok else 'no'}"
             )
             return Outcome(
@@ -774,14 +798,16 @@ class Compiler:
                     return Outcome(
                         UNKNOWN,
                         value.evidence,
-                        (f"{value.label} '{value.value}' is neither {word} nor its opposite",),
+                        (
+                            f"{value.label} '{clip(str(value.value), 100)}' is neither {word} "
+                            "nor its opposite",
+                        ),
                     )
                 ok = ok_maybe
             if negated:
                 ok = not ok
-            detail = (
-                f"{value.value!s} is {'not ' if negated else ''}{word}: {'yes' if ok else 'no'}"
-            )
+            shown = clip(str(value.value), 100)
+            detail = f"{shown} is {'not ' if negated else ''}{word}: {'yes' if ok else 'no'}"
             return Outcome(
                 MET if ok else NOT_MET, value.evidence + (Evidence(value.label, detail),)
             )
@@ -797,7 +823,8 @@ class Compiler:
             if value.value is None:
                 return Outcome(UNKNOWN, value.evidence, value.missing)
             ok = str(value.value).casefold() in wanted
-            detail = f"{value.value} in ({', '.join(node.values)}): {'yes' if ok else 'no'}"
+            shown = clip(str(value.value), 100)
+            detail = f"{shown} in ({', '.join(node.values)}): {'yes' if ok else 'no'}"
             return Outcome(
                 MET if ok else NOT_MET, value.evidence + (Evidence(value.label, detail),)
             )
@@ -927,7 +954,17 @@ class Compiler:
                 lower = not result.covered
                 if result.undecided:
                     lower = True
-                return Value(count, None, evidence, lower_bound=lower, label=label, concept=concept)
+                # Events that could not be decided (a value that cannot be read) say why.
+                undecided = tuple(dict.fromkeys(reason for _, reason in result.undecided))
+                return Value(
+                    count,
+                    None,
+                    evidence,
+                    undecided,
+                    lower_bound=lower,
+                    label=label,
+                    concept=concept,
+                )
             if op == "cumulative":
                 return cumulative_dose(ctx, events, result, label, concept)
             if not events:
@@ -951,9 +988,12 @@ class Compiler:
                 return event_value(ctx, chosen, label, concept)
             # min / max / sum over values, in one unit
             values: list[tuple[Fraction, Event]] = []
+            unreadable: list[str] = []
             unit = canonical
             for event in events:
                 v = event_value(ctx, event, label, concept)
+                if v.kind == UNREADABLE:
+                    unreadable.extend(v.missing)
                 if not isinstance(v.value, Fraction):
                     continue
                 if unit is None:
@@ -967,6 +1007,10 @@ class Compiler:
                 except (UnitError, IncompatibleUnits):
                     continue
                 values.append((converted, event))
+            if unreadable:
+                # The min, max or sum depends on every value in the window, so one that cannot
+                # be read leaves it unknown (docs: "Values that cannot be read").
+                return Value(None, missing=tuple(unreadable), label=label, concept=concept)
             if not values:
                 return Value(
                     None,
@@ -1139,7 +1183,7 @@ class Compiler:
                 return equal if where.op == "=" else not equal
             if isinstance(target, n.QuantityLit) and isinstance(actual, Fraction):
                 return compare_values(actual, where.op, target.value)
-            return f"{name} '{actual}' cannot be compared with {where.op}"
+            return f"{name} '{clip(str(actual), 100)}' cannot be compared with {where.op}"
 
         return where_fn
 
@@ -1158,11 +1202,13 @@ class Compiler:
                 if isinstance(raw, Quantity) and isinstance(event, Measurement):
                     return numeric_word(event, raw, concept, str(target))
                 m = matches_word(raw.value if isinstance(raw, Quantity) else raw, str(target))
-                return f"'{raw}' is neither {target} nor its opposite" if m is None else m
+                if m is None:
+                    return f"'{clip(str(raw), 100)}' is neither {target} nor its opposite"
+                return m
             if isinstance(target, n.TiterLit):
                 titer = parse_titer(raw) if not isinstance(raw, Quantity) else raw.value
                 if titer is None:
-                    return f"'{raw}' is not a titer"
+                    return f"'{clip(str(raw), 100)}' is not a titer"
                 return compare_values(titer, op, target.dilution)
             if isinstance(target, n.LimitLit):
                 if not isinstance(raw, Quantity) or not isinstance(event, Measurement):
@@ -1179,16 +1225,16 @@ class Compiler:
                     return f"{event.display} on {fmt_date(event.start)} has no reference range"
                 try:
                     limit = convert_quantity(bound, unit_of(raw), molar)
-                except (UnitError, IncompatibleUnits) as error:
-                    return str(error)
+                except UnitError as error:
+                    return unit_problem(event, error, "the value or its reference range")
                 return compare_values(raw.value, op, target.multiple * limit)
             assert isinstance(target, n.QuantityLit)
             if not isinstance(raw, Quantity):
-                return f"'{raw}' is not a number"
+                return f"'{clip(str(raw), 100)}' is not a number"
             try:
                 value = convert_quantity(raw, target.unit, molar) if target.unit else raw.value
-            except (UnitError, IncompatibleUnits) as error:
-                return str(error)
+            except UnitError as error:
+                return unit_problem(event, error, "the value")
             return compare_values(value, op, target.value)
 
         return value_fn
@@ -1215,7 +1261,10 @@ class Compiler:
                 assert dose.high is not None
                 high = dose.high.value * self.units.factor(high_unit, threshold_unit)
                 ok = in_bounds(value, dose.value.value, high, dose.bounds)
-                text = f"{shown} between {dose.value.value} and {format_number(high)} {threshold_unit.text}"
+                text = (
+                    f"{shown} between {dose.value.value} and {format_number(high)} "
+                    f"{threshold_unit.text}"
+                )
             else:
                 ok = compare_values(value, dose.op, dose.value.value)
                 text = f"{shown} {dose.op} {format_number(dose.value.value)} {threshold_unit.text}"
@@ -1235,6 +1284,7 @@ class Compiler:
         direction = window.direction or "before"
         near, far = window.near, window.far
         anchor_end = window.anchor_end.text if window.anchor_end else None
+        window_text = describe_window(window)
 
         def offset(
             ctx: Context,
@@ -1253,6 +1303,11 @@ class Compiler:
                     raise
                 notes.append((sign, unknown.reason))
                 return unknown.day
+            except OutOfCalendar as outside:
+                # A window that leaves the calendar (screening 9999-12-31 and a window after
+                # it): what needs it is unknown, with the reason (docs/language.md, "Values that
+                # cannot be read").
+                raise MissingData(f"the window {window_text} cannot be placed: {outside}") from None
 
         def resolve(
             ctx: Context, event: Event | None, notes: list[tuple[int, str]] | None = None
@@ -1559,7 +1614,7 @@ def shift_by(
         if isinstance(value, QuantityAttr):
             longest = max(longest, get_units().convert(value.value, value.unit, "days"))
     days = math.ceil(duration.count * longest)
-    return day + dt.timedelta(days=sign * days)
+    return add_days(day, sign * days)
 
 
 def overlaps(
@@ -1661,10 +1716,17 @@ def numeric_word(
         )
     try:
         limit = convert_quantity(bound, unit_of(raw), molar_mass_of(concept))
-    except (UnitError, IncompatibleUnits) as error:
-        return f"{describe_event(event)}: reference range unit: {error}"
+    except UnitError as error:
+        return unit_problem(event, error, "the value or its reference range")
     positive = raw.value > limit
     return positive if word in ("positive", "present") else not positive
+
+
+def unit_problem(event: Event, error: UnitError, what: str) -> str:
+    """Why an event's value cannot be used: its unit cannot be read, or does not convert."""
+    if isinstance(error, IncompatibleUnits):
+        return f"{describe_event(event)}: {error}"
+    return f"{describe_event(event)}: {what} cannot be read: {error}"
 
 
 def event_evidence(event: Event, label: str, detail: str | None = None) -> Evidence:
@@ -1680,7 +1742,7 @@ def note_evidence(event: Event, note: str) -> Evidence:
 def describe_event(event: Event) -> str:
     if isinstance(event, Measurement):
         value = event.value
-        text = str(value) if value is not None else "no value"
+        text = clip(str(value), 100) if value is not None else "no value"
         return f"{event.display} {text} on {fmt_date(event.start)}"
     if isinstance(event, MedicationExposure):
         dose = f" {event.dose}" if event.dose else ""
@@ -1691,46 +1753,51 @@ def describe_event(event: Event) -> str:
         end = f" to {fmt_date(event.end)}" if event.end else ""
         return f"{event.display} from {fmt_date(event.start)}{end}"
     if isinstance(event, Fact):
-        return f"{event.display} = {event.value} on {fmt_date(event.start)}"
+        return f"{event.display} = {clip(str(event.value), 100)} on {fmt_date(event.start)}"
     return f"{event.display} on {fmt_date(event.start)}"
 
 
 def event_value(ctx: Context, event: Event, label: str, concept: ConceptSet) -> Value:
     evidence = (event_evidence(event, label),)
+
+    def unreadable(what: str, error: UnitError) -> Value:
+        reason = f"{describe_event(event)}: {what} cannot be read: {error}"
+        return Value(None, evidence=evidence, missing=(reason,), label=label, kind=UNREADABLE)
+
+    def absent(what: str) -> Value:
+        reason = f"{describe_event(event)} has no {what}"
+        return Value(None, evidence=evidence, missing=(reason,), label=label)
+
     if isinstance(event, (Measurement, Fact)):
         raw = event.value
         if isinstance(raw, Quantity):
             try:
                 unit = unit_of(raw)
             except UnitError as error:
-                return Value(
-                    None,
-                    evidence=evidence,
-                    missing=(f"{describe_event(event)}: {error}",),
-                    label=label,
-                )
+                return unreadable("the value", error)
             return Value(raw.value, unit, evidence, event=event, concept=concept, label=label)
         if raw is None:
-            return Value(
-                None,
-                evidence=evidence,
-                missing=(f"{describe_event(event)} has no value",),
-                label=label,
-            )
+            return absent("value")
         return Value(raw, None, evidence, event=event, concept=concept, label=label)
     if isinstance(event, MedicationExposure):
         daily = event.daily_amount()
         if daily is None:
-            return Value(
-                None,
-                evidence=evidence,
-                missing=(f"{describe_event(event)} has no dose",),
-                label=label,
-            )
-        units = get_units()
-        unit = units.divide(unit_of(daily), "day") if _is_amount(daily) else unit_of(daily)
+            return absent("dose")
+        try:
+            unit = daily_unit(daily)
+        except UnitError as error:
+            return unreadable("the dose", error)
         return Value(daily.value, unit, evidence, event=event, concept=concept, label=label)
     return Value(True, None, evidence, event=event, concept=concept, label=label)
+
+
+def daily_unit(daily: Quantity) -> Unit:
+    """The unit of a daily amount: `mg` given per day is `mg/day`; `mg/d` stays. Raises
+    UnitError for a unit that cannot be read."""
+    unit = unit_of(daily)
+    if _is_amount(daily):
+        return get_units().divide(unit, "day")
+    return unit
 
 
 def _is_amount(quantity: Quantity) -> bool:
@@ -1771,7 +1838,8 @@ def fact_outcome(result: QueryResult, label: str) -> Outcome:
     evidence = (event_evidence(latest, label),)
     truthy = matches_word(value, "true") if not isinstance(value, Fraction) else value != 0
     if truthy is None:
-        return Outcome(UNKNOWN, evidence, (f"{label} is recorded as '{value}', not yes/no",))
+        shown = clip(str(value), 100)
+        return Outcome(UNKNOWN, evidence, (f"{label} is recorded as '{shown}', not yes/no",))
     return Outcome(MET if truthy else NOT_MET, evidence)
 
 
@@ -1811,7 +1879,22 @@ def dose_amount(
     basis: str | None,
     concept: ConceptSet,
 ) -> tuple[Fraction, str] | str:
-    """The exposure's dose in the threshold's unit, or why it cannot be known."""
+    """The exposure's dose in the threshold's unit, or why it cannot be known (a dose whose
+    unit cannot be read costs only the criteria that need the dose)."""
+    try:
+        return _dose_amount(ctx, event, shape, threshold, basis, concept)
+    except UnitError as error:
+        return f"{describe_event(event)}: the dose cannot be read: {error}"
+
+
+def _dose_amount(
+    ctx: Context,
+    event: MedicationExposure,
+    shape: str | None,
+    threshold: Unit,
+    basis: str | None,
+    concept: ConceptSet,
+) -> tuple[Fraction, str] | str:
     units = ctx.units
     daily_shapes = ("daily", "per_kg_daily", "per_m2_daily")
     if shape in daily_shapes:
@@ -1838,7 +1921,17 @@ def dose_amount(
     if shape in ("per_kg", "per_kg_daily"):
         weight = ctx.nearest_measure(_weight(), event.start, BODY_MEASURE_TOLERANCE_DAYS)
         if weight is None:
-            return f"{describe_event(event)}: no body weight within {BODY_MEASURE_TOLERANCE_DAYS} days of the dose"
+            return (
+                f"{describe_event(event)}: no body weight within "
+                f"{BODY_MEASURE_TOLERANCE_DAYS} days of the dose"
+            )
+        if isinstance(weight, str):
+            return f"{describe_event(event)}: {weight}"
+        if weight[0] <= 0:
+            return (
+                f"{describe_event(event)}: the body weight {format_number(weight[0])} kg "
+                f"({describe_event(weight[1])}) is not above 0"
+            )
         value = value / weight[0]
         amount_unit = units.divide(amount_unit, "kg")
         divisor_note = f" / {format_number(weight[0])} kg ({fmt_date(weight[1].start)})"
@@ -1850,6 +1943,10 @@ def dose_amount(
         )
         if not isinstance(bsa.value, Fraction):
             return f"{describe_event(event)}: body surface area unknown ({'; '.join(bsa.missing)})"
+        if bsa.value <= 0:
+            return (
+                f"{describe_event(event)}: the body surface area is {format_number(bsa.value)} m2"
+            )
         value = value / bsa.value
         amount_unit = units.divide(amount_unit, "m2")
         divisor_note = f" / {format_number(bsa.value)} m2 (Mosteller)"
@@ -1857,7 +1954,10 @@ def dose_amount(
         converted = units.convert(value, amount_unit, threshold)
     except (UnitError, IncompatibleUnits) as error:
         return f"{describe_event(event)}: {error}"
-    shown = f"{fmt_quantity(quantity.value, unit_of(quantity))}{factor_note}{divisor_note} = {fmt_quantity(converted, threshold)}"
+    shown = (
+        f"{fmt_quantity(quantity.value, unit_of(quantity))}{factor_note}{divisor_note} = "
+        f"{fmt_quantity(converted, threshold)}"
+    )
     return converted, shown
 
 
@@ -1877,8 +1977,12 @@ def compute_builtin(
         found = ctx.nearest_measure(spec, on, tolerance)
         if found is None:
             missing.append(
-                f"no {spec.concept_names[0]} within {tolerance} days of {fmt_date(on)} (for {builtin.name})"
+                f"no {spec.concept_names[0]} within {tolerance} days of {fmt_date(on)} "
+                f"(for {builtin.name})"
             )
+            continue
+        if isinstance(found, str):
+            missing.append(f"{found} (for {builtin.name})")
             continue
         values[spec.key] = found[0]
         evidence.append(event_evidence(found[1], spec.concept_names[0]))
@@ -1892,9 +1996,14 @@ def compute_builtin(
         missing.append(f"sex is not recorded as female or male (for {builtin.name})")
     if missing:
         return Value(None, missing=tuple(missing), evidence=tuple(evidence), label=label)
-    result = builtin.compute(values, age, ctx.patient.sex)
+    try:
+        result = builtin.compute(values, age, ctx.patient.sex)
+    except (ArithmeticError, ValueError):  # a float overflow or a root of a negative number
+        result = None
     if result is None:
-        return Value(None, missing=(f"{builtin.name} cannot be computed",), label=label)
+        shown = ", ".join(f"{key} {format_number(value)}" for key, value in values.items())
+        reason = f"{builtin.name} cannot be computed from {shown or 'these values'}"
+        return Value(None, missing=(reason,), evidence=tuple(evidence), label=label)
     evidence.append(
         Evidence(label, f"{fmt_quantity(result, unit)} ({builtin.title}; {builtin.source})")
     )
@@ -1926,12 +2035,13 @@ def cumulative_dose(
         days = (last - first).days + 1
         if days <= 0:
             continue
-        unit = unit_of(daily)
-        amount_unit = unit if _is_amount(daily) else units.multiply(unit, "day")
         try:
+            unit = unit_of(daily)
+            amount_unit = unit if _is_amount(daily) else units.multiply(unit, "day")
             amount = units.convert(daily.value * days, amount_unit, target)
-        except (UnitError, IncompatibleUnits) as error:
-            return Value(None, missing=(str(error),), label=label)
+        except UnitError as error:
+            reason = f"{describe_event(event)}: the dose cannot be read: {error}"
+            return Value(None, missing=(reason,), label=label)
         total += amount
         evidence.append(
             event_evidence(
@@ -1999,7 +2109,10 @@ def count_cases(
                 best, best_type = group, kind
             continue
         for i, first in enumerate(group):
-            last_day = period_last_day(first.start, period.amount, period.unit)
+            try:
+                last_day = period_last_day(first.start, period.amount, period.unit)
+            except OutOfCalendar:
+                last_day = dt.date.max  # the period runs past 9999-12-31: it holds the rest
             inside = [e for e in group[i:] if e.start <= last_day]
             if len(inside) > len(best):
                 best, best_type, best_last = inside, kind, last_day
@@ -2044,7 +2157,9 @@ def dose_pattern(
                 continue
             try:
                 doses.append(convert_quantity(daily, unit_of(daily), None))
-            except UnitError:
+            except UnitError as error:
+                reason = f"{describe_event(exposure)}: the dose cannot be read: {error}"
+                undecided.append((exposure, reason))
                 unknown = True
         if unknown:
             continue

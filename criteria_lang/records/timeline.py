@@ -14,6 +14,8 @@ from typing import Literal
 
 import attrs
 
+from criteria_lang.core.diagnostics import clip
+
 EventKind = Literal["condition", "medication", "lab", "procedure", "observation", "score", "fact"]
 EVENT_KINDS: tuple[str, ...] = (
     "condition",
@@ -58,7 +60,7 @@ class Quantity:
     ucum: bool = False
 
     def __str__(self) -> str:
-        return f"{format_number(self.value)} {self.unit}".strip()
+        return f"{format_number(self.value)} {clip(self.unit, 60)}".strip()
 
 
 @attrs.frozen
@@ -94,10 +96,11 @@ class Event:
 
     @property
     def display(self) -> str:
+        """The event's name for people, cut short (a record may carry a 1 MB display text)."""
         for code in self.codes:
             if code.display:
-                return code.display
-        return self.codes[0].code if self.codes else self.id
+                return clip(code.display, 100)
+        return clip(self.codes[0].code if self.codes else self.id, 100)
 
 
 @attrs.frozen(kw_only=True)
@@ -199,8 +202,32 @@ class Patient:
 
 
 def format_number(value: Fraction) -> str:
-    """Render a Fraction as a short decimal for people (evidence, tables)."""
-    if value.denominator == 1:
+    """Render a Fraction as a short decimal for people (evidence, tables).
+
+    Integers are shown whole up to 30 digits; beyond that, and for numbers a float cannot hold
+    (1e400 mg divided by a weight), in 6 significant digits with an exponent, computed exactly.
+    """
+    if value.denominator == 1 and abs(value.numerator) < 10**30:
         return str(value.numerator)
-    text = f"{float(value):.6g}"
-    return text
+    if value and not Fraction(1, 10**300) < abs(value) < 10**300:
+        return _scientific(value)
+    return f"{float(value):.6g}"
+
+
+def _scientific(value: Fraction) -> str:
+    """`value` in 6 significant digits and a decimal exponent, without floats or decimal
+    strings of the whole number (Python refuses those beyond 4,300 digits)."""
+    sign = "-" if value < 0 else ""
+    value = abs(value)
+    # log10 from the bit lengths (off by at most one), then corrected exactly.
+    bits = value.numerator.bit_length() - value.denominator.bit_length()
+    exponent = int(bits * 0.30102999566398120)
+    while value >= Fraction(10) ** (exponent + 1):
+        exponent += 1
+    while value < Fraction(10) ** exponent:
+        exponent -= 1
+    digits = round(value / Fraction(10) ** exponent * 10**5)
+    if digits >= 10**6:
+        digits, exponent = digits // 10, exponent + 1
+    mantissa = f"{digits / 10**5:.6g}"
+    return f"{sign}{mantissa}e{exponent:+d}"

@@ -13,7 +13,7 @@ from typing import Any
 import lark
 from lark import Token, Tree
 
-from criteria_lang.core.diagnostics import Diagnostic, Span
+from criteria_lang.core.diagnostics import NO_SPAN, Diagnostic, Span
 from criteria_lang.syntax import nodes as n
 
 TIME_UNITS: dict[str, n.TimeUnit] = {
@@ -296,10 +296,27 @@ class Builder:
         if isinstance(item, Tree):
             if item.data == "scaled_quantity":
                 number, unit = item.children
-                return n.QuantityLit(Fraction(str(number)), str(unit), span=self.span(item))
+                return n.QuantityLit(
+                    Fraction(str(number)),
+                    str(unit),
+                    span=self.span(item),
+                    unit_span=self.span(unit),
+                )
             item = item.children[0]
         value, unit = split_quantity(str(item))
-        return n.QuantityLit(value, unit, span=self.span(item))
+        span = self.span(item)
+        unit_span = NO_SPAN
+        if unit is not None and span.line == span.end_line:
+            # The token ends with its unit (the grammar's QUANTITY).
+            unit_span = Span(
+                span.end - len(unit),
+                span.end,
+                span.line,
+                span.end_column - len(unit),
+                span.end_line,
+                span.end_column,
+            )
+        return n.QuantityLit(value, unit, span=span, unit_span=unit_span)
 
     def operand(self, tree: Tree | Token) -> n.Operand:
         if isinstance(tree, Token):

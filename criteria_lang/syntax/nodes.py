@@ -84,6 +84,9 @@ class QuantityLit:
     value: Fraction
     unit: str | None
     span: Span = _span
+    # Where the unit is written (NO_SPAN when it is not: a bare number, or a bound that borrows
+    # the other bound's unit); a fix that changes the unit edits only this.
+    unit_span: Span = _span
 
 
 @attrs.frozen

@@ -32,7 +32,7 @@ from criteria_lang.check.checker import (
     compile_text,
     molar_mass_of,
 )
-from criteria_lang.core.diagnostics import SEVERITY_RANK, Diagnostic, Severity, Span
+from criteria_lang.core.diagnostics import SEVERITY_RANK, Diagnostic, Edit, Severity, Span, end_of
 from criteria_lang.core.units import Unit, UnitError, get_units
 from criteria_lang.plan.concepts import ConceptSet, UnitAttr
 from criteria_lang.syntax import nodes as n
@@ -69,9 +69,14 @@ class Context:
     def rule_file(self) -> n.RuleFile:
         return self.program.rule_file
 
-    def finding(self, message: str, fix: str, span: Span) -> Diagnostic:
+    def finding(
+        self, message: str, fix: str, span: Span, edits: tuple[Edit, ...] = ()
+    ) -> Diagnostic:
+        """A finding of the running rule; `edits` is its fix as data, when there is one."""
         rule = RULE_BY_CODE[self.code]
-        return Diagnostic(self.code, rule.severity, message, fix, self.program.path, span)
+        return Diagnostic(
+            self.code, rule.severity, message, fix, self.program.path, span, edits=edits
+        )
 
     def expressions(self) -> Iterator[tuple[n.Criterion | n.Define, n.Expr | n.Operand]]:
         for define in self.rule_file.defines:
@@ -147,11 +152,13 @@ def threshold_without_unit(ctx: Context) -> Iterator[Diagnostic]:
             f"{number} has no unit",
             f"write the unit, e.g. `{number} {unit.text}`",
             literal.span,
+            (Edit(literal.span, f"{number} {unit.text}"),),
         )
 
 
 def window_without_date(ctx: Context) -> Iterator[Diagnostic]:
-    index = ctx.program.index_date or "the index date"
+    named = ctx.program.index_date
+    index = named or "the index date"
     for node in ctx.nodes():
         if isinstance(node, n.Query) and node.window.kind == "within":
             window = node.window
@@ -160,6 +167,7 @@ def window_without_date(ctx: Context) -> Iterator[Diagnostic]:
                     f"this window counts back from {index}, which the rule does not name",
                     f"name the date: `within ... before {index}`",
                     window.span,
+                    (Edit(end_of(window.span), f" before {named}"),) if named else (),
                 )
 
 

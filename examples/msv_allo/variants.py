@@ -9,6 +9,7 @@ and consent on 1 March 2024, randomization on 29 March 2024.
 """
 
 from generate import Variant, add, answer, chain, drop, set_fields, set_patient
+from generate import medication as course
 
 SELECTION, RANDOMIZATION = "2024-03-01", "2024-03-29"
 
@@ -50,16 +51,6 @@ def icd10(ident: str, code: str, onset: str, abatement: str) -> dict:
         "onset": onset,
         "abatement": abatement,
     }
-
-
-def course(ident: str, code: str, start: str, end: str | None, **extra: object) -> dict:
-    event = {"id": ident, "type": "medication", "code": code, "start": start}
-    if end is None:
-        event["ongoing"] = True
-    else:
-        event["end"] = end
-    event.update(extra)
-    return event
 
 
 ACR_MET = (

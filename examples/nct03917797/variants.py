@@ -10,6 +10,7 @@ hydroxychloroquine and prednisone, with an intravenous methylprednisolone pulse 
 """
 
 from generate import Variant, add, answer, chain, drop, set_fields, set_patient
+from generate import medication as med
 
 CONSENT, SCREENING, RANDOMIZATION = "2024-02-20", "2024-02-26", "2024-03-11"
 ACR_MET = ("malar_rash", "renal_disorder", "immunologic_disorder", "antinuclear_antibody")
@@ -44,16 +45,6 @@ def per_day(value: float, times: int = 1, route: str = "oral") -> dict:
         "frequency": {"count": times, "period": 1, "unit": "d"},
         "route": route,
     }
-
-
-def med(ident: str, code: object, start: str, end: str | None, **dosing: object) -> dict:
-    event: dict = {"id": ident, "type": "medication", "code": code, "start": start}
-    if end is None:
-        event["ongoing"] = True
-    else:
-        event["end"] = end
-    event.update(dosing)
-    return event
 
 
 def mp_iv(ident: str, start: str, end: str, mg: float) -> dict:

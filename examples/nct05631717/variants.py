@@ -9,6 +9,7 @@ answered the review questions (I7: will comply; E3: no severe uncontrolled disea
 """
 
 from generate import Variant, add, answer, chain, drop, set_fields, set_patient
+from generate import medication as med
 
 CONSENT, SCREENING, RANDOMIZATION = "2024-02-26", "2024-03-01", "2024-03-15"
 ACR_MET = ("malar_rash", "arthritis", "renal_disorder", "antinuclear_antibody")
@@ -43,16 +44,6 @@ def per_day(value: float, times: int = 1, route: str = "oral") -> dict:
         "frequency": {"count": times, "period": 1, "unit": "d"},
         "route": route,
     }
-
-
-def med(ident: str, code: object, start: str, end: str | None, **dosing: object) -> dict:
-    event: dict = {"id": ident, "type": "medication", "code": code, "start": start}
-    if end is None:
-        event["ongoing"] = True
-    else:
-        event["end"] = end
-    event.update(dosing)
-    return event
 
 
 def condition(ident: str, icd10: str, onset: str, abatement: str | None = None) -> dict:
