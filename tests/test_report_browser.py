@@ -122,13 +122,16 @@ def open_patient(driver: Any, anchor: str, index: int = 0) -> str:
 
 def screenshot_dir(tmp: Path) -> Path:
     chosen = os.environ.get("CRITERIA_SCREENSHOT_DIR")
-    folder = Path(chosen) if chosen else tmp
+    folder = (ROOT / chosen) if chosen else tmp
     folder.mkdir(parents=True, exist_ok=True)
     return folder
 
 
-def test_examples_report_in_chromium(driver: Any, tmp_path: Path) -> None:
-    results, page = screen(ROOT / "rules", ROOT / "examples", tmp_path)
+def test_examples_report_in_chromium(
+    driver: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(ROOT)  # the paths the page shows, as `make demo` gives them
+    results, page = screen(Path("rules"), Path("examples"), tmp_path)
     expected = expected_figures(read_jsonl(results))
     seconds = open_report(driver, page)
     assert seconds < 30

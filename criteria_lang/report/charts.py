@@ -53,10 +53,12 @@ def data_url(svg: str) -> str:
     return "data:image/svg+xml;base64," + svg_base64(svg)
 
 
-def result_scale() -> Any:
+def result_scale(judged_only: bool = False) -> Any:
+    """Results to colours; `judged_only` leaves out "not judged" (criteria always are)."""
     import altair as alt
 
-    return alt.Scale(domain=list(RESULT_COLOURS), range=list(RESULT_COLOURS.values()))
+    chosen = {k: v for k, v in RESULT_COLOURS.items() if not (judged_only and k == "not judged")}
+    return alt.Scale(domain=list(chosen), range=list(chosen.values()))
 
 
 def funnel_chart(screened: int, steps: Sequence[FunnelStep]) -> str:
@@ -110,7 +112,9 @@ def criteria_chart(counts: Sequence[tuple[Item, dict[str, int]]]) -> str:
         .encode(
             y=alt.Y("criterion:N", sort=labels, title=None),
             x=alt.X("patients:Q", stack="zero", title="patients"),
-            color=alt.Color("result:N", scale=result_scale(), legend=alt.Legend(orient="top")),
+            color=alt.Color(
+                "result:N", scale=result_scale(judged_only=True), legend=alt.Legend(orient="top")
+            ),
             order=alt.Order("order:Q"),
         )
         .properties(width=260, height=alt.Step(18))

@@ -16,7 +16,6 @@ reads both.
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import os
 from collections.abc import Mapping
 from pathlib import Path
@@ -170,6 +169,8 @@ def run_time() -> str:
 
 
 def file_sha256(path: Path) -> str | None:
+    import hashlib  # here: `criteria --help` imports this module and need not load OpenSSL
+
     try:
         return hashlib.sha256(path.read_bytes()).hexdigest()
     except OSError:
@@ -179,6 +180,8 @@ def file_sha256(path: Path) -> str | None:
 def sources_sha256(sources: Mapping[str, str]) -> str:
     """One digest of every source a rule file compiled from (itself and its imports): the
     results change when a stdlib module does. Independent of where the modules are installed."""
+    import hashlib
+
     digests = sorted(hashlib.sha256(text.encode("utf-8")).hexdigest() for text in sources.values())
     return hashlib.sha256("\n".join(digests).encode("ascii")).hexdigest()
 
