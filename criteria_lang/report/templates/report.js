@@ -170,8 +170,10 @@
     row(i) {
       const d = this.data;
       if (this.kind === "outcomes") {
+        const error = d.met[i] < 0;  // an unreadable record
         return el("tr", {}, el("td", {}, this.openButton(i)),
-          el("td", { class: "num", text: String(d.met[i]) }), el("td", { text: d.summary[i] }));
+          el("td", { class: "num", text: error ? "" : String(d.met[i]) }),
+          el("td", { class: error ? "error" : "", text: d.summary[i] }));
       }
       const v = d.verdict[i];
       return el("tr", {}, el("td", {}, this.openButton(i)),
