@@ -123,7 +123,7 @@ def test_concepts() -> None:
     )
     assert fmt(source) == (
         'lab creatinine "Creatinine"\n'
-        '  = loinc "2160-0"  # mass\n'
+        '  = loinc "2160-0"   # mass\n'
         '  | loinc "14682-9"  # moles\n'
         "  with unit = mg/dL, molar_mass = 113.12 g/mol\n"
         "condition infection\n"
@@ -236,3 +236,52 @@ def test_cli_diff_and_errors(tmp_path: Path, capsys: pytest.CaptureFixture[str])
     assert main(["fmt", str(broken)]) == 2
     assert "cannot format" in capsys.readouterr().err
     assert main(["fmt", str(tmp_path / "empty-folder-that-is-missing")]) == 2
+
+
+# ---------------------------------------------------------------------- comments on code lists
+
+
+def test_a_comment_ending_a_line_of_codes_stays_with_all_of_them() -> None:
+    source = (
+        'condition stroke "Stroke"\n'
+        '  = snomed "230690007"  # Cerebrovascular accident\n'
+        '  | icd10 "I60*" | icd10 "I61*"  # unverified\n'
+        '  | icd10 "I63*"\n'
+    )
+    out = fmt(source)
+    assert '  | icd10 "I60*" | icd10 "I61*"  # unverified\n' in out
+    assert out.count("# unverified") == 1
+
+
+def test_trailing_comments_of_one_declaration_share_a_column() -> None:
+    out = fmt(
+        'lab k "Potassium"\n  = loinc "2823-3" # serum\n  | loinc "77142-8"     # any\n'
+        "  with unit = mmol/L\n"
+        'lab n "Sodium"\n  = loinc "2951-2"  # serum\n  | loinc "2947-0" # blood\n'
+    )
+    assert out == (
+        'lab k "Potassium"\n'
+        '  = loinc "2823-3"   # serum\n'
+        '  | loinc "77142-8"  # any\n'
+        "  with unit = mmol/L\n"
+        'lab n "Sodium"\n'
+        '  = loinc "2951-2"  # serum\n'
+        '  | loinc "2947-0"  # blood\n'
+    )
+
+
+def test_a_long_line_of_codes_without_a_comment_is_split_term_by_term() -> None:
+    codes = " | ".join(f'icd10 "C{n:02d}*"' for n in range(10, 22))
+    out = fmt(f'condition c "C"\n  = snomed "363346000"  # x\n  | {codes}\n')
+    assert '  | icd10 "C10*"\n' in out and '  | icd10 "C21*"\n' in out
+
+
+def test_a_long_annotated_line_of_codes_is_kept_whole() -> None:
+    codes = " | ".join(f'icd10 "C{n:02d}*"' for n in range(10, 22))
+    out = fmt(f'condition c "C"\n  = snomed "363346000"\n  | {codes}  # unverified\n')
+    assert f"  | {codes}  # unverified\n" in out
+
+
+def test_the_stdlib_is_formatted() -> None:
+    stdlib = ROOT / "criteria_lang" / "stdlib"
+    assert main(["fmt", "--check", str(stdlib)]) == 0

@@ -292,6 +292,46 @@ def test_review_the_data_could_decide() -> None:
     assert codes(both) == []
 
 
+STDLIB_HEADER = 'import drugs\nimport conditions\nimport facts\ntrial "T"\n  dates screening\n'
+
+
+def w108(body: str) -> list[str]:
+    return [code for code in codes(body, STDLIB_HEADER) if code == "W108"]
+
+
+def test_review_generic_words_name_no_concept() -> None:
+    # `tb_treatment` is not named by "treatment" alone, nor `in_other_study` by "other study".
+    for question in (
+        "Does this comorbidity require treatment with systemic corticosteroids?",
+        "Is the patient in any other study?",
+        "Has there been no response to first-line treatment?",
+    ):
+        body = f'exclusion\n  E1 "x":\n    review "{question}"\n'
+        assert w108(body) == [], question
+    # The short word of the name must be there, whole: "TB treatment" names it.
+    body = 'exclusion\n  E1 "x":\n    review "Is the TB treatment adequate?"\n'
+    assert w108(body) == ["W108"]
+
+
+def test_review_about_a_queried_class_or_its_members() -> None:
+    # The criterion queries a class holding the concept the review names (through a definition):
+    # the review asks a judgement about what is queried.
+    body = (
+        'condition infection_e4 "x" = conditions.infection\n'
+        "define recent = condition infection_e4 within 4 weeks before screening\n"
+        'drug lv "x" = drugs.live_vaccines except drugs.herpes_zoster_vaccine\n'
+        'exclusion\n  E1 "x":\n    recent and review "Is the infection severe?"\n'
+        '  E2 "y":\n    medication lv within 12 weeks before screening\n'
+        '    or review "Is a live vaccine other than a herpes zoster vaccine planned?"\n'
+    )
+    assert w108(body) == []
+    unrelated = (
+        'exclusion\n  E1 "x":\n    condition conditions.sle ever before screening\n'
+        '    and review "Is there a herpes zoster infection?"\n'
+    )
+    assert w108(unrelated) == ["W108"]
+
+
 def test_unit_kinds_differ_only_without_a_declared_unit() -> None:
     body = (
         f'inclusion\n  I1 "x":\n    {ALB} > 3 g/dL\n  I2 "y":\n    {ALB} > 600 umol/L\n'

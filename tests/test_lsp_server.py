@@ -355,3 +355,77 @@ async def test_utf8_positions_for_a_client_that_asks(neovim: LanguageClient) -> 
     by_code = {str(d.code): d for d in diagnostics}
     assert by_code["C301"].range == range_of(THREE_MISTAKES, "1.5 mmHg", units="utf-8")
     assert by_code["C201"].range == range_of(THREE_MISTAKES, "screning", units="utf-8")
+
+
+async def test_references_reach_the_workspace_rule_files(client: LanguageClient) -> None:
+    text = THREE_MISTAKES.replace("labs.creatinin ", "labs.creatinine ")
+    uri, _ = await open_document(client, text, "workspace_refs.crit")
+    use = position_of(text, "creatinine at baseline > 1.5")
+    refs = await client.text_document_references_async(
+        lsp.ReferenceParams(
+            context=lsp.ReferenceContext(include_declaration=True),
+            text_document=lsp.TextDocumentIdentifier(uri),
+            position=use,
+        )
+    )
+    assert refs is not None
+    files = {Path(r.uri).name for r in refs}
+    assert {"workspace_refs.crit", "labs.crit", "nct05631717.crit"} <= files
+    other = (ROOT / "rules" / "nct05631717.crit").read_text(encoding="utf-8")
+    lines = other.split("\n")
+    for ref in refs:
+        if ref.uri.endswith("nct05631717.crit"):
+            line = lines[ref.range.start.line]
+            assert line[ref.range.start.character : ref.range.end.character] == "creatinine"
+
+
+def apply_change(text: str, change: lsp.TextDocumentContentChangePartial) -> str:
+    """Apply an incremental change as an editor does (UTF-16 positions)."""
+
+    def offset(position: lsp.Position) -> int:
+        lines = text.split("\n")
+        before = sum(len(line) + 1 for line in lines[: position.line])
+        units = lines[position.line].encode("utf-16-le")[: position.character * 2]
+        return before + len(units.decode("utf-16-le"))
+
+    start, end = offset(change.range.start), offset(change.range.end)
+    return text[:start] + change.text + text[end:]
+
+
+async def test_random_incremental_edits_keep_the_server_in_step(client: LanguageClient) -> None:
+    """Random typing, deleting and pasting as incremental changes, with requests in between:
+    every request is answered, and the last diagnostics are those of the text the editor has."""
+    import random
+
+    from criteria_lang.lsp.adapter import analyse
+
+    chooser = random.Random(17)
+    text = SEED.read_text(encoding="utf-8")
+    uri, _ = await open_document(client, text, "incremental.crit")
+    ident = lsp.TextDocumentIdentifier(uri)
+    pieces = ["labs.", " and ", "(", ")", '"', ":", "\n", "≥", "µ", "𝛍", "# x", " > 2 mg/dL", ""]
+    for version in range(2, 42):
+        lines = text.split("\n")
+        line = chooser.randrange(len(lines))
+        chars = lines[line]
+        a, b = sorted(chooser.randrange(len(chars) + 1) for _ in range(2))
+        start = lsp.Position(line, utf16(chars[:a]))
+        end = lsp.Position(line, utf16(chars[:b]))
+        edit = lsp.TextDocumentContentChangePartial(
+            range=lsp.Range(start, end), text=chooser.choice(pieces)
+        )
+        text = apply_change(text, edit)
+        client.text_document_did_change(
+            lsp.DidChangeTextDocumentParams(
+                lsp.VersionedTextDocumentIdentifier(uri=uri, version=version), [edit]
+            )
+        )
+        if version % 5 == 0:
+            await client.text_document_hover_async(lsp.HoverParams(ident, start))
+            await client.text_document_completion_async(lsp.CompletionParams(ident, end))
+    expected = [
+        d.code
+        for d in analyse(text, str((ROOT / "rules" / "incremental.crit").resolve())).diagnostics
+    ]
+    found = await published(client, uri, lambda ds: [d.code for d in ds] == expected)
+    assert [d.code for d in found] == expected

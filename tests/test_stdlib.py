@@ -15,21 +15,29 @@ from pathlib import Path
 import pytest
 
 from criteria_lang.check.checker import CompiledRules, ConceptSymbol, compile_file, compile_text
+from criteria_lang.core.concepts import ConceptSet, QuantityAttr, UnitAttr
 from criteria_lang.core.units import get_units
-from criteria_lang.plan.concepts import ConceptSet, QuantityAttr, UnitAttr
 from criteria_lang.records.timeline import Code
 
 STDLIB = Path(__file__).resolve().parent.parent / "criteria_lang" / "stdlib"
 MODULES = sorted(STDLIB.glob("*.crit"))
 MODULE_NAMES = {
+    "antidiabetics",
+    "antineoplastics",
     "bilag",
+    "cardiovascular_drugs",
+    "chemistry",
     "conditions",
     "drugs",
     "facts",
+    "hematology",
+    "interactions",
     "labs",
     "observations",
+    "oncology",
     "procedures",
     "scores",
+    "urine",
 }
 
 
@@ -281,14 +289,22 @@ def test_required_names_are_declared(module: str) -> None:
 @pytest.mark.parametrize("module", sorted(MODULE_NAMES))
 def test_kind_matches_module(module: str) -> None:
     kind = {
+        "antidiabetics": "drug",
+        "antineoplastics": "drug",
         "bilag": "score",
+        "cardiovascular_drugs": "drug",
+        "chemistry": "lab",
         "conditions": "condition",
         "drugs": "drug",
         "facts": "fact",
+        "hematology": "lab",
+        "interactions": "drug",
         "labs": "lab",
         "observations": "observation",
+        "oncology": "condition",
         "procedures": "procedure",
         "scores": "score",
+        "urine": "lab",
     }[module]
     assert {c.kind for c in concepts(module).values()} == {kind}
 
@@ -360,6 +376,16 @@ def dimensionless_or_unit(value: object) -> str | None:
 # Qualitative results (positive/negative, detected/not detected) have no unit: a unit would make
 # `is positive` a type error, and their values are words.
 QUALITATIVE = {("observations", "chest_xray_active_tb")}
+# Dipstick presence tests (urine module): read as words or ordinal grades, no unit.
+QUALITATIVE_URINE = {
+    "urine_protein_dipstick",
+    "urine_glucose_dipstick",
+    "urine_ketones_dipstick",
+    "urine_blood_dipstick",
+    "urine_leukocyte_esterase",
+    "urine_nitrite",
+    "urine_bilirubin_dipstick",
+}
 QUALITATIVE_LABS = {
     "hbsag",
     "hbc_antibody",
@@ -375,12 +401,18 @@ QUALITATIVE_LABS = {
 }
 
 
-@pytest.mark.parametrize("module", ["labs", "observations", "scores"])
+@pytest.mark.parametrize(
+    "module", ["labs", "chemistry", "hematology", "urine", "observations", "scores"]
+)
 def test_every_measurement_has_a_unit(module: str) -> None:
     units = get_units()
     for name, concept in concepts(module).items():
         unit = dimensionless_or_unit(concept.attributes.get("unit"))
-        if (module, name) in QUALITATIVE or (module == "labs" and name in QUALITATIVE_LABS):
+        if (
+            (module, name) in QUALITATIVE
+            or (module == "labs" and name in QUALITATIVE_LABS)
+            or (module == "urine" and name in QUALITATIVE_URINE)
+        ):
             assert unit is None, f"{module}.{name} is qualitative and must declare no unit"
             continue
         assert unit is not None, f"{module}.{name} has no unit"
@@ -503,3 +535,100 @@ def test_members_are_of_the_same_kind() -> None:
     for module, name, concept in all_concepts():
         for member in concept.members:
             assert member.kind == concept.kind, f"{module}.{name}"
+
+
+# ---------------------------------------------------------------------- general-trial labs
+
+
+def test_molar_masses_convert_common_si_results() -> None:
+    units = get_units()
+    chem = concepts("chemistry")
+
+    def molar(name: str) -> Fraction:
+        value = chem[name].attributes["molar_mass"]
+        assert isinstance(value, QuantityAttr) and value.unit == "g/mol", name
+        return value.value
+
+    # 7.0 mmol/L glucose is 126 mg/dL (the ADA fasting threshold), to the gram per mole.
+    assert abs(units.convert(Fraction(7), "mmol/L", "mg/dL", molar_mass=molar("glucose")) - 126) < 1
+    # LDL 1.8 mmol/L is 70 mg/dL (ESC/ACC targets), 2.5 mmol/L is 97 mg/dL.
+    ldl = molar("ldl_cholesterol")
+    assert abs(units.convert(Fraction("1.8"), "mmol/L", "mg/dL", molar_mass=ldl) - 70) < 1
+    # Bilirubin 17.1 umol/L is 1 mg/dL.
+    bili = molar("bilirubin_total")
+    assert abs(units.convert(Fraction("17.1"), "umol/L", "mg/dL", molar_mass=bili) - 1) < 0.01
+    # Urea 1 mmol/L is 2.8014 mg/dL of urea nitrogen, exactly.
+    bun = molar("urea_nitrogen")
+    assert units.convert(Fraction(1), "mmol/L", "mg/dL", molar_mass=bun) == Fraction("2.8014")
+
+
+def compile_rule(text: str) -> CompiledRules:
+    return compile_text(text, "<test>", search_path=[STDLIB])
+
+
+def test_a_threshold_in_si_units_compiles_through_the_molar_mass() -> None:
+    ok = compile_rule(
+        'import chemistry\ntrial "T"\n  dates screening\ninclusion\n  I1 "FPG":\n'
+        "    latest lab chemistry.fasting_glucose within 30 days before screening >= 7.0 mmol/L\n"
+    )
+    assert ok.ok, [str(d) for d in ok.diagnostics]
+    bad = compile_rule(
+        'import chemistry\ntrial "T"\n  dates screening\ninclusion\n  I1 "Na":\n'
+        "    latest lab chemistry.sodium within 30 days before screening > 140 mg/dL\n"
+    )
+    assert not bad.ok
+    assert any(d.code == "C301" for d in bad.diagnostics)
+
+
+def test_troponin_class_holds_every_assay() -> None:
+    trop = concepts("chemistry")["cardiac_troponin"]
+    for code in ("10839-9", "89579-7", "6598-7", "67151-1"):
+        assert trop.matches((Code("loinc", code),)), code
+    assert not trop.matches((Code("loinc", "33762-6"),))  # NT-proBNP
+
+
+def test_fasting_glucose_is_a_glucose() -> None:
+    chem = concepts("chemistry")
+    assert chem["glucose"].matches((Code("loinc", "1558-6"),))
+    assert not chem["fasting_glucose"].matches((Code("loinc", "2345-7"),))
+
+
+# ---------------------------------------------------------------------- verification record
+
+SOURCES = STDLIB.parent.parent / "docs" / "stdlib-sources.tsv"
+STANDARD_TERM = re.compile(r'\b(rxnorm|atc|loinc|snomed|icd10|cvx)\s+"([^"]+)"')
+
+
+def written_codes() -> tuple[set[tuple[str, str]], set[tuple[str, str]]]:
+    """(system, code) of every standard code term in the modules: confirmed, and marked
+    `# unverified` (the mark speaks of every code on its line)."""
+    confirmed: set[tuple[str, str]] = set()
+    unverified: set[tuple[str, str]] = set()
+    for path in MODULES:
+        for line in path.read_text(encoding="utf-8").splitlines():
+            if line.lstrip().startswith("#"):
+                continue
+            code, _, comment = line.partition("#")
+            target = unverified if "unverified" in comment else confirmed
+            target.update(STANDARD_TERM.findall(code))
+    return confirmed, unverified
+
+
+def recorded_sources() -> dict[tuple[str, str], str]:
+    rows = [
+        line.split("\t")
+        for line in SOURCES.read_text(encoding="utf-8").splitlines()
+        if line and not line.startswith("#")
+    ]
+    assert rows[0] == ["system", "code", "found_as", "source"]
+    return {(system, code): source for system, code, _, source in rows[1:]}
+
+
+def test_every_confirmed_code_names_where_it_was_confirmed() -> None:
+    confirmed, unverified = written_codes()
+    recorded = recorded_sources()
+    assert sorted(confirmed - set(recorded)) == []  # a code without a mark needs a source
+    assert sorted(set(recorded) - confirmed) == []  # no row for a code the stdlib lacks
+    # A code both confirmed and marked somewhere: the mark is stale.
+    assert sorted(unverified & set(recorded)) == []
+    assert all(source.strip() for source in recorded.values())

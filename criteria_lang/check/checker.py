@@ -9,12 +9,13 @@ them. A file with errors still yields a `CompiledRules` (with `ok == False`) for
 from __future__ import annotations
 
 from collections.abc import Iterator
-from fractions import Fraction
 from pathlib import Path
 from typing import Any, Literal, Union
 
 import attrs
 
+from criteria_lang.core.concepts import ConceptSet, QuantityAttr, UnitAttr
+from criteria_lang.core.concepts import molar_mass_of as molar_mass_of
 from criteria_lang.core.derived import BUILTINS, Builtin
 from criteria_lang.core.diagnostics import (
     NO_SPAN,
@@ -25,7 +26,6 @@ from criteria_lang.core.diagnostics import (
     has_errors,
 )
 from criteria_lang.core.units import Unit, UnitError, get_units
-from criteria_lang.plan.concepts import ConceptSet, QuantityAttr, UnitAttr
 from criteria_lang.syntax import nodes as n
 from criteria_lang.syntax.build import build
 from criteria_lang.syntax.parse import parse_text
@@ -1140,18 +1140,6 @@ def is_open_class(concept: ConceptSet) -> bool:
     if not concept.codes and not concept.prefixes and not concept.members:
         return True
     return any(is_open_class(member) for member in concept.members)
-
-
-def molar_mass_of(concept: ConceptSet | None) -> Fraction | None:
-    if concept is None:
-        return None
-    attr = concept.attributes.get("molar_mass")
-    if isinstance(attr, QuantityAttr):
-        # Declared in g/mol in the stdlib (checked there); convert defensively.
-        return get_units().convert(attr.value, attr.unit, "g/mol")
-    if isinstance(attr, Fraction):
-        return attr
-    return None
 
 
 DoseShape = Literal["amount", "daily", "per_kg", "per_kg_daily", "per_m2", "per_m2_daily"]

@@ -20,6 +20,7 @@ from criteria_lang.api import Rules, with_dates
 from criteria_lang.check.checker import compile_file, rule_files
 from criteria_lang.cli import lint_commands as cli_lint
 from criteria_lang.cli import report_commands as cli_report
+from criteria_lang.cli import plan_command
 from criteria_lang.core.diagnostics import CompileError, render
 from criteria_lang.core.results import OutcomeReport, PatientResult
 from criteria_lang.records.patient_json import RecordError, iter_patients_from_lines, read_patients
@@ -97,6 +98,7 @@ def build_parser() -> argparse.ArgumentParser:
     data_options(screen)
     cli_lint.add_parsers(sub)
     cli_report.add_parsers(sub)
+    plan_command.add_parser(sub)
 
     outcomes = sub.add_parser(
         "outcomes", help="judge a rule file's outcomes at each of the patients' visits"
@@ -155,6 +157,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return cmd_outcomes(args)
         if args.command == "report":
             return cli_report.cmd_report(args)
+        if args.command == "plan":
+            return plan_command.cmd_plan(args)
         if args.command == "lsp":
             return cmd_lsp()
         return cmd_screen(args)

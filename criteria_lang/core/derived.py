@@ -14,6 +14,11 @@ from fractions import Fraction
 
 import attrs
 
+# How far from the date a measurement a derived value reads may be, unless the rule says
+# (`value bsa at screening +/- 30 days`); also the weight and height for doses per kg and per m2
+# (docs/language.md, "Derived values", "Medications and doses").
+BODY_MEASURE_TOLERANCE_DAYS = 365
+
 
 @attrs.frozen
 class Input:

@@ -8,7 +8,7 @@ from typing import Any
 
 import attrs
 
-from criteria_lang.records.timeline import visit_key
+from criteria_lang.core.visits import visit_key
 
 
 class Truth(str, enum.Enum):

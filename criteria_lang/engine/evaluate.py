@@ -29,6 +29,7 @@ from criteria_lang.check.checker import (
     grade_order,
     molar_mass_of,
 )
+from criteria_lang.core.concepts import ConceptSet, QuantityAttr, UnitAttr
 from criteria_lang.core.dates import (
     OutOfCalendar,
     add_days,
@@ -43,7 +44,6 @@ from criteria_lang.core.derived import Builtin, Input
 from criteria_lang.core.diagnostics import clip
 from criteria_lang.core.results import CriterionResult, Evidence, PatientResult, Truth, overall
 from criteria_lang.core.units import IncompatibleUnits, Unit, UnitError, get_units
-from criteria_lang.plan.concepts import ConceptSet, QuantityAttr, UnitAttr
 from criteria_lang.records.timeline import (
     Code,
     Condition,

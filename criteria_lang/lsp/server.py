@@ -154,8 +154,9 @@ class CriteriaServer(LanguageServer):
             to_range(lines, location.start, location.end),
         )
 
-    async def workspace_documents(self, exclude: str) -> list[Document]:
-        """The other open documents and the workspace's rule files (closed ones by mtime)."""
+    async def workspace_documents(self, exclude: str, word: str) -> list[Document]:
+        """The other open documents and the workspace's rule files that contain `word` (the
+        closed ones compiled once per modification)."""
         out = [o.document for uri, o in self.open.items() if uri != exclude]
         seen = {d.path for d in out} | {path_of(exclude)}
         for path in self.workspace_rule_files():
@@ -166,6 +167,8 @@ class CriteriaServer(LanguageServer):
                 cached = self.files.get(path)
                 if cached is None or cached[0] != mtime:
                     text = Path(path).read_text(encoding="utf-8")
+                    if word not in text:
+                        continue  # cannot refer to it: not worth compiling
                     cached = (mtime, await self.compile(text, path))
                     self.files[path] = cached
             except (OSError, UnicodeDecodeError):
@@ -376,7 +379,10 @@ def build_server() -> CriteriaServer:
             uri = params.text_document.uri
             document = await server.document(uri)
             _, offset = at(document, params.position)
-            others = await server.workspace_documents(uri)
+            under = document.index.at(offset)
+            if under is None:
+                return None
+            others = await server.workspace_documents(uri, under.text)
             include = params.context.include_declaration
             found = features.references(document, offset, others, include)
             located = [server.location(x) for x in found]

@@ -14,7 +14,31 @@ from typing import Literal
 
 import attrs
 
+from criteria_lang.core.codes import CODE_SYSTEMS, Code
 from criteria_lang.core.diagnostics import clip
+from criteria_lang.core.visits import visit_key
+
+__all__ = [
+    "CODE_SYSTEMS",
+    "EVENT_KINDS",
+    "Code",
+    "Condition",
+    "Event",
+    "EventKind",
+    "Fact",
+    "Interval",
+    "Measurement",
+    "MedicationExposure",
+    "Patient",
+    "Procedure",
+    "Quantity",
+    "ReferenceRange",
+    "ReviewAnswer",
+    "Visit",
+    "find_visit",
+    "format_number",
+    "visit_key",
+]
 
 EventKind = Literal["condition", "medication", "lab", "procedure", "observation", "score", "fact"]
 EVENT_KINDS: tuple[str, ...] = (
@@ -26,28 +50,6 @@ EVENT_KINDS: tuple[str, ...] = (
     "score",
     "fact",
 )
-
-# Short names for the coding systems we match on; readers map URIs to these.
-CODE_SYSTEMS: tuple[str, ...] = (
-    "concept",
-    "rxnorm",
-    "atc",
-    "loinc",
-    "snomed",
-    "icd10",
-    "cvx",
-    "local",
-    "omop",  # an OMOP CDM concept_id (criteria_lang/omop.py)
-)
-
-
-@attrs.frozen
-class Code:
-    """One code of an event. `system == "concept"` names a stdlib concept directly."""
-
-    system: str
-    code: str
-    display: str | None = attrs.field(default=None, eq=False)
 
 
 @attrs.frozen
@@ -173,11 +175,6 @@ class Visit:
 
     name: str
     date: dt.date
-
-
-def visit_key(name: str) -> str:
-    """Visit names match ignoring case and repeated spaces ("Week 24" is "week  24")."""
-    return " ".join(name.split()).casefold()
 
 
 def find_visit(visits: Iterable[Visit], name: str) -> Visit | None:

@@ -18,8 +18,12 @@ The layout (docs/lint.md, "criteria fmt"):
   of its top-level `and` / `or`, the operator starting the line; a parenthesised group breaks the
   same way inside its parenthesis; `at least N of (` lists one item a line; `if` breaks before
   `then`, `else` and `end`;
-* a concept's codes go on the lines after its name (`= a | b`, one term a line when long), then
-  `except ...`, then `with ...`;
+* a concept's codes go on the lines after its name (`= a | b`), then `except ...`, then `with ...`;
+  a list that does not fit on one line (or holds a comment) keeps the terms that were written on
+  one line together, so that a comment ending that line still annotates all of them, and puts
+  each term of a line too long (and not annotated) on a line of its own;
+* the comments that end the lines of one concept declaration start in one column, two spaces
+  after the longest of those lines;
 * single spaces between words and around operators.
 
 Comments (collected by the parser) stay with the node they precede, or, for a comment that ends a
@@ -79,6 +83,8 @@ class Line:
     text: str
     anchor: int | None
     statement: bool = False
+    # Lines with the same key have their trailing comments aligned (one concept declaration).
+    align: int | None = None
 
 
 def _parse(text: str, path: str) -> tuple[Tree[Any], n.RuleFile, list[Comment]]:
@@ -224,6 +230,12 @@ class Formatter:
             else:
                 at_end.append(comment)
 
+        columns: dict[int, int] = {}
+        for i in trailing:
+            key = lines[i].align
+            if key is not None:
+                columns[key] = max(columns.get(key, 0), len(lines[i].text.rstrip()) + 2)
+
         out: list[str] = []
 
         def blank(wanted: bool) -> None:
@@ -239,7 +251,8 @@ class Formatter:
                 blank(line.statement and self.blank_before(line.anchor))
             text = line.text.rstrip()
             if i in trailing:
-                text += "  " + trailing[i].text
+                column = columns.get(line.align, 0) if line.align is not None else 0
+                text = text.ljust(column - 2) + "  " + trailing[i].text
             out.append(text)
         for comment in at_end:
             blank(self.blank_before(comment.span.start))
@@ -309,12 +322,15 @@ class Formatter:
         if decl.title is not None:
             header += " " + self.token_string(item.children[2], decl.title)
         yield Line(header, decl.span.start, True)
-        yield from self.union("= ", decl.include)
+        body = list(self.union("= ", decl.include))
         if decl.exclude:
-            yield from self.union("except ", decl.exclude)
+            body += self.union("except ", decl.exclude)
         if decl.attributes:
             attributes = ", ".join(f"{a.name.text} = {self.attribute(a)}" for a in decl.attributes)
-            yield Line(f"  with {attributes}", decl.attributes[0].span.start)
+            body.append(Line(f"  with {attributes}", decl.attributes[0].span.start))
+        for line in body:
+            line.align = decl.span.start
+        yield from body
 
     def union(self, keyword: str, terms: tuple[n.ConceptTerm, ...]) -> Iterator[Line]:
         if not terms:
@@ -325,9 +341,39 @@ class Formatter:
         if len(flat) <= WIDTH and not self.inner_comment(terms[0].span.start, terms[-1].span.start):
             yield Line(flat, terms[0].span.start)
             return
-        yield Line(f"  {keyword}{texts[0]}", terms[0].span.start)
-        for term, text in zip(terms[1:], texts[1:], strict=True):
-            yield Line(f"  | {text}", term.span.start)
+        # Terms written on one source line stay on one line: a comment that ends the line speaks
+        # of all of them (`| icd10 "I60*" | icd10 "I61*"  # unverified`).
+        prefix = keyword
+        for group in self.source_lines(list(zip(terms, texts, strict=True))):
+            line = f"  {prefix}" + " | ".join(text for _, text in group)
+            if len(line) <= WIDTH or len(group) == 1 or self.annotated(group[-1][0]):
+                yield Line(line, group[0][0].span.start)
+            else:
+                for term, text in group:
+                    yield Line(f"  {prefix}{text}", term.span.start)
+                    prefix = "| "
+            prefix = "| "
+
+    def source_lines(
+        self, items: list[tuple[n.ConceptTerm, str]]
+    ) -> list[list[tuple[n.ConceptTerm, str]]]:
+        """Consecutive terms grouped by the source line they start on."""
+        groups: list[list[tuple[n.ConceptTerm, str]]] = []
+        last_line = -1
+        for term, text in items:
+            line = self.source.count("\n", 0, term.span.start)
+            if groups and line == last_line:
+                groups[-1].append((term, text))
+            else:
+                groups.append([(term, text)])
+            last_line = line
+        return groups
+
+    def annotated(self, term: n.ConceptTerm) -> bool:
+        """A comment ends the source line of `term`, after it."""
+        end = self.source.find("\n", term.span.end)
+        end = len(self.source) if end < 0 else end
+        return self.inner_comment(term.span.end - 1, end)
 
     def term(self, term: n.ConceptTerm) -> str:
         if isinstance(term, n.CodeTerm):

@@ -27,14 +27,15 @@ from criteria_lang.check.checker import (
     CompiledRules,
     ConceptSymbol,
     DefineSymbol,
+    Module,
     ModuleSymbol,
     compile_file,
     compile_text,
     molar_mass_of,
 )
+from criteria_lang.core.concepts import ConceptSet, UnitAttr
 from criteria_lang.core.diagnostics import SEVERITY_RANK, Diagnostic, Edit, Severity, Span, end_of
 from criteria_lang.core.units import Unit, UnitError, get_units
-from criteria_lang.plan.concepts import ConceptSet, UnitAttr
 from criteria_lang.syntax import nodes as n
 from criteria_lang.syntax.parse import Comment, parse_text
 from criteria_lang.tools.fmt import fraction_text, is_expr
@@ -287,18 +288,16 @@ def review_data_could_decide(ctx: Context) -> Iterator[Diagnostic]:
     if not known:
         return
     for criterion in ctx.rule_file.criteria:
-        queried = {
-            concept.name
-            for node in n.walk(criterion.expr)
-            if isinstance(node, n.Query) and (concept := ctx.concept(node.concept)) is not None
-        }
+        queried = _queried(ctx.program.module, criterion.expr, set())
         for node in n.walk(criterion.expr):
             if not isinstance(node, n.Review):
                 continue
             question = node.question.casefold()
             for shown, concept in known:
-                if concept.name in queried or not _mentions(question, concept.short_name):
+                if not _mentions(question, concept.short_name):
                     continue
+                if concept.name in queried:
+                    break  # a judgement about what the criterion queries (the longest name wins)
                 keyword = _QUERY_WORD.get(concept.kind, concept.kind)
                 yield ctx.finding(
                     f"this review asks about '{concept.short_name}', which the data can record "
@@ -311,6 +310,49 @@ def review_data_could_decide(ctx: Context) -> Iterator[Diagnostic]:
 
 
 _QUERY_WORD = {"drug": "medication"}
+
+# Words that name no concept by themselves: a question about "treatment" or "the study" does not
+# ask about `tb_treatment` or `in_other_study`. A concept is mentioned only through at least one
+# word of its name that is not in this list.
+_GENERIC_WORDS = frozenset(
+    """treatment treatments therapy therapies study studies trial other others disease diseases
+    disorder disorders condition conditions test tests planned plan use used drug drugs agent
+    agents medication medications procedure procedures event events history active severe
+    chronic acute new current in on of at to for by with and or the a an""".split()
+)
+
+
+def _queried(module: Module, expr: n.Expr | n.Operand, seen: set[int]) -> set[str]:
+    """The concepts an expression queries, through the definitions it uses, with the concepts
+    related to them (`_related`)."""
+    out: set[str] = set()
+    for node in n.walk(expr):
+        if isinstance(node, n.Query):
+            symbol = module.lookup(node.concept.parts)
+            if isinstance(symbol, ConceptSymbol):
+                out |= _related(symbol.concept)
+        elif isinstance(node, n.Ref):
+            symbol = module.lookup(node.parts)
+            if isinstance(symbol, DefineSymbol) and id(symbol.define) not in seen:
+                seen.add(id(symbol.define))
+                out |= _queried(symbol.module, symbol.define.expr, seen)
+    return out
+
+
+def _related(concept: ConceptSet) -> set[str]:
+    """The concept, its members and its exceptions, transitively: a review next to a query of
+    `infection_e4` (a union holding `conditions.infection`) asks a judgement about the queried
+    events, not about a concept the rule forgot to query."""
+    names: set[str] = set()
+    stack = [concept]
+    while stack:
+        current = stack.pop()
+        if current.name in names:
+            continue
+        names.add(current.name)
+        stack.extend(current.members)
+        stack.extend(current.excluded)
+    return names
 
 
 def _known_concepts(ctx: Context) -> list[tuple[str, ConceptSet]]:
@@ -327,10 +369,11 @@ def _known_concepts(ctx: Context) -> list[tuple[str, ConceptSet]]:
 
 
 def _mentions(question: str, name: str) -> bool:
-    """Whether a question names a concept: every word of the name of 3 letters or more, the
-    longer words by their stem (`pregnant` matches "pregnancy")."""
-    words = [w for w in name.casefold().split("_") if len(w) >= 3]
-    if not words or sum(len(w) for w in words) < 4:
+    """Whether a question names a concept: every word of the name, words of 4 letters or fewer
+    whole (`tb`, `hiv`), longer words by their stem (`pregnant` matches "pregnancy"), and at
+    least one of them a word that is not generic (`treatment`, `study`, ...)."""
+    words = [w for w in name.casefold().split("_") if w]
+    if sum(len(w) for w in words) < 4 or all(w in _GENERIC_WORDS for w in words):
         return False
     for word in words:
         stem = word if len(word) <= 5 else word[: max(5, len(word) - 2)]
@@ -468,9 +511,10 @@ RULES: tuple[Rule, ...] = (
         "info",
         "A review question about something the data can record (heuristic)",
         'A `review "..."` whose question names a concept the file can query (every word of '
-        "the concept's name of 3 letters or more, long words by their stem: `pregnant` matches "
-        '"pregnancy"), when the criterion does not already query that concept. A heuristic: '
-        "the question may need a person's judgement all the same.",
+        'the concept\'s name, long words by their stem: `pregnant` matches "pregnancy"; at '
+        "least one word that is not generic, so that `treatment` or `study` alone names "
+        "nothing), when the criterion queries neither that concept nor a class holding it or "
+        "held by it. A heuristic: the question may need a person's judgement all the same.",
         review_data_could_decide,
     ),
     Rule(

@@ -14,7 +14,8 @@ from typing import TypeVar, Union
 
 import attrs
 
-from criteria_lang.records.timeline import Code
+from criteria_lang.core.codes import Code
+from criteria_lang.core.units import get_units
 
 AttributeValue = Union[Fraction, str, "UnitAttr", "QuantityAttr"]
 _MATCH_MEMO_LIMIT = 50_000
@@ -34,7 +35,12 @@ class QuantityAttr:
 
 @attrs.frozen(eq=False)
 class ConceptSet:
-    """One concept, resolved. Identity is by qualified name (`labs.creatinine`)."""
+    """One concept, resolved: its codes (its members' included), exclusions, members and
+    attributes. Part of the plan (docs/plan.md, "Concept sets"): engines match events with it.
+
+    Equal when every field is equal; hashed by the qualified name (`labs.creatinine`), which is
+    unique in a compiled program.
+    """
 
     name: str  # qualified: module.name, or the local name in a rule file
     short_name: str
@@ -61,7 +67,35 @@ class ConceptSet:
         return hash(self.name)
 
     def __eq__(self, other: object) -> bool:
-        return isinstance(other, ConceptSet) and other.name == self.name
+        if other is self:
+            return True
+        if not isinstance(other, ConceptSet):
+            return NotImplemented
+        return self._fields() == other._fields()
+
+    def _fields(self) -> tuple[object, ...]:
+        return (
+            self.name,
+            self.short_name,
+            self.kind,
+            self.title,
+            self.codes,
+            self.prefixes,
+            self.names,
+            self.members,
+            self.excluded,
+            self.excluded_codes,
+            self.excluded_prefixes,
+            self.excluded_names,
+            self.attributes,
+        )
+
+    def codes_by_system(self) -> dict[str, tuple[str, ...]]:
+        """The included codes grouped by code system, each sorted (for SQL and for people)."""
+        return _by_system(self.codes)
+
+    def excluded_codes_by_system(self) -> dict[str, tuple[str, ...]]:
+        return _by_system(self.excluded_codes)
 
     # ---------------------------------------------------------------- matching
     def matches_code(self, code: Code) -> bool:
@@ -143,6 +177,13 @@ class ConceptSet:
         return out
 
 
+def _by_system(codes: Iterable[tuple[str, str]]) -> dict[str, tuple[str, ...]]:
+    grouped: dict[str, list[str]] = {}
+    for system, code in codes:
+        grouped.setdefault(system, []).append(code)
+    return {system: tuple(sorted(grouped[system])) for system in sorted(grouped)}
+
+
 def codes_key(codes: tuple[Code, ...]) -> object:
     """A key for `ConceptSet.select`: the identities of the codes (see `_matched`)."""
     return id(codes[0]) if len(codes) == 1 else tuple(map(id, codes))
@@ -154,3 +195,15 @@ def _prefix_match(key: tuple[str, str], prefixes: tuple[tuple[str, str], ...]) -
         if system == p_system and code.startswith(prefix):
             return True
     return False
+
+
+def molar_mass_of(concept: ConceptSet | None) -> Fraction | None:
+    if concept is None:
+        return None
+    attr = concept.attributes.get("molar_mass")
+    if isinstance(attr, QuantityAttr):
+        # Declared in g/mol in the stdlib (checked there); convert defensively.
+        return get_units().convert(attr.value, attr.unit, "g/mol")
+    if isinstance(attr, Fraction):
+        return attr
+    return None
