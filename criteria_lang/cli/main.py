@@ -19,8 +19,8 @@ import attrs
 from criteria_lang.api import Rules, with_dates
 from criteria_lang.check.checker import compile_file, rule_files
 from criteria_lang.cli import lint_commands as cli_lint
-from criteria_lang.cli import report_commands as cli_report
 from criteria_lang.cli import plan_command
+from criteria_lang.cli import report_commands as cli_report
 from criteria_lang.core.diagnostics import CompileError, render
 from criteria_lang.core.results import OutcomeReport, PatientResult
 from criteria_lang.records.patient_json import RecordError, iter_patients_from_lines, read_patients
