@@ -14,6 +14,7 @@ from typing import Any, Literal, Union
 
 import attrs
 
+from criteria_lang.check.modules import CachedModule, ModuleRoot, module_cache, shipped_stdlib
 from criteria_lang.core.concepts import ConceptSet, QuantityAttr, UnitAttr
 from criteria_lang.core.concepts import molar_mass_of as molar_mass_of
 from criteria_lang.core.derived import BUILTINS, Builtin
@@ -30,7 +31,6 @@ from criteria_lang.syntax import nodes as n
 from criteria_lang.syntax.build import build
 from criteria_lang.syntax.parse import parse_text
 
-DEFAULT_STDLIB = Path(__file__).resolve().parent.parent / "stdlib"
 RULE_SUFFIX = ".crit"
 
 # Query keyword -> the concept kind it reads.
@@ -171,51 +171,90 @@ class CompiledRules:
 
 @attrs.define
 class Loader:
-    """Finds, compiles and caches the modules a rule file imports."""
+    """Finds, compiles and caches the modules a rule file imports (check/modules.py keeps the
+    compiled modules for the process, so the stdlib is compiled once)."""
 
-    search_path: tuple[Path, ...]
-    modules: dict[Path, Module] = attrs.field(factory=dict)
-    loading: set[Path] = attrs.field(factory=set)
+    search_path: tuple[ModuleRoot, ...]
+    modules: dict[str, Module] = attrs.field(factory=dict)
+    loading: set[str] = attrs.field(factory=set)
     sources: dict[str, str] = attrs.field(factory=dict)
     diagnostics: list[Diagnostic] = attrs.field(factory=list)
+    # The modules loaded by each compile under way (innermost last), to record what a cached
+    # module imported.
+    imported: list[list[Module]] = attrs.field(factory=list)
 
-    def find(self, parts: tuple[str, ...]) -> Path | None:
-        relative = Path(*parts).with_suffix(RULE_SUFFIX)
+    def find(self, parts: tuple[str, ...]) -> ModuleRoot | None:
         for root in self.search_path:
-            candidate = root / relative
+            candidate = root.joinpath(*parts[:-1], parts[-1] + RULE_SUFFIX)
             if candidate.is_file():
-                return candidate.resolve()
+                return candidate.resolve() if isinstance(candidate, Path) else candidate
         return None
 
-    def load(self, path: Path, name: str) -> Module | None:
-        if path in self.modules:
-            return self.modules[path]
-        if path in self.loading:
-            return None  # an import cycle: reported by the importer
-        self.loading.add(path)
-        try:
-            text = path.read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError):
-            self.loading.discard(path)
-            return None
-        module = compile_module(text, str(path), name, self)
-        self.loading.discard(path)
-        self.modules[path] = module
+    def load(self, location: ModuleRoot, name: str) -> Module | None:
+        key = str(location)
+        module = self.modules.get(key)
+        if module is None:
+            if key in self.loading:
+                return None  # an import cycle: reported by the importer
+            try:
+                text = location.read_text(encoding="utf-8")
+            except (OSError, UnicodeDecodeError):
+                return None
+            module = self._cached(key, name, text) or self._compile(key, name, text)
+            self.modules[key] = module
+        if self.imported:
+            self.imported[-1].append(module)
         return module
 
+    def _compile(self, key: str, name: str, text: str) -> Module:
+        self.loading.add(key)
+        self.imported.append([])
+        diagnostics_before = len(self.diagnostics)
+        try:
+            module = compile_module(text, key, name, self)
+        finally:
+            imported = self.imported.pop()
+            self.loading.discard(key)
+        if len(self.diagnostics) == diagnostics_before:
+            cache_key = module_cache().key(self.search_path, key, name, text)
+            module_cache().put(cache_key, CachedModule(module, tuple(imported)))
+        return module
 
-def stdlib_search_path(rule_path: str | None, extra: tuple[Path, ...] = ()) -> tuple[Path, ...]:
+    def _cached(self, key: str, name: str, text: str) -> Module | None:
+        entry = module_cache().get(module_cache().key(self.search_path, key, name, text))
+        if entry is None:
+            return None
+        imports = entry.module.rule_file.imports
+        if len(imports) != len(entry.imports):
+            return None
+        self.loading.add(key)
+        self.imported.append([])  # what this check loads is not the importer's import
+        try:
+            for statement, expected in zip(imports, entry.imports, strict=True):
+                location = self.find(statement.module)
+                if location is None or self.load(location, statement.module[-1]) is not expected:
+                    return None
+        finally:
+            self.imported.pop()
+            self.loading.discard(key)
+        self.sources[key] = text
+        return entry.module
+
+
+def stdlib_search_path(
+    rule_path: str | None, extra: tuple[Path, ...] = ()
+) -> tuple[ModuleRoot, ...]:
     """Where `import x` looks: given folders, then a `stdlib/` beside or above the rule file,
     then the stdlib that ships with criteria-lang."""
-    roots: list[Path] = list(extra)
+    roots: list[ModuleRoot] = list(extra)
     if rule_path and not rule_path.startswith("<"):
         for parent in Path(rule_path).resolve().parents:
             candidate = parent / "stdlib"
             if candidate.is_dir():
                 roots.append(candidate)
                 break
-    roots.append(DEFAULT_STDLIB)
-    seen: list[Path] = []
+    roots.append(shipped_stdlib())
+    seen: list[ModuleRoot] = []
     for root in roots:
         if root not in seen:
             seen.append(root)
@@ -270,7 +309,7 @@ class Checker:
                     imp.span,
                 )
                 continue
-            if path in self.loader.loading:
+            if str(path) in self.loader.loading:
                 self.error(
                     "C206",
                     f"module '{module_name}' imports itself (directly or through another module)",

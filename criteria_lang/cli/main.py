@@ -7,28 +7,35 @@ record could not be read (eval); 2 usage or internal error. See `criteria --help
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime as dt
 import sys
+import traceback
 from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import IO, TYPE_CHECKING
 
-import attrs
-
-from criteria_lang.api import Rules, with_dates
-from criteria_lang.check.checker import compile_file, rule_files
-from criteria_lang.cli import lint_commands as cli_lint
-from criteria_lang.cli import plan_command
+from criteria_lang import __version__
+from criteria_lang.cli import lint_commands, plan_command
 from criteria_lang.cli import report_commands as cli_report
-from criteria_lang.core.diagnostics import CompileError, render
-from criteria_lang.core.results import OutcomeReport, PatientResult
-from criteria_lang.records.patient_json import RecordError, iter_patients_from_lines, read_patients
-from criteria_lang.records.timeline import Patient
-from criteria_lang.report import tables as report
+from criteria_lang.cli.files import (
+    OutputFile,
+    RecordCount,
+    UsageError,
+    check_output,
+    fail,
+    require_paths,
+)
 
+# Only what every command needs is imported here: `criteria --help` and `--version` must start in
+# milliseconds, and `check` must not pay for the engine, the readers or the tables (rich). Each
+# command imports what it uses (and so should a new one).
 if TYPE_CHECKING:
+    from criteria_lang.api import Rules
     from criteria_lang.records.fhir import ReadSummary
+    from criteria_lang.records.patient_json import RecordError
+    from criteria_lang.records.timeline import Patient
 
 EXIT_OK, EXIT_FINDINGS, EXIT_USAGE = 0, 1, 2
 
@@ -47,6 +54,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="criteria", description="Compile and run clinical-trial eligibility criteria."
     )
+    parser.add_argument("--version", action="version", version=f"criteria {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
 
     check = sub.add_parser("check", help="compile rule files and report diagnostics")
@@ -96,7 +104,7 @@ def build_parser() -> argparse.ArgumentParser:
     screen.add_argument("--output", "-o", type=Path, help="write to a file instead of stdout")
     cli_report.add_html_option(screen)
     data_options(screen)
-    cli_lint.add_parsers(sub)
+    lint_commands.add_parsers(sub)
     cli_report.add_parsers(sub)
     plan_command.add_parser(sub)
 
@@ -150,9 +158,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "eval":
             return cmd_eval(args)
         if args.command == "lint":
-            return cli_lint.cmd_lint(args)
+            return lint_commands.cmd_lint(args)
         if args.command == "fmt":
-            return cli_lint.cmd_fmt(args)
+            return lint_commands.cmd_fmt(args)
         if args.command == "outcomes":
             return cmd_outcomes(args)
         if args.command == "report":
@@ -162,10 +170,37 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "lsp":
             return cmd_lsp()
         return cmd_screen(args)
+    except UsageError as error:
+        return fail(args.command, error)
     except BrokenPipeError:
         return EXIT_OK
     except KeyboardInterrupt:
         return EXIT_USAGE
+    except Exception:  # a bug: say so, and never exit 1, which means "findings"
+        traceback.print_exc()
+        print(f"criteria {args.command}: internal error (please report it)", file=sys.stderr)
+        return EXIT_USAGE
+
+
+@contextlib.contextmanager
+def output_to(path: Path | None) -> Iterator[IO[str]]:
+    """Standard output, or the file `-o` names, written only if the command runs to its end."""
+    if path is None:
+        yield sys.stdout
+        return
+    with OutputFile(path) as output:
+        yield output.handle
+        output.commit()
+
+
+def watch_input(command: str, count: RecordCount, status: int) -> int:
+    """The exit status after one input: no record at all is an input error; a patient id seen
+    twice is a finding. Both are said on stderr."""
+    for line in count.problems():
+        print(f"criteria {command}: {line}", file=sys.stderr)
+    if count.records == 0:
+        return EXIT_USAGE
+    return max(status, EXIT_FINDINGS) if count.duplicates else status
 
 
 # ---------------------------------------------------------------------------- lsp
@@ -190,9 +225,14 @@ def cmd_lsp() -> int:
 
 
 def cmd_check(args: argparse.Namespace) -> int:
+    from criteria_lang.check.checker import compile_file, rule_files
+    from criteria_lang.core.diagnostics import render
+    from criteria_lang.report.coverage import coverage_line
+
     out = sys.stdout
     errors = 0
     records = []
+    require_paths(args.paths)
     files = [f for p in args.paths for f in rule_files(p)]
     if not files:
         print("no rule files (*.crit) found", file=sys.stderr)
@@ -206,7 +246,7 @@ def cmd_check(args: argparse.Namespace) -> int:
                 {
                     "file": str(path),
                     "ok": program.ok,
-                    "coverage": report.coverage_line(program) if program.ok else None,
+                    "coverage": coverage_line(program) if program.ok else None,
                     "diagnostics": [d.to_dict() for d in own],
                 }
             )
@@ -215,12 +255,14 @@ def cmd_check(args: argparse.Namespace) -> int:
             print(render(diagnostic, program.sources.get(diagnostic.file)), file=out)
             print(file=out)
         if program.ok:
-            print(f"{path}: ok | {report.coverage_line(program)}", file=out)
+            print(f"{path}: ok | {coverage_line(program)}", file=out)
         else:
             count = sum(1 for d in own if d.severity == "error")
             print(f"{path}: {count} error{'s' if count != 1 else ''}", file=out)
     if args.format == "json":
-        print(report.dumps(records), file=out)
+        import orjson
+
+        print(orjson.dumps(records, option=orjson.OPT_INDENT_2).decode(), file=out)
     return EXIT_FINDINGS if errors else EXIT_OK
 
 
@@ -228,17 +270,20 @@ def cmd_check(args: argparse.Namespace) -> int:
 
 
 def looks_like_fhir(path: Path) -> bool:
-    """FHIR when a JSON/NDJSON file (the first found in a folder) has a `resourceType`."""
+    """FHIR when a JSON/NDJSON file, compressed or not (the first found in a folder), has a
+    `resourceType`."""
+    from criteria_lang.records.files import data_suffix, open_binary
+
     candidates = (
         [path]
         if path.is_file()
-        else sorted(
-            p for p in path.rglob("*") if p.suffix.lower() in (".json", ".ndjson", ".jsonl")
-        )[:1]
+        else sorted(p for p in path.rglob("*") if data_suffix(p) in (".json", ".ndjson", ".jsonl"))[
+            :1
+        ]
     )
     for candidate in candidates:
         try:
-            with candidate.open("rb") as handle:
+            with open_binary(candidate) as handle:
                 head = handle.read(4096)
         except OSError:
             return False
@@ -261,6 +306,8 @@ def read_records(
     """The records under `path`: our patient format, or FHIR R4 (bundles, folders of them,
     NDJSON exports). FHIR carries no trial dates: `dates` gives them to every FHIR patient, and
     `summary` collects what the FHIR reader did with every resource."""
+    from criteria_lang.records.patient_json import iter_patients_from_lines, read_patients
+
     if str(path) == "-":
         yield from iter_patients_from_lines(sys.stdin.buffer, "<stdin>")
         return
@@ -283,6 +330,8 @@ class DateCheck:
         self.lacking: Counter[str] = Counter()
 
     def watch(self, records: Iterable[Patient | RecordError]) -> Iterator[Patient | RecordError]:
+        from criteria_lang.records.timeline import Patient
+
         for record in records:
             if isinstance(record, Patient):
                 self.records += 1
@@ -319,6 +368,9 @@ def fhir_report(summary: ReadSummary, all_problems: bool) -> str:
 
 
 def load_rules(path: Path, closed_world: bool, err: IO[str]) -> Rules | None:
+    from criteria_lang.api import Rules
+    from criteria_lang.core.diagnostics import CompileError
+
     try:
         return Rules.from_file(path, policy="closed-world" if closed_world else "coverage")
     except CompileError as error:
@@ -331,6 +383,12 @@ def load_rules(path: Path, closed_world: bool, err: IO[str]) -> Rules | None:
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
+    from criteria_lang.api import with_dates
+    from criteria_lang.core.results import PatientResult
+    from criteria_lang.records.patient_json import RecordError
+    from criteria_lang.report import tables as report
+
+    require_paths([args.rules, args.patient])
     rules = load_rules(args.rules, args.closed_world, sys.stderr)
     if rules is None:
         return EXIT_FINDINGS
@@ -338,18 +396,22 @@ def cmd_eval(args: argparse.Namespace) -> int:
     fhir = is_fhir_input(args.patient, args.input_format)
     summary = new_summary() if fhir else None
     check = DateCheck(rules, dates, fhir)
-    records = list(check.watch(read_records(args.patient, args.input_format, dates, summary)))
+    count = RecordCount(args.patient)
+    read = read_records(args.patient, args.input_format, dates, summary)
+    records = list(count.watch(check.watch(read)))
     if summary is not None:
         print(fhir_report(summary, args.problems), file=sys.stderr)
     note = check.message()
     if note:
         print(note, file=sys.stderr)
-    status = EXIT_OK
+    status = watch_input("eval", count, EXIT_OK)
+    if status == EXIT_USAGE:
+        return status
     out = report.console()
     results: list[PatientResult | RecordError] = []
     for record in records:
         if isinstance(record, RecordError):
-            status = EXIT_FINDINGS
+            status = max(status, EXIT_FINDINGS)
             results.append(record)
             continue
         results.append(rules.evaluator.evaluate(with_dates(record, dates)))
@@ -374,6 +436,8 @@ def screen_pairs(rules_path: Path, input_path: Path) -> list[tuple[Path, Path]]:
     """A folder of rule files is paired with the input's subfolders of the same name. When some
     rule files have such a subfolder (examples/<trial>/), those without one are left out (said
     on stderr) rather than run on every trial's patients; when none has, each gets the input."""
+    from criteria_lang.check.checker import rule_files
+
     if not rules_path.is_dir():
         return [(rules_path, input_path)]
     files = list(rule_files(rules_path))
@@ -394,15 +458,26 @@ def new_summary() -> ReadSummary:
 
 
 def cmd_screen(args: argparse.Namespace) -> int:
+    import attrs
+
+    from criteria_lang.core.results import PatientResult
+    from criteria_lang.records.patient_json import RecordError
+    from criteria_lang.report import tables as report
+
+    require_paths([args.rules, args.input])
+    pairs = screen_pairs(args.rules, args.input)
+    if not pairs:
+        raise UsageError(f"no rule files (*.crit) in {args.rules}")
+    if args.output:
+        check_output(args.output, args.rules, [args.input])
     dates = dict(args.date)
     rows: list[PatientResult | RecordError] = []
-    handle: IO[str] = args.output.open("w", encoding="utf-8") if args.output else sys.stdout
     status = EXIT_OK
+    usage_error = False
     # After the verdicts: what the FHIR reader did with the input, and missing trial dates.
     notes: list[str] = []
-    pairs = screen_pairs(args.rules, args.input)
     html = cli_report.HtmlReport(args.html, "screen") if args.html else None
-    try:
+    with output_to(args.output) as handle:
         for rule_file, input_path in pairs:
             rules = load_rules(rule_file, args.closed_world, sys.stderr)
             if rules is None:
@@ -411,7 +486,8 @@ def cmd_screen(args: argparse.Namespace) -> int:
             fhir = is_fhir_input(input_path, args.input_format)
             summary = new_summary() if fhir else None
             check = DateCheck(rules, dates, fhir)
-            records = check.watch(read_records(input_path, args.input_format, dates, summary))
+            count = RecordCount(input_path)
+            read = read_records(input_path, args.input_format, dates, summary)
             if args.format == "jsonl" or html:
                 info = cli_report.run_header(
                     rules.program, "screen", input_path, fhir, args.closed_world, dates
@@ -420,7 +496,9 @@ def cmd_screen(args: argparse.Namespace) -> int:
                     print(cli_report.header_line(info), file=handle)
                 if html:
                     html.begin(info)
-            for row in rules.screen(records, dates=dates):
+            for row in rules.screen(count.watch(check.watch(read)), dates=dates):
+                if isinstance(row, RecordError):
+                    status = EXIT_FINDINGS
                 if html:
                     html.add(row)
                 if args.format == "jsonl":
@@ -428,6 +506,8 @@ def cmd_screen(args: argparse.Namespace) -> int:
                     if isinstance(row, PatientResult):  # written: keep what the summary needs
                         row = attrs.evolve(row, criteria=())
                 rows.append(row)
+            status = watch_input("screen", count, status)
+            usage_error = usage_error or status == EXIT_USAGE
             if summary is not None:
                 heading = f"{rule_file}: " if len(pairs) > 1 else ""
                 notes.append(heading + fhir_report(summary, args.problems))
@@ -443,13 +523,11 @@ def cmd_screen(args: argparse.Namespace) -> int:
             out.print(report.summary_line(rows))
             for note in notes:
                 out.print(note, markup=False, highlight=False, soft_wrap=True)
-    finally:
-        if args.output:
-            handle.close()
     if args.format != "table":
         print(report.summary_line(rows), file=sys.stderr)
         for note in notes:
             print(note, file=sys.stderr)
+    status = EXIT_USAGE if usage_error else status
     return (html.write() if html else EXIT_OK) or status
 
 
@@ -457,6 +535,13 @@ def cmd_screen(args: argparse.Namespace) -> int:
 
 
 def cmd_outcomes(args: argparse.Namespace) -> int:
+    from criteria_lang.core.results import OutcomeReport
+    from criteria_lang.records.patient_json import RecordError
+    from criteria_lang.report import tables as report
+
+    require_paths([args.rules, args.input])
+    if args.output:
+        check_output(args.output, args.rules, [args.input])
     rules = load_rules(args.rules, args.closed_world, sys.stderr)
     if rules is None:
         return EXIT_FINDINGS
@@ -464,21 +549,21 @@ def cmd_outcomes(args: argparse.Namespace) -> int:
         print(f"{args.rules}: defines no outcomes (add an `outcomes` section)", file=sys.stderr)
         return EXIT_FINDINGS
     dates = dict(args.date)
-    handle: IO[str] = args.output.open("w", encoding="utf-8") if args.output else sys.stdout
     status = EXIT_OK
     rows: list[OutcomeReport | RecordError] = []
+    count = RecordCount(args.input)
     html = cli_report.HtmlReport(args.html, "outcomes") if args.html else None
-    if args.format == "jsonl" or html:
-        fhir = is_fhir_input(args.input, args.input_format)
-        info = cli_report.run_header(
-            rules.program, "outcomes", args.input, fhir, args.closed_world, dates
-        )
-        if args.format == "jsonl":
-            print(cli_report.header_line(info), file=handle)
-        if html:
-            html.begin(info)
-    try:
-        records = read_records(args.input, args.input_format, dates)
+    with output_to(args.output) as handle:
+        if args.format == "jsonl" or html:
+            fhir = is_fhir_input(args.input, args.input_format)
+            info = cli_report.run_header(
+                rules.program, "outcomes", args.input, fhir, args.closed_world, dates
+            )
+            if args.format == "jsonl":
+                print(cli_report.header_line(info), file=handle)
+            if html:
+                html.begin(info)
+        records = count.watch(read_records(args.input, args.input_format, dates))
         # A visit a column: wider than a terminal's default when written to a file or a pipe.
         out = report.console(handle, width=None if handle.isatty() else 200)
         for row in rules.screen_outcomes(records, dates=dates):
@@ -498,10 +583,8 @@ def cmd_outcomes(args: argparse.Namespace) -> int:
                 report.print_outcomes(row, out, details=args.details)
         if args.format == "csv":
             report.write_outcomes_csv(rows, handle)
-    finally:
-        if args.output:
-            handle.close()
     print(report.outcomes_summary(rows), file=sys.stderr)
+    status = watch_input("outcomes", count, status)
     return (html.write() if html else EXIT_OK) or status
 
 

@@ -1,7 +1,8 @@
 """`criteria report` and the `--html` option of `screen` and `outcomes` (issue 16).
 
-The report's libraries (jinja2, altair, vl-convert) are imported only when a report is written,
-so `criteria --help` and a screen without `--html` do not load them.
+`criteria --help` imports this module to build its parser: everything but argparse is imported
+inside the functions (cli/main.py's rule), and the report's libraries (jinja2, altair,
+vl-convert) only when a report is written.
 """
 
 from __future__ import annotations
@@ -13,15 +14,14 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import orjson
-
-from criteria_lang.check.checker import CompiledRules
-from criteria_lang.core.results import OutcomeReport, PatientResult
-from criteria_lang.records.patient_json import RecordError
-from criteria_lang.report.run import RunInfo, RunKind, describe_run
+from criteria_lang.cli.files import UsageError, check_output
 
 if TYPE_CHECKING:
+    from criteria_lang.check.checker import CompiledRules
+    from criteria_lang.core.results import OutcomeReport, PatientResult
+    from criteria_lang.records.patient_json import RecordError
     from criteria_lang.report.outcome_summary import OutcomeSummary
+    from criteria_lang.report.run import RunInfo, RunKind
     from criteria_lang.report.screen_summary import ScreenSummary
 
 EXIT_OK, EXIT_FINDINGS, EXIT_USAGE = 0, 1, 2
@@ -61,11 +61,10 @@ LIBRARIES = (("jinja2", "jinja2"), ("altair", "altair"), ("vl_convert", "vl-conv
 
 
 def preflight(args: argparse.Namespace) -> int | None:
-    """Before a long screen: can the report be written at all? (libraries, output folder)"""
+    """Before a long screen: can the report be written at all? The libraries are there, and
+    `--html` names a file in a folder that exists and is none of the inputs (UsageError)."""
     html: Path | None = getattr(args, "html", None)
-    if args.command == "report":
-        html = args.output
-    elif html is None:
+    if args.command != "report" and html is None:
         return None
     from importlib.util import find_spec
 
@@ -77,10 +76,11 @@ def preflight(args: argparse.Namespace) -> int | None:
             file=sys.stderr,
         )
         return EXIT_USAGE
-    folder = (html.parent if html is not None else args.results.parent) or Path(".")
-    if not folder.is_dir():
-        print(f"{html}: no folder {folder} to write the report in", file=sys.stderr)
-        return EXIT_USAGE
+    if html is not None:
+        try:
+            check_output(html, args.rules, [args.input])
+        except UsageError as error:
+            raise UsageError(str(error).replace("-o ", "--html ", 1)) from None
     return None
 
 
@@ -92,6 +92,8 @@ def run_header(
     closed_world: bool,
     dates: Mapping[str, dt.date],
 ) -> RunInfo:
+    from criteria_lang.report.run import describe_run
+
     return describe_run(
         program,
         kind,
@@ -103,6 +105,8 @@ def run_header(
 
 
 def header_line(info: RunInfo) -> str:
+    import orjson
+
     return orjson.dumps(info.to_dict()).decode()
 
 
@@ -126,6 +130,8 @@ class HtmlReport:
             self.outcomes.append(OutcomeSummary(info))
 
     def add(self, row: PatientResult | OutcomeReport | RecordError) -> None:
+        from criteria_lang.records.patient_json import RecordError
+
         if isinstance(row, RecordError):
             data: dict[str, Any] = {
                 "verdict" if self.kind == "screen" else "result": "error",

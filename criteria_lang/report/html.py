@@ -21,7 +21,6 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 import jinja2
-from markupsafe import Markup
 
 from criteria_lang.report import charts
 from criteria_lang.report.packing import pack
