@@ -64,9 +64,10 @@ def render_page(template: str, page_title: str, sections: Sequence[dict[str, Any
             sections=sections,
             version=package_version(),
             made_at=run_time(),
-            # Our own files, not data: inserted as they are (the hashes let exactly them run).
-            script=Markup(script),
-            style=Markup(style),
+            # Our own files, not data: the template inserts them as they are (`|safe`), and
+            # the page's policy lets exactly them (their hashes) run.
+            script=script,
+            style=style,
             script_hash=csp_hash(script),
             style_hash=csp_hash(style),
         )
