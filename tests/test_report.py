@@ -170,7 +170,10 @@ def test_what_to_collect_groups_undetermined_patients(screened: dict[str, Any]) 
             for m in c["missing"]
         }
         expected.update(items)
-    part = screened["direct"].split('<table class="blockers missing">')[1].split("</table>")[0]
+    part = "".join(
+        table.split("</table>")[0]
+        for table in screened["direct"].split('<table class="blockers missing">')[1:]
+    )
     seen = re.findall(
         r'<td class="blocker-text">([^<]*)</td><td[^>]*>[^<]*</td><td class="num">(\d+)</td>', part
     )
