@@ -145,6 +145,20 @@ class HtmlReport:
         else:
             self.outcomes[-1].add(data)
 
+    def add_line(self, row: PatientResult | RecordError, line: bytes | None) -> None:
+        """A screen's row, with its JSON Lines text when a worker process wrote it (read back
+        rather than serialising the row again)."""
+        if line is None:
+            self.add(row)
+            return
+        import orjson
+
+        data = orjson.loads(line)
+        if self.kind == "screen":
+            self.screens[-1].add(data)
+        else:
+            self.outcomes[-1].add(data)
+
     def write(self) -> int:
         """Write the file; EXIT_USAGE (said on stderr) when it cannot be written."""
         from criteria_lang.report import html
