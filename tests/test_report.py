@@ -134,6 +134,21 @@ def test_report_from_jsonl_is_the_screen_report(screened: dict[str, Any]) -> Non
     assert strip(screened["direct"]) == strip(screened["later"])
 
 
+def test_report_from_worker_processes(screened: dict[str, Any], tmp_path: Path) -> None:
+    """`screen --jobs 2` evaluates in worker processes that send their rows back as JSON Lines
+    text; the report made from those rows is the same page."""
+    page, rows = tmp_path / "jobs.html", tmp_path / "rows.csv"
+    code, _, err = run(
+        "screen", RULES, EXAMPLES, "--jobs", "2", "--html", page, "--format", "csv", "-o", rows
+    )
+    assert code == 0, err
+
+    def strip(text: str) -> str:
+        return re.sub(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", "", text)
+
+    assert strip(page.read_text(encoding="utf-8")) == strip(screened["direct"])
+
+
 def test_patient_table_and_drill_down_data(screened: dict[str, Any]) -> None:
     rows = screened["lines"][1:]
     table = blob(screened["direct"], "d0-table")
