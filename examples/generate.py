@@ -35,6 +35,10 @@ class Variant:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
+# The first variant of every trial: the base patient unchanged.
+ELIGIBLE = Variant("eligible", "The eligible patient itself.", "eligible", ())
+
+
 # ---------------------------------------------------------------------------- patch helpers
 
 

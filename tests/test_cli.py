@@ -71,7 +71,7 @@ def test_screen_batch_goes_on_past_bad_records(
     data = tmp_path / "patients.jsonl"
     data.write_text("\n".join(lines) + "\n", encoding="utf-8")
     code, out, err = run(capsys, "screen", RULES, data, "--format", "jsonl")
-    assert code == 0
+    assert code == 1  # records that cannot be read are findings (docs/cli.md)
     records = [json.loads(line) for line in out.splitlines()]
     assert [r["verdict"] for r in records] == ["eligible", "error", "error", "ineligible"]
     assert records[1]["source"].endswith(":2") and records[2]["source"].endswith(":3")

@@ -284,7 +284,14 @@ def test_at_least_n_of_recorded_facts() -> None:
 # --------------------------------------------------------------------------- the trials
 # The two seed trials above, and the trials of issue 15 from other therapeutic areas, whose
 # registry text is kept in rules/records/<trial>.txt.
-OTHER_AREAS = ["nct00845832", "nct00879658", "nct03197818", "nct03123120"]
+OTHER_AREAS = [
+    "nct00845832",
+    "nct00879658",
+    "nct03197818",
+    "nct03123120",
+    "nct01837420",
+    "nct00917761",
+]
 TRIALS = ["nct03917797", "nct05631717", *OTHER_AREAS]
 
 

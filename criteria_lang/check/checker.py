@@ -16,6 +16,7 @@ import attrs
 
 from criteria_lang.check import sources
 from criteria_lang.check.depth import DepthCounter, too_deep
+from criteria_lang.check.modules import CachedModule, ModuleRoot, module_cache, shipped_stdlib
 from criteria_lang.core.concepts import ConceptSet, QuantityAttr, UnitAttr
 from criteria_lang.core.concepts import molar_mass_of as molar_mass_of
 from criteria_lang.core.dates import MAX_DURATION_DAYS, MAX_DURATION_YEARS, approximate_days
@@ -35,7 +36,6 @@ from criteria_lang.syntax.build import build
 from criteria_lang.syntax.limits import MAX_DEPTH
 from criteria_lang.syntax.parse import parse_text
 
-DEFAULT_STDLIB = Path(__file__).resolve().parent.parent / "stdlib"
 RULE_SUFFIX = ".crit"
 
 # Query keyword -> the concept kind it reads.
@@ -176,15 +176,19 @@ class CompiledRules:
 
 @attrs.define
 class Loader:
-    """Finds, compiles and caches the modules a rule file imports."""
+    """Finds, compiles and caches the modules a rule file imports (check/modules.py keeps the
+    compiled modules for the process, so the stdlib is compiled once)."""
 
-    search_path: tuple[Path, ...]
-    modules: dict[Path, Module] = attrs.field(factory=dict)
-    loading: set[Path] = attrs.field(factory=set)
+    search_path: tuple[ModuleRoot, ...]
+    modules: dict[str, Module] = attrs.field(factory=dict)
+    loading: set[str] = attrs.field(factory=set)
     sources: dict[str, str] = attrs.field(factory=dict)
     diagnostics: list[Diagnostic] = attrs.field(factory=list)
+    # The modules loaded by each compile under way (innermost last), to record what a cached
+    # module imported.
+    imported: list[list[Module]] = attrs.field(factory=list)
 
-    def find(self, parts: tuple[str, ...]) -> Path | None:
+    def find(self, parts: tuple[str, ...]) -> ModuleRoot | None:
         found = self.locate(parts)
         return found.path if found is not None and found.refused is None else None
 
@@ -192,27 +196,63 @@ class Loader:
         """Where `import parts` finds its file, or why the file found is refused."""
         return sources.find_module(self.search_path, parts, RULE_SUFFIX)
 
-    def load(self, path: Path, name: str) -> Module | sources.SourceError | None:
-        if path in self.modules:
-            return self.modules[path]
-        if path in self.loading:
-            return None  # an import cycle: reported by the importer
-        self.loading.add(path)
-        try:
-            text = sources.read_source(path, "module")
-        except sources.SourceError as error:
-            self.loading.discard(path)
-            return error
-        module = compile_module(text, str(path), name, self)
-        self.loading.discard(path)
-        self.modules[path] = module
+    def load(self, location: ModuleRoot, name: str) -> Module | sources.SourceError | None:
+        key = str(location)
+        module = self.modules.get(key)
+        if module is None:
+            if key in self.loading:
+                return None  # an import cycle: reported by the importer
+            try:
+                text = sources.read_module(location)
+            except sources.SourceError as error:
+                return error
+            module = self._cached(key, name, text) or self._compile(key, name, text)
+            self.modules[key] = module
+        if self.imported:
+            self.imported[-1].append(module)
         return module
 
+    def _compile(self, key: str, name: str, text: str) -> Module:
+        self.loading.add(key)
+        self.imported.append([])
+        diagnostics_before = len(self.diagnostics)
+        try:
+            module = compile_module(text, key, name, self)
+        finally:
+            imported = self.imported.pop()
+            self.loading.discard(key)
+        if len(self.diagnostics) == diagnostics_before:
+            cache_key = module_cache().key(self.search_path, key, name, text)
+            module_cache().put(cache_key, CachedModule(module, tuple(imported)))
+        return module
 
-def stdlib_search_path(rule_path: str | None, extra: tuple[Path, ...] = ()) -> tuple[Path, ...]:
+    def _cached(self, key: str, name: str, text: str) -> Module | None:
+        entry = module_cache().get(module_cache().key(self.search_path, key, name, text))
+        if entry is None:
+            return None
+        imports = entry.module.rule_file.imports
+        if len(imports) != len(entry.imports):
+            return None
+        self.loading.add(key)
+        self.imported.append([])  # what this check loads is not the importer's import
+        try:
+            for statement, expected in zip(imports, entry.imports, strict=True):
+                location = self.find(statement.module)
+                if location is None or self.load(location, statement.module[-1]) is not expected:
+                    return None
+        finally:
+            self.imported.pop()
+            self.loading.discard(key)
+        self.sources[key] = text
+        return entry.module
+
+
+def stdlib_search_path(
+    rule_path: str | None, extra: tuple[Path, ...] = ()
+) -> tuple[ModuleRoot, ...]:
     """Where `import x` looks: the rule file's own folder's `stdlib/`, the given folders and
     the configured ones, then the stdlib that ships with criteria-lang (check/sources.py)."""
-    return sources.search_path(rule_path, extra, DEFAULT_STDLIB)
+    return sources.search_path(rule_path, extra, shipped_stdlib())
 
 
 # ---------------------------------------------------------------------- the checker
@@ -291,8 +331,8 @@ class Checker:
                 )
                 continue
             path = found.path if found is not None else None
-            if path is not None and found is not None and found.root != DEFAULT_STDLIB.resolve():
-                twin = sources.shadows(path, imp.module, RULE_SUFFIX, DEFAULT_STDLIB)
+            if path is not None and found is not None:
+                twin = sources.shadows(found, imp.module, RULE_SUFFIX, shipped_stdlib())
                 if twin is not None:
                     self.warning(
                         "C213",
@@ -309,7 +349,7 @@ class Checker:
                     imp.span,
                 )
                 continue
-            if path in self.loader.loading:
+            if str(path) in self.loader.loading:
                 self.error(
                     "C206",
                     f"module '{module_name}' imports itself (directly or through another module)",

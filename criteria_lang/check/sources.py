@@ -19,10 +19,12 @@ from __future__ import annotations
 import os
 import stat
 import tomllib
+from collections.abc import Sequence
 from pathlib import Path
 
 import attrs
 
+from criteria_lang.check.modules import ModuleRoot
 from criteria_lang.syntax.limits import MAX_FILE_CHARS
 
 # UTF-8 takes at most 4 bytes a character: more bytes than this cannot be within the limit.
@@ -115,16 +117,20 @@ def _kind(mode: int) -> str:
 class Found:
     """A module file found in a folder of the search path; `refused` says why it is not read."""
 
-    path: Path
-    root: Path
+    path: ModuleRoot
+    root: ModuleRoot
     refused: str | None = None
 
 
-def find_module(roots: tuple[Path, ...], parts: tuple[str, ...], suffix: str) -> Found | None:
-    """The first file `parts` names under the roots, checked to stay inside its root."""
-    relative = Path(*parts).with_suffix(suffix)
+def find_module(roots: Sequence[ModuleRoot], parts: tuple[str, ...], suffix: str) -> Found | None:
+    """The first file `parts` names under the roots, checked to stay inside its root. A folder
+    of the package's own resources (the shipped stdlib, perhaps in a zip) holds no links."""
     for root in roots:
-        candidate = root / relative
+        candidate = root.joinpath(*parts[:-1], parts[-1] + suffix)
+        if not isinstance(root, Path) or not isinstance(candidate, Path):
+            if candidate.is_file():
+                return Found(candidate, root)
+            continue
         if not os.path.lexists(candidate):
             continue
         try:
@@ -139,9 +145,22 @@ def find_module(roots: tuple[Path, ...], parts: tuple[str, ...], suffix: str) ->
     return None
 
 
-def search_path(rule_path: str | None, given: tuple[Path, ...], shipped: Path) -> tuple[Path, ...]:
+def read_module(location: ModuleRoot) -> str:
+    """A module's text: a file on disk is read as a rule file is (read_source); a module of the
+    package's own resources as it ships."""
+    if isinstance(location, Path):
+        return read_source(location, "module")
+    try:
+        return location.read_text(encoding="utf-8").removeprefix("\ufeff")
+    except (OSError, UnicodeDecodeError) as error:
+        raise SourceError("C001", f"cannot read the module: {error}", "reinstall") from None
+
+
+def search_path(
+    rule_path: str | None, given: tuple[Path, ...], shipped: ModuleRoot
+) -> tuple[ModuleRoot, ...]:
     """The folders `import x` looks in, in order (see the module's doc)."""
-    roots: list[Path] = []
+    roots: list[ModuleRoot] = []
     if rule_path and not rule_path.startswith("<"):
         own = Path(rule_path).absolute().parent / "stdlib"
         if own.is_dir():
@@ -150,9 +169,9 @@ def search_path(rule_path: str | None, given: tuple[Path, ...], shipped: Path) -
     if rule_path and not rule_path.startswith("<"):
         roots.extend(configured(Path(rule_path)))
     roots.append(shipped)
-    unique: list[Path] = []
+    unique: list[ModuleRoot] = []
     for root in roots:
-        if root not in unique:
+        if str(root) not in {str(r) for r in unique}:
             unique.append(root)
     return tuple(unique)
 
@@ -182,12 +201,22 @@ def configured(rule_path: Path) -> tuple[Path, ...]:
     return ()
 
 
-def shadows(found: Path, parts: tuple[str, ...], suffix: str, shipped: Path) -> Path | None:
-    """The shipped module that `found` (outside the shipped stdlib) hides, if any."""
-    twin = shipped / Path(*parts).with_suffix(suffix)
+def shadows(
+    found: Found, parts: tuple[str, ...], suffix: str, shipped: ModuleRoot
+) -> ModuleRoot | None:
+    """The shipped module that `found` (a module outside the shipped stdlib) hides, if any."""
+    if str(found.root) == str(shipped) or (
+        isinstance(shipped, Path)
+        and isinstance(found.root, Path)
+        and found.root == shipped.resolve()
+    ):
+        return None
+    twin = shipped.joinpath(*parts[:-1], parts[-1] + suffix)
     try:
-        if twin.is_file() and twin.resolve() != found.resolve():
-            return twin
+        if not twin.is_file():
+            return None
+        if isinstance(twin, Path) and isinstance(found.path, Path):
+            return None if twin.resolve() == found.path.resolve() else twin
     except OSError:
         return None
-    return None
+    return twin

@@ -11,22 +11,19 @@ import difflib
 import sys
 import traceback
 from pathlib import Path
-from typing import IO
+from typing import IO, TYPE_CHECKING
 
-import attrs
+from criteria_lang.cli.files import UsageError, fail, require_paths
 
-from criteria_lang.check.checker import rule_files
-from criteria_lang.core.diagnostics import Diagnostic, render
-from criteria_lang.tools.fmt import FormatError, format_text
-from criteria_lang.tools.lint import (
-    RULES,
-    ConfigError,
-    LintConfig,
-    find_config,
-    lint_file,
-    parse_codes,
-)
-from criteria_lang.tools.lint_output import FORMATS, write
+# The linter and the formatter are imported by the commands that run them, not here: building
+# the `criteria` argument parser must stay cheap (`criteria --help`).
+if TYPE_CHECKING:
+    from criteria_lang.core.diagnostics import Diagnostic
+    from criteria_lang.tools.fmt import FormatError
+    from criteria_lang.tools.lint import LintConfig
+
+# The output formats of `lint --format` (tools/lint_output.py FORMATS; a test keeps them equal).
+FORMATS = ("text", "json", "github", "sarif")
 
 EXIT_OK, EXIT_FINDINGS, EXIT_USAGE = 0, 1, 2
 
@@ -50,18 +47,38 @@ FMT_EPILOG = """\
 exit codes:
   0  every file is formatted (or was reformatted)
   1  --check: some files are not formatted (their diff is printed)
-  2  usage error, or a file that does not parse (nothing is written for it)
+  2  usage error, a file that does not parse or cannot be read (nothing is written for
+     it), or an internal error
 """
 
 
-def add_parsers(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+class HelpWithRules(argparse.Action):
+    """`criteria lint --help`: the epilog lists the lint rules, which only importing the linter
+    can tell, so it is made when the help is asked for (not whenever the parser is built)."""
+
+    def __call__(self, parser: argparse.ArgumentParser, *args: object, **kwargs: object) -> None:
+        parser.epilog = lint_epilog()
+        parser.print_help()
+        parser.exit()
+
+
+def lint_epilog() -> str:
+    from criteria_lang.tools.lint import RULES
+
     rules = "\n".join(f"  {r.code}  {r.summary} [{r.severity}]" for r in RULES)
+    return LINT_EPILOG.format(rules=rules)
+
+
+def add_parsers(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     lint = sub.add_parser(
         "lint",
         help="report compile errors and lint warnings (W codes) in rule files",
         description="Report compile errors and lint warnings in rule files.",
-        epilog=LINT_EPILOG.format(rules=rules),
+        add_help=False,
         formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    lint.add_argument(
+        "-h", "--help", action=HelpWithRules, nargs=0, help="show this help message and exit"
     )
     lint.add_argument("paths", nargs="+", type=Path, help="rule files or folders of them")
     lint.add_argument("--format", choices=FORMATS, default="text", help="output format")
@@ -103,6 +120,9 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-a
 
 
 def _files(paths: list[Path]) -> list[Path]:
+    from criteria_lang.check.checker import rule_files
+
+    require_paths(paths)
     return [f for p in paths for f in rule_files(p)]
 
 
@@ -110,8 +130,12 @@ def _files(paths: list[Path]) -> list[Path]:
 
 
 def cmd_lint(args: argparse.Namespace) -> int:
+    from criteria_lang.tools.lint import ConfigError
+
     try:
         return _lint(args)
+    except UsageError as error:
+        return fail("lint", error)
     except ConfigError as error:
         print(f"criteria lint: {error}", file=sys.stderr)
         return EXIT_USAGE
@@ -122,6 +146,12 @@ def cmd_lint(args: argparse.Namespace) -> int:
 
 
 def _lint(args: argparse.Namespace) -> int:
+    import attrs
+
+    from criteria_lang.core.diagnostics import Diagnostic
+    from criteria_lang.tools.lint import find_config, lint_file, parse_codes
+    from criteria_lang.tools.lint_output import write
+
     select = parse_codes(args.select, "--select") if args.select else None
     ignore = parse_codes(args.ignore, "--ignore") if args.ignore else None
     files = _files(args.paths)
@@ -166,7 +196,12 @@ def _output(text: str, path: Path | None) -> None:
 
 
 def cmd_fmt(args: argparse.Namespace) -> int:
-    files = _files(args.paths)
+    from criteria_lang.tools.fmt import FormatError, format_text
+
+    try:
+        files = _files(args.paths)
+    except UsageError as error:
+        return fail("fmt", error)
     if not files:
         print("criteria fmt: no rule files (*.crit) found", file=sys.stderr)
         return EXIT_USAGE
@@ -184,6 +219,11 @@ def cmd_fmt(args: argparse.Namespace) -> int:
             formatted = format_text(text, str(path))
         except FormatError as error:
             _report_format_error(path, text, error, sys.stderr)
+            failed += 1
+            continue
+        except Exception:  # a bug in the formatter: not "needs formatting" (exit 1)
+            traceback.print_exc()
+            print(f"{path}: internal error while formatting (please report it)", file=sys.stderr)
             failed += 1
             continue
         if formatted == text:
@@ -211,6 +251,8 @@ def cmd_fmt(args: argparse.Namespace) -> int:
 
 
 def _report_format_error(path: Path, text: str, error: FormatError, out: IO[str]) -> None:
+    from criteria_lang.core.diagnostics import render
+
     print(f"{path}: cannot format: {error}", file=out)
     for diagnostic in error.diagnostics:
         print(render(diagnostic, text), file=out)

@@ -7,28 +7,35 @@ record could not be read (eval); 2 usage or internal error. See `criteria --help
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime as dt
 import sys
+import traceback
 from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import IO, TYPE_CHECKING
 
-import attrs
+from criteria_lang import __version__
+from criteria_lang.cli import lint_commands, plan_command
+from criteria_lang.cli.files import (
+    OutputFile,
+    RecordCount,
+    UsageError,
+    check_output,
+    fail,
+    require_paths,
+)
 
-from criteria_lang.api import Rules, with_dates
-from criteria_lang.check.checker import compile_file, rule_files
-from criteria_lang.cli import lint_commands as cli_lint
-from criteria_lang.cli import plan_command
-from criteria_lang.core.diagnostics import CompileError, render
-from criteria_lang.core.results import OutcomeReport, PatientResult
-from criteria_lang.records.patient_json import RecordError, iter_patients_from_lines, read_patients
-from criteria_lang.records.timeline import Patient
-from criteria_lang.report import tables as report
-
+# Only what every command needs is imported here: `criteria --help` and `--version` must start in
+# milliseconds, and `check` must not pay for the engine, the readers or the tables (rich). Each
+# command imports what it uses (and so should a new one).
 if TYPE_CHECKING:
+    from criteria_lang.api import Rules
     from criteria_lang.engine.evaluate import AbsencePolicy
     from criteria_lang.records.fhir import ReadSummary
+    from criteria_lang.records.patient_json import RecordError
+    from criteria_lang.records.timeline import Patient
 
 EXIT_OK, EXIT_FINDINGS, EXIT_USAGE = 0, 1, 2
 
@@ -47,6 +54,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="criteria", description="Compile and run clinical-trial eligibility criteria."
     )
+    parser.add_argument("--version", action="version", version=f"criteria {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
 
     def stdlib_option(p: argparse.ArgumentParser) -> None:
@@ -108,7 +116,7 @@ def build_parser() -> argparse.ArgumentParser:
     screen.add_argument("--format", choices=["table", "csv", "jsonl"], default="table")
     screen.add_argument("--output", "-o", type=Path, help="write to a file instead of stdout")
     data_options(screen)
-    cli_lint.add_parsers(sub)
+    lint_commands.add_parsers(sub)
     plan_command.add_parser(sub)
 
     outcomes = sub.add_parser(
@@ -157,9 +165,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "eval":
             return cmd_eval(args)
         if args.command == "lint":
-            return cli_lint.cmd_lint(args)
+            return lint_commands.cmd_lint(args)
         if args.command == "fmt":
-            return cli_lint.cmd_fmt(args)
+            return lint_commands.cmd_fmt(args)
         if args.command == "outcomes":
             return cmd_outcomes(args)
         if args.command == "plan":
@@ -167,10 +175,37 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "lsp":
             return cmd_lsp()
         return cmd_screen(args)
+    except UsageError as error:
+        return fail(args.command, error)
     except BrokenPipeError:
         return EXIT_OK
     except KeyboardInterrupt:
         return EXIT_USAGE
+    except Exception:  # a bug: say so, and never exit 1, which means "findings"
+        traceback.print_exc()
+        print(f"criteria {args.command}: internal error (please report it)", file=sys.stderr)
+        return EXIT_USAGE
+
+
+@contextlib.contextmanager
+def output_to(path: Path | None) -> Iterator[IO[str]]:
+    """Standard output, or the file `-o` names, written only if the command runs to its end."""
+    if path is None:
+        yield sys.stdout
+        return
+    with OutputFile(path) as output:
+        yield output.handle
+        output.commit()
+
+
+def watch_input(command: str, count: RecordCount, status: int) -> int:
+    """The exit status after one input: no record at all is an input error; a patient id seen
+    twice is a finding. Both are said on stderr."""
+    for line in count.problems():
+        print(f"criteria {command}: {line}", file=sys.stderr)
+    if count.records == 0:
+        return EXIT_USAGE
+    return max(status, EXIT_FINDINGS) if count.duplicates else status
 
 
 # ---------------------------------------------------------------------------- lsp
@@ -195,9 +230,14 @@ def cmd_lsp() -> int:
 
 
 def cmd_check(args: argparse.Namespace) -> int:
+    from criteria_lang.check.checker import compile_file, rule_files
+    from criteria_lang.core.diagnostics import render
+    from criteria_lang.report.coverage import coverage_line
+
     out = sys.stdout
     errors = 0
     records = []
+    require_paths(args.paths)
     files = [f for p in args.paths for f in rule_files(p)]
     if not files:
         print("no rule files (*.crit) found", file=sys.stderr)
@@ -211,7 +251,7 @@ def cmd_check(args: argparse.Namespace) -> int:
                 {
                     "file": str(path),
                     "ok": program.ok,
-                    "coverage": report.coverage_line(program) if program.ok else None,
+                    "coverage": coverage_line(program) if program.ok else None,
                     "diagnostics": [d.to_dict() for d in own],
                 }
             )
@@ -220,12 +260,14 @@ def cmd_check(args: argparse.Namespace) -> int:
             print(render(diagnostic, program.sources.get(diagnostic.file)), file=out)
             print(file=out)
         if program.ok:
-            print(f"{path}: ok | {report.coverage_line(program)}", file=out)
+            print(f"{path}: ok | {coverage_line(program)}", file=out)
         else:
             count = sum(1 for d in own if d.severity == "error")
             print(f"{path}: {count} error{'s' if count != 1 else ''}", file=out)
     if args.format == "json":
-        print(report.dumps(records), file=out)
+        import orjson
+
+        print(orjson.dumps(records, option=orjson.OPT_INDENT_2).decode(), file=out)
     return EXIT_FINDINGS if errors else EXIT_OK
 
 
@@ -233,7 +275,8 @@ def cmd_check(args: argparse.Namespace) -> int:
 
 
 def looks_like_fhir(path: Path) -> bool:
-    """FHIR when a JSON/NDJSON file (any one of a folder's) has a `resourceType`."""
+    """FHIR when a JSON/NDJSON file (compressed or not; any one of a folder's) has a
+    `resourceType`."""
     from criteria_lang.records.detect import any_fhir
 
     return any_fhir(path)
@@ -254,6 +297,8 @@ def read_records(
     """The records under `path`: our patient format, or FHIR R4 (bundles, folders of them,
     NDJSON exports). FHIR carries no trial dates: `dates` gives them to every FHIR patient, and
     `summary` collects what the FHIR reader did with every resource."""
+    from criteria_lang.records.patient_json import iter_patients_from_lines, read_patients
+
     if str(path) == "-":
         yield from iter_patients_from_lines(sys.stdin.buffer, "<stdin>")
         return
@@ -282,6 +327,8 @@ class DateCheck:
         self.lacking: Counter[str] = Counter()
 
     def watch(self, records: Iterable[Patient | RecordError]) -> Iterator[Patient | RecordError]:
+        from criteria_lang.records.timeline import Patient
+
         for record in records:
             if isinstance(record, Patient):
                 self.records += 1
@@ -320,6 +367,9 @@ def fhir_report(summary: ReadSummary, all_problems: bool) -> str:
 def load_rules(
     path: Path, closed_world: bool, err: IO[str], stdlib: Sequence[Path] = ()
 ) -> Rules | None:
+    from criteria_lang.api import Rules
+    from criteria_lang.core.diagnostics import CompileError
+
     try:
         policy: AbsencePolicy = "closed-world" if closed_world else "coverage"
         return Rules.from_file(path, policy=policy, search_path=stdlib)
@@ -333,6 +383,12 @@ def load_rules(
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
+    from criteria_lang.api import with_dates
+    from criteria_lang.core.results import PatientResult
+    from criteria_lang.records.patient_json import RecordError
+    from criteria_lang.report import tables as report
+
+    require_paths([args.rules, args.patient])
     rules = load_rules(args.rules, args.closed_world, sys.stderr, args.stdlib)
     if rules is None:
         return EXIT_FINDINGS
@@ -340,18 +396,22 @@ def cmd_eval(args: argparse.Namespace) -> int:
     fhir = is_fhir_input(args.patient, args.input_format)
     summary = new_summary() if fhir else None
     check = DateCheck(rules, dates, fhir)
-    records = list(check.watch(read_records(args.patient, args.input_format, dates, summary)))
+    count = RecordCount(args.patient)
+    read = read_records(args.patient, args.input_format, dates, summary)
+    records = list(count.watch(check.watch(read)))
     if summary is not None:
         print(fhir_report(summary, args.problems), file=sys.stderr)
     note = check.message()
     if note:
         print(note, file=sys.stderr)
-    status = EXIT_OK
+    status = watch_input("eval", count, EXIT_OK)
+    if status == EXIT_USAGE:
+        return status
     out = report.console()
     results: list[PatientResult | RecordError] = []
     for record in records:
         if isinstance(record, RecordError):
-            status = EXIT_FINDINGS
+            status = max(status, EXIT_FINDINGS)
             results.append(record)
             continue
         results.append(rules.evaluator.evaluate(with_dates(record, dates)))
@@ -376,6 +436,8 @@ def screen_pairs(rules_path: Path, input_path: Path) -> list[tuple[Path, Path]]:
     """A folder of rule files is paired with the input's subfolders of the same name. When some
     rule files have such a subfolder (examples/<trial>/), those without one are left out (said
     on stderr) rather than run on every trial's patients; when none has, each gets the input."""
+    from criteria_lang.check.checker import rule_files
+
     if not rules_path.is_dir():
         return [(rules_path, input_path)]
     files = list(rule_files(rules_path))
@@ -396,14 +458,25 @@ def new_summary() -> ReadSummary:
 
 
 def cmd_screen(args: argparse.Namespace) -> int:
+    import attrs
+
+    from criteria_lang.core.results import PatientResult
+    from criteria_lang.records.patient_json import RecordError
+    from criteria_lang.report import tables as report
+
+    require_paths([args.rules, args.input])
+    pairs = screen_pairs(args.rules, args.input)
+    if not pairs:
+        raise UsageError(f"no rule files (*.crit) in {args.rules}")
+    if args.output:
+        check_output(args.output, args.rules, [args.input])
     dates = dict(args.date)
     rows: list[PatientResult | RecordError] = []
-    handle: IO[str] = args.output.open("w", encoding="utf-8") if args.output else sys.stdout
     status = EXIT_OK
+    usage_error = False
     # After the verdicts: what the FHIR reader did with the input, and missing trial dates.
     notes: list[str] = []
-    pairs = screen_pairs(args.rules, args.input)
-    try:
+    with output_to(args.output) as handle:
         for rule_file, input_path in pairs:
             rules = load_rules(rule_file, args.closed_world, sys.stderr, args.stdlib)
             if rules is None:
@@ -412,13 +485,18 @@ def cmd_screen(args: argparse.Namespace) -> int:
             fhir = is_fhir_input(input_path, args.input_format)
             summary = new_summary() if fhir else None
             check = DateCheck(rules, dates, fhir)
-            records = check.watch(read_records(input_path, args.input_format, dates, summary))
-            for row in rules.screen(records, dates=dates):
+            count = RecordCount(input_path)
+            read = read_records(input_path, args.input_format, dates, summary)
+            for row in rules.screen(count.watch(check.watch(read)), dates=dates):
+                if isinstance(row, RecordError):
+                    status = EXIT_FINDINGS
                 if args.format == "jsonl":
                     print(report.jsonl(row), file=handle)
                     if isinstance(row, PatientResult):  # written: keep what the summary needs
                         row = attrs.evolve(row, criteria=())
                 rows.append(row)
+            status = watch_input("screen", count, status)
+            usage_error = usage_error or status == EXIT_USAGE
             if summary is not None:
                 heading = f"{rule_file}: " if len(pairs) > 1 else ""
                 notes.append(heading + fhir_report(summary, args.problems))
@@ -434,20 +512,24 @@ def cmd_screen(args: argparse.Namespace) -> int:
             out.print(report.summary_line(rows))
             for note in notes:
                 out.print(note, markup=False, highlight=False, soft_wrap=True)
-    finally:
-        if args.output:
-            handle.close()
     if args.format != "table":
         print(report.summary_line(rows), file=sys.stderr)
         for note in notes:
             print(note, file=sys.stderr)
-    return status
+    return EXIT_USAGE if usage_error else status
 
 
 # ---------------------------------------------------------------------------- outcomes
 
 
 def cmd_outcomes(args: argparse.Namespace) -> int:
+    from criteria_lang.core.results import OutcomeReport
+    from criteria_lang.records.patient_json import RecordError
+    from criteria_lang.report import tables as report
+
+    require_paths([args.rules, args.input])
+    if args.output:
+        check_output(args.output, args.rules, [args.input])
     rules = load_rules(args.rules, args.closed_world, sys.stderr, args.stdlib)
     if rules is None:
         return EXIT_FINDINGS
@@ -455,11 +537,11 @@ def cmd_outcomes(args: argparse.Namespace) -> int:
         print(f"{args.rules}: defines no outcomes (add an `outcomes` section)", file=sys.stderr)
         return EXIT_FINDINGS
     dates = dict(args.date)
-    handle: IO[str] = args.output.open("w", encoding="utf-8") if args.output else sys.stdout
     status = EXIT_OK
     rows: list[OutcomeReport | RecordError] = []
-    try:
-        records = read_records(args.input, args.input_format, dates)
+    count = RecordCount(args.input)
+    with output_to(args.output) as handle:
+        records = count.watch(read_records(args.input, args.input_format, dates))
         # A visit a column: wider than a terminal's default when written to a file or a pipe.
         out = report.console(handle, width=None if handle.isatty() else 200)
         for row in rules.screen_outcomes(records, dates=dates):
@@ -477,11 +559,8 @@ def cmd_outcomes(args: argparse.Namespace) -> int:
                 report.print_outcomes(row, out, details=args.details)
         if args.format == "csv":
             report.write_outcomes_csv(rows, handle)
-    finally:
-        if args.output:
-            handle.close()
     print(report.outcomes_summary(rows), file=sys.stderr)
-    return status
+    return watch_input("outcomes", count, status)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -18,6 +18,7 @@ from criteria_lang.records.fhir import (
     read_fhir_bundle_file,
     read_ndjson,
 )
+from criteria_lang.records.files import data_suffix, open_binary
 from criteria_lang.records.patient_json import (
     Problem,
     RecordError,
@@ -33,9 +34,10 @@ _SNIFF_BYTES = 4096
 
 
 def is_fhir_file(file: Path) -> bool:
-    """FHIR when the start of the file names a `resourceType` (no file of our format does)."""
+    """FHIR when the start of the file (decompressed) names a `resourceType` (no file of our
+    format does)."""
     try:
-        with file.open("rb") as handle:
+        with open_binary(file) as handle:
             head = handle.read(_SNIFF_BYTES)
     except (OSError, ValueError):  # ValueError: a NUL character in the path
         return False
@@ -48,7 +50,7 @@ def _data_files(root: Path, errors: list[OSError]) -> list[Path]:
     found: list[Path] = []
     for folder, dirs, files in os.walk(root, onerror=errors.append):
         dirs.sort()
-        found.extend(Path(folder, n) for n in files if Path(n).suffix.lower() in SUFFIXES)
+        found.extend(Path(folder, n) for n in files if data_suffix(n) in SUFFIXES)
     return sorted(found, key=lambda file: file.relative_to(root).parts)
 
 
@@ -82,12 +84,12 @@ def read_any(
     # of them comes in the order.
     exports: dict[Path, list[Path]] = {}
     for file, fhir in kinds.items():
-        if fhir and file.suffix.lower() in _LINE_SUFFIXES:
+        if fhir and data_suffix(file) in _LINE_SUFFIXES:
             exports.setdefault(file.parent, []).append(file)
     for file, fhir in kinds.items():
         if not fhir:
             yield from read_patient_file(file)
-        elif file.suffix.lower() not in _LINE_SUFFIXES:
+        elif data_suffix(file) not in _LINE_SUFFIXES:
             yield from read_fhir_bundle_file(file, dates, summary)
         elif file == exports[file.parent][0]:
             yield from read_ndjson(exports[file.parent], dates=dates, summary=summary)

@@ -40,6 +40,7 @@ import orjson
 from criteria_lang.core.dates import OutOfCalendar, add_days
 from criteria_lang.core.diagnostics import clip
 from criteria_lang.core.units import UnitError, get_units
+from criteria_lang.records.files import data_suffix, open_binary, read_bytes
 from criteria_lang.records.patient_json import Problem, RecordError
 from criteria_lang.records.timeline import (
     NUMBER_RANGE,
@@ -1763,7 +1764,7 @@ def _ndjson_entries(
     for file in files:
         summary.files += 1
         try:
-            handle = file.open("rb")
+            handle = open_binary(file)
         except OSError as error:
             problem = Problem("$", f"the file cannot be read: {error.strerror or error}")
             failed.append(_file_error(summary, str(file), problem))
@@ -1867,7 +1868,8 @@ def read_fhir(
     dates: Mapping[str, dt.date] | None = None,
     summary: ReadSummary | None = None,
 ) -> Iterator[Patient | RecordError]:
-    """Read every patient under `path`: a Bundle .json file, an .ndjson file, or a folder.
+    """Read every patient under `path`: a Bundle .json file, an .ndjson file (either may be
+    gzip-compressed: .json.gz, .ndjson.gz), or a folder.
 
     In a folder (read recursively, in sorted order) each .json file is a bundle read on its own,
     and the .ndjson files of each folder are one bulk export, joined across files. Each FHIR
@@ -1888,7 +1890,7 @@ def read_fhir(
         yield _file_error(summary, str(root), Problem("$", "no such file or directory"))
     elif is_dir:
         yield from _read_folder(root, dates, summary)
-    elif root.suffix.lower() in _NDJSON_SUFFIXES:
+    elif data_suffix(root) in _NDJSON_SUFFIXES:
         yield from read_ndjson([root], dates=dates, summary=summary)
     else:
         yield from read_fhir_bundle_file(root, dates, summary)
@@ -1900,9 +1902,10 @@ def read_fhir_bundle_file(
     """The patients of one bundle file (records.detect reads a mixed folder file by file)."""
     summary.files += 1
     try:
-        raw = file.read_bytes()
+        raw = read_bytes(file)
     except OSError as error:
-        yield _file_error(summary, str(file), Problem("$", f"cannot be read: {error.strerror}"))
+        reason = error.strerror or str(error)
+        yield _file_error(summary, str(file), Problem("$", f"cannot be read: {reason}"))
         return
     try:
         yield from _read_bundle_records(raw, str(file), summary, dates)
@@ -1923,8 +1926,8 @@ def _read_folder(
         yield _file_error(summary, where, Problem("$", f"cannot be read: {error.strerror}"))
     for here, names in folders:
         for name in names:
-            if Path(name).suffix.lower() in _BUNDLE_SUFFIXES:
+            if data_suffix(name) in _BUNDLE_SUFFIXES:
                 yield from read_fhir_bundle_file(here / name, dates, summary)
-        ndjson = [here / n for n in names if Path(n).suffix.lower() in _NDJSON_SUFFIXES]
+        ndjson = [here / n for n in names if data_suffix(n) in _NDJSON_SUFFIXES]
         if ndjson:
             yield from read_ndjson(ndjson, dates=dates, summary=summary)

@@ -30,6 +30,7 @@ from typing import Any
 import attrs
 import orjson
 
+from criteria_lang.records.files import data_suffix, open_binary, read_bytes
 from criteria_lang.records.timeline import (
     CODE_SYSTEMS,
     NUMBER_RANGE,
@@ -1197,7 +1198,7 @@ def iter_patients_from_lines(
 def _read_json_file(file: Path) -> Iterator[Patient | RecordError]:
     source = str(file)
     try:
-        raw = file.read_bytes().removeprefix(_BOM)
+        raw = read_bytes(file).removeprefix(_BOM)
     except OSError as exc:
         yield _unreadable(source, exc)
         return
@@ -1222,7 +1223,7 @@ def _read_json_file(file: Path) -> Iterator[Patient | RecordError]:
 
 def _read_lines_file(file: Path) -> Iterator[Patient | RecordError]:
     try:
-        handle = file.open("rb")
+        handle = open_binary(file)
     except OSError as exc:
         yield _unreadable(str(file), exc)
         return
@@ -1231,8 +1232,9 @@ def _read_lines_file(file: Path) -> Iterator[Patient | RecordError]:
 
 
 def read_patient_file(file: Path) -> Iterator[Patient | RecordError]:
-    """The records of one file of our format, by its suffix (.json, or .jsonl/.ndjson)."""
-    suffix = file.suffix.lower()
+    """The records of one file of our format, by its suffix (.json, or .jsonl/.ndjson, each
+    perhaps gzipped)."""
+    suffix = data_suffix(file)
     if suffix in _LINE_SUFFIXES:
         yield from _read_lines_file(file)
     elif suffix in _JSON_SUFFIXES:
@@ -1241,7 +1243,7 @@ def read_patient_file(file: Path) -> Iterator[Patient | RecordError]:
         problem = Problem(
             "$",
             f'Cannot tell the format of "{file.name}"; expected a .json, .jsonl or .ndjson file '
-            "or a directory of them.",
+            "(or one of them compressed: .json.gz, ...) or a directory of them.",
         )
         yield RecordError(str(file), (problem,))
 
@@ -1250,8 +1252,9 @@ def read_patients(path: str | Path) -> Iterator[Patient | RecordError]:
     """Read every patient record under `path`, in order; each is a Patient or a RecordError.
 
     `path` is a .json file (one patient object or an array of them; sources `file` and
-    `file[i]`), a .jsonl/.ndjson file (one patient a line; source `file:line`) or a directory,
-    read recursively: its .json, .jsonl and .ndjson files in sorted order. No record is lost
+    `file[i]`), a .jsonl/.ndjson file (one patient a line; source `file:line`), either of them
+    gzip-compressed (`.json.gz`, `.jsonl.gz`, `.ndjson.gz`), or a directory, read recursively:
+    its files of those kinds in sorted order. No record is lost
     and nothing is raised: an unreadable file or directory is one RecordError.
     """
     try:
@@ -1285,7 +1288,7 @@ def _read_directory(root: Path) -> Iterator[Patient | RecordError]:
     for folder, dirs, files in os.walk(root, onerror=failed):
         dirs.sort()
         for name in files:
-            if Path(name).suffix.lower() in _JSON_SUFFIXES | _LINE_SUFFIXES:
+            if data_suffix(name) in _JSON_SUFFIXES | _LINE_SUFFIXES:
                 file = Path(folder, name)
                 found.append((file.relative_to(root).parts, file, None))
     found.sort(key=lambda entry: entry[0])

@@ -17,7 +17,6 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from criteria_lang.check.checker import CompiledRules
 from criteria_lang.core.results import (
     CriterionResult,
     OutcomeReport,
@@ -28,6 +27,7 @@ from criteria_lang.core.results import (
     VisitOutcome,
 )
 from criteria_lang.records.patient_json import RecordError
+from criteria_lang.report.coverage import coverage_line as coverage_line  # re-exported
 
 TRUTH_STYLE = {
     Truth.MET: "green",
@@ -191,33 +191,6 @@ def dumps(data: Any) -> str:
 
 def jsonl(row: PatientResult | RecordError) -> str:
     return orjson.dumps(json_record(row)).decode()
-
-
-def coverage_line(program: CompiledRules) -> str:
-    """How many criteria the data can decide and how many need a person (`check`)."""
-    from criteria_lang.syntax.nodes import Review, walk
-
-    computable = review = mixed = 0
-    for criterion in program.criteria:
-        nodes = walk(criterion.expr)
-        has_review = any(isinstance(node, Review) for node in nodes)
-        only_review = isinstance(criterion.expr, Review)
-        if only_review:
-            review += 1
-        elif has_review:
-            mixed += 1
-        else:
-            computable += 1
-    total = len(program.criteria)
-    if program.trial is None and not total:
-        rf = program.rule_file
-        return f"module: {len(rf.concepts)} concepts, {len(rf.defines)} definitions"
-    trial = program.trial.registry_id if program.trial else "(no trial)"
-    outcomes = f"; {len(program.outcomes)} outcomes" if program.outcomes else ""
-    return (
-        f"{trial}: {total} criteria: {computable} computable, {mixed} computable with a "
-        f"review step, {review} need review only{outcomes}"
-    )
 
 
 def render_to_text(renderable: Any, width: int = 160) -> str:

@@ -16,7 +16,7 @@ import functools
 import re
 from typing import Literal
 
-from criteria_lang.syntax.parse import grammar_text
+from criteria_lang.syntax.tables import grammar_text
 
 Category = Literal["keyword", "kind", "code_system", "aggregate", "operator", "constant"]
 

@@ -1,8 +1,9 @@
 """Text to Lark parse tree, with syntax errors turned into diagnostics.
 
-The parser is built on first use and cached (no work at import). A syntax error does not stop the
-run: the statement that holds it is blanked out (positions kept) and the file is parsed again, so
-one run reports the syntax errors of every statement.
+The parser is loaded on first use from the tables generated ahead of time (tables.py): no
+grammar analysis at run time, no work at import, nothing read by pickle. A syntax error does not
+stop the run: the statement that holds it is blanked out (positions kept) and the file is parsed
+again, so one run reports the syntax errors of every statement.
 """
 
 from __future__ import annotations
@@ -10,7 +11,6 @@ from __future__ import annotations
 import functools
 import re
 from contextvars import ContextVar
-from pathlib import Path
 
 import attrs
 import lark
@@ -18,8 +18,8 @@ from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput
 
 from criteria_lang.core.diagnostics import Diagnostic, Span, clip
 from criteria_lang.syntax import limits
+from criteria_lang.syntax.tables import load_parser
 
-GRAMMAR_PATH = Path(__file__).resolve().parent / "criteria.lark"
 MAX_SYNTAX_ERRORS = 50
 
 # A line that starts a top-level statement or a criterion: where recovery resumes.
@@ -27,7 +27,8 @@ _STATEMENT_START = re.compile(
     r"^[ \t]*(?:"
     # keywords that only start statements
     r"(?:trial|import|from|define|inclusion|exclusion|outcomes)\b"
-    r"|(?:condition|drug|lab|procedure|observation|score|fact)[ \t]+\w+[ \t]*(?:\"[^\"\n]*\"[ \t]*)?="
+    r"|(?:condition|drug|lab|procedure|observation|score|fact)"
+    r"[ \t]+\w+[ \t]*(?:\"[^\"\n]*\"[ \t]*)?="
     r"|(?!review\b)[A-Za-z_]\w*[ \t]+\"[^\"\n]*\"[ \t]*:"  # a criterion: ID "text":
     # an outcome with options: ID "text" at visits ... / at every visit / compared to DATE
     r"|[A-Za-z_]\w*[ \t]+\"[^\"\n]*\"[ \t]+(?:at[ \t]+(?:every|visits)|compared[ \t]+to)\b"
@@ -58,11 +59,6 @@ _TERMINAL_WORDS = {
 }
 
 
-@functools.cache
-def grammar_text() -> str:
-    return GRAMMAR_PATH.read_text(encoding="utf-8")
-
-
 @attrs.frozen
 class Comment:
     """A `# ...` comment: its text (trailing blanks removed) and where it is. `own_line` when only
@@ -86,17 +82,9 @@ def _on_comment(token: lark.Token) -> lark.Token:
 
 @functools.cache
 def parser() -> lark.Lark:
-    return lark.Lark(
-        grammar_text(),
-        parser="lalr",
-        strict=True,
-        propagate_positions=True,
-        maybe_placeholders=False,
-        lexer_callbacks={"COMMENT": _on_comment},
-        # Building the LALR tables and checking the terminals for collisions takes tens of
-        # seconds; Lark keeps the result in a file keyed by the grammar's hash.
-        cache=True,
-    )
+    """The one parser of this process (thread-safe to use: lark keeps no state between parses;
+    the comment sink is a context variable)."""
+    return load_parser(lexer_callbacks={"COMMENT": _on_comment})
 
 
 def describe_terminal(name: str) -> str:

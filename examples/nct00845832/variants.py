@@ -10,6 +10,7 @@ methotrexate is inadequate (I6), no systemic involvement (E1), not diagnosed bef
 """
 
 from generate import (
+    ELIGIBLE,
     Variant,
     add,
     answer,
@@ -75,7 +76,7 @@ BASE = {
 }
 
 VARIANTS = [
-    Variant("eligible", "The eligible patient itself.", "eligible", ()),
+    ELIGIBLE,
     # ------------------------------------------------------------------ I1 age
     Variant(
         "age-66",

@@ -9,6 +9,7 @@ declines disease-modifying drugs after being informed.
 """
 
 from generate import (
+    ELIGIBLE,
     Variant,
     add,
     answer,
@@ -59,7 +60,7 @@ BASE = {
 }
 
 VARIANTS = [
-    Variant("eligible", "The eligible patient itself.", "eligible", ()),
+    ELIGIBLE,
     # ------------------------------------------------------------------ I1 diagnosis
     Variant(
         "mcdonald-not-met",

@@ -9,6 +9,7 @@ criteria are met (I5) and no further exclusion criterion applies (E5). Her scree
 """
 
 from generate import (
+    ELIGIBLE,
     Variant,
     add,
     answer,
@@ -61,7 +62,7 @@ BASE = {
 }
 
 VARIANTS = [
-    Variant("eligible", "The eligible patient itself.", "eligible", ()),
+    ELIGIBLE,
     # ------------------------------------------------------------------ I1 age
     Variant(
         "age-75-then-76",

@@ -8,6 +8,7 @@ prednisolone. He takes bisoprolol (a cardioselective beta blocker, ATC C07AB07) 
 """
 
 from generate import (
+    ELIGIBLE,
     Variant,
     add,
     answer,
@@ -74,7 +75,7 @@ BASE = {
 }
 
 VARIANTS = [
-    Variant("eligible", "The eligible patient itself.", "eligible", ()),
+    ELIGIBLE,
     # ------------------------------------------------------------------ I1
     Variant(
         "age-40",
