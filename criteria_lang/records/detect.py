@@ -11,6 +11,7 @@ import datetime as dt
 import os
 from collections.abc import Iterator, Mapping
 from pathlib import Path
+from typing import Literal
 
 from criteria_lang.records.fhir import (
     ReadSummary,
@@ -61,6 +62,35 @@ def any_fhir(path: Path) -> bool:
     return any(is_fhir_file(file) for file in _data_files(path, []))
 
 
+# What a folder holds, file by file, in reading order: a file of our format, a FHIR bundle
+# file, or the FHIR NDJSON files of one folder (one bulk export, where its first file comes).
+Item = (
+    tuple[Literal["patient"], Path]
+    | tuple[Literal["bundle"], Path]
+    | tuple[Literal["export"], tuple[Path, ...]]
+)
+
+
+def plan_folder(root: Path, errors: list[OSError]) -> list[Item]:
+    """The data files under `root`, each with the reader its content calls for, in the order
+    records.patient_json reads a folder (the batch planner cuts the same plan into units)."""
+    files = _data_files(root, errors)
+    kinds = {file: is_fhir_file(file) for file in files}
+    exports: dict[Path, list[Path]] = {}
+    for file, fhir in kinds.items():
+        if fhir and data_suffix(file) in _LINE_SUFFIXES:
+            exports.setdefault(file.parent, []).append(file)
+    items: list[Item] = []
+    for file, fhir in kinds.items():
+        if not fhir:
+            items.append(("patient", file))
+        elif data_suffix(file) not in _LINE_SUFFIXES:
+            items.append(("bundle", file))
+        elif file == exports[file.parent][0]:
+            items.append(("export", tuple(exports[file.parent])))
+    return items
+
+
 def read_any(
     path: Path, dates: Mapping[str, dt.date], summary: ReadSummary | None
 ) -> Iterator[Patient | RecordError]:
@@ -74,22 +104,18 @@ def read_any(
             yield from read_patients(path)
         return
     errors: list[OSError] = []
-    folders = _data_files(path, errors)
+    items = plan_folder(path, errors)
     for error in errors:
         where = str(error.filename or path)
         reason = error.strerror or str(error)
         yield RecordError(where, (Problem("$", f"The directory cannot be read: {reason}."),))
-    kinds = {file: is_fhir_file(file) for file in folders}
-    # The FHIR NDJSON files of one folder are one bulk export: read together, where the first
-    # of them comes in the order.
-    exports: dict[Path, list[Path]] = {}
-    for file, fhir in kinds.items():
-        if fhir and data_suffix(file) in _LINE_SUFFIXES:
-            exports.setdefault(file.parent, []).append(file)
-    for file, fhir in kinds.items():
-        if not fhir:
-            yield from read_patient_file(file)
-        elif data_suffix(file) not in _LINE_SUFFIXES:
-            yield from read_fhir_bundle_file(file, dates, summary)
-        elif file == exports[file.parent][0]:
-            yield from read_ndjson(exports[file.parent], dates=dates, summary=summary)
+    for kind, what in items:
+        if kind == "patient":
+            assert isinstance(what, Path)
+            yield from read_patient_file(what)
+        elif kind == "bundle":
+            assert isinstance(what, Path)
+            yield from read_fhir_bundle_file(what, dates, summary)
+        else:
+            assert isinstance(what, tuple)
+            yield from read_ndjson(what, dates=dates, summary=summary)

@@ -30,12 +30,19 @@ import attrs
 
 from criteria_lang.core.dates import OutOfCalendar, add_days
 from criteria_lang.core.units import UnitError, get_units
+from criteria_lang.records.omop_extensions import (
+    CRITERIA_TABLES,
+    PersonExtras,
+    fact_value,
+    read_extension_rows,
+)
 from criteria_lang.records.patient_json import Problem, RecordError
 from criteria_lang.records.timeline import (
     NUMBER_RANGE,
     Code,
     Condition,
     Event,
+    Fact,
     Interval,
     Measurement,
     MedicationExposure,
@@ -72,10 +79,18 @@ VOCABULARIES: dict[str, str] = {
     "icd10cm": "icd10",
     "atc": "atc",
     "cvx": "cvx",
+    # criteria-lang's own vocabularies for codes no OMOP vocabulary holds (omop_write.py): a
+    # stdlib concept named directly, a site's local code.
+    "criteria concept": "concept",
+    "criteria local": "local",
 }
 
 # The OMOP standard concept "Death" (SNOMED 419620001): the code every death row carries.
 DEATH_CONCEPT_ID = 4306655
+
+# An end date of 2099-12-31 (how OMOP's vocabulary tables write "no end") on an observation period
+# or a drug exposure is open: still covered, still taken (what omop_write.py writes for them).
+OPEN_END = dt.date(2099, 12, 31)
 
 # gender_concept_id -> Patient.sex. OMOP Gender vocabulary: 8507 MALE, 8532 FEMALE, 8551 UNKNOWN.
 # Any other id is looked up by its concept_name in the concept table; else the sex is unknown.
@@ -130,7 +145,7 @@ _EVENT_TABLES = (
     "death",
 )
 _ERA_TABLES = ("condition_era", "drug_era", "dose_era")
-_LOOKUP_TABLES = ("concept", "concept_ancestor", "provider", "care_site")
+_LOOKUP_TABLES = ("concept", "concept_ancestor", "drug_strength", "provider", "care_site")
 
 # --------------------------------------------------------------------------------------------
 # The summary
@@ -444,6 +459,7 @@ class _Person:
     events: list[Event] = attrs.field(factory=list)
     ids: set[str] = attrs.field(factory=set)
     coverage: list[Interval] = attrs.field(factory=list)
+    extras: PersonExtras = attrs.field(factory=PersonExtras)
     error: RecordError | None = None
 
 
@@ -466,6 +482,10 @@ class _Reader:
         self.order: list[_Person] = []
         self.providers: dict[int, int] = {}
         self.care_sites: dict[int, int] = {}
+        # drug_concept_id -> its drug_strength rows
+        self.strengths: dict[int, list[_Strength]] = {}
+        # (event table, event id) -> attributes from criteria_attribute
+        self.attributes: dict[tuple[str, int], dict[str, str | Fraction | bool]] = {}
 
     # -- bookkeeping -------------------------------------------------------------------------
 
@@ -493,6 +513,7 @@ class _Reader:
         """Persons, coverage, then events; `read_lookups` must have been called first."""
         self.read_persons()
         self.read_rows("observation_period", _Reader.observation_period)
+        read_extension_rows(self)
         for table in _EVENT_TABLES:
             self.read_rows(table, _READERS[table])
         for table in _ERA_TABLES:
@@ -500,7 +521,14 @@ class _Reader:
                 self.read_rows(table, _READERS[table])
             elif self.tables.get(table):
                 self.skip(table, ERA_TABLE, len(self.tables[table]))
-        known = {*_EVENT_TABLES, *_ERA_TABLES, *_LOOKUP_TABLES, "person", "observation_period"}
+        known = {
+            *_EVENT_TABLES,
+            *_ERA_TABLES,
+            *_LOOKUP_TABLES,
+            *CRITERIA_TABLES,
+            "person",
+            "observation_period",
+        }
         for table, rows in self.tables.items():
             if table not in known and rows:
                 self.skip(table, IGNORED, len(rows))
@@ -514,8 +542,11 @@ class _Reader:
                 id=person.id,
                 birth_date=person.birth_date,
                 sex=person.sex,
+                dates=person.extras.dates,
                 events=tuple(person.events),
                 coverage=tuple(sorted(person.coverage, key=lambda s: (s.start, s.end or s.start))),
+                reviews=person.extras.reviews,
+                visits=tuple(sorted(person.extras.visits, key=lambda v: v.date)),
                 source=f"person/{person.id}",
             )
 
@@ -543,6 +574,24 @@ class _Reader:
             if ancestor != descendant:
                 self.vocabulary.ancestors.setdefault(descendant, []).append(ancestor)
             self.summary.read["concept_ancestor"] += 1
+        for index, data in self.tables.get("drug_strength", ()):
+            row = _Row("drug_strength", index, data)
+            drug = row.int("drug_concept_id")
+            strength = _Strength(
+                row.number("amount_value"),
+                row.int("amount_unit_concept_id"),
+                row.number("numerator_value"),
+                row.int("numerator_unit_concept_id"),
+                row.number("denominator_value"),
+                row.int("denominator_unit_concept_id"),
+            )
+            if drug is None or row.problems:
+                if not row.problems:
+                    row.problem("drug_concept_id", "no drug_concept_id")
+                self.fail(row)
+                continue
+            self.strengths.setdefault(drug, []).append(strength)
+            self.summary.read["drug_strength"] += 1
         for table, key, column, target in (
             ("provider", "provider_id", "specialty_concept_id", self.providers),
             ("care_site", "care_site_id", "place_of_service_concept_id", self.care_sites),
@@ -676,6 +725,12 @@ class _Reader:
                 self.fail(row)
                 continue
             if isinstance(result, Event):
+                ident = row.int(_ID_COLUMNS[table]) if table in _ID_COLUMNS else None
+                extra = self.attributes.get((table, ident)) if ident is not None else None
+                if extra and isinstance(result, Condition | Procedure):
+                    result.attributes.update(extra)
+                elif extra and isinstance(result, Measurement) and "interpretation" in extra:
+                    result = attrs.evolve(result, interpretation=str(extra["interpretation"]))
                 if self.outside_observation == "drop" and not any(
                     span.contains(result.start) for span in person.coverage
                 ):
@@ -698,7 +753,7 @@ class _Reader:
             row.problem("observation_period_end_date", "no end date")
         if row.problems or start is None or end is None:
             return None
-        span = Interval(start, end)
+        span = Interval(start, None if end == OPEN_END else end)
         person.coverage.append(span)
         return span
 
@@ -787,6 +842,7 @@ def _condition(self: _Reader, row: _Row, person: _Person) -> Event | None:
         "condition_status_concept_id",
         "visit_occurrence_id",
     )
+    status = row.text("stop_reason")
     if row.problems or start is None:
         return None
     return Condition(
@@ -796,6 +852,7 @@ def _condition(self: _Reader, row: _Row, person: _Person) -> Event | None:
         start=start,
         end=end,
         source=event_id,
+        status=status or None,
         attributes=attributes,
     )
 
@@ -823,7 +880,12 @@ def _drug_exposure(self: _Reader, row: _Row, person: _Person) -> Event | None:
         else:
             end = start
             self.note("drug_exposure", "without end date or days_supply: one day")
+    if end == OPEN_END:
+        end = None  # ongoing (omop_write.py)
     route = self.vocabulary.name(route_id) if route_id else None
+    dose, per_day, daily = _dose(self, row, days_supply)
+    if row.problems:
+        return None
     return MedicationExposure(
         id=event_id,
         kind="medication",
@@ -832,7 +894,78 @@ def _drug_exposure(self: _Reader, row: _Row, person: _Person) -> Event | None:
         end=end,
         source=event_id,
         route=_route_text(route),
+        status=row.text("stop_reason") or None,
+        dose=dose,
+        per_day=per_day,
+        daily_dose=daily,
     )
+
+
+@attrs.frozen
+class _Strength:
+    """A drug_strength row: an amount per unit, or a numerator per denominator (a rate)."""
+
+    amount: Fraction | None
+    amount_unit: int | None
+    numerator: Fraction | None
+    numerator_unit: int | None
+    denominator: Fraction | None
+    denominator_unit: int | None
+
+
+def _dose(
+    self: _Reader, row: _Row, days_supply: int | None
+) -> tuple[Quantity | None, Fraction | None, Quantity | None]:
+    """(dose per administration, administrations a day, daily dose) from the drug's strength.
+
+    An amount (`amount_value`, the drug's one ingredient): one unit of the drug is one
+    administration, and `quantity / days_supply` units are taken a day, so the daily dose is
+    amount x quantity / days_supply. A rate (`numerator_value` per `denominator_value` of a time
+    unit: 150 mg per day, a patch's 25 ug per hour) is the daily dose itself. A drug with no
+    strength row, or several ingredients, or a concentration (mg per mL), has no dose
+    (docs/omop.md, "Doses").
+    """
+    drug = row.int("drug_concept_id")
+    quantity = row.number("quantity")
+    per_day = None
+    if quantity is not None and quantity > 0 and days_supply is not None and days_supply > 0:
+        per_day = quantity / days_supply
+    strengths = self.strengths.get(drug, []) if drug is not None else []
+    if len(strengths) != 1 or row.problems:
+        if len(strengths) > 1:
+            self.note("drug_exposure", "drug of several ingredients: no dose")
+        return None, per_day, None
+    strength = strengths[0]
+    if strength.amount is None:
+        return None, per_day, _rate(self, strength)
+    unit = self.vocabulary.unit(strength.amount_unit) if strength.amount_unit else None
+    if unit is None:
+        self.note("drug_exposure", "strength in an unknown unit: no dose")
+        return None, per_day, None
+    return Quantity(strength.amount, unit, ucum=True), per_day, None
+
+
+def _rate(self: _Reader, strength: _Strength) -> Quantity | None:
+    """A numerator per denominator of time as a daily dose (`mg/d`), else None."""
+    numerator, denominator = strength.numerator, strength.denominator or Fraction(1)
+    top = self.vocabulary.unit(strength.numerator_unit) if strength.numerator_unit else None
+    bottom = self.vocabulary.unit(strength.denominator_unit) if strength.denominator_unit else None
+    if numerator is None or top is None or bottom is None or denominator <= 0:
+        return None
+    units = get_units()
+    try:
+        if not units.compatible(units.parse_ucum(bottom), units.parse_ucum("d")):
+            self.note("drug_exposure", "strength by concentration: no dose")
+            return None
+        per_day = units.convert(
+            numerator / denominator,
+            units.parse_ucum(f"{top}/{bottom}"),
+            units.parse_ucum(f"{top}/d"),
+        )
+    except UnitError:
+        self.note("drug_exposure", "strength in an unknown unit: no dose")
+        return None
+    return Quantity(per_day, f"{top}/d", ucum=True)
 
 
 def _route_text(name: str | None) -> str | None:
@@ -938,6 +1071,18 @@ def _observation(self: _Reader, row: _Row, person: _Person) -> Event | None:
         value = row.text("value_as_string")
     if row.problems or start is None:
         return None
+    concept_id = row.int("observation_concept_id")
+    concept = self.vocabulary.concepts.get(concept_id) if concept_id is not None else None
+    if concept is not None and (concept.concept_class or "").casefold() == "fact":
+        return Fact(
+            id=event_id,
+            kind="fact",
+            codes=codes,
+            start=start,
+            end=start,
+            source=event_id,
+            value=fact_value(value),
+        )
     return Measurement(
         id=event_id,
         kind="observation",
@@ -949,13 +1094,16 @@ def _observation(self: _Reader, row: _Row, person: _Person) -> Event | None:
     )
 
 
-def _value(self: _Reader, row: _Row) -> Quantity | str | None:
+def _value(self: _Reader, row: _Row) -> Quantity | str | bool | None:
     """value_as_number with its unit; else value_as_concept_id as its concept's name."""
     value = self.quantity(row, "value_as_number", "unit_concept_id")
     if value is not None or row.problems:
         return value
     concept_id = row.int("value_as_concept_id")
     if concept_id:
+        concept = self.vocabulary.concepts.get(concept_id)
+        if concept is not None and (concept.concept_class or "").casefold() == "boolean":
+            return (concept.name or "").casefold() == "true"  # omop_write.py's yes / no
         return self.vocabulary.name(concept_id) or str(concept_id)
     return None
 
@@ -1022,6 +1170,19 @@ def _drug_era(self: _Reader, row: _Row, person: _Person) -> Event | None:
         daily_dose=daily,
     )
 
+
+# Each event table's id column, for criteria_attribute rows.
+_ID_COLUMNS = {
+    "condition_occurrence": "condition_occurrence_id",
+    "drug_exposure": "drug_exposure_id",
+    "procedure_occurrence": "procedure_occurrence_id",
+    "device_exposure": "device_exposure_id",
+    "measurement": "measurement_id",
+    "observation": "observation_id",
+    "specimen": "specimen_id",
+    "visit_occurrence": "visit_occurrence_id",
+    "visit_detail": "visit_detail_id",
+}
 
 _READERS: dict[str, Callable[[_Reader, _Row, _Person], Event | None]] = {
     "condition_occurrence": _condition,
@@ -1172,5 +1333,6 @@ def read_omop_tables(
         return
     for record in records:
         if isinstance(record, Patient) and named:
-            record = attrs.evolve(record, dates=dict(named))
+            # The person's own dates (criteria_date) win; `dates` gives those it lacks.
+            record = attrs.evolve(record, dates={**named, **record.dates})
         yield record
