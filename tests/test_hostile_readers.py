@@ -357,3 +357,20 @@ def test_every_ndjson_line_is_accounted_for(lines: list[str], tmp_path_factory: 
     blank = sum(1 for line in lines if not line.strip())
     duplicates = summary.skipped[("Patient", DUPLICATE)]
     assert len(records) + duplicates + blank == 1 + len(lines), (records, lines)
+
+
+def test_a_gzip_bomb_is_not_read_whole(tmp_path: Path) -> None:
+    import gzip
+
+    from criteria_lang.records.patient_json import read_patients
+
+    bomb = tmp_path / "bomb.json.gz"
+    with gzip.open(bomb, "wb", compresslevel=9) as handle:
+        handle.write(b'{"id": "x", "events": [], "note": "')
+        for _ in range(200):
+            handle.write(b" " * (1 << 20))  # 200 MiB of blanks, about 200 KB compressed
+        handle.write(b'"}')
+    assert bomb.stat().st_size < 1 << 20
+    (record,) = list(read_patients(bomb))
+    assert isinstance(record, RecordError)
+    assert "expands to more than" in record.problems[0].message

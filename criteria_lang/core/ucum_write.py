@@ -14,7 +14,7 @@ from fractions import Fraction
 from typing import TYPE_CHECKING
 
 from criteria_lang.core.unit_limits import UnitError, quote
-from criteria_lang.core.units import _dimensions, _Factor, _tokenize
+from criteria_lang.core.units import _Factor, _tokenize
 
 if TYPE_CHECKING:
     from criteria_lang.core.units import UnitSystem
@@ -188,10 +188,9 @@ def _through_pint(units: UnitSystem, name: str) -> str | None:
 def _from_base_units(units: UnitSystem, text: str) -> str:
     """`p.<base units>/q` with p/q the unit's exact factor to UCUM's base units."""
     unit = units.parse(text)
-    dimensions = _dimensions(unit.pint_unit)
     up: list[str] = []
     down: list[str] = []
-    for dimension, power in sorted(dimensions.items()):
+    for dimension, power in unit.dimensions:
         atom = _UCUM_BASE.get(dimension)
         if atom is None or power.denominator != 1:
             raise UnitError(f"unit {quote(text)}: no UCUM base unit for {dimension}", text=text)
