@@ -260,8 +260,3 @@ def _number(value: Fraction) -> str:
     if value.denominator == 1:
         return str(value.numerator)
     return f"{float(value):g}"
-
-
-def stdlib_root() -> Path:
-    """The stdlib that ships with criteria-lang."""
-    return checker.DEFAULT_STDLIB
