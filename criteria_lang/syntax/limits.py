@@ -59,7 +59,7 @@ def check_text(text: str, path: str) -> list[Diagnostic]:
 
 
 def _long_lines(text: str, path: str) -> list[Diagnostic]:
-    found = []
+    found: list[Diagnostic] = []
     start = 0
     while start <= len(text) and len(found) < MAX_REPORTED:
         end = text.find("\n", start)
@@ -121,9 +121,9 @@ def _long_tokens(text: str, path: str) -> list[Diagnostic]:
     return found
 
 
-def check_depth(tree: lark.Tree, path: str) -> list[Diagnostic]:
+def check_depth(tree: lark.Tree[lark.Token], path: str) -> list[Diagnostic]:
     """A diagnostic at the first node deeper than MAX_DEPTH (measured without recursion)."""
-    stack: list[tuple[lark.Tree | lark.Token, int]] = [(tree, 1)]
+    stack: list[tuple[lark.Tree[lark.Token] | lark.Token, int]] = [(tree, 1)]
     while stack:
         node, depth = stack.pop()
         if not isinstance(node, lark.Tree):
