@@ -82,11 +82,20 @@ def test_true_and_false(expr: str, expected: str) -> None:
     assert truth(f'{expr} or review "q?"') == (MET if expr == "true" else REVIEW)
 
 
+BIOPSY_ATTRIBUTES = (
+    'procedure checked_biopsy = snomed "36576007" with attributes = "done_by_pathologist, size"'
+)
+
+
 def test_where_true() -> None:
-    biopsy = {"type": "procedure", "code": "biopsy", "date": "2024-01-01"}
-    expr = "procedure biopsy where done_by_pathologist = true within 1 year before screening"
-    assert truth(expr, {**biopsy, "attributes": {"done_by_pathologist": True}}) == MET
-    assert truth(expr, {**biopsy, "attributes": {"done_by_pathologist": False}}) == NOT_MET
+    biopsy = {"type": "procedure", "code": "checked_biopsy", "date": "2024-01-01"}
+    expr = (
+        "procedure checked_biopsy where done_by_pathologist = true within 1 year before screening"
+    )
+    yes = {**biopsy, "attributes": {"done_by_pathologist": True}}
+    assert truth(expr, yes, defines=BIOPSY_ATTRIBUTES) == MET
+    no = {**biopsy, "attributes": {"done_by_pathologist": False}}
+    assert truth(expr, no, defines=BIOPSY_ATTRIBUTES) == NOT_MET
 
 
 # --------------------------------------------------------------------------- diagnostics
@@ -461,3 +470,74 @@ def test_event_anchors_format() -> None:
         text = one_criterion(expr)
         assert codes_of(text) == [], expr
         assert expr in format_text(text), format_text(text)
+
+
+# --------------------------------------------------------------------------- attributes
+
+PROSTATE = 'condition prostate_cancer = icd10 "C61"\ndrug ip "an investigational product" = {}\n'
+
+
+def test_attributes_are_declared() -> None:
+    assert "C311" in codes_of(one_criterion('lab alt where colour = "red" within 1 year'))
+    for ok in ("method", "specimen", "performer", "body_site"):
+        assert "C311" not in codes_of(one_criterion(f'lab alt where {ok} = "x" within 1 year'))
+    declared = 'lab special = loinc "1-8" with attributes = "colour, lot"'
+    assert codes_of(one_criterion('lab special where colour = "red" within 1 year', declared)) == []
+    reason = one_criterion('medication pred where reason = "x" within 1 year')
+    assert "C311" in codes_of(reason)
+    # The stdlib's renal biopsy declares the ISN/RPS class.
+    biopsy = "import procedures\n"
+    text = one_criterion(
+        'procedure procedures.renal_biopsy where isn_rps_class = "IV" within 1 year', biopsy
+    )
+    assert codes_of(text) == []
+
+
+def test_attributes_of_results_and_medications() -> None:
+    method = 'lab alt where method = "HPLC" within 1 year before screening'
+    assert truth(method, lab("alt", "2024-01-01", 1, "U/L", attributes={"method": "hplc"})) == MET
+    assert truth(method, lab("alt", "2024-01-01", 1, "U/L", attributes={"method": "x"})) == NOT_MET
+    assert truth(method, lab("alt", "2024-01-01", 1, "U/L")) == UNKNOWN  # not recorded
+    stop = (
+        'medication aza where stop_reason in ("inefficacy", "adverse event") ever before screening'
+    )
+    failed = med("aza", "2020-01-01", "2020-06-01", attributes={"stop_reason": "Inefficacy"})
+    assert truth(stop, failed) == MET
+    size = "procedure checked_biopsy where size >= 5 mm within 1 year before screening"
+    sized = {
+        "type": "procedure",
+        "code": "checked_biopsy",
+        "date": "2024-01-01",
+        "attributes": {"size": {"value": 0.6, "unit": "cm"}},
+    }
+    assert truth(size, sized, defines=BIOPSY_ATTRIBUTES) == MET
+
+
+def test_reasons() -> None:
+    expr = "medication aza for prostate_cancer within 1 year before screening"
+    c61 = {"system": "icd10", "code": "C61"}
+    assert truth(expr, med("aza", "2024-01-01", None, reason=c61), defines=PROSTATE) == MET
+    c50 = {"system": "icd10", "code": "C50"}
+    assert truth(expr, med("aza", "2024-01-01", None, reason=c50), defines=PROSTATE) == NOT_MET
+    missing = result(expr, med("aza", "2024-01-01", None), defines=PROSTATE)
+    assert missing.truth is Truth.UNKNOWN and "no reason recorded" in missing.missing[0]
+    assert "C304" in codes_of(one_criterion("lab alt for alt within 1 year"))
+
+
+def test_half_life_from_the_record() -> None:
+    own = "medication ip within 5 half-lives before screening"  # screening 2024-03-31
+    week = {"half_life": {"value": 7, "unit": "d"}}  # 35 days: from 2024-02-25
+    assert (
+        truth(own, med("ip", "2024-03-01", "2024-03-10", attributes=week), defines=PROSTATE) == MET
+    )
+    assert (
+        truth(own, med("ip", "2024-02-01", "2024-02-10", attributes=week), defines=PROSTATE)
+        == NOT_MET
+    )
+    assert truth(own, med("ip", "2024-02-01", "2024-02-10"), defines=PROSTATE) == UNKNOWN
+    of_ip = "medication aza within 5 half-lives of ip before screening"
+    ip = med("ip", "2023-02-01", "2023-02-10", attributes=week)
+    recent = med("aza", "2024-03-01", "2024-03-01")
+    assert truth(of_ip, ip, recent, defines=PROSTATE) == MET
+    assert truth(of_ip, ip, med("aza", "2024-01-01", "2024-01-01"), defines=PROSTATE) == NOT_MET
+    assert truth(of_ip, recent, defines=PROSTATE) == UNKNOWN  # no half-life anywhere

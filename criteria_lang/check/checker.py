@@ -9,7 +9,6 @@ them. A file with errors still yields a `CompiledRules` (with `ok == False`) for
 from __future__ import annotations
 
 from collections.abc import Iterator
-from fractions import Fraction
 from pathlib import Path
 from typing import Any, Literal, Union
 
@@ -21,6 +20,14 @@ from criteria_lang.check.anchors import (
     check_event_date,
     check_related,
     event_define,
+)
+from criteria_lang.check.attributes import check_attributes, check_reasons
+from criteria_lang.check.constructs import (
+    check_period,
+    check_range,
+    check_routes,
+    check_sexes,
+    check_shifts,
 )
 from criteria_lang.check.depth import DepthCounter, too_deep
 from criteria_lang.check.modules import CachedModule, ModuleRoot, module_cache, shipped_stdlib
@@ -37,7 +44,6 @@ from criteria_lang.core.diagnostics import (
     has_errors,
 )
 from criteria_lang.core.numbers import format_number
-from criteria_lang.core.routes import ROUTE_GROUPS, ROUTE_NAMES, is_route_word
 from criteria_lang.core.units import Unit, UnitError, get_units
 from criteria_lang.syntax import nodes as n
 from criteria_lang.syntax.build import build
@@ -696,7 +702,7 @@ class Checker:
                 self.check_comparable(
                     value, self.operand_type(bound), expr.operand, bound, expr.span
                 )
-            self.check_range(expr.low, expr.high, expr.span)
+            check_range(self, expr.low, expr.high, expr.span)
         elif isinstance(expr, n.IsValue):
             kind = self.operand_type(expr.operand)
             numeric_result = expr.word in ("positive", "negative") and kind.query_kind in (
@@ -719,42 +725,7 @@ class Checker:
                     "use a comparison for numbers",
                     expr.span,
                 )
-            if isinstance(expr.operand, n.Sex):
-                self.check_sexes(expr)
-
-    def check_sexes(self, expr: n.InValues) -> None:
-        """`sex in ("F")`: the recorded sex is one of SEXES, and nothing else ever matches."""
-        for value in expr.values:
-            if value.casefold() in SEXES:
-                continue
-            hint = SEX_ABBREVIATIONS.get(value.casefold()) or did_you_mean(value, SEXES)
-            self.error(
-                "C306",
-                f"'{value}' is never the patient's sex, which is one of: {', '.join(SEXES)}",
-                f'write "{hint}"' if hint else f"use one of: {', '.join(SEXES)}",
-                expr.span,
-            )
-
-    def check_range(self, low: n.Operand, high: n.Operand, span: Span) -> None:
-        """`between 75 and 25`: a range whose low end is above its high end holds nothing."""
-        if not (isinstance(low, n.QuantityLit) and isinstance(high, n.QuantityLit)):
-            return
-        high_value = high.value
-        if low.unit is not None and high.unit is not None and low.unit != high.unit:
-            try:
-                high_value = self.units.convert(high.value, high.unit, low.unit)
-            except UnitError:
-                return  # reported as a unit problem
-        if low.value > high_value:
-            shown = f"between {fmt_fraction(low.value)} and {fmt_fraction(high.value)}"
-            self.error(
-                "C307",
-                f"`{shown}` is a range whose low end is above its high end: nothing is in it",
-                f"write the low end first: `between {fmt_fraction(high.value)}"
-                f"{' ' + high.unit if high.unit and high.unit != low.unit else ''} and "
-                f"{fmt_fraction(low.value)}{' ' + low.unit if low.unit else ''}`",
-                span,
-            )
+            check_sexes(self, expr)
 
     def check_comparable(
         self, left: ValueType, right: ValueType, lnode: Any, rnode: Any, span: Span
@@ -932,6 +903,8 @@ class Checker:
                 )
         self.check_window(query.window, concept)
         check_related(self, query)
+        check_attributes(self, query, concept)
+        check_reasons(self, query)
         if query.dose is not None:
             self.check_dose(query, query.dose, concept)
         if query.duration is not None:
@@ -954,17 +927,7 @@ class Checker:
                     )
         if query.routes and query.kind != "medication":
             self.error("C304", "`route` applies to medications", "remove it", query.window.span)
-        for route in query.routes:
-            if not is_route_word(route):
-                hint = did_you_mean(route, (*ROUTE_NAMES, *ROUTE_GROUPS))
-                self.error(
-                    "C308",
-                    f"'{route}' is not a route the language knows",
-                    f"did you mean '{hint}'?"
-                    if hint
-                    else f"use one of: {', '.join((*ROUTE_NAMES, *ROUTE_GROUPS))}",
-                    query.span,
-                )
+        check_routes(self, query)
         if query.ended and query.kind != "medication":
             self.error(
                 "C304", "`ended` applies to medication exposures", "remove it", query.window.span
@@ -994,13 +957,7 @@ class Checker:
         period = query.period
         if isinstance(period, n.Duration):
             self.check_duration(period, None)
-            if period.amount == 0:
-                self.error(
-                    "C125",
-                    f"`in any 0 {period.unit}`: a period of no days holds no case",
-                    "write the period the protocol gives, e.g. `in any 12 months`",
-                    period.span,
-                )
+            check_period(self, period)
         if op != "count":
             self.error(
                 "C305",
@@ -1015,7 +972,7 @@ class Checker:
             self.error("C304", "`dose` applies to medications", "remove it", dose.span)
             return
         if dose.high is not None:
-            self.check_range(dose.value, dose.high, dose.span)
+            check_range(self, dose.value, dose.high, dose.span)
         for quantity in (dose.value, dose.high):
             if quantity is None:
                 continue
@@ -1055,17 +1012,7 @@ class Checker:
             self.date_name(window.anchor_end, window.span)
         self.check_duration(window.near, concept)
         self.check_duration(window.far, concept)
-        for shift in (window.start_shift, window.end_shift):
-            if shift is not None:
-                self.check_duration(shift.duration, concept)
-                if shift.direction == "around":
-                    self.error(
-                        "C126",
-                        "`around` cannot place one end of a window",
-                        "write `before` or `after`, e.g. `from 4 weeks before screening to "
-                        "randomization`",
-                        shift.span,
-                    )
+        check_shifts(self, window)
 
     def check_duration(self, duration: n.DurationLike | None, concept: ConceptSet | None) -> None:
         if duration is None:
@@ -1107,7 +1054,8 @@ class Checker:
                 return
             # An open class (one that includes `{}`) holds agents the stdlib cannot know: their
             # half-lives are unknown at run time (docs: "Time").
-            open_class = duration.drug is None and is_open_class(target)
+            # With `of DRUG` too: the records of DRUG may give its half-life (docs: "Attributes").
+            open_class = is_open_class(target)
             if not target.all_attribute_values("half_life") and not open_class:
                 self.error(
                     "C402",
@@ -1350,20 +1298,6 @@ def is_open_class(concept: ConceptSet) -> bool:
         not node.own_codes and not node.own_prefixes and not node.members
         for node in concept.reachable()
     )
-
-
-# The values of `sex` (docs/language.md, "Values and comparisons"), and what protocols and data
-# abbreviate them to, for the fix of C306.
-SEXES = ("female", "male", "other")
-SEX_ABBREVIATIONS = {"f": "female", "w": "female", "woman": "female", "women": "female",
-                     "m": "male", "man": "male", "men": "male"}  # fmt: skip
-
-
-def fmt_fraction(value: Fraction) -> str:
-    """A literal number as written back in a message (`75`, `0.5`)."""
-    if value.denominator == 1:
-        return str(value.numerator)
-    return format(float(value), "g")
 
 
 DoseShape = Literal["amount", "daily", "per_kg", "per_kg_daily", "per_m2", "per_m2_daily"]

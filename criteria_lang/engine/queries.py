@@ -89,6 +89,8 @@ def compile_query(query: p.Query) -> QueryFn:
     if value_check is not None:
         filters.append(value_check)
     filters.extend(related_filter(r) for r in query.related)
+    if query.reasons:
+        filters.append(reason_filter(query.reasons))
     dose_check = dose_filter(query.dose, query.concept) if query.dose is not None else None
     window = compile_window(query.window)
     per_event = depends_on_event(query.window)
@@ -327,12 +329,41 @@ def where_filter(where: p.AttributeFilter) -> Filter:
         if op == "in":
             return any(attribute_equal(actual, w) for w in wanted)
         target = wanted[0]
+        if isinstance(actual, Quantity) and isinstance(target, p.Number):
+            return quantity_attribute(event, name, actual, op, target)
         if op in ("=", "!="):
             equal = attribute_equal(actual, target)
             return equal if op == "=" else not equal
         if isinstance(target, p.Number) and isinstance(actual, Fraction):
             return compare_values(actual, op, target.value)
         return f"{name} '{clip(str(actual), 100)}' cannot be compared with {op}"
+
+    return check
+
+
+def quantity_attribute(
+    event: Event, name: str, actual: Quantity, op: str, target: p.Number
+) -> bool | str:
+    """`where size >= 5 mm` on an attribute recorded with its unit: compared in the threshold's
+    unit (a bare-number threshold compares the recorded number as it is)."""
+    value = actual.value
+    if target.unit is not None:
+        try:
+            value = convert_quantity(actual, target.unit, None)
+        except UnitError as error:
+            return unit_problem(event, error, f"the {name}")
+    return compare_values(value, op, target.value)
+
+
+def reason_filter(reasons: tuple[ConceptSet, ...]) -> Filter:
+    """`for CONCEPT`: the reason the record gives for the event matches each concept; a record
+    that gives no reason cannot say (docs: "Attributes")."""
+
+    def check(ctx: Context, event: Event) -> bool | str:
+        if not event.reasons:
+            names = " and ".join(r.short_name for r in reasons)
+            return f"{describe_event(event)}: no reason recorded (for {names} asked)"
+        return all(concept.matches(event.reasons) for concept in reasons)
 
     return check
 

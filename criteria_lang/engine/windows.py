@@ -11,18 +11,18 @@ from typing import assert_never
 
 from criteria_lang.core.concepts import QuantityAttr
 from criteria_lang.core.dates import OutOfCalendar, add_days, shift
-from criteria_lang.core.units import get_units
+from criteria_lang.core.units import UnitError, get_units
 from criteria_lang.engine.context import Context
-from criteria_lang.engine.values import MissingData, UnknownHalfLife, fmt_date
+from criteria_lang.engine.values import MissingData, UnknownHalfLife, fmt_date, unit_of
 from criteria_lang.plan import model as p
-from criteria_lang.records.timeline import Event, format_number
+from criteria_lang.records.timeline import Event, Quantity, format_number
 
 Notes = list[tuple[int, str]]
 Span = tuple[dt.date | None, dt.date | None]
 
 
 WindowFn = Callable[[Context, Event | None, Notes | None], Span]
-DayFn = Callable[[dt.date, Event | None, Notes | None], dt.date]
+DayFn = Callable[[Context, dt.date, Event | None, Notes | None], dt.date]
 
 
 def resolve(
@@ -51,13 +51,17 @@ def compile_window(window: p.Window) -> WindowFn:
         start = end = None
         if first_anchor is not None:
             day = ctx.date(first_anchor)
-            start = day if move_first is None else move_first(day, event, notes)
+            start = day if move_first is None else move_first(ctx, day, event, notes)
             if last_anchor is not None:
                 last = day if shared else last_day(ctx, last_anchor)
-                end = last if move_last is None or last is None else move_last(last, event, notes)
+                end = (
+                    last
+                    if move_last is None or last is None
+                    else move_last(ctx, last, event, notes)
+                )
         elif last_anchor is not None:
             last = last_day(ctx, last_anchor)
-            end = last if move_last is None or last is None else move_last(last, event, notes)
+            end = last if move_last is None or last is None else move_last(ctx, last, event, notes)
         if either_order and start is not None and end is not None and end < start:
             start, end = end, start
         if exclusive:
@@ -92,9 +96,9 @@ def edge_fn(window: p.Window, edge: p.Edge | None) -> DayFn | None:
         return None
     offset, sign = edge.offset, edge.sign
 
-    def move(day: dt.date, event: Event | None, notes: Notes | None) -> dt.date:
+    def move(ctx: Context, day: dt.date, event: Event | None, notes: Notes | None) -> dt.date:
         try:
-            return shift_by(day, offset, sign, event)
+            return shift_by(ctx, day, offset, sign, event)
         except UnknownHalfLife as unknown:
             if notes is None:
                 raise
@@ -108,26 +112,30 @@ def edge_fn(window: p.Window, edge: p.Edge | None) -> DayFn | None:
     return move
 
 
-def shift_by(day: dt.date, offset: p.Offset, sign: int, event: Event | None) -> dt.date:
+def shift_by(
+    ctx: Context, day: dt.date, offset: p.Offset, sign: int, event: Event | None
+) -> dt.date:
     match offset:
         case p.Duration():
             return shift(day, offset.amount, offset.unit, sign)
         case p.Longest():
-            return longest(day, offset, sign, event)
+            return longest(ctx, day, offset, sign, event)
         case p.HalfLives():
-            return add_days(day, sign * half_life_days(day, offset, event))
+            return add_days(day, sign * half_life_days(ctx, day, offset, event))
         case _:
             assert_never(offset)
 
 
-def longest(day: dt.date, offset: p.Longest, sign: int, event: Event | None) -> dt.date:
+def longest(
+    ctx: Context, day: dt.date, offset: p.Longest, sign: int, event: Event | None
+) -> dt.date:
     """`max(D1, D2, ...)`: the option that reaches furthest; with one unknown half-life, as
     far as the others reach, raised as UnknownHalfLife."""
     options: list[dt.date] = []
     unknown: UnknownHalfLife | None = None
     for option in offset.options:
         try:
-            options.append(shift_by(day, option, sign, event))
+            options.append(shift_by(ctx, day, option, sign, event))
         except UnknownHalfLife as missing:
             unknown = missing
     if unknown is not None:
@@ -136,20 +144,48 @@ def longest(day: dt.date, offset: p.Longest, sign: int, event: Event | None) -> 
     return min(options) if sign < 0 else max(options)
 
 
-def half_life_days(day: dt.date, offset: p.HalfLives, event: Event | None) -> int:
-    """N half-lives in whole days: of the named drug (fixed in the plan), or of the matched
-    event's own drug (rounded up)."""
-    if not offset.own or event is None:
-        return offset.days
-    value = offset.drug.attribute_for(event.codes, "half_life")
-    if not isinstance(value, QuantityAttr):
+def half_life_days(ctx: Context, day: dt.date, offset: p.HalfLives, event: Event | None) -> int:
+    """N half-lives in whole days (rounded up): of the named drug (fixed in the plan), or of the
+    matched event's own drug. A drug that declares no half-life takes the one its record gives
+    (the `half_life` attribute: an investigational product), else it cannot be placed."""
+    if (offset.declared and not offset.own) or (offset.own and event is None):
+        return offset.days  # fixed; or, with no event at hand, the longest declared
+    if offset.own and event is not None:
+        value = offset.drug.attribute_for(event.codes, "half_life")
+        if isinstance(value, QuantityAttr):
+            days = get_units().convert(value.value, value.unit, "days")
+            return math.ceil(offset.count * max(Fraction(0), days))
+        recorded = recorded_half_lives([event])
+        what = f"{event.display} (taken from {fmt_date(event.start)})"
+    else:
+        recorded = recorded_half_lives(ctx.events("medication", offset.drug))
+        what = offset.drug.short_name
+    if recorded is None:
+        if not offset.own:
+            raise MissingData(
+                f"the half-life of {what} is not declared, nor given by the record, so "
+                f"{format_number(offset.count)} half-lives of it cannot be computed"
+            )
         raise UnknownHalfLife(
             day,
-            f"the half-life of {event.display} (taken from {fmt_date(event.start)}) is not "
-            f"declared, so its {format_number(offset.count)} half-lives cannot be computed",
+            f"the half-life of {what} is not declared, nor given by the record, so its "
+            f"{format_number(offset.count)} half-lives cannot be computed",
         )
-    days = get_units().convert(value.value, value.unit, "days")
-    return math.ceil(offset.count * max(Fraction(0), days))
+    return math.ceil(offset.count * recorded)
+
+
+def recorded_half_lives(events: list[Event]) -> Fraction | None:
+    """The longest half-life, in days, that the records of these exposures give, or None."""
+    found: Fraction | None = None
+    for event in events:
+        value = event.attributes.get("half_life")
+        if isinstance(value, Quantity):
+            try:
+                days = get_units().convert(value.value, unit_of(value), "days")
+            except UnitError:
+                continue
+            found = days if found is None else max(found, days)
+    return found
 
 
 def depends_on_event(window: p.Window) -> bool:

@@ -410,6 +410,7 @@ class Lowering:
             run=self.run_filter(node.duration) if node.duration is not None else None,
             molar_mass=molar,
             related=tuple(p.Related(self.query(r.query, module), r.negated) for r in node.related),
+            reasons=tuple(self.concept(r, module) for r in node.reasons),
         )
 
     @staticmethod
@@ -530,7 +531,11 @@ class Lowering:
         if drug is None:
             raise LoweringError("half-lives outside a query passed the checker")
         return p.HalfLives(
-            duration.count, drug, duration.drug is None, self.half_lives(duration.count, drug)
+            duration.count,
+            drug,
+            duration.drug is None,
+            self.half_lives(duration.count, drug),
+            declared=bool(drug.all_attribute_values("half_life")),
         )
 
     def half_lives(self, count: Fraction, drug: ConceptSet) -> int:

@@ -134,14 +134,19 @@ class HalfLives:
     """`N half-lives [of DRUG]`: N times a drug's declared half-life, rounded up to whole days.
 
     `own` (no `of`): each matched event's own drug's half-life (the most specific member of
-    `drug`, the queried concept, that declares one); `days` is then the longest over the class,
-    used where no event is at hand. Otherwise `days` is N half-lives of DRUG, fixed.
+    `drug`, the queried concept, that declares one, else the exposure's own `half_life`
+    attribute); `days` is then the longest over the class, used where no event is at hand.
+    Otherwise `days` is N half-lives of DRUG, fixed -- unless DRUG declares none (`declared`
+    false): then the longest half-life the patient's records of DRUG give.
     """
 
     count: Fraction
     drug: ConceptSet
     own: bool
     days: int
+    # Whether `drug` (a member) declares a half-life; if not, the records' `half_life` attribute
+    # gives it (an investigational product: docs/language.md, "Time").
+    declared: bool = True
 
 
 @attrs.frozen
@@ -299,8 +304,10 @@ class Related:
 class Query:
     """The events of `kind` that match `concept`, in `window`, that pass every filter.
 
-    `routes` and `statuses` are casefolded. `molar_mass` is the concept's (g/mol), for values
-    in amounts of substance. `label` names the query in evidence (`lab egfr`).
+    `routes` are names of core/routes.py; `statuses` are casefolded. `reasons`: `for CONCEPT`,
+    each a concept set the event's recorded reason must match (docs: "Attributes").
+    `molar_mass` is the concept's (g/mol), for values in amounts of substance. `label` names
+    the query in evidence (`lab egfr`).
     """
 
     kind: EventKind
@@ -318,6 +325,7 @@ class Query:
     run: RunFilter | None = None
     molar_mass: Fraction | None = None
     related: tuple[Related, ...] = ()
+    reasons: tuple[ConceptSet, ...] = ()
 
 
 # ------------------------------------------------------------------ values

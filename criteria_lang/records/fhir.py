@@ -45,6 +45,7 @@ from criteria_lang.records.files import data_suffix, open_binary, read_bytes
 from criteria_lang.records.patient_json import Problem, RecordError
 from criteria_lang.records.timeline import (
     NUMBER_RANGE,
+    AttributeValue,
     Code,
     Condition,
     Event,
@@ -706,6 +707,8 @@ class _Scope:
     medications: dict[str, dict[str, Any]] = attrs.field(factory=dict)
     # fullUrl -> resource type, to tell a reference to a Group from one to a Patient.
     types_by_url: dict[str, str] = attrs.field(factory=dict)
+    # Conditions by every key a reference may use, for reasons (reasonReference, diagnosis).
+    conditions: dict[str, dict[str, Any]] = attrs.field(factory=dict)
     # MedicationRequests with a repeating dosage and no end: standing orders, which last until
     # the drug is ordered again (docs/fhir.md, "Dates"): the ids of their exposures.
     standing_orders: set[str] = attrs.field(factory=set)
@@ -730,7 +733,7 @@ def _extensions(
 
 
 def _attribute_extensions(
-    ctx: _Ctx, res: dict[str, Any], attributes: dict[str, str | Fraction | bool]
+    ctx: _Ctx, res: dict[str, Any], attributes: dict[str, AttributeValue]
 ) -> None:
     """Event attributes written by criteria_lang.records.fhir_write (ATTRIBUTE_EXTENSION)."""
     for index, ext in _extensions(ctx, res, ATTRIBUTE_EXTENSION, ""):
@@ -742,18 +745,73 @@ def _attribute_extensions(
         }
         name = _text(ctx, (parts.get("name") or {}).get("valueString"), where + "(name)")
         value_ext = parts.get("value") or {}
-        value: str | Fraction | bool | None = None
+        value: AttributeValue | None = None
         if isinstance(value_ext.get("valueBoolean"), bool):
             value = value_ext["valueBoolean"]
         elif value_ext.get("valueString") is not None:
             value = _text(ctx, value_ext.get("valueString"), where + "(value)")
         elif value_ext.get("valueDecimal") is not None:
             value = _number(ctx, value_ext.get("valueDecimal"), where + "(value)")
+        elif value_ext.get("valueQuantity") is not None:
+            value = _quantity(
+                ctx, value_ext.get("valueQuantity"), where + "(value)", default_unit=None
+            )
         if name is None or value is None:
             if not ctx.problems:
                 ctx.problem(where, "an attribute extension needs a name and a value")
             continue
         attributes[name] = value
+
+
+def _labels(
+    ctx: _Ctx, res: dict[str, Any], attributes: dict[str, AttributeValue], **keys: str
+) -> None:
+    """Attributes from CodeableConcepts as text (their text, else a coding's display or code):
+    `attribute=element` (core/attributes.py)."""
+    for name, element in keys.items():
+        value = res.get(element)
+        if isinstance(value, list):
+            value = value[0] if value else None
+        if isinstance(value, dict) and "summary" in value and "coding" not in value:
+            value = value.get("summary")  # Condition.stage
+        if value is not None:
+            label = _concept_label(ctx, value, "." + element)
+            if label is not None:
+                attributes[name] = label
+
+
+def _reference_text(value: object) -> str | None:
+    """A Reference (or the first of a list) as text for people: its display, else its target."""
+    if isinstance(value, list):
+        value = value[0] if value else None
+    if not isinstance(value, dict):
+        return None
+    for key in ("display", "reference"):
+        text = value.get(key)
+        if isinstance(text, str) and text.strip():
+            return text.strip()
+    return None
+
+
+def _reasons(ctx: _Ctx, res: dict[str, Any], scope: _Scope) -> tuple[Code, ...]:
+    """Why it was given or done (`for CONCEPT`): reasonCode codings, and the codes of the
+    Conditions reasonReference (an Encounter's diagnosis too) points to in the input. A reference
+    to nothing in the input adds nothing."""
+    found: list[Code] = []
+    for index, item in enumerate(_array(ctx, res.get("reasonCode"), ".reasonCode")):
+        path = f".reasonCode[{index}]"
+        found.extend(_codes(ctx, item, path, "reasonCode", required=False) or ())
+    references = list(_array(ctx, res.get("reasonReference"), ".reasonReference"))
+    for item in _array(ctx, res.get("diagnosis"), ".diagnosis"):
+        if isinstance(item, dict):
+            references.append(item.get("condition"))
+    for ref in references:
+        target = ref.get("reference") if isinstance(ref, dict) else None
+        condition = scope.conditions.get(target) if isinstance(target, str) else None
+        if condition is not None:
+            codes = _codes(ctx, condition.get("code"), ".reasonReference", "code", required=False)
+            found.extend(codes or ())
+    return tuple(dict.fromkeys(found))
 
 
 def _read_condition(ctx: _Ctx, res: dict[str, Any], rid: str, scope: _Scope) -> list[Event]:
@@ -780,7 +838,7 @@ def _read_condition(ctx: _Ctx, res: dict[str, Any], rid: str, scope: _Scope) -> 
             end_path = ".abatementPeriod"
             span = _period(ctx, res.get("abatementPeriod"), end_path) or (None, None)
             end = span[1] or span[0]
-    attributes: dict[str, str | Fraction | bool] = {}
+    attributes: dict[str, AttributeValue] = {}
     if verification is not None:
         attributes["verification"] = verification
     if rtype == "AllergyIntolerance":
@@ -792,6 +850,8 @@ def _read_condition(ctx: _Ctx, res: dict[str, Any], rid: str, scope: _Scope) -> 
         categories = _array(ctx, res.get("category"), ".category")
         if len(categories) == 1 and isinstance(categories[0], str):
             attributes["category"] = categories[0]
+    else:
+        _labels(ctx, res, attributes, severity="severity", stage="stage", body_site="bodySite")
     _attribute_extensions(ctx, res, attributes)
     if ctx.problems or codes is None:
         return []
@@ -1043,6 +1103,8 @@ def _read_medication(ctx: _Ctx, res: dict[str, Any], rid: str, scope: _Scope) ->
         codes, name = _medication_codes(ctx, res, scope)
     dosage, dosage_path = _dosage(ctx, res, rtype)
     start, end, days, date_path = _medication_dates(ctx, res, rtype, dosage, dosage_path)
+    attributes = _medication_attributes(ctx, res, dosage)
+    reasons = _reasons(ctx, res, scope)
     dose: Quantity | None = None
     count: Fraction | None = None
     per_day: Fraction | None = None
@@ -1108,8 +1170,26 @@ def _read_medication(ctx: _Ctx, res: dict[str, Any], rid: str, scope: _Scope) ->
             daily_dose=daily,
             route=route,
             status=recorded,
+            attributes=attributes,
+            reasons=reasons,
         )
     ]
+
+
+def _medication_attributes(
+    ctx: _Ctx, res: dict[str, Any], dosage: dict[str, Any] | None
+) -> dict[str, AttributeValue]:
+    """stop_reason (statusReason), as_needed (Dosage.asNeeded[x]) and our attribute extension
+    (intent, a half-life) of an exposure (core/attributes.py)."""
+    attributes: dict[str, AttributeValue] = {}
+    _labels(ctx, res, attributes, stop_reason="statusReason")
+    if dosage is not None:
+        if isinstance(dosage.get("asNeededBoolean"), bool):
+            attributes["as_needed"] = dosage["asNeededBoolean"]
+        elif dosage.get("asNeededCodeableConcept") is not None:
+            attributes["as_needed"] = True  # as needed for a stated reason
+    _attribute_extensions(ctx, res, attributes)
+    return attributes
 
 
 # LOINC terms of a glomerular filtration rate per 1.73 m2 of body surface (property VRat/Area,
@@ -1316,6 +1396,13 @@ def _read_observation(ctx: _Ctx, res: dict[str, Any], rid: str, scope: _Scope) -
         return []
     event_id = _event_id("Observation", rid)
     time = _observation_time(res)
+    attributes: dict[str, AttributeValue] = {}
+    _labels(ctx, res, attributes, method="method", body_site="bodySite")
+    for name, element in (("specimen", "specimen"), ("performer", "performer")):
+        text = _reference_text(res.get(element))
+        if text is not None:
+            attributes[name] = text
+    _attribute_extensions(ctx, res, attributes)
     if kind == "fact":
         # A fact (criteria_lang.records.fhir_write): yes/no, text, or a pure number.
         fact_value: str | bool | Fraction | None
@@ -1366,6 +1453,7 @@ def _read_observation(ctx: _Ctx, res: dict[str, Any], rid: str, scope: _Scope) -
                 value=value,
                 reference_range=reference,
                 interpretation=interpretation,
+                attributes=attributes,
             )
         )
     for index, part_codes, part_value, part_reference, part_interpretation in parts:
@@ -1382,6 +1470,7 @@ def _read_observation(ctx: _Ctx, res: dict[str, Any], rid: str, scope: _Scope) -
                 value=part_value,
                 reference_range=part_reference,
                 interpretation=part_interpretation,
+                attributes=attributes,
             )
         )
     return events
@@ -1410,8 +1499,9 @@ def _read_procedure(ctx: _Ctx, res: dict[str, Any], rid: str, scope: _Scope) -> 
     """Procedure, and Encounter as a procedure coded `encounter-<class>` (a hospital stay)."""
     rtype = res["resourceType"]
     status = _status(ctx, rtype, res.get("status"), ".status")
-    attributes: dict[str, str | Fraction | bool] = {}
+    attributes: dict[str, AttributeValue] = {}
     start = end = None
+    reasons = _reasons(ctx, res, scope)
     if rtype == "Encounter":
         codes, cls = _encounter_codes(ctx, res)
         if cls is not None:
@@ -1420,6 +1510,7 @@ def _read_procedure(ctx: _Ctx, res: dict[str, Any], rid: str, scope: _Scope) -> 
         start, end = _period(ctx, res.get("period"), ".period") or (None, None)
     else:
         _attribute_extensions(ctx, res, attributes)
+        _labels(ctx, res, attributes, body_site="bodySite")
         codes = _codes(ctx, res.get("code"), ".code", "code")
         date_path = ".performedDateTime"
         if res.get("performedDateTime") is not None:
@@ -1449,6 +1540,7 @@ def _read_procedure(ctx: _Ctx, res: dict[str, Any], rid: str, scope: _Scope) -> 
             end=end,
             source=_event_id(rtype, rid),
             attributes=attributes,
+            reasons=reasons,
         )
     ]
 
@@ -1632,6 +1724,10 @@ class _Assembler:
                 self.summary.read[rtype] += 1
             elif rtype in _READERS:
                 pending.append((entry, res, rtype, rid))
+                if rtype == "Condition":  # a reason other resources may refer to
+                    for key in (entry.full_url, f"Condition/{rid}", f"urn:uuid:{rid}"):
+                        if key is not None:
+                            self.scope.conditions.setdefault(key, res)
             else:
                 self.skip(rtype, IGNORED)
         # Resources are read once every Patient and Medication of the scope is known, so that

@@ -42,6 +42,7 @@ from criteria_lang.records.fhir import (
 )
 from criteria_lang.records.patient_json import _dump_number
 from criteria_lang.records.timeline import (
+    AttributeValue,
     Code,
     Condition,
     Event,
@@ -215,7 +216,9 @@ def _quantity(quantity: Quantity, where: str) -> dict[str, Any]:
     return out
 
 
-def _scalar(value: str | Fraction | bool, where: str) -> dict[str, Any]:
+def _scalar(value: AttributeValue, where: str) -> dict[str, Any]:
+    if isinstance(value, Quantity):
+        return {"valueQuantity": _quantity(value, where)}
     """An attribute or fact value as value[x]."""
     if isinstance(value, bool):
         return {"valueBoolean": value}
@@ -226,9 +229,7 @@ def _scalar(value: str | Fraction | bool, where: str) -> dict[str, Any]:
     return {"valueDecimal": _number(value, where)}
 
 
-def _attributes(
-    attributes: Mapping[str, str | Fraction | bool], where: str
-) -> list[dict[str, Any]]:
+def _attributes(attributes: Mapping[str, AttributeValue], where: str) -> list[dict[str, Any]]:
     return [
         {
             "url": ATTRIBUTE_EXTENSION,
@@ -322,6 +323,8 @@ def _medication(
     if event.status is not None and (event.status != status or status == "unknown"):
         # Read back from the extension; FHIR's own `unknown` is read as no status at all.
         res["extension"] = [_status_extension(event.status, where)]
+    if event.attributes:
+        res.setdefault("extension", []).extend(_attributes(event.attributes, where))
     res["status"] = status
     res["intent"] = "order"
     res["medicationCodeableConcept"] = _concept(event.codes, where)
@@ -358,6 +361,8 @@ def _medication(
     if dose_and_rate:
         dosage["doseAndRate"] = [dose_and_rate]
     res["dosageInstruction"] = [dosage]
+    if event.reasons:
+        res["reasonCode"] = [_concept(event.reasons, where)]
     return res
 
 
@@ -432,6 +437,8 @@ def _observation(
             raise ValueError(f"{where}: FHIR has no empty strings (interpretation)")
     if event.reference_range is not None:
         res["referenceRange"] = [_reference_range(event.reference_range, where)]
+    if event.attributes:
+        res["extension"] = _attributes(event.attributes, where)
     return res
 
 
@@ -457,4 +464,6 @@ def _procedure(event: Procedure, rid: str, subject: dict[str, str], where: str) 
         res["performedDateTime"] = _date(event.start)
     else:
         res["performedPeriod"] = _period(Interval(event.start, event.end))
+    if event.reasons:
+        res["reasonCode"] = [_concept(event.reasons, where)]
     return res

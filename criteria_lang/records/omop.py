@@ -39,6 +39,7 @@ from criteria_lang.records.omop_extensions import (
 from criteria_lang.records.patient_json import Problem, RecordError
 from criteria_lang.records.timeline import (
     NUMBER_RANGE,
+    AttributeValue,
     Code,
     Condition,
     Event,
@@ -506,7 +507,7 @@ class _Reader:
         # drug_concept_id -> its drug_strength rows
         self.strengths: dict[int, list[_Strength]] = {}
         # (event table, event id) -> attributes from criteria_attribute
-        self.attributes: dict[tuple[str, int], dict[str, str | Fraction | bool]] = {}
+        self.attributes: dict[tuple[str, int], dict[str, AttributeValue]] = {}
 
     # -- bookkeeping -------------------------------------------------------------------------
 
@@ -803,9 +804,7 @@ class _Reader:
             return ()
         return self.vocabulary.codes(concept_id, source_id)
 
-    def concept_attr(
-        self, row: _Row, attributes: dict[str, str | Fraction | bool], *columns: str
-    ) -> None:
+    def concept_attr(self, row: _Row, attributes: dict[str, AttributeValue], *columns: str) -> None:
         """Concept and id columns, kept as text (`where visit_occurrence_id = "3"`)."""
         for column in columns:
             value = row.int(column)
@@ -855,7 +854,7 @@ def _condition(self: _Reader, row: _Row, person: _Person) -> Event | None:
     )
     end = row.end_date(start, "condition_end_date", "condition_end_datetime")
     codes = self.codes(row, "condition_concept_id", "condition_source_concept_id")
-    attributes: dict[str, str | Fraction | bool] = {"omop_table": "condition_occurrence"}
+    attributes: dict[str, AttributeValue] = {"omop_table": "condition_occurrence"}
     self.concept_attr(
         row,
         attributes,
@@ -905,6 +904,7 @@ def _drug_exposure(self: _Reader, row: _Row, person: _Person) -> Event | None:
         end = None  # ongoing (omop_write.py)
     route = self.vocabulary.name(route_id) if route_id else None
     dose, per_day, daily = _dose(self, row, days_supply)
+    stop_reason = row.text("stop_reason") or None
     if row.problems:
         return None
     return MedicationExposure(
@@ -915,10 +915,13 @@ def _drug_exposure(self: _Reader, row: _Row, person: _Person) -> Event | None:
         end=end,
         source=event_id,
         route=_route_text(route),
-        status=row.text("stop_reason") or None,
+        status=stop_reason,
         dose=dose,
         per_day=per_day,
         daily_dose=daily,
+        # stop_reason says whether and why the exposure ended: the status (as written back by
+        # omop_write) and the `stop_reason` attribute (core/attributes.py).
+        attributes={"stop_reason": stop_reason} if stop_reason else {},
     )
 
 
@@ -1013,7 +1016,7 @@ def _procedure_like(
         event_id, start = self.start(row, person, id_column, *start_columns)
         end = row.end_date(start, *end_columns) if end_columns else None
         codes = self.codes(row, concept_column, source_column)
-        attributes: dict[str, str | Fraction | bool] = {"omop_table": table}
+        attributes: dict[str, AttributeValue] = {"omop_table": table}
         self.concept_attr(row, attributes, *concept_columns)
         for column in number_columns:
             number = row.number(column)
@@ -1134,7 +1137,7 @@ def _value(self: _Reader, row: _Row) -> Quantity | str | bool | None:
 
 def _death(self: _Reader, row: _Row, person: _Person) -> Event | None:
     event_id, start = self.start(row, person, None, "death_date", "death_datetime")
-    attributes: dict[str, str | Fraction | bool] = {"omop_table": "death"}
+    attributes: dict[str, AttributeValue] = {"omop_table": "death"}
     self.concept_attr(row, attributes, "cause_concept_id", "death_type_concept_id")
     if row.problems or start is None:
         return None
@@ -1156,7 +1159,7 @@ def _condition_era(self: _Reader, row: _Row, person: _Person) -> Event | None:
     event_id, start = self.start(row, person, "condition_era_id", "condition_era_start_date")
     end = row.end_date(start, "condition_era_end_date")
     codes = self.codes(row, "condition_concept_id", None)
-    attributes: dict[str, str | Fraction | bool] = {"omop_table": "condition_era"}
+    attributes: dict[str, AttributeValue] = {"omop_table": "condition_era"}
     count = row.number("condition_occurrence_count")
     if count is not None:
         attributes["condition_occurrence_count"] = count

@@ -34,6 +34,7 @@ from criteria_lang.records.files import data_suffix, open_binary, read_bytes
 from criteria_lang.records.timeline import (
     CODE_SYSTEMS,
     NUMBER_RANGE,
+    AttributeValue,
     Code,
     Condition,
     Event,
@@ -226,15 +227,23 @@ def _parse_date(text: str) -> dt.date | None:
 # Reading one patient
 
 _COMMON_KEYS = frozenset({"type", "id", "code"})
-_MEASUREMENT_KEYS = _COMMON_KEYS | {"date", "value", "unit", "reference_range", "interpretation"}
+_MEASUREMENT_KEYS = _COMMON_KEYS | {
+    "date",
+    "value",
+    "unit",
+    "reference_range",
+    "interpretation",
+    "attributes",
+}
 _EVENT_KEYS: dict[str, frozenset[str]] = {
     "condition": _COMMON_KEYS | {"onset", "abatement", "status", "attributes"},
     "medication": _COMMON_KEYS
-    | {"start", "end", "ongoing", "dose", "frequency", "daily_dose", "route", "status"},
+    | {"start", "end", "ongoing", "dose", "frequency", "daily_dose", "route", "status"}
+    | {"attributes", "reason"},
     "lab": _MEASUREMENT_KEYS,
     "observation": _MEASUREMENT_KEYS,
     "score": _MEASUREMENT_KEYS,
-    "procedure": _COMMON_KEYS | {"date", "end", "attributes"},
+    "procedure": _COMMON_KEYS | {"date", "end", "attributes", "reason"},
     "fact": _COMMON_KEYS | {"date", "value"},
 }
 _EVENT_TYPES = ", ".join(_EVENT_KEYS)
@@ -473,8 +482,8 @@ class _Reader:
         self.wrong(base, key, expected, value)
         return None
 
-    def attributes(self, value: object, base: str) -> dict[str, str | Fraction | bool]:
-        out: dict[str, str | Fraction | bool] = {}
+    def attributes(self, value: object, base: str) -> dict[str, AttributeValue]:
+        out: dict[str, AttributeValue] = {}
         obj = self.as_object(value, base, "attributes", "an object of named values")
         if obj is None:
             return out
@@ -487,10 +496,27 @@ class _Reader:
                     where, f"Attribute names must be non-empty text, got {_describe(key)}."
                 )
                 continue
-            item = self.scalar(raw, where, key, "text, a number or true/false")
+            if isinstance(raw, dict):  # a quantity: {"value": 5, "unit": "d"}
+                quantity = self.amount(raw, where, str(key))
+                if quantity is not None:
+                    out[str(key)] = quantity
+                continue
+            item = self.scalar(raw, where, key, 'text, a number, true/false or {"value", "unit"}')
             if item is not None:
                 out[str(key)] = item
         return out
+
+    def optional_attributes(self, obj: dict[Any, Any], base: str) -> dict[str, AttributeValue]:
+        raw = obj.get("attributes")
+        return {} if raw is None else self.attributes(raw, base)
+
+    def reasons(self, obj: dict[Any, Any], base: str) -> tuple[Code, ...]:
+        """`"reason"`: the codes of why it was given or done, as `code` is written."""
+        raw = obj.get("reason")
+        if raw is None:
+            return ()
+        found = self.codes(raw, base, key="reason")
+        return found
 
     # -- small objects ---------------------------------------------------------------------
 
@@ -633,14 +659,14 @@ class _Reader:
 
     # -- codes -----------------------------------------------------------------------------
 
-    def codes(self, value: object, base: str) -> tuple[Code, ...]:
+    def codes(self, value: object, base: str, key: str = "code") -> tuple[Code, ...]:
         if isinstance(value, str) and value:
             return (self.concept(str(value)),)
         if isinstance(value, dict):
-            one = self.code_object(value, _at(base, "code"))
+            one = self.code_object(value, _at(base, key))
             return () if one is None else (one,)
         if isinstance(value, list | tuple) and value:
-            where = _at(base, "code")
+            where = _at(base, key)
             found: list[Code] = []
             for i, item in enumerate(value):
                 if isinstance(item, str) and item:
@@ -652,7 +678,7 @@ class _Reader:
                 else:
                     self.wrong(where, i, "a concept name or a code object", item)
             return tuple(found)
-        self.wrong(base, "code", _CODE_EXPECTED, value)
+        self.wrong(base, key, _CODE_EXPECTED, value)
         return ()
 
     def concept(self, name: str) -> Code:
@@ -835,6 +861,10 @@ class _Reader:
             daily_dose=daily,
             route=route,
             status=status,
+            attributes={}
+            if get("attributes") is None
+            else self.attributes(get("attributes"), base),
+            reasons=self.reasons(obj, base),
         )
 
     def measurement(
@@ -885,6 +915,9 @@ class _Reader:
             value=value,
             reference_range=ref,
             interpretation=raw,
+            attributes={}
+            if get("attributes") is None
+            else self.attributes(get("attributes"), base),
         )
 
     def other_value(self, raw: object, base: str, unit: str | None) -> Quantity | str | bool | None:
@@ -916,6 +949,7 @@ class _Reader:
             end=day if end is None else end,
             source=base,
             attributes={} if raw is None else self.attributes(raw, base),
+            reasons=self.reasons(obj, base),
         )
 
     def fact(
@@ -1403,8 +1437,6 @@ def _dump_event(ev: Event) -> dict[str, Any]:
             out["abatement"] = ev.end.isoformat()
         if ev.status is not None:
             out["status"] = ev.status
-        if ev.attributes:
-            out["attributes"] = {k: _dump_scalar(v, where) for k, v in ev.attributes.items()}
     elif isinstance(ev, MedicationExposure):
         out["type"] = "medication"
         out["start"] = ev.start.isoformat()
@@ -1449,8 +1481,6 @@ def _dump_event(ev: Event) -> dict[str, Any]:
         out["date"] = ev.start.isoformat()
         if ev.end != ev.start:
             out["end"] = ev.end.isoformat()
-        if ev.attributes:
-            out["attributes"] = {k: _dump_scalar(v, where) for k, v in ev.attributes.items()}
     elif isinstance(ev, Fact):
         out["type"] = "fact"
         if ev.end != ev.start:
@@ -1461,7 +1491,21 @@ def _dump_event(ev: Event) -> dict[str, Any]:
         out["value"] = _dump_scalar(ev.value, where)
     else:
         raise ValueError(f"{where}: {type(ev).__name__} has no form in the patient format")
+    if ev.attributes:
+        if isinstance(ev, Fact):
+            raise ValueError(f"{where}: a fact has no attributes in the patient format")
+        out["attributes"] = {k: _dump_attribute(v, where) for k, v in ev.attributes.items()}
+    if ev.reasons:
+        if not isinstance(ev, MedicationExposure | Procedure):
+            raise ValueError(f"{where}: only medications and procedures have a reason")
+        out["reason"] = _dump_codes(ev.reasons, where)
     return out
+
+
+def _dump_attribute(value: AttributeValue, where: str) -> Any:
+    if isinstance(value, Quantity):
+        return _dump_quantity(value, where)
+    return _dump_scalar(value, where)
 
 
 def _dump_moment(ev: Event) -> str:

@@ -69,6 +69,10 @@ class Quantity:
         return f"{format_number(self.value)} {clip(self.unit, 60)}".strip()
 
 
+# An event attribute's value: text, a number, yes/no, or a quantity (a half-life of 5 d).
+AttributeValue = str | Fraction | bool | Quantity
+
+
 @attrs.frozen
 class ReferenceRange:
     low: Quantity | None = None
@@ -102,6 +106,10 @@ class Event:
     # The time of day of `start` as the record wrote it (local, no zone), when it gave one: it
     # orders events of one day (docs/language.md, "Values and comparisons", latest/earliest).
     time: dt.time | None = None
+    # What the record says about the event beyond its fields (core/attributes.py names those a
+    # rule may ask for), and the codes of why it was given or done (`for CONCEPT`).
+    attributes: dict[str, AttributeValue] = attrs.field(factory=dict, eq=False)
+    reasons: tuple[Code, ...] = ()
 
     @property
     def display(self) -> str:
@@ -115,7 +123,6 @@ class Event:
 @attrs.frozen(kw_only=True)
 class Condition(Event):
     status: str | None = None  # e.g. active, resolved, remission (FHIR clinicalStatus)
-    attributes: dict[str, str | Fraction | bool] = attrs.field(factory=dict, eq=False)
 
 
 @attrs.frozen(kw_only=True)
@@ -156,7 +163,7 @@ class Measurement(Event):
 
 @attrs.frozen(kw_only=True)
 class Procedure(Event):
-    attributes: dict[str, str | Fraction | bool] = attrs.field(factory=dict, eq=False)
+    pass
 
 
 @attrs.frozen(kw_only=True)

@@ -402,6 +402,8 @@ class Builder:
                 fields["statuses"] = tuple(str(t) for t in qualifier.children)
             elif q in ("value_filter", "value_is"):
                 fields["value"] = self.value_filter(qualifier)
+            elif q == "reason_for":
+                fields["reasons"] = fields.get("reasons", ()) + (self.ref(qualifier.children[0]),)
             elif q == "related":
                 negated = qualifier.children[0].data == "related_no"
                 inner = self.query(qualifier.children[-1])

@@ -278,6 +278,7 @@ class Query:
     period: DurationLike | None = None  # `in any 12 months` (under `count`)
     span: Span = _span
     related: tuple[Related, ...] = ()  # `with (condition hf during it)`
+    reasons: tuple[Ref, ...] = ()  # `for conditions.prostate_cancer`
 
 
 @attrs.frozen

@@ -719,6 +719,8 @@ class Formatter:
             return self.duration_requirement(query.duration)
         if qualifier == "related":
             return self.related(query)
+        if qualifier == "reason_for":
+            return " ".join(f"for {r.dotted}" for r in query.reasons)
         if qualifier == "value_filter" and query.value is not None:
             value = query.value
             if value.op == "is":
