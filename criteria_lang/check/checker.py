@@ -26,6 +26,7 @@ from criteria_lang.core.diagnostics import (
     did_you_mean,
     has_errors,
 )
+from criteria_lang.core.kinds import CONCEPT_KIND_OF, EVENT_KIND_OF
 from criteria_lang.core.units import Unit, UnitError, get_units
 from criteria_lang.syntax import nodes as n
 from criteria_lang.syntax.build import build
@@ -34,15 +35,7 @@ from criteria_lang.syntax.parse import parse_text
 RULE_SUFFIX = ".crit"
 
 # Query keyword -> the concept kind it reads.
-QUERY_CONCEPT_KIND = {
-    "condition": "condition",
-    "medication": "drug",
-    "lab": "lab",
-    "procedure": "procedure",
-    "observation": "observation",
-    "score": "score",
-    "fact": "fact",
-}
+QUERY_CONCEPT_KIND: dict[str, str] = dict(CONCEPT_KIND_OF)
 
 
 # ---------------------------------------------------------------------- symbols
@@ -1163,15 +1156,8 @@ def grade_order(domain: ConceptSet, whole: ConceptSet) -> tuple[str, ...] | None
     return grades or None
 
 
-QUERY_KEYWORD = {
-    "condition": "condition",
-    "drug": "medication",
-    "lab": "lab",
-    "procedure": "procedure",
-    "observation": "observation",
-    "score": "score",
-    "fact": "fact",
-}
+# Concept kind -> the query keyword that reads it (`drug` -> `medication`).
+QUERY_KEYWORD: dict[str, str] = dict(EVENT_KIND_OF)
 
 
 def is_open_class(concept: ConceptSet) -> bool:

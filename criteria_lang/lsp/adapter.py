@@ -18,10 +18,10 @@ from typing import Literal
 import attrs
 
 from criteria_lang.check import checker
+from criteria_lang.core.concepts import QuantityAttr, UnitAttr
 from criteria_lang.core.derived import BUILTINS, Builtin
 from criteria_lang.core.diagnostics import NO_SPAN, Diagnostic, Span
 from criteria_lang.core.units import COMMON_UNITS, UnitError, get_units
-from criteria_lang.core.concepts import QuantityAttr, UnitAttr
 from criteria_lang.syntax import nodes as n
 from criteria_lang.tools import lint
 from criteria_lang.tools.fmt import FormatError, format_text

@@ -10,12 +10,12 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable
 from fractions import Fraction
-from typing import Literal
 
 import attrs
 
 from criteria_lang.core.codes import CODE_SYSTEMS, Code
 from criteria_lang.core.diagnostics import clip
+from criteria_lang.core.kinds import EVENT_KINDS, EventKind
 from criteria_lang.core.visits import visit_key
 
 __all__ = [
@@ -39,17 +39,6 @@ __all__ = [
     "format_number",
     "visit_key",
 ]
-
-EventKind = Literal["condition", "medication", "lab", "procedure", "observation", "score", "fact"]
-EVENT_KINDS: tuple[str, ...] = (
-    "condition",
-    "medication",
-    "lab",
-    "procedure",
-    "observation",
-    "score",
-    "fact",
-)
 
 
 @attrs.frozen

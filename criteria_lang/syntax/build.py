@@ -14,6 +14,7 @@ import lark
 from lark import Token, Tree
 
 from criteria_lang.core.diagnostics import NO_SPAN, Diagnostic, Span
+from criteria_lang.core.kinds import concept_kind, event_kind
 from criteria_lang.syntax import nodes as n
 
 TIME_UNITS: dict[str, n.TimeUnit] = {
@@ -145,9 +146,7 @@ class Builder:
     # -------------------------------------------------------------- declarations
     def concept_decl(self, tree: Tree) -> n.ConceptDecl:
         children = list(tree.children)
-        kind = self.word(children.pop(0))
-        if kind == "medication":
-            kind = "drug"
+        kind = concept_kind(self.word(children.pop(0)))
         name = self.name(children.pop(0))
         title = None
         if children and isinstance(children[0], Token) and children[0].type == "STRING":
@@ -368,9 +367,7 @@ class Builder:
     # -------------------------------------------------------------- queries
     def query(self, tree: Tree) -> n.Query:
         children = list(tree.children)
-        kind = self.word(children.pop(0))
-        if kind == "drug":
-            kind = "medication"
+        kind = event_kind(self.word(children.pop(0)))
         concept = self.ref(children.pop(0))
         window_tree = children.pop()
         fields: dict[str, Any] = {}
@@ -587,9 +584,7 @@ class Builder:
         while isinstance(c[index], Token) and c[index].type == "STRING":
             grades.append(self.string(c[index]))
             index += 1
-        query_kind = self.word(c[index])
-        if query_kind == "drug":
-            query_kind = "medication"
+        query_kind = event_kind(self.word(c[index]))
         concept = self.ref(c[index + 1])
         window = self.window(c[index + 2])
         anchor_tree = c[index + 3]

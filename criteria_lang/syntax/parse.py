@@ -17,6 +17,7 @@ import lark
 from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken
 
 from criteria_lang.core.diagnostics import Diagnostic, Span
+from criteria_lang.core.kinds import CONCEPT_KINDS
 from criteria_lang.syntax.tables import load_parser
 
 MAX_SYNTAX_ERRORS = 50
@@ -26,7 +27,7 @@ _STATEMENT_START = re.compile(
     r"^[ \t]*(?:"
     # keywords that only start statements
     r"(?:trial|import|from|define|inclusion|exclusion|outcomes)\b"
-    r"|(?:condition|drug|lab|procedure|observation|score|fact)"
+    rf"|(?:{'|'.join(CONCEPT_KINDS)})"
     r"[ \t]+\w+[ \t]*(?:\"[^\"\n]*\"[ \t]*)?="
     r"|(?!review\b)[A-Za-z_]\w*[ \t]+\"[^\"\n]*\"[ \t]*:"  # a criterion: ID "text":
     # an outcome with options: ID "text" at visits ... / at every visit / compared to DATE
