@@ -147,3 +147,47 @@ def test_omop_unit_concepts_come_from_the_table() -> None:
     known = {u.omop_concept_id: u.ucum for u in data_units.DATA_UNITS if u.omop_concept_id}
     assert omop._UNITS == known
     assert {v: k for k, v in omop_write._KNOWN_UNITS.items()} == known
+
+
+# ---------------------------------------------------------------------- normalisations
+
+
+def test_every_reader_reads_an_egfr_in_ml_per_min_per_1_73_m2() -> None:
+    """records/normalise.py: the FHIR reader relabelled such results; our JSON did not, so the
+    same result decided from FHIR and stayed unknown from our JSON."""
+    from criteria_lang import Rules
+    from criteria_lang.records.normalise import measurement_value
+    from criteria_lang.records.timeline import Code, Quantity, ReferenceRange
+
+    loinc = (Code("loinc", "33914-3"),)
+    value, ref, note = measurement_value(
+        loinc, Quantity(Fraction(45), "mL/min"), ReferenceRange(Quantity(Fraction(60), "mL/min"))
+    )
+    assert value == Quantity(Fraction(45), "mL/min/1.73m2") and note is not None
+    assert ref is not None and ref.low == Quantity(Fraction(60), "mL/min/1.73m2")
+    ucum, _, _ = measurement_value(loinc, Quantity(Fraction(45), "mL/min", ucum=True), None)
+    assert ucum == Quantity(Fraction(45), "mL/min/{1.73_m2}", ucum=True)
+    # A creatinine clearance in mL/min is left alone; so is an eGFR already per 1.73 m2.
+    clearance = (Code("loinc", "2164-2"),)
+    assert measurement_value(clearance, Quantity(Fraction(45), "mL/min"), None)[2] is None
+    per_bsa = Quantity(Fraction(45), "mL/min/1.73m2")
+    assert measurement_value(loinc, per_bsa, None) == (per_bsa, None, None)
+
+    rules = Rules.from_text(
+        'trial "T"\n  dates screening\nimport labs\ninclusion\n'
+        '  I1 "eGFR": latest lab labs.egfr within 30 days before screening >= 30 mL/min/1.73m2\n'
+    )
+    doc = {
+        "id": "p",
+        "dates": {"screening": "2024-03-01"},
+        "events": [
+            {
+                "type": "lab",
+                "code": {"system": "loinc", "code": "33914-3"},
+                "date": "2024-02-20",
+                "value": 45,
+                "unit": "mL/min",
+            }
+        ],
+    }
+    assert rules.evaluate(doc).criteria[0].truth.value == "met"

@@ -41,6 +41,7 @@ from criteria_lang.core.codes import CONCEPT_SYSTEM, FHIR_BASE, LOCAL_SYSTEM, SY
 from criteria_lang.core.dates import DAYS_PER_MONTH, DAYS_PER_UNIT
 from criteria_lang.core.units import UnitError, get_units
 from criteria_lang.records.files import data_suffix, open_binary, read_bytes
+from criteria_lang.records.normalise import measurement_value
 from criteria_lang.records.patient_json import Problem, RecordError
 from criteria_lang.records.timeline import (
     Code,
@@ -1036,32 +1037,6 @@ def _read_medication(ctx: _Ctx, res: dict[str, Any], rid: str, scope: _Scope) ->
     ]
 
 
-# LOINC terms of a glomerular filtration rate per 1.73 m2 of body surface (property VRat/Area,
-# "GFR/1.73 sq M.predicted"): the eGFR codes of stdlib/labs.crit. The unit of such a result is
-# mL/min/{1.73_m2}; a result written in plain `mL/min` under one of these codes is the same
-# normalised rate with the annotation left out (in UCUM an annotation has no meaning, so the two
-# codes even denote the same unit), not an absolute clearance: it is read as mL/min/{1.73_m2} and
-# counted in the summary's notes. Synthea writes 33914-3 in both units.
-_GFR_PER_BSA_LOINC = frozenset(
-    {"33914-3", "48642-3", "48643-1", "62238-1", "88293-6", "88294-4", "98979-8"}
-)
-_GFR_PER_BSA_UNIT = "mL/min/{1.73_m2}"
-_NOTE_GFR = "eGFR results in mL/min read as mL/min/{1.73_m2}: their LOINC code is per 1.73 m2"
-
-
-def _gfr_per_bsa(quantity: Quantity | None) -> Quantity | None:
-    """A quantity in plain mL/min as mL/min/{1.73_m2}; None when it is in any other unit."""
-    if quantity is None or quantity.unit == _GFR_PER_BSA_UNIT:
-        return None
-    units = get_units()
-    try:
-        if units.parse_ucum(quantity.unit) != units.parse_ucum("mL/min"):
-            return None
-    except UnitError:
-        return None
-    return Quantity(quantity.value, _GFR_PER_BSA_UNIT, ucum=True)
-
-
 def _observation_kind(ctx: _Ctx, res: dict[str, Any]) -> str:
     """`lab` for the laboratory category, `score` for survey (or score), `fact` for our fact
     category (CATEGORY_SYSTEM), else `observation`."""
@@ -1236,18 +1211,10 @@ def _read_observation(ctx: _Ctx, res: dict[str, Any], rid: str, scope: _Scope) -
             value=fact_value,
         )
         return [fact]
-    if isinstance(value, Quantity) and any(
-        code.system == "loinc" and code.code in _GFR_PER_BSA_LOINC for code in codes
-    ):
-        per_bsa = _gfr_per_bsa(value)
-        if per_bsa is not None:
-            value = per_bsa
-            if reference is not None:
-                reference = ReferenceRange(
-                    _gfr_per_bsa(reference.low) or reference.low,
-                    _gfr_per_bsa(reference.high) or reference.high,
-                )
-            scope.summary.notes[("Observation", _NOTE_GFR)] += 1
+    normalised, reference, note = measurement_value(codes, value, reference)
+    value = normalised  # type: ignore[assignment]
+    if note is not None:
+        scope.summary.notes[("Observation", note)] += 1
     events: list[Event] = []
     if value is not None or not parts:
         # A panel with components and no value of its own (blood pressure) gives only its

@@ -31,6 +31,7 @@ import attrs
 from criteria_lang.core.codes import SYSTEM_OF_VOCABULARY
 from criteria_lang.core.data_units import DATA_UNITS
 from criteria_lang.core.units import UnitError, get_units
+from criteria_lang.records.normalise import measurement_value
 from criteria_lang.records.omop_extensions import (
     CRITERIA_TABLES,
     PersonExtras,
@@ -999,6 +1000,11 @@ def _measurement(self: _Reader, row: _Row, person: _Person) -> Event | None:
             )
     if row.problems or start is None:
         return None
+    # The normalisations every reader applies (records/normalise.py).
+    normalised, reference, note = measurement_value(codes, value, reference)
+    value = normalised  # type: ignore[assignment]
+    if note is not None:
+        self.note("measurement", note)
     concept = self.vocabulary.concepts.get(concept_id) if concept_id is not None else None
     kind = (
         _MEASUREMENT_KINDS.get((concept.concept_class or "").casefold(), "lab")

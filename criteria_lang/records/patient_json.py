@@ -32,6 +32,7 @@ import orjson
 
 from criteria_lang.core.dates import DAYS_PER_UNIT
 from criteria_lang.records.files import data_suffix, open_binary, read_bytes
+from criteria_lang.records.normalise import measurement_value
 from criteria_lang.records.timeline import (
     CODE_SYSTEMS,
     Code,
@@ -849,6 +850,9 @@ class _Reader:
         raw = get("interpretation")
         if raw is not None and type(raw) is not str:
             raw = self.text(raw, base, "interpretation", empty_ok=True)
+        if isinstance(value, Quantity):  # the normalisations every reader applies
+            normalised, ref, _ = measurement_value(codes, value, ref)
+            value = normalised  # type: ignore[assignment]
         return Measurement(
             id=eid,
             kind=kind,
