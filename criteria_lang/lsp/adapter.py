@@ -12,7 +12,6 @@ from __future__ import annotations
 import functools
 from collections.abc import Iterator
 from fractions import Fraction
-from pathlib import Path
 from typing import Literal
 
 import attrs
@@ -260,8 +259,3 @@ def _number(value: Fraction) -> str:
     if value.denominator == 1:
         return str(value.numerator)
     return f"{float(value):g}"
-
-
-def stdlib_root() -> Path:
-    """The stdlib that ships with criteria-lang."""
-    return checker.DEFAULT_STDLIB
