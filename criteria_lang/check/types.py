@@ -85,12 +85,7 @@ def check_bool(cx: CheckContext, expr: n.Expr) -> None:
             for operand in expr.operands:
                 check_bool(cx, operand)
         case n.AtLeast():
-            for operand in expr.operands:
-                check_bool(cx, operand)
-            if expr.count > len(expr.operands):
-                cx.report(
-                    m.AT_LEAST_NEVER_MET, expr.span, count=expr.count, items=len(expr.operands)
-                )
+            check_at_least(cx, expr)
         case n.Not():
             check_bool(cx, expr.operand)
         case n.Conditional():
@@ -99,9 +94,7 @@ def check_bool(cx: CheckContext, expr: n.Expr) -> None:
         case n.Review():
             pass
         case n.Truth():
-            kind = operand_type(cx, expr.operand)
-            if kind.kind not in ("bool", "any"):
-                cx.report(m.NOT_A_CONDITION, expr.span, what=kind.describe or "this value")
+            check_truth(cx, expr)
         case n.Compare():
             left, right = operand_type(cx, expr.left), operand_type(cx, expr.right)
             check_comparable(cx, left, right, expr.left, expr.right, expr.span)
@@ -112,11 +105,28 @@ def check_bool(cx: CheckContext, expr: n.Expr) -> None:
         case n.IsValue():
             check_is_value(cx, expr)
         case n.InValues():
-            kind = operand_type(cx, expr.operand)
-            if kind.kind in ("quantity", "number", "bool"):
-                cx.report(m.IN_ON_A_NUMBER, expr.span, what=kind.describe)
+            check_in_values(cx, expr)
         case _:
             assert_never(expr)
+
+
+def check_at_least(cx: CheckContext, expr: n.AtLeast) -> None:
+    for operand in expr.operands:
+        check_bool(cx, operand)
+    if expr.count > len(expr.operands):
+        cx.report(m.AT_LEAST_NEVER_MET, expr.span, count=expr.count, items=len(expr.operands))
+
+
+def check_truth(cx: CheckContext, expr: n.Truth) -> None:
+    kind = operand_type(cx, expr.operand)
+    if kind.kind not in ("bool", "any"):
+        cx.report(m.NOT_A_CONDITION, expr.span, what=kind.describe or "this value")
+
+
+def check_in_values(cx: CheckContext, expr: n.InValues) -> None:
+    kind = operand_type(cx, expr.operand)
+    if kind.kind in ("quantity", "number", "bool"):
+        cx.report(m.IN_ON_A_NUMBER, expr.span, what=kind.describe)
 
 
 def check_is_value(cx: CheckContext, expr: n.IsValue) -> None:
