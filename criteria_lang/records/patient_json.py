@@ -36,6 +36,7 @@ from criteria_lang.records.files import data_suffix, open_binary, read_bytes
 from criteria_lang.records.timeline import (
     CODE_SYSTEMS,
     DETECTION_LIMITS,
+    NUMBER_RANGE,
     Code,
     Condition,
     DetectionLimit,
@@ -50,6 +51,7 @@ from criteria_lang.records.timeline import (
     ReferenceRange,
     ReviewAnswer,
     Visit,
+    int_in_range,
 )
 
 __all__ = [
@@ -397,6 +399,11 @@ class _Reader:
             if exact is not None:
                 return exact
             if type(value) is int:
+                if not int_in_range(value):
+                    self.problem(
+                        _at(base, key), f"Expected {NUMBER_RANGE}, got {_describe(value)}."
+                    )
+                    return None
                 exact = Fraction(value)
             elif math.isfinite(value):
                 exact = _float_fraction(value)
@@ -415,7 +422,7 @@ class _Reader:
                     self.saw_big_float = True
             return exact
         if isinstance(value, int) and not isinstance(value, bool):
-            return Fraction(int(value))
+            return self.number(int(value), base, key, what)
         if isinstance(value, float):
             return self.number(float(value), base, key, what)
         self.wrong(base, key, what, value)
@@ -1315,7 +1322,9 @@ def _read_lines_file(file: Path) -> Iterator[Patient | RecordError]:
         yield from iter_patients_from_lines(handle, str(file))
 
 
-def _read_file(file: Path) -> Iterator[Patient | RecordError]:
+def read_patient_file(file: Path) -> Iterator[Patient | RecordError]:
+    """The records of one file of our format, by its suffix (.json, or .jsonl/.ndjson, each
+    perhaps gzipped)."""
     suffix = data_suffix(file)
     if suffix in _LINE_SUFFIXES:
         yield from _read_lines_file(file)
@@ -1355,7 +1364,7 @@ def _read_path(root: Path) -> Iterator[Patient | RecordError]:
     if not exists:
         yield RecordError(str(root), (Problem("$", "No such file or directory."),))
     elif not is_dir:
-        yield from _read_file(root)
+        yield from read_patient_file(root)
     else:
         yield from _read_directory(root)
 
@@ -1378,7 +1387,7 @@ def _read_directory(root: Path) -> Iterator[Patient | RecordError]:
         if error is not None:
             yield _unreadable(str(file), error, "directory")
         else:
-            yield from _read_file(file)
+            yield from read_patient_file(file)
 
 
 # --------------------------------------------------------------------------------------------
