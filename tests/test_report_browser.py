@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import io
 import os
-import time
 from collections.abc import Iterator
 from contextlib import redirect_stderr, redirect_stdout
 from pathlib import Path
@@ -97,26 +96,38 @@ def search(driver: Any, anchor: str, text: str) -> None:
     box.send_keys(Keys.DELETE)
     if text:
         box.send_keys(text)
-    time.sleep(0.4)  # the search waits 120 ms for typing to stop
+    # The search runs 120 ms after typing stops; wait until it has (however busy the machine).
+    wait_for(
+        driver,
+        f"return document.getElementById('{anchor}').report.state.query === arguments[0]",
+        text.strip().lower(),
+    )
+
+
+def wait_for(driver: Any, script: str, *args: Any) -> None:
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    WebDriverWait(driver, 60, poll_frequency=0.05).until(lambda d: d.execute_script(script, *args))
 
 
 def choose_verdict(driver: Any, anchor: str, words: str) -> None:
     from selenium.webdriver.support.ui import Select
 
-    Select(driver.find_element("css selector", f"#{anchor} select.verdict")).select_by_visible_text(
-        words
+    select = Select(driver.find_element("css selector", f"#{anchor} select.verdict"))
+    select.select_by_visible_text(words)
+    value = select.first_selected_option.get_attribute("value")
+    wait_for(
+        driver,
+        f"return document.getElementById('{anchor}').report.state.verdict === arguments[0]",
+        value,
     )
-    time.sleep(0.1)
 
 
 def open_patient(driver: Any, anchor: str, index: int = 0) -> str:
     buttons = driver.find_elements("css selector", f"#{anchor} tbody.patients button.open")
     buttons[index].click()
     drill = f"#{anchor} .drill"
-    for _ in range(100):
-        if js(driver, f"return !document.querySelector('{drill}').hidden"):
-            break
-        time.sleep(0.05)
+    wait_for(driver, f"return !document.querySelector('{drill}').hidden")
     return str(js(driver, f"return document.querySelector('{drill}').textContent"))
 
 
@@ -180,7 +191,7 @@ def test_examples_report_in_chromium(
     assert rows_shown(driver, anchor) == sorted(shown, reverse=True)
     # "show patients" on a missing item: the undetermined patients it keeps open.
     driver.find_element("css selector", f"#{anchor} button.show-blocked").click()
-    time.sleep(0.2)
+    wait_for(driver, f"return document.getElementById('{anchor}').report.state.blocker >= 0")
     assert 1 <= len(rows_shown(driver, anchor)) <= undetermined
     assert console_errors(driver) == []
 
@@ -213,14 +224,17 @@ def test_hostile_words_and_ids_show_as_text(driver: Any, tmp_path: Path) -> None
     assert console_errors(driver) == []
 
 
-def test_outcomes_report_in_chromium(driver: Any, tmp_path: Path) -> None:
+def test_outcomes_report_in_chromium(
+    driver: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(ROOT)  # the paths the page shows, relative as a user gives them
     page = tmp_path / "outcomes.html"
     with redirect_stdout(io.StringIO()), redirect_stderr(io.StringIO()):
         code = main(
             [
                 "outcomes",
-                str(ROOT / "rules" / "nct03917797.crit"),
-                str(ROOT / "examples" / "outcomes" / "nct03917797"),
+                "rules/nct03917797.crit",
+                "examples/outcomes/nct03917797",
                 "--html",
                 str(page),
             ]
@@ -238,3 +252,5 @@ def test_outcomes_report_in_chromium(driver: Any, tmp_path: Path) -> None:
     )
     assert image is not None and image[0] > 100 and image[1] == "data:image/svg+xml;base64,"
     assert console_errors(driver) == []
+    js(driver, "document.querySelector('#trial-0 .drill').scrollIntoView()")
+    driver.save_screenshot(str(screenshot_dir(tmp_path) / "report-outcomes.png"))

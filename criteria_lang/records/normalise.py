@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+import attrs
+
 from criteria_lang.core.codes import Code
 from criteria_lang.core.units import UnitError, get_units
 from criteria_lang.records.timeline import Quantity, ReferenceRange
@@ -43,7 +45,7 @@ def gfr_per_bsa(quantity: Quantity | None) -> Quantity | None:
         return None
     if unit != plain:
         return None
-    return Quantity(quantity.value, _PER_BSA[quantity.ucum], ucum=quantity.ucum)
+    return attrs.evolve(quantity, unit=_PER_BSA[quantity.ucum])  # keeps a comparator
 
 
 def measurement_value(
