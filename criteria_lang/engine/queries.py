@@ -10,9 +10,11 @@ from fractions import Fraction
 
 import attrs
 
+from criteria_lang.core.bounds import Range, holds
 from criteria_lang.core.concepts import ConceptSet, QuantityAttr
 from criteria_lang.core.dates import OutOfCalendar, period_last_day
 from criteria_lang.core.diagnostics import clip
+from criteria_lang.core.kinds import ABSENCE_IS_EVIDENCE
 from criteria_lang.core.results import Evidence
 from criteria_lang.core.routes import route_of_text
 from criteria_lang.core.units import UnitError, get_units
@@ -34,13 +36,15 @@ from criteria_lang.engine.values import (
     MissingData,
     NoEvent,
     Outcome,
+    compare_quantity,
     compare_values,
     convert_quantity,
     decided,
     fmt_date,
     in_bounds,
     matches_word,
-    parse_titer,
+    quantity_range,
+    titer_range,
     unit_of,
 )
 from criteria_lang.engine.windows import (
@@ -59,9 +63,6 @@ from criteria_lang.records.timeline import (
     Quantity,
     format_number,
 )
-
-# Kinds whose absence inside the covered span means "did not happen" (docs: "Unknown").
-ABSENCE_IS_EVIDENCE = frozenset({"condition", "medication", "procedure"})
 
 Filter = Callable[[Context, Event], bool | str]  # kept, dropped, or undecided (why)
 DoseCheck = Callable[[Context, Event], tuple[bool | None, str]]
@@ -379,10 +380,10 @@ def value_filter(vf: p.ValueFilter, query: p.Query) -> Filter:
         if op == "is":
             return word_filter(event, raw, concept, str(target))
         if isinstance(target, p.Titer):
-            titer = parse_titer(raw) if not isinstance(raw, Quantity) else raw.value
+            titer = titer_range(raw) if not isinstance(raw, Quantity) else quantity_range(raw)
             if titer is None:
                 return f"'{clip(str(raw), 100)}' is not a titer"
-            return compare_values(titer, op, target.dilution)
+            return undecided_bound(event, holds(titer, op, Range.point(target.dilution)))
         if isinstance(target, p.Limit):
             return limit_filter(event, raw, op, target, concept, molar)
         assert isinstance(target, p.Number)
@@ -401,9 +402,16 @@ def value_filter(vf: p.ValueFilter, query: p.Query) -> Filter:
                 )
         except UnitError as error:
             return unit_problem(event, error, "the value")
-        return compare_values(value, op, target.value)
+        return undecided_bound(event, compare_quantity(raw, value, op, target.value))
 
     return check
+
+
+def undecided_bound(event: Event, verdict: bool | None) -> bool | str:
+    """A filter's verdict; a bound that cannot decide leaves the event undecided, saying so."""
+    if verdict is None:
+        return f"{describe_event(event)} is a bound that may or may not qualify"
+    return verdict
 
 
 def word_filter(event: Event, raw: object, concept: ConceptSet, word: str) -> bool | str:
@@ -434,7 +442,7 @@ def limit_filter(
         limit = convert_quantity(bound, unit_of(raw), molar)
     except UnitError as error:
         return unit_problem(event, error, "the value or its reference range")
-    return compare_values(raw.value, op, target.multiple * limit)
+    return undecided_bound(event, compare_quantity(raw, raw.value, op, target.multiple * limit))
 
 
 def dose_filter(dose: p.DoseFilter, concept: ConceptSet) -> DoseCheck:
