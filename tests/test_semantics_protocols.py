@@ -541,3 +541,15 @@ def test_half_life_from_the_record() -> None:
     assert truth(of_ip, ip, recent, defines=PROSTATE) == MET
     assert truth(of_ip, ip, med("aza", "2024-01-01", "2024-01-01"), defines=PROSTATE) == NOT_MET
     assert truth(of_ip, recent, defines=PROSTATE) == UNKNOWN  # no half-life anywhere
+
+
+def test_is_positive_on_an_existence_query_is_an_error() -> None:
+    # `lab x ... is positive` would be met by a negative result (it exists): C312, with the fix.
+    text = one_criterion('lab hiv within 1 year before screening is positive')
+    assert "C312" in codes_of(text)
+    for ok in (
+        "lab hiv value is positive within 1 year before screening",
+        "latest lab hiv within 1 year before screening is positive",
+        "lab hiv within 1 year before screening is present",
+    ):
+        assert "C312" not in codes_of(one_criterion(ok)), ok
