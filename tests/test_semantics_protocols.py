@@ -545,7 +545,7 @@ def test_half_life_from_the_record() -> None:
 
 def test_is_positive_on_an_existence_query_is_an_error() -> None:
     # `lab x ... is positive` would be met by a negative result (it exists): C312, with the fix.
-    text = one_criterion('lab hiv within 1 year before screening is positive')
+    text = one_criterion("lab hiv within 1 year before screening is positive")
     assert "C312" in codes_of(text)
     for ok in (
         "lab hiv value is positive within 1 year before screening",
@@ -553,3 +553,63 @@ def test_is_positive_on_an_existence_query_is_an_error() -> None:
         "lab hiv within 1 year before screening is present",
     ):
         assert "C312" not in codes_of(one_criterion(ok)), ok
+
+
+# --------------------------------------------------------------------------- administrations
+
+
+def weekly(mg: float) -> dict[str, Any]:
+    return {
+        "dose": {"value": mg, "unit": "mg"},
+        "frequency": {"count": 1, "period": 1, "unit": "wk"},
+    }
+
+
+def test_administrations() -> None:
+    four = "count medication ritux within 1 year before screening >= 4"
+    course = med("ritux", "2024-01-01", "2024-01-22", **weekly(700))  # days 0, 7, 14, 21
+    assert truth(four, course) == MET
+    short = med("ritux", "2024-01-01", "2024-01-21", **weekly(700))  # the 4th is on day 21
+    assert truth(four, short) == NOT_MET
+    ones = [
+        med("ritux", d, d, id=f"r{i}")
+        for i, d in enumerate(["2024-01-01", "2024-01-08", "2024-01-15", "2024-01-22"])
+    ]
+    assert truth(four, *ones) == MET
+    # No frequency and several days: at least one administration, how many is not known.
+    vague = result(four, med("ritux", "2024-01-01", "2024-01-22"))
+    assert vague.truth is Truth.UNKNOWN and "frequency is not recorded" in vague.missing[0]
+    assert truth(four.replace(">= 4", ">= 1"), med("ritux", "2024-01-01", "2024-01-22")) == MET
+    # Only the administrations inside the window count: from 2024-01-10, two are left.
+    window = "count medication ritux from 2024 to screening"
+    two = "count medication ritux within 81 days before screening = 2"  # from 2024-01-10
+    assert truth(two, course) == MET
+    daily_three = med(
+        "aza",
+        "2024-03-01",
+        "2024-03-02",
+        dose={"value": 1, "unit": "mg"},
+        frequency={"count": 3, "period": 1, "unit": "d"},
+    )
+    assert truth("count medication aza within 1 month before screening = 6", daily_three) == MET
+    del window
+
+
+def test_cumulative_dose() -> None:
+    expr = "cumulative medication ritux within 1 year before screening"
+    course = med("ritux", "2024-01-01", "2024-01-22", **weekly(700))
+    assert truth(f"{expr} = 2800 mg", course) == MET
+    pred = med("pred", "2024-03-01", "2024-03-10", **daily(10))  # 10 days x 10 mg
+    assert truth("cumulative medication pred within 1 year before screening = 100 mg", pred) == MET
+    mp = med("mp", "2024-03-01", "2024-03-10", **daily(8))  # 80 mg x 1.25 prednisone-equivalent
+    basis = "cumulative medication gc within 1 year before screening as prednisone_equivalent"
+    assert truth(f"{basis} = 200 mg", pred, mp) == MET
+    assert truth(f"{basis} > 0.2 g", pred, mp) == NOT_MET
+    per_week = med("pred", "2024-03-01", "2024-03-07", daily_dose={"value": 70, "unit": "mg/week"})
+    assert (
+        truth("cumulative medication pred within 1 year before screening = 70 mg", per_week) == MET
+    )
+    ongoing = med("pred", "2024-03-01", None, **daily(10))
+    assert truth("cumulative medication pred any time > 1 mg", ongoing) == UNKNOWN
+    assert "C302" in codes_of(one_criterion("sum medication pred within 1 year > 10 mg"))
+    assert codes_of(one_criterion("cumulative medication pred within 1 year > 10 mg")) == []

@@ -247,7 +247,18 @@ def aggregate_type(cx: CheckContext, operand: n.Aggregate) -> ValueType:
     if operand.op == "cumulative":
         if kind != "medication":
             cx.report(m.CUMULATIVE_OF_OTHER_KIND, operand.span)
-        return ValueType("quantity", concept=concept, query_kind="medication")
+        if operand.basis is not None and concept is not None:
+            if not concept.all_attribute_values(operand.basis):
+                cx.report(
+                    m.NO_DRUG_DECLARES,
+                    operand.span,
+                    name=concept.short_name,
+                    attribute=operand.basis,
+                )
+        mg = cx.units.parse("mg")
+        return ValueType("quantity", unit=mg, concept=concept, query_kind="medication")
+    if kind == "medication" and operand.op == "sum":
+        cx.report(m.SUM_OF_DOSES, operand.span)
     if kind in ("condition", "procedure") and operand.op in ("min", "max", "sum"):
         cx.report(m.NO_VALUES_TO_AGGREGATE, operand.span, op=operand.op, kind=kind)
     unit = None

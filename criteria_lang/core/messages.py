@@ -486,6 +486,11 @@ NO_REASON_RECORDED = Message(
     "`for` reads the reason a record gives, and a {kind} has none",
     "use `for` on a medication, procedure or immunization; relate other events with `with (...)`",
 )
+SUM_OF_DOSES = Message(
+    "C302",
+    "`sum medication` would add up daily doses (mg/day), not the doses given",
+    "write `cumulative medication ...` for the total dose given in the window",
+)
 WORD_ON_EXISTENCE = Message(
     "C312",
     "`{query} is {word}` asks whether such an event exists, not what its value says: a "

@@ -17,11 +17,13 @@ from criteria_lang.core.dates import completed_years
 from criteria_lang.core.derived import BUILTINS
 from criteria_lang.core.results import Evidence
 from criteria_lang.core.units import Unit, UnitError, get_units
+from criteria_lang.engine.administrations import administration_days, cumulative_dose
 from criteria_lang.engine.context import Context
-from criteria_lang.engine.doses import compute_builtin, cumulative_dose, dose_amount
+from criteria_lang.engine.doses import compute_builtin, dose_amount
 from criteria_lang.engine.evidence import describe_event, event_evidence, event_value
 from criteria_lang.engine.queries import (
     ABSENCE_IS_EVIDENCE,
+    Case,
     QueryFn,
     QueryResult,
     compile_query,
@@ -197,7 +199,12 @@ class ValueCompiler(ABC):
             return lambda ctx, result: count_value(node, result)
         if op == "cumulative":
             return lambda ctx, result: cumulative_dose(
-                ctx, list(result.matched), (result.start, result.end), node.label, query.concept
+                ctx,
+                list(result.matched),
+                (result.start, result.end),
+                node.label,
+                query.concept,
+                node.basis,
             )
         if op in ("latest", "earliest", "nearest"):
             return lambda ctx, result: one_event_value(ctx, node, result)
@@ -350,24 +357,23 @@ def truth_value(condition: ExprFn) -> ValueFn:
 def count_value(node: p.Aggregate, result: QueryResult) -> Value:
     """`count`: the matched events (the largest group, for `of the same type` / `in any`), a
     lower bound when the window is not covered or some events are undecided."""
-    label, concept = node.label, node.query.concept
-    events = list(result.matched)
+    label, concept, query = node.label, node.query.concept, node.query
+    cases, uncounted = counted_cases(query, result)
     notes: tuple[Evidence, ...] = ()
     if node.same_type or node.period is not None:
-        events, note = count_cases(events, concept, node.same_type, node.period)
+        cases, note = count_cases(cases, concept, node.same_type, node.period)
         notes = (note,)
-    evidence = tuple(event_evidence(e, label) for e in events) + notes + result.details
-    lower = not result.covered or bool(result.undecided)
+    evidence = case_evidence(cases, label) + notes + result.details
+    lower = not result.covered or bool(result.undecided) or bool(uncounted)
     # Events that could not be decided (a value that cannot be read) say why.
-    undecided = tuple(dict.fromkeys(reason for _, reason in result.undecided))
-    query = node.query
+    undecided = tuple(dict.fromkeys(reason for _, reason in result.undecided)) + uncounted
     if query.kind not in ABSENCE_IS_EVIDENCE and not result.measured:
         # Results are measured or missing: with none in the window, the count of those that
         # would qualify is not known to be 0, as `any` is unknown there (docs: "Unknown").
         lower = True
         undecided += (f"no {query.label} recorded {query.window.text}",)
     return Value(
-        Fraction(len(events)),
+        Fraction(len(cases)),
         None,
         evidence,
         undecided,
@@ -375,6 +381,40 @@ def count_value(node: p.Aggregate, result: QueryResult) -> Value:
         label=label,
         concept=concept,
     )
+
+
+def counted_cases(query: p.Query, result: QueryResult) -> tuple[list[Case], tuple[str, ...]]:
+    """What a `count` counts: events, one on its start day -- but a medication exposure counts
+    its administrations in the window (docs: "Administrations and cumulative doses"); when those
+    cannot all be known, why (the count is then a lower bound)."""
+    if query.kind != "medication":
+        return [(e, e.start) for e in result.matched], ()
+    cases: list[Case] = []
+    why: list[str] = []
+    for event in result.matched:
+        days, unknown = administration_days(event, result.start, result.end)
+        cases.extend((event, day) for day in days)
+        if unknown is not None:
+            why.append(unknown)
+    return cases, tuple(why)
+
+
+def case_evidence(cases: list[Case], label: str) -> tuple[Evidence, ...]:
+    """One line per event counted; an exposure with several administrations says how many."""
+    per_event: dict[str, list[Case]] = {}
+    for case in cases:
+        per_event.setdefault(case[0].id, []).append(case)
+    out: list[Evidence] = []
+    for group in per_event.values():
+        event = group[0][0]
+        if len(group) == 1 and group[0][1] == event.start:
+            out.append(event_evidence(event, label))
+        else:
+            days = ", ".join(fmt_date(day) for _, day in group[:8])
+            more = f" and {len(group) - 8} more" if len(group) > 8 else ""
+            detail = f"{describe_event(event)}: {len(group)} administrations ({days}{more})"
+            out.append(event_evidence(event, label, detail))
+    return tuple(out)
 
 
 def no_events(node: p.Aggregate, result: QueryResult) -> Value:

@@ -180,53 +180,6 @@ def compute_builtin(
     return Value(result, unit, tuple(evidence), label=label)
 
 
-def cumulative_dose(
-    ctx: Context,
-    events: list[Event],
-    window: tuple[dt.date | None, dt.date | None],
-    label: str,
-    concept: ConceptSet,
-) -> Value:
-    """Sum over exposures of daily dose x days inside the window (docs: "Cumulative dose")."""
-    units = ctx.units
-    total = Fraction(0)
-    evidence: list[Evidence] = []
-    target = units.parse("mg")
-    start, end = window
-    for event in events:
-        assert isinstance(event, MedicationExposure)
-        daily = event.daily_amount()
-        if daily is None:
-            return Value(None, missing=(f"{describe_event(event)}: no daily dose",), label=label)
-        first = max(event.start, start) if start else event.start
-        last_candidates = [d for d in (event.end, end) if d is not None]
-        if not last_candidates:
-            return Value(
-                None,
-                missing=(f"{describe_event(event)} has no end inside the window",),
-                label=label,
-            )
-        days = (min(last_candidates) - first).days + 1
-        if days <= 0:
-            continue
-        try:
-            unit = unit_of(daily)
-            amount_unit = unit if is_amount(daily) else units.multiply(unit, "day")
-            amount = units.convert(daily.value * days, amount_unit, target)
-        except UnitError as error:
-            reason = f"{describe_event(event)}: the dose cannot be read: {error}"
-            return Value(None, missing=(reason,), label=label)
-        total += amount
-        evidence.append(
-            event_evidence(
-                event,
-                label,
-                f"{describe_event(event)}: {days} days -> {fmt_quantity(amount, target)}",
-            )
-        )
-    return Value(total, target, tuple(evidence), label=label, concept=concept)
-
-
 def daily_doses(
     exposures: list[MedicationExposure],
 ) -> tuple[list[Fraction], list[tuple[Event, str]]]:

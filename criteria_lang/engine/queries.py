@@ -572,26 +572,30 @@ def case_type(event: Event, concept: ConceptSet) -> str:
     return leaf.short_name
 
 
+Case = tuple[Event, dt.date]  # an event (an administration of an exposure) on its day
+
+
 def count_cases(
-    events: list[Event], concept: ConceptSet, same_type: bool, period: p.Duration | None
-) -> tuple[list[Event], Evidence]:
+    cases: list[Case], concept: ConceptSet, same_type: bool, period: p.Duration | None
+) -> tuple[list[Case], Evidence]:
     """The largest set of cases of one type (with `same_type`) in one period of `period`
     (when given), and a note saying which."""
-    groups: dict[str, list[Event]] = {}
-    for event in events:
-        groups.setdefault(case_type(event, concept) if same_type else "", []).append(event)
-    best: list[Event] = []
+    groups: dict[str, list[Case]] = {}
+    for case in cases:
+        key = case_type(case[0], concept) if same_type else ""
+        groups.setdefault(key, []).append(case)
+    best: list[Case] = []
     best_type = ""
     best_last: dt.date | None = None
     for kind, group in groups.items():
-        group.sort(key=lambda e: (e.start, e.id))
+        group.sort(key=lambda c: (c[1], c[0].id))
         if period is None:
             if len(group) > len(best):
                 best, best_type = group, kind
             continue
         for i, first in enumerate(group):
-            last_day = period_end(first.start, period)
-            inside = [e for e in group[i:] if e.start <= last_day]
+            last_day = period_end(first[1], period)
+            inside = [c for c in group[i:] if c[1] <= last_day]
             if len(inside) > len(best):
                 best, best_type, best_last = inside, kind, last_day
     what = f"of type {best_type}" if same_type and best else "cases"
@@ -603,7 +607,7 @@ def count_cases(
         span = f"{format_number(period.amount)} {period.unit}"
         detail = (
             f"{len(best)} {what} in one period of {span} "
-            f"({fmt_date(best[0].start)}..{fmt_date(best_last)})"
+            f"({fmt_date(best[0][1])}..{fmt_date(best_last)})"
         )
     return best, Evidence("count", detail)
 

@@ -346,6 +346,7 @@ class Aggregate:
     nearest_to: Anchor | None = None
     same_type: bool = False
     period: Duration | None = None
+    basis: str | None = None  # `cumulative ... as BASIS`: each drug's factor first
 
 
 @attrs.frozen

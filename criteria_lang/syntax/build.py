@@ -326,6 +326,11 @@ class Builder:
         if kind == "aggregate":
             op = self.word(tree.children[0])
             return n.Aggregate(op, self.query(tree.children[1]), span=span)  # type: ignore[arg-type]
+        if kind == "cumulative":
+            basis = None
+            if len(tree.children) > 1:
+                basis = str(tree.children[1].children[0])
+            return n.Aggregate("cumulative", self.query(tree.children[0]), span=span, basis=basis)
         if kind == "exists":
             children = tree.children
             negated = closed = False

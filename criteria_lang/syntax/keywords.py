@@ -25,6 +25,7 @@ CATEGORY_OF_RULE: dict[str, Category] = {
     "kind": "kind",
     "code_system": "code_system",
     "aggregate_op": "aggregate",
+    "aggregate": "aggregate",  # `cumulative`
     "value_word": "constant",
     "boolean": "constant",
     "limit_word": "constant",

@@ -302,6 +302,7 @@ class Aggregate:
     op: AggregateOp
     query: Query
     span: Span = _span
+    basis: str | None = None  # `cumulative medication x ... as prednisone_equivalent`
 
 
 @attrs.frozen

@@ -567,7 +567,8 @@ class Formatter:
         if isinstance(operand, n.LimitLit):
             return f"{self.number(operand.multiple, operand.span.start)} x {operand.limit}"
         if isinstance(operand, n.Aggregate):
-            return f"{operand.op} {self.query(operand.query)}"
+            basis = f" as {operand.basis}" if operand.basis else ""
+            return f"{operand.op} {self.query(operand.query)}{basis}"
         if isinstance(operand, n.Exists):
             parsed = self.parsed.get(("exists", operand.span.start))
             if operand.negated:
