@@ -130,6 +130,13 @@ def condition(
     return event
 
 
+def immunization(ident: str, code: object, date: str, **extra: Any) -> dict[str, Any]:
+    """A vaccination on one day (docs/patient-format.md, "immunization")."""
+    event: dict[str, Any] = {"id": ident, "type": "immunization", "code": code, "date": date}
+    event.update(extra)
+    return event
+
+
 def result(
     kind: str, ident: str, code: object, date: str, value: object, unit: str | None = None
 ) -> dict[str, Any]:

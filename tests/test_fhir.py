@@ -27,6 +27,8 @@ from criteria_lang.records.fhir import (
 )
 from criteria_lang.records.patient_json import Problem, RecordError
 from criteria_lang.records.timeline import (
+    Allergy,
+    Immunization,
     Code,
     Condition,
     Interval,
@@ -627,7 +629,7 @@ def test_statement_administration_dispense_and_immunization() -> None:
     }
     assert event(p, "MedicationAdministration/a").route == "oral"
     shot = event(p, "Immunization/i")
-    assert isinstance(shot, MedicationExposure)
+    assert isinstance(shot, Immunization) and shot.kind == "immunization"  # its own kind now
     assert (shot.codes, shot.route) == ((Code("cvx", "140"),), "intramuscular")
 
 
@@ -694,7 +696,7 @@ def test_condition_allergy_procedure_and_encounter() -> None:
         dt.date(2019, 3, 1), dt.date(2021, 12, 31), "remission")  # fmt: skip
     assert summary.skipped[("Condition", "status refuted")] == 1
     allergic = event(p, "AllergyIntolerance/al")
-    assert isinstance(allergic, Condition) and allergic.status == "active"
+    assert isinstance(allergic, Allergy) and allergic.status == "active"  # its own kind now
     assert allergic.attributes["category"] == "food"
     assert (allergic.start, allergic.end) == (dt.date(2010, 5, 5), None)
     surgery = event(p, "Procedure/pr")

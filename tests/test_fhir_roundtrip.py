@@ -33,6 +33,8 @@ from criteria_lang.records.fhir import (
 )
 from criteria_lang.records.fhir_write import event_ids, patient_to_bundle, resource_ids
 from criteria_lang.records.timeline import (
+    Allergy,
+    Immunization,
     Condition,
     Event,
     Fact,
@@ -123,6 +125,8 @@ def assert_same_event(a: Event, b: Event, new_id: str) -> None:
         assert a.interpretation == b.interpretation
     elif isinstance(a, Procedure):
         assert isinstance(b, Procedure) and a.attributes == b.attributes
+    elif isinstance(a, Immunization | Allergy):
+        assert type(b) is type(a) and (a.status, a.attributes) == (b.status, b.attributes)
     else:
         assert isinstance(a, Fact) and isinstance(b, Fact) and a.value == b.value
 

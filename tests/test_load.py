@@ -483,7 +483,8 @@ def test_missing_required_fields() -> None:
         (
             "$.events[1].type",
             'An event needs "type" (one of condition, medication, lab, '
-            "observation, score, procedure, fact), but it is missing or null.",
+            "observation, score, procedure, fact, immunization, allergy), but it is missing or "
+            "null.",
         ),
     ]
 

@@ -613,3 +613,42 @@ def test_cumulative_dose() -> None:
     assert truth("cumulative medication pred any time > 1 mg", ongoing) == UNKNOWN
     assert "C302" in codes_of(one_criterion("sum medication pred within 1 year > 10 mg"))
     assert codes_of(one_criterion("cumulative medication pred within 1 year > 10 mg")) == []
+
+
+# --------------------------------------------------------------------------- immunizations
+
+VACCINES = (
+    'vaccine flu = cvx "140" | atc "J07BB02"\n'
+    'drug penicillin = rxnorm "7980"\n'
+    'allergy peanut = snomed "91935009"\n'
+)
+
+
+def test_immunizations_and_allergies() -> None:
+    shot = {"type": "immunization", "code": {"system": "cvx", "code": "140"}, "date": "2023-10-01"}
+    flu = "immunization flu within 12 months before screening"
+    assert truth(flu, shot, defines=VACCINES) == MET
+    # The same vaccination recorded as a medication (ATC) is a vaccination too.
+    as_drug = med({"system": "atc", "code": "J07BB02"}, "2023-10-01", "2023-10-01")  # type: ignore[arg-type]
+    assert truth(flu, as_drug, defines=VACCINES) == MET
+    assert truth(flu, defines=VACCINES) == NOT_MET  # covered: none given
+    assert truth(flu, defines=VACCINES, coverage=[]) == UNKNOWN
+    allergy = {
+        "type": "allergy",
+        "code": {"system": "rxnorm", "code": "7980"},
+        "onset": "2010-01-01",
+        "status": "active",
+        "attributes": {"criticality": "high"},
+    }
+    known = "known allergy penicillin ever before screening"
+    assert truth(known, allergy, defines=VACCINES) == MET
+    assert truth(known, defines=VACCINES, coverage=[]) == NOT_MET
+    high = 'allergy penicillin where criticality = "high" ever before screening'
+    assert truth(high, allergy, defines=VACCINES) == MET
+    # An allergy on the problem list (a condition) with the allergy's code is an allergy too.
+    nut = "allergy peanut ever before screening"
+    listed = cond({"system": "snomed", "code": "91935009"}, "2015-01-01")  # type: ignore[arg-type]
+    assert truth(nut, listed, defines=VACCINES) == MET
+    # A drug is not a vaccine: the kinds are checked.
+    assert "C205" in codes_of(one_criterion("immunization pred within 1 year"))
+    assert codes_of(one_criterion("allergy pred ever before screening")) == []

@@ -25,7 +25,7 @@ lab dsdna = loinc "32677-7" with unit = IU/mL
 lab dsdna_uln = loinc "47299-3" with unit = IU/mL, upper_limit = 30 IU/mL
 lab casts = loinc "9842-6" with unit = /HPF
 lab ana_t = loinc "5048-4" with unit = titer
-procedure renal_biopsy = local "renal_biopsy"
+procedure renal_biopsy = local "renal_biopsy" with attributes = "isn_rps_class"
 fact f1 = local "f1"
 fact f2 = local "f2"
 fact f3 = local "f3"
@@ -241,11 +241,12 @@ trial "T"
   dates screening
 import drugs
 import conditions
-drug live = drugs.live_vaccines except drugs.herpes_zoster_vaccine
+import vaccines
+vaccine live = vaccines.live_vaccines except vaccines.herpes_zoster_vaccine
 drug conventional = drugs.immunosuppressants except drugs.biologics_immune
 condition malignancy = conditions.malignant_neoplasm except conditions.basal_cell_carcinoma
 inclusion
-  I1 "vaccine": medication live within 12 weeks before screening
+  I1 "vaccine": immunization live within 12 weeks before screening
   I2 "conventional": medication conventional ever before screening
   I3 "malignancy": condition malignancy ever before screening
   I4 "bcc not excised":

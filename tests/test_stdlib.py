@@ -38,6 +38,7 @@ MODULE_NAMES = {
     "procedures",
     "scores",
     "urine",
+    "vaccines",
 }
 
 
@@ -248,8 +249,9 @@ REQUIRED = {
         upadacitinib filgotinib ruxolitinib jak_inhibitors tocilizumab anifrolumab abatacept
         biologics_immune immunosuppressants hydroxychloroquine chloroquine quinacrine antimalarials
         ace_inhibitors arbs ras_blockers immunoglobulins anticonvulsants anti_infectives
-        tb_treatment isoniazid rifampicin pyrazinamide ethambutol rifapentine live_vaccines
-        herpes_zoster_vaccine investigational_product""",
+        tb_treatment isoniazid rifampicin pyrazinamide ethambutol rifapentine
+        investigational_product""",
+    "vaccines": """live_vaccines herpes_zoster_vaccine influenza_vaccine pneumococcal_vaccine""",
     "labs": """creatinine egfr creatinine_clearance upcr urine_protein_24h
         urine_albumin_creatinine_ratio albumin ana anti_dsdna c3 c4 hemoglobin neutrophils
         lymphocytes platelets leukocytes cd4 ast alt pao2 paco2 urine_rbc_hpf urine_wbc_hpf
@@ -305,6 +307,7 @@ def test_kind_matches_module(module: str) -> None:
         "procedures": "procedure",
         "scores": "score",
         "urine": "lab",
+        "vaccines": "vaccine",
     }[module]
     assert {c.kind for c in concepts(module).values()} == {kind}
 
@@ -492,9 +495,9 @@ def test_2024_and_earlier_atc_codes_both_match() -> None:
 
 def test_live_vaccines_except_zoster() -> None:
     result = compile_text(
-        "import drugs\n"
-        'drug lv "Live vaccines but zoster" = drugs.live_vaccines'
-        " except drugs.herpes_zoster_vaccine\n",
+        "import vaccines\n"
+        'vaccine lv "Live vaccines but zoster" = vaccines.live_vaccines'
+        " except vaccines.herpes_zoster_vaccine\n",
         "<test>",
         search_path=[STDLIB],
     )
@@ -502,7 +505,7 @@ def test_live_vaccines_except_zoster() -> None:
     live = exported_concepts(result)["lv"]
     assert live.matches((Code("atc", "J07BD52"),))  # MMR
     assert not live.matches((Code("atc", "J07BK02"),))  # zoster, live
-    assert not concepts("drugs")["live_vaccines"].matches((Code("atc", "J07BK03"),))  # recombinant
+    assert not concepts("vaccines")["live_vaccines"].matches((Code("atc", "J07BK03"),))
 
 
 def test_neoplasia_exceptions_of_the_msc_sle_trial() -> None:

@@ -251,10 +251,10 @@ STDLIB_MATCHES = [
     ("conditions", "pregnancy", "snomed", "72892002"),
     ("drugs", "captopril", "rxnorm", "833036"),
     ("drugs", "carbamazepine", "rxnorm", "308971"),
-    ("drugs", "mmr_vaccines", "cvx", "03"),
-    ("drugs", "varicella_vaccine", "cvx", "21"),
-    ("drugs", "zoster_vaccine_live", "cvx", "121"),
-    ("drugs", "rotavirus_vaccine", "cvx", "119"),
+    ("vaccines", "mmr_vaccines", "cvx", "03"),
+    ("vaccines", "varicella_vaccine", "cvx", "21"),
+    ("vaccines", "zoster_vaccine_live", "cvx", "121"),
+    ("vaccines", "rotavirus_vaccine", "cvx", "119"),
     ("procedures", "hospitalization", "local", "encounter-IMP"),
     ("procedures", "chest_xray", "snomed", "399208008"),
     ("procedures", "echocardiography", "snomed", "433236007"),
@@ -263,6 +263,7 @@ STDLIB_MATCHES = [
 
 def test_stdlib_concepts_match_the_codes_synthea_uses() -> None:
     from criteria_lang.check.checker import compile_file
+    from criteria_lang.core.kinds import event_kind
 
     modules = {
         m: compile_file(ROOT / "criteria_lang" / "stdlib" / f"{m}.crit").module
@@ -278,5 +279,5 @@ def test_stdlib_concepts_match_the_codes_synthea_uses() -> None:
         event = events.get((system, code))
         assert event is not None, f"Synthea has no {system} {code}"
         concept = modules[module].exports[name].concept  # type: ignore[attr-defined]
-        kind = "medication" if concept.kind == "drug" else concept.kind
+        kind = event_kind(concept.kind)  # a vaccine's events are immunizations
         assert event.kind == kind and concept.matches(event.codes), (module, name, system, code)

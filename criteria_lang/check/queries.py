@@ -20,7 +20,7 @@ from criteria_lang.core import messages as m
 from criteria_lang.core.concepts import ConceptSet, UnitAttr, molar_mass_of
 from criteria_lang.core.dates import MAX_DURATION_DAYS, MAX_DURATION_YEARS, approximate_days
 from criteria_lang.core.diagnostics import NO_SPAN, Edit
-from criteria_lang.core.kinds import CONCEPT_KIND_OF, EVENT_KIND_OF
+from criteria_lang.core.kinds import CONCEPT_KIND_OF, CONCEPT_KINDS_READ, EVENT_KIND_OF
 from criteria_lang.core.numbers import format_number
 from criteria_lang.core.units import Unit, get_units
 from criteria_lang.syntax import nodes as n
@@ -63,7 +63,7 @@ def queried_concept(cx: CheckContext, query: n.Query) -> ConceptSet | None:
         return None
     concept = symbol.concept
     expected = QUERY_CONCEPT_KIND[query.kind]
-    if concept.kind != expected:
+    if concept.kind not in CONCEPT_KINDS_READ[query.kind]:
         cx.report(
             m.QUERY_OF_OTHER_KIND,
             query.concept.span,

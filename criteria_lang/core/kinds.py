@@ -12,8 +12,28 @@ from typing import Literal
 
 import attrs
 
-EventKind = Literal["condition", "medication", "lab", "procedure", "observation", "score", "fact"]
-ConceptKind = Literal["condition", "drug", "lab", "procedure", "observation", "score", "fact"]
+EventKind = Literal[
+    "condition",
+    "medication",
+    "lab",
+    "procedure",
+    "observation",
+    "score",
+    "fact",
+    "immunization",
+    "allergy",
+]
+ConceptKind = Literal[
+    "condition",
+    "drug",
+    "lab",
+    "procedure",
+    "observation",
+    "score",
+    "fact",
+    "vaccine",
+    "allergy",
+]
 
 
 @attrs.frozen
@@ -23,6 +43,12 @@ class Kind:
     # Inside the record's coverage, no event means it did not happen (docs: "Unknown and
     # absence"); for the others (measured or recorded by staff) no event is unknown.
     absence_is_evidence: bool
+    # Other concept kinds a query of this kind may name: an allergy is to a substance, which
+    # may be a drug or a vaccine (docs/language.md, "Immunizations and allergies").
+    also_reads: tuple[ConceptKind, ...] = ()
+    # Other event kinds a query of this kind reads: a vaccination recorded as a medication is a
+    # vaccination.
+    also_matches: tuple[EventKind, ...] = ()
 
 
 KINDS: tuple[Kind, ...] = (
@@ -33,6 +59,9 @@ KINDS: tuple[Kind, ...] = (
     Kind("observation", "observation", False),
     Kind("score", "score", False),
     Kind("fact", "fact", False),
+    Kind("immunization", "vaccine", True, also_matches=("medication",)),
+    # An allergy recorded on the problem list, as a condition, is an allergy too.
+    Kind("allergy", "allergy", True, also_reads=("drug", "vaccine"), also_matches=("condition",)),
 )
 
 EVENT_KINDS: tuple[EventKind, ...] = tuple(k.event for k in KINDS)
@@ -41,6 +70,13 @@ CONCEPT_KINDS: tuple[ConceptKind, ...] = tuple(k.concept for k in KINDS)
 CONCEPT_KIND_OF: dict[EventKind, ConceptKind] = {k.event: k.concept for k in KINDS}
 EVENT_KIND_OF: dict[ConceptKind, EventKind] = {k.concept: k.event for k in KINDS}
 ABSENCE_IS_EVIDENCE: frozenset[str] = frozenset(k.event for k in KINDS if k.absence_is_evidence)
+# Query kind -> every concept kind it may name, and every event kind it reads.
+CONCEPT_KINDS_READ: dict[EventKind, tuple[ConceptKind, ...]] = {
+    k.event: (k.concept, *k.also_reads) for k in KINDS
+}
+EVENT_KINDS_READ: dict[EventKind, tuple[EventKind, ...]] = {
+    k.event: (k.event, *k.also_matches) for k in KINDS
+}
 
 
 def event_kind(word: str) -> EventKind:

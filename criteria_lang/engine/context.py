@@ -10,6 +10,7 @@ from typing import Any, Literal, assert_never
 from criteria_lang.core.codes import Code
 from criteria_lang.core.concepts import ConceptSet
 from criteria_lang.core.derived import Input
+from criteria_lang.core.kinds import EVENT_KINDS_READ, EventKind
 from criteria_lang.core.units import UnitError, get_units
 from criteria_lang.engine.evidence import describe_event, unit_problem
 from criteria_lang.engine.values import MissingData, convert_quantity, fmt_date
@@ -151,6 +152,19 @@ class Context:
         return found.date
 
     # ------------------------------------------------------------------ events
+    def query_events(self, kind: EventKind, concept: ConceptSet) -> list[Event]:
+        """The events a query of `kind` reads: of that kind, and of the kinds it also reads (a
+        vaccination recorded as a medication; core/kinds.py), by date."""
+        kinds = EVENT_KINDS_READ.get(kind, (kind,))
+        if len(kinds) == 1:
+            return self.events(kind, concept)
+        key = ("query events", kind, concept.name)
+        found: list[Event] | None = self.memo.get(key)
+        if found is None:
+            merged = [e for k in kinds for e in self.events(k, concept)]
+            found = self.memo[key] = sorted(merged, key=lambda e: e.start)
+        return found
+
     def events(self, kind: str, concept: ConceptSet) -> list[Event]:
         """The patient's events of `kind` that match `concept`, by date (then record order)."""
         key = (kind, concept.name)

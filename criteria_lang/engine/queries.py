@@ -142,7 +142,7 @@ def events_in_window(
     into it: they go through the filters and end up undecided rather than kept ("Time")."""
     kind = query.kind
     active_only = "active" in query.statuses
-    candidates = ctx.events(kind, query.concept)
+    candidates = ctx.query_events(kind, query.concept)
     if not per_event:
         return [e for e in candidates if overlaps(e, start, end, kind, active_only)], {}
     in_window: list[Event] = []
@@ -485,7 +485,7 @@ def is_first(
     concept = query.concept
     leaf = concept.leaf_for(event.codes)
     doubt: str | None = None
-    for other in ctx.events(query.kind, concept):
+    for other in ctx.query_events(query.kind, concept):
         if other is event or other.start >= event.start or not leaf.matches(other.codes):
             continue
         earlier = True if value_check is None else value_check(ctx, other)

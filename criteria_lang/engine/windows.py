@@ -221,7 +221,7 @@ def overlaps(
     first, last = event.start, event.end
     if kind == "medication":
         pass
-    elif kind == "condition":
+    elif kind in ("condition", "allergy"):
         if last is None and not active_only:
             last = first
     elif last is None or last == first:

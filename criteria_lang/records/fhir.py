@@ -50,12 +50,14 @@ from criteria_lang.records.patient_json import Problem, RecordError
 from criteria_lang.records.timeline import (
     DETECTION_LIMITS,
     NUMBER_RANGE,
+    Allergy,
     AttributeValue,
     Code,
     Condition,
     DetectionLimit,
     Event,
     Fact,
+    Immunization,
     Interval,
     Measurement,
     MedicationExposure,
@@ -793,6 +795,23 @@ def _reasons(ctx: _Ctx, res: dict[str, Any], scope: _Scope) -> tuple[Code, ...]:
     return tuple(dict.fromkeys(found))
 
 
+def _allergy_attributes(
+    ctx: _Ctx, res: dict[str, Any], attributes: dict[str, AttributeValue]
+) -> None:
+    """type, criticality, category (when there is one) and the first reaction's severity."""
+    for key in ("type", "criticality"):
+        word = _text(ctx, res.get(key), "." + key)
+        if word is not None:
+            attributes[key] = word
+    categories = _array(ctx, res.get("category"), ".category")
+    if len(categories) == 1 and isinstance(categories[0], str):
+        attributes["category"] = categories[0]
+    reactions = _array(ctx, res.get("reaction"), ".reaction")
+    first = reactions[0] if reactions and isinstance(reactions[0], dict) else {}
+    if isinstance(first.get("severity"), str) and first["severity"]:
+        attributes["severity"] = first["severity"]
+
+
 def _read_condition(ctx: _Ctx, res: dict[str, Any], rid: str, scope: _Scope) -> list[Event]:
     """Condition and AllergyIntolerance: a condition from its onset (or recorded date) on."""
     rtype = res["resourceType"]
@@ -821,14 +840,7 @@ def _read_condition(ctx: _Ctx, res: dict[str, Any], rid: str, scope: _Scope) -> 
     if verification is not None:
         attributes["verification"] = verification
     if rtype == "AllergyIntolerance":
-        attributes["resource"] = "AllergyIntolerance"
-        for key in ("type", "criticality"):
-            word = _text(ctx, res.get(key), "." + key)
-            if word is not None:
-                attributes[key] = word
-        categories = _array(ctx, res.get("category"), ".category")
-        if len(categories) == 1 and isinstance(categories[0], str):
-            attributes["category"] = categories[0]
+        _allergy_attributes(ctx, res, attributes)
     else:
         _labels(ctx, res, attributes, severity="severity", stage="stage", body_site="bodySite")
     _attribute_extensions(ctx, res, attributes)
@@ -840,10 +852,13 @@ def _read_condition(ctx: _Ctx, res: dict[str, Any], rid: str, scope: _Scope) -> 
     _check_order(ctx, start, end, end_path)
     if ctx.problems:
         return []
+    # An AllergyIntolerance is an allergy event (docs/language.md, "Immunizations and
+    # allergies").
+    cls = Allergy if rtype == "AllergyIntolerance" else Condition
     return [
-        Condition(
+        cls(
             id=_event_id(rtype, rid),
-            kind="condition",
+            kind="allergy" if cls is Allergy else "condition",
             codes=codes,
             start=start,
             end=end,
@@ -1008,8 +1023,6 @@ _NOTE_STRENGTH_COUNT = "doses from the strength in the RxNorm name times the uni
 def _dosage(ctx: _Ctx, res: dict[str, Any], rtype: str) -> tuple[dict[str, Any] | None, str]:
     if rtype == "MedicationAdministration":
         return _obj(ctx, res.get("dosage"), ".dosage"), ".dosage"
-    if rtype == "Immunization":
-        return None, ""
     key = "dosage" if rtype == "MedicationStatement" else "dosageInstruction"
     items = _array(ctx, res.get(key), "." + key)
     path = f".{key}[0]"
@@ -1075,11 +1088,7 @@ def _read_medication(ctx: _Ctx, res: dict[str, Any], rid: str, scope: _Scope) ->
     for index, ext in _extensions(ctx, res, STATUS_EXTENSION, ""):
         recorded = _text(ctx, ext.get("valueString"), f".extension[{index}].valueString")
     daily: Quantity | None = None
-    if rtype == "Immunization":
-        codes = _codes(ctx, res.get("vaccineCode"), ".vaccineCode", "vaccineCode")
-        name = None
-    else:
-        codes, name = _medication_codes(ctx, res, scope)
+    codes, name = _medication_codes(ctx, res, scope)
     dosage, dosage_path = _dosage(ctx, res, rtype)
     start, end, days, date_path = _medication_dates(ctx, res, rtype, dosage, dosage_path)
     attributes = _medication_attributes(ctx, res, dosage)
@@ -1088,11 +1097,7 @@ def _read_medication(ctx: _Ctx, res: dict[str, Any], rid: str, scope: _Scope) ->
     count: Fraction | None = None
     per_day: Fraction | None = None
     route: str | None = None
-    if rtype == "Immunization":
-        if res.get("doseQuantity") is not None:
-            dose, count = _dose(ctx, res.get("doseQuantity"), ".doseQuantity")
-        route = _route(ctx, res.get("route"), ".route")
-    elif dosage is not None:
+    if dosage is not None:
         route = _route(ctx, dosage.get("route"), dosage_path + ".route")
         if rtype == "MedicationAdministration":
             if dosage.get("dose") is not None:
@@ -1149,6 +1154,48 @@ def _read_medication(ctx: _Ctx, res: dict[str, Any], rid: str, scope: _Scope) ->
             daily_dose=daily,
             route=route,
             status=recorded,
+            attributes=attributes,
+            reasons=reasons,
+        )
+    ]
+
+
+def _read_immunization(ctx: _Ctx, res: dict[str, Any], rid: str, scope: _Scope) -> list[Event]:
+    """An Immunization: a vaccination on one day, coded by its vaccineCode (CVX)."""
+    status = _status(ctx, "Immunization", res.get("status"), ".status")
+    codes = _codes(ctx, res.get("vaccineCode"), ".vaccineCode", "vaccineCode")
+    day = _date(ctx, res.get("occurrenceDateTime"), ".occurrenceDateTime")
+    dose = None
+    if res.get("doseQuantity") is not None:
+        dose = _dose(ctx, res.get("doseQuantity"), ".doseQuantity")[0]
+    route = _route(ctx, res.get("route"), ".route")
+    attributes: dict[str, AttributeValue] = {}
+    applied = _array(ctx, res.get("protocolApplied"), ".protocolApplied")
+    number = (
+        applied[0].get("doseNumberPositiveInt")
+        if applied and isinstance(applied[0], dict)
+        else None
+    )
+    if isinstance(number, int) and not isinstance(number, bool) and number > 0:
+        attributes["dose_number"] = Fraction(number)
+    _attribute_extensions(ctx, res, attributes)
+    reasons = _reasons(ctx, res, scope)
+    if ctx.problems or codes is None:
+        return []
+    if day is None:
+        ctx.problem(".occurrenceDateTime", "no date of the vaccination")
+        return []
+    return [
+        Immunization(
+            id=_event_id("Immunization", rid),
+            kind="immunization",
+            codes=codes,
+            start=day,
+            end=day,
+            source=_event_id("Immunization", rid),
+            dose=dose,
+            route=route,
+            status=None if status in (None, "completed") else status,
             attributes=attributes,
             reasons=reasons,
         )
@@ -1540,7 +1587,7 @@ _READERS: dict[str, _Reader] = {
     "MedicationStatement": _read_medication,
     "MedicationAdministration": _read_medication,
     "MedicationDispense": _read_medication,
-    "Immunization": _read_medication,
+    "Immunization": _read_immunization,
     "Observation": _read_observation,
     "Procedure": _read_procedure,
     "Encounter": _read_procedure,

@@ -42,11 +42,13 @@ from criteria_lang.records.fhir import (
 )
 from criteria_lang.records.patient_json import _dump_number
 from criteria_lang.records.timeline import (
+    Allergy,
     AttributeValue,
     Code,
     Condition,
     Event,
     Fact,
+    Immunization,
     Interval,
     Measurement,
     MedicationExposure,
@@ -156,6 +158,10 @@ def _full_url(patient_id: str, res: dict[str, Any]) -> str:
 
 
 def _resource_type(event: Event) -> str:
+    if isinstance(event, Immunization):
+        return "Immunization"
+    if isinstance(event, Allergy):
+        return "AllergyIntolerance"
     if isinstance(event, Condition):
         return "Condition"
     if isinstance(event, MedicationExposure):
@@ -269,6 +275,10 @@ def _patient(patient: Patient, pid: str) -> dict[str, Any]:
 def _resource(event: Event, rtype: str, rid: str, pid: str) -> dict[str, Any]:
     where = f"event {event.id!r}"
     subject = {"reference": f"Patient/{pid}"}
+    if isinstance(event, Immunization):
+        return _immunization(event, rid, pid, where)
+    if isinstance(event, Allergy):
+        return _allergy(event, rid, pid, where)
     if isinstance(event, Condition):
         return _condition(event, rid, subject, where)
     if isinstance(event, MedicationExposure):
@@ -277,6 +287,54 @@ def _resource(event: Event, rtype: str, rid: str, pid: str) -> dict[str, Any]:
         return _observation(event, rid, subject, where)
     assert isinstance(event, Procedure)
     return _procedure(event, rid, subject, where)
+
+
+ALLERGY_CLINICAL = "http://terminology.hl7.org/CodeSystem/allergyintolerance-clinical"
+_ALLERGY_STATUSES = frozenset({"active", "inactive", "resolved"})
+
+
+def _immunization(event: Immunization, rid: str, pid: str, where: str) -> dict[str, Any]:
+    """A vaccination: vaccineCode, occurrenceDateTime, doseQuantity, route (text), reasonCode;
+    attributes in our extension (dose_number too, read back from it)."""
+    res: dict[str, Any] = {"resourceType": "Immunization", "id": rid}
+    if event.attributes:
+        res["extension"] = _attributes(event.attributes, where)
+    res["status"] = "completed"
+    if event.status is not None and event.status != "completed":
+        res.setdefault("extension", []).append(_status_extension(event.status, where))
+    res["vaccineCode"] = _concept(event.codes, where)
+    res["patient"] = {"reference": f"Patient/{pid}"}
+    res["occurrenceDateTime"] = _date(event.start)
+    if event.dose is not None:
+        res["doseQuantity"] = _quantity(event.dose, where)
+    if event.route is not None:
+        if not event.route:
+            raise ValueError(f"{where}: FHIR has no empty strings (route)")
+        res["route"] = {"text": event.route}
+    if event.reasons:
+        res["reasonCode"] = [_concept(event.reasons, where)]
+    return res
+
+
+def _allergy(event: Allergy, rid: str, pid: str, where: str) -> dict[str, Any]:
+    """An allergy or intolerance: code, onsetDateTime, clinicalStatus; its attributes in our
+    extension. AllergyIntolerance has no abatement: an allergy with an end has no FHIR form."""
+    if event.end is not None:
+        raise ValueError(f"{where}: an allergy's end has no FHIR AllergyIntolerance element")
+    res: dict[str, Any] = {"resourceType": "AllergyIntolerance", "id": rid}
+    if event.attributes:
+        res["extension"] = _attributes(event.attributes, where)
+    if event.status is not None:
+        if event.status in _ALLERGY_STATUSES:
+            res["clinicalStatus"] = {"coding": [{"system": ALLERGY_CLINICAL, "code": event.status}]}
+        elif event.status:
+            res["clinicalStatus"] = {"text": event.status}
+        else:
+            raise ValueError(f"{where}: FHIR has no empty strings (status)")
+    res["code"] = _concept(event.codes, where)
+    res["patient"] = {"reference": f"Patient/{pid}"}
+    res["onsetDateTime"] = _date(event.start)
+    return res
 
 
 def _condition(event: Condition, rid: str, subject: dict[str, str], where: str) -> dict[str, Any]:

@@ -742,10 +742,10 @@ class _Reader:
             if isinstance(result, Event):
                 ident = row.int(_ID_COLUMNS[table]) if table in _ID_COLUMNS else None
                 extra = self.attributes.get((table, ident)) if ident is not None else None
-                if extra and isinstance(result, Condition | Procedure):
-                    result.attributes.update(extra)
-                elif extra and isinstance(result, Measurement):
+                if extra and isinstance(result, Measurement):
                     result = _measurement_extras(result, extra)
+                elif extra:
+                    result.attributes.update(extra)
                 if self.outside_observation == "drop" and not any(
                     span.contains(result.start) for span in person.coverage
                 ):

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING
 
 import attrs
 
-from criteria_lang.records.timeline import Quantity, ReviewAnswer, Visit
+from criteria_lang.records.timeline import AttributeValue, Quantity, ReviewAnswer, Visit
 
 if TYPE_CHECKING:
     from criteria_lang.records.omop import _Reader, _Row
@@ -72,7 +72,10 @@ def read_extension_rows(reader: _Reader) -> None:
                 row.problem(None, "needs event_table, event_id and attribute_name")
             reader.fail(row)
             continue
-        value: str | Fraction | bool | None = text if text is not None else number
+        value: AttributeValue | None = text if text is not None else number
+        unit = row.text("value_unit")
+        if number is not None and unit:  # a quantity (a half-life), its unit written as UCUM
+            value = Quantity(number, unit, ucum=True)
         if value is None and isinstance(flag, bool | int | str) and str(flag) != "":
             value = str(flag).strip().casefold() in ("true", "1", "t")
         if value is None:

@@ -42,10 +42,13 @@ from criteria_lang.core.data_units import DATA_UNITS
 from criteria_lang.core.units import UnitError, get_units
 from criteria_lang.records.omop import OPEN_END, OPERATORS
 from criteria_lang.records.timeline import (
+    Allergy,
+    AttributeValue,
     Code,
     Condition,
     Event,
     Fact,
+    Immunization,
     Measurement,
     MedicationExposure,
     Patient,
@@ -446,6 +449,34 @@ class OmopWriter:
     def write_event(
         self, event: Event, person_id: int, base: dict[str, int], rank: int
     ) -> tuple[str, int]:
+        # OMOP has no table of its own for vaccinations or allergies: a vaccination is a drug
+        # exposure of one day, an allergy a condition (the reader reads them back as such, and an
+        # `immunization` / `allergy` query reads those kinds too: core/kinds.py).
+        if isinstance(event, Immunization):
+            event = MedicationExposure(
+                id=event.id,
+                kind="medication",
+                codes=event.codes,
+                start=event.start,
+                end=event.end,
+                source=event.source,
+                attributes=event.attributes,
+                reasons=event.reasons,
+                dose=event.dose,
+                route=event.route,
+                status=event.status,
+            )
+        elif isinstance(event, Allergy):
+            event = Condition(
+                id=event.id,
+                kind="condition",
+                codes=event.codes,
+                start=event.start,
+                end=event.end,
+                source=event.source,
+                attributes=event.attributes,
+                status=event.status,
+            )
         if isinstance(event, Condition):
             table, row = self._condition(event)
         elif isinstance(event, MedicationExposure):
@@ -468,7 +499,7 @@ class OmopWriter:
             self._attribute(table, ident, name, value)
         return table, ident
 
-    def _attribute(self, table: str, ident: int, name: str, value: str | Fraction | bool) -> None:
+    def _attribute(self, table: str, ident: int, name: str, value: AttributeValue) -> None:
         row: dict[str, Any] = {
             "event_table": table,
             "event_id": ident,
@@ -477,7 +508,11 @@ class OmopWriter:
             "value_as_number": None,
             "value_as_boolean": None,
         }
-        if isinstance(value, bool):
+        if isinstance(value, Quantity):  # a quantity: its number, and its unit as UCUM
+            where = f"{table} {ident}: attribute {name!r}"
+            row["value_as_number"] = decimal(value.value, where)
+            row["value_unit"] = value.unit if value.ucum else get_units().ucum_code(value.unit)
+        elif isinstance(value, bool):
             row["value_as_boolean"] = value
         elif isinstance(value, str):
             row["value_as_string"] = value

@@ -39,12 +39,14 @@ from criteria_lang.records.timeline import (
     CODE_SYSTEMS,
     DETECTION_LIMITS,
     NUMBER_RANGE,
+    Allergy,
     AttributeValue,
     Code,
     Condition,
     DetectionLimit,
     Event,
     Fact,
+    Immunization,
     Interval,
     Measurement,
     MedicationExposure,
@@ -253,6 +255,8 @@ _EVENT_KEYS: dict[str, frozenset[str]] = {
     "score": _MEASUREMENT_KEYS,
     "procedure": _COMMON_KEYS | {"date", "end", "attributes", "reason"},
     "fact": _COMMON_KEYS | {"date", "value"},
+    "immunization": _COMMON_KEYS | {"date", "dose", "route", "status", "attributes", "reason"},
+    "allergy": _COMMON_KEYS | {"onset", "abatement", "status", "attributes"},
 }
 _EVENT_TYPES = ", ".join(_EVENT_KEYS)
 _PATIENT_KEYS = frozenset(
@@ -821,6 +825,43 @@ class _Reader:
             attributes={} if attributes is None else self.attributes(attributes, base),
         )
 
+    def immunization(
+        self, obj: dict[Any, Any], base: str, kind: str, eid: str, codes: tuple[Code, ...]
+    ) -> Event:
+        """A vaccination on one day (docs/patient-format.md, "immunization")."""
+        day = self.required_date(obj, base, "date", "An immunization")
+        raw = obj.get("dose")
+        return Immunization(
+            id=eid,
+            kind=kind,
+            codes=codes,
+            start=day,  # type: ignore[arg-type]
+            end=day,
+            source=base,
+            dose=None if raw is None else self.amount(raw, base, "dose"),
+            route=self.optional_text(obj, base, "route"),
+            status=self.optional_text(obj, base, "status"),
+            attributes=self.optional_attributes(obj, base),
+            reasons=self.reasons(obj, base),
+        )
+
+    def allergy(
+        self, obj: dict[Any, Any], base: str, kind: str, eid: str, codes: tuple[Code, ...]
+    ) -> Event:
+        """An allergy or intolerance from its onset (docs/patient-format.md, "allergy")."""
+        onset = self.required_date(obj, base, "onset", "An allergy")
+        abatement = self.end_date(obj, base, "abatement", onset, "onset")
+        return Allergy(
+            id=eid,
+            kind=kind,
+            codes=codes,
+            start=onset,  # type: ignore[arg-type]
+            end=abatement,
+            source=base,
+            status=self.optional_text(obj, base, "status"),
+            attributes=self.optional_attributes(obj, base),
+        )
+
     def medication(
         self, obj: dict[Any, Any], base: str, kind: str, eid: str, codes: tuple[Code, ...]
     ) -> Event:
@@ -1238,6 +1279,8 @@ _EVENT_READERS: dict[str, _EventReader] = {
     "score": _Reader.measurement,
     "procedure": _Reader.procedure,
     "fact": _Reader.fact,
+    "immunization": _Reader.immunization,
+    "allergy": _Reader.allergy,
 }
 
 
@@ -1517,69 +1560,10 @@ def _dump_quantity(q: Quantity, where: str) -> dict[str, Any]:
 def _dump_event(ev: Event) -> dict[str, Any]:
     where = f"event {ev.id!r}"
     out: dict[str, Any] = {"type": ev.kind, "id": ev.id, "code": _dump_codes(ev.codes, where)}
-    if isinstance(ev, Condition):
-        out["type"] = "condition"
-        out["onset"] = ev.start.isoformat()
-        if ev.end is not None:
-            out["abatement"] = ev.end.isoformat()
-        if ev.status is not None:
-            out["status"] = ev.status
-    elif isinstance(ev, MedicationExposure):
-        out["type"] = "medication"
-        out["start"] = ev.start.isoformat()
-        if ev.end is None:
-            out["ongoing"] = True
-        else:
-            out["end"] = ev.end.isoformat()
-        if ev.dose is not None:
-            out["dose"] = _dump_quantity(ev.dose, where)
-        if ev.per_day is not None:
-            # n administrations every p days, with n/p the exact fraction per day.
-            out["frequency"] = {
-                "count": ev.per_day.numerator,
-                "period": ev.per_day.denominator,
-                "unit": "d",
-            }
-        if ev.daily_dose is not None:
-            out["daily_dose"] = _dump_quantity(ev.daily_dose, where)
-        if ev.route is not None:
-            out["route"] = ev.route
-        if ev.status is not None:
-            out["status"] = ev.status
-    elif isinstance(ev, Measurement):
-        if ev.kind not in ("lab", "observation", "score"):
-            raise ValueError(f"{where}: a Measurement must be a lab, observation or score")
-        if ev.end != ev.start:
-            raise ValueError(f"{where}: a {ev.kind} result is one day; its end must be its start")
-        out["date"] = _dump_moment(ev)
-        if isinstance(ev.value, Quantity):
-            out["value"] = _dump_number(ev.value.value, where)
-            out["unit"] = ev.value.unit
-            if ev.value.comparator is not None:
-                out["comparator"] = ev.value.comparator
-            if ev.value.limit is not None:
-                out["limit"] = ev.value.limit
-        elif ev.value is not None:
-            out["value"] = ev.value
-        if ev.reference_range is not None:
-            out["reference_range"] = _dump_range(ev.reference_range, where)
-        if ev.interpretation is not None:
-            out["interpretation"] = ev.interpretation
-    elif isinstance(ev, Procedure):
-        out["type"] = "procedure"
-        if ev.end is None:
-            raise ValueError(f"{where}: a procedure needs an end date (its date if one day)")
-        out["date"] = ev.start.isoformat()
-        if ev.end != ev.start:
-            out["end"] = ev.end.isoformat()
-    elif isinstance(ev, Fact):
-        out["type"] = "fact"
-        if ev.end != ev.start:
-            raise ValueError(f"{where}: a fact is one day; its end must be its start")
-        if ev.value is None:
-            raise ValueError(f"{where}: a fact needs a value")
-        out["date"] = _dump_moment(ev)
-        out["value"] = _dump_scalar(ev.value, where)
+    for cls, dump in _DUMPERS:
+        if isinstance(ev, cls):
+            dump(ev, out, where)
+            break
     else:
         raise ValueError(f"{where}: {type(ev).__name__} has no form in the patient format")
     if ev.attributes:
@@ -1587,10 +1571,105 @@ def _dump_event(ev: Event) -> dict[str, Any]:
             raise ValueError(f"{where}: a fact has no attributes in the patient format")
         out["attributes"] = {k: _dump_attribute(v, where) for k, v in ev.attributes.items()}
     if ev.reasons:
-        if not isinstance(ev, MedicationExposure | Procedure):
-            raise ValueError(f"{where}: only medications and procedures have a reason")
+        if not isinstance(ev, MedicationExposure | Procedure | Immunization):
+            raise ValueError(f"{where}: only medications, procedures and vaccinations have reasons")
         out["reason"] = _dump_codes(ev.reasons, where)
     return out
+
+
+def _optional(out: dict[str, Any], **fields: Any) -> None:
+    """Write the fields that are not None."""
+    out.update({key: value for key, value in fields.items() if value is not None})
+
+
+def _dump_condition(ev: Any, out: dict[str, Any], where: str) -> None:
+    out["type"] = "condition"
+    out["onset"] = ev.start.isoformat()
+    _optional(out, abatement=ev.end and ev.end.isoformat(), status=ev.status)
+
+
+def _dump_medication(ev: Any, out: dict[str, Any], where: str) -> None:
+    out["type"] = "medication"
+    out["start"] = ev.start.isoformat()
+    if ev.end is None:
+        out["ongoing"] = True
+    else:
+        out["end"] = ev.end.isoformat()
+    if ev.dose is not None:
+        out["dose"] = _dump_quantity(ev.dose, where)
+    if ev.per_day is not None:
+        # n administrations every p days, with n/p the exact fraction per day.
+        out["frequency"] = {
+            "count": ev.per_day.numerator,
+            "period": ev.per_day.denominator,
+            "unit": "d",
+        }
+    if ev.daily_dose is not None:
+        out["daily_dose"] = _dump_quantity(ev.daily_dose, where)
+    _optional(out, route=ev.route, status=ev.status)
+
+
+def _dump_measurement(ev: Any, out: dict[str, Any], where: str) -> None:
+    if ev.kind not in ("lab", "observation", "score"):
+        raise ValueError(f"{where}: a Measurement must be a lab, observation or score")
+    if ev.end != ev.start:
+        raise ValueError(f"{where}: a {ev.kind} result is one day; its end must be its start")
+    out["date"] = _dump_moment(ev)
+    if isinstance(ev.value, Quantity):
+        out["value"] = _dump_number(ev.value.value, where)
+        out["unit"] = ev.value.unit
+        _optional(out, comparator=ev.value.comparator, limit=ev.value.limit)
+    elif ev.value is not None:
+        out["value"] = ev.value
+    if ev.reference_range is not None:
+        out["reference_range"] = _dump_range(ev.reference_range, where)
+    _optional(out, interpretation=ev.interpretation)
+
+
+def _dump_procedure(ev: Any, out: dict[str, Any], where: str) -> None:
+    out["type"] = "procedure"
+    if ev.end is None:
+        raise ValueError(f"{where}: a procedure needs an end date (its date if one day)")
+    out["date"] = ev.start.isoformat()
+    if ev.end != ev.start:
+        out["end"] = ev.end.isoformat()
+
+
+def _dump_immunization(ev: Any, out: dict[str, Any], where: str) -> None:
+    out["type"] = "immunization"
+    if ev.end != ev.start:
+        raise ValueError(f"{where}: a vaccination is one day; its end must be its start")
+    out["date"] = ev.start.isoformat()
+    if ev.dose is not None:
+        out["dose"] = _dump_quantity(ev.dose, where)
+    _optional(out, route=ev.route, status=ev.status)
+
+
+def _dump_allergy(ev: Any, out: dict[str, Any], where: str) -> None:
+    out["type"] = "allergy"
+    out["onset"] = ev.start.isoformat()
+    _optional(out, abatement=ev.end and ev.end.isoformat(), status=ev.status)
+
+
+def _dump_fact(ev: Any, out: dict[str, Any], where: str) -> None:
+    out["type"] = "fact"
+    if ev.end != ev.start:
+        raise ValueError(f"{where}: a fact is one day; its end must be its start")
+    if ev.value is None:
+        raise ValueError(f"{where}: a fact needs a value")
+    out["date"] = _dump_moment(ev)
+    out["value"] = _dump_scalar(ev.value, where)
+
+
+_DUMPERS: tuple[tuple[type, Callable[[Any, dict[str, Any], str], None]], ...] = (
+    (Condition, _dump_condition),
+    (MedicationExposure, _dump_medication),
+    (Measurement, _dump_measurement),
+    (Procedure, _dump_procedure),
+    (Immunization, _dump_immunization),
+    (Allergy, _dump_allergy),
+    (Fact, _dump_fact),
+)
 
 
 def _dump_attribute(value: AttributeValue, where: str) -> Any:

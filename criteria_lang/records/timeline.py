@@ -22,6 +22,8 @@ from criteria_lang.core.kinds import EVENT_KINDS, EventKind
 from criteria_lang.core.visits import visit_key
 
 __all__ = [
+    "Allergy",
+    "Immunization",
     "CODE_SYSTEMS",
     "DETECTION_LIMITS",
     "EVENT_KINDS",
@@ -173,6 +175,24 @@ class Measurement(Event):
 @attrs.frozen(kw_only=True)
 class Procedure(Event):
     pass
+
+
+@attrs.frozen(kw_only=True)
+class Immunization(Event):
+    """A vaccination on one day (FHIR Immunization): the vaccine is the event's code."""
+
+    dose: Quantity | None = None
+    route: str | None = None
+    status: str | None = None
+
+
+@attrs.frozen(kw_only=True)
+class Allergy(Event):
+    """An allergy or intolerance (FHIR AllergyIntolerance) from its onset: its codes are the
+    substance's (or the allergy's); `status` is the clinical status (active, inactive,
+    resolved); type, category, criticality, verification are attributes."""
+
+    status: str | None = None
 
 
 @attrs.frozen(kw_only=True)

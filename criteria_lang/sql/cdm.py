@@ -264,6 +264,7 @@ CDM_TABLES: dict[str, dict[str, str]] = {
         "value_as_string": "VARCHAR",
         "value_as_number": NUMBER,
         "value_as_boolean": "BOOLEAN",
+        "value_unit": _v(50),
     },
 }
 

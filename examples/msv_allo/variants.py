@@ -8,7 +8,17 @@ screening tests negative, and the investigator's answers to the review questions
 and consent on 1 March 2024, randomization on 29 March 2024.
 """
 
-from generate import Variant, add, answer, chain, drop, set_fields, set_patient
+from generate import (
+    Variant,
+    add,
+    answer,
+    chain,
+    coded,
+    drop,
+    immunization,
+    set_fields,
+    set_patient,
+)
 from generate import medication as course
 
 SELECTION, RANDOMIZATION = "2024-03-01", "2024-03-29"
@@ -111,8 +121,8 @@ BASE = {
         fact("consent_signed", True),
         fact("childbearing_potential", True),
         fact("effective_contraception", True),
-        fact("vaccinated_pneumococcus", True, "2022-10-03"),
-        fact("vaccinated_influenza", True, "2023-10-16"),
+        immunization("pneumococcus", coded("cvx", "33"), "2022-10-03"),
+        immunization("influenza", coded("cvx", "140"), "2023-10-16"),
         fact("pregnant", False),
         fact("breastfeeding", False),
     ],
@@ -263,25 +273,35 @@ VARIANTS = [
     ),
     Variant(
         "not-vaccinated-pneumococcus",
-        "Recorded as not vaccinated against pneumococcus.",
+        "No pneumococcal vaccination on record, and recorded by the site as not vaccinated.",
         "ineligible",
         ("I7",),
-        set_fields("fact-vaccinated_pneumococcus", value=False),
+        chain(drop("pneumococcus"), add(fact("vaccinated_pneumococcus", False))),
     ),
     Variant(
         "not-vaccinated-influenza",
-        "Recorded at the selection visit as not vaccinated against influenza in this campaign.",
+        "Recorded at the selection visit as not vaccinated against influenza in this campaign, "
+        "and no influenza vaccination on record.",
         "ineligible",
         ("I7",),
-        set_fields("fact-vaccinated_influenza", value=False, date=SELECTION),
+        chain(drop("influenza"), add(fact("vaccinated_influenza", False))),
     ),
     Variant(
         "influenza-vaccine-last-season",
         "The only influenza vaccination on record is of 17 October 2022, more than 12 months before "
-        "the selection visit: whether she was vaccinated in the last campaign is not recorded.",
+        "the selection visit, and the site recorded nothing for this campaign: whether she was "
+        "vaccinated elsewhere is not recorded.",
         "undetermined",
         ("I7",),
-        set_fields("fact-vaccinated_influenza", date="2022-10-17"),
+        set_fields("influenza", date="2022-10-17"),
+    ),
+    Variant(
+        "influenza-vaccine-recorded-by-the-site",
+        "No influenza vaccination record, but the site recorded at selection that she was "
+        "vaccinated in this campaign (a pharmacy's vaccination).",
+        "eligible",
+        (),
+        chain(drop("influenza"), add(fact("vaccinated_influenza", True))),
     ),
     # ------------------------------------------------------------------ A: previous treatments
     Variant(
@@ -421,6 +441,30 @@ VARIANTS = [
         "undetermined",
         ("E7",),
         add(course("other-ip", "investigational_product", "2023-08-01", "2023-11-01")),
+    ),
+    Variant(
+        "investigational-product-half-life-30-days",
+        "Another trial's investigational product taken until 1 November 2023, 4 months before, "
+        "whose record gives a half-life of 30 days: 5 half-lives (150 days) reach back to 3 "
+        "October 2023, so it was taken within them.",
+        "ineligible",
+        ("E7",),
+        add(
+            course("other-ip", "investigational_product", "2023-08-01", "2023-11-01")
+            | {"attributes": {"half_life": {"value": 30, "unit": "d"}}}
+        ),
+    ),
+    Variant(
+        "investigational-product-half-life-2-days",
+        "Another trial's investigational product taken until 1 November 2023, 4 months before, "
+        "whose record gives a half-life of 2 days: neither 3 months nor 5 half-lives (10 days) "
+        "reach it.",
+        "eligible",
+        (),
+        add(
+            course("other-ip", "investigational_product", "2023-08-01", "2023-11-01")
+            | {"attributes": {"half_life": {"value": 2, "unit": "d"}}}
+        ),
     ),
     # ------------------------------------------------------------------ B: medical problems
     Variant(

@@ -6,7 +6,7 @@ February 2024, HBV DNA above 2,000 IU/mL three times in the 12 months (8,500, 12
 ALT 110 U/L against an upper limit of 40 (2.75 x ULN), a liver biopsy in November 2023. Blood
 counts, creatinine, HIV and HCV tests, alcohol intake (5 g a day) and Child-Pugh score (5) are
 normal; he agrees to contraception and has signed the consent. The investigator confirmed the
-biopsy (I5) and that he has no allergy to the study drugs (E15).
+biopsy (I5); no allergy is on record.
 """
 
 from generate import (
@@ -77,7 +77,6 @@ BASE = {
     ],
     "reviews": {
         "I5": {"answer": "met", "by": "site investigator", "note": "METAVIR A2 F2"},
-        "E15": {"answer": "not_met", "by": "site investigator"},
     },
 }
 
@@ -325,9 +324,25 @@ VARIANTS = [
     ),
     Variant(
         "reviews-pending",
-        "No one has confirmed the biopsy reading (I5) or asked about allergies (E15) yet.",
+        "No one has confirmed the biopsy reading (I5) yet.",
         "undetermined",
-        ("I5", "E15"),
-        chain(answer("I5", None), answer("E15", None)),
+        ("I5",),
+        answer("I5", None),
+    ),
+    Variant(
+        "entecavir-allergy",
+        "An allergy to entecavir on record since 2021 (an AllergyIntolerance, recorded by name).",
+        "ineligible",
+        ("E15",),
+        add(
+            {
+                "id": "allergy-entecavir",
+                "type": "allergy",
+                "code": "entecavir",
+                "onset": "2021-04-01",
+                "status": "active",
+                "attributes": {"type": "allergy", "criticality": "high"},
+            }
+        ),
     ),
 ]

@@ -8,7 +8,7 @@ mofetil 1 g twice a day since October 2023. Randomization is on 15 March 2024. T
 answered the review questions (I7: will comply; E3: no severe uncontrolled disease).
 """
 
-from generate import Variant, add, answer, chain, drop, set_fields, set_patient
+from generate import Variant, add, answer, chain, coded, drop, immunization, set_fields, set_patient
 from generate import medication as med
 
 CONSENT, SCREENING, RANDOMIZATION = "2024-02-26", "2024-03-01", "2024-03-15"
@@ -427,6 +427,14 @@ VARIANTS = [
         "ineligible",
         ("E6",),
         add(med("mmr", atc("J07BD52"), "2024-01-20", "2024-01-20")),
+    ),
+    Variant(
+        "mmr-immunization",
+        "A measles-mumps-rubella vaccination recorded as an immunization (CVX 03, as FHIR "
+        "Immunization records carry it) on 20 January 2024, within 12 weeks before randomization.",
+        "ineligible",
+        ("E6",),
+        add(immunization("mmr", coded("cvx", "03"), "2024-01-20")),
     ),
     Variant(
         "zoster-live-vaccine",
