@@ -33,6 +33,7 @@ from criteria_lang.cli.files import (
 if TYPE_CHECKING:
     from criteria_lang.api import Rules
     from criteria_lang.batch.screen import ReadRecord
+    from criteria_lang.engine.evaluate import AbsencePolicy
     from criteria_lang.records.fhir import ReadSummary
     from criteria_lang.records.patient_json import RecordError
     from criteria_lang.records.timeline import Patient
@@ -57,11 +58,24 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"criteria {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
 
+    def stdlib_option(p: argparse.ArgumentParser) -> None:
+        p.add_argument(
+            "--stdlib",
+            action="append",
+            type=Path,
+            default=[],
+            metavar="DIR",
+            help="a folder of modules for `import`, searched after the rule file's own stdlib/ "
+            "and before the shipped one (repeatable)",
+        )
+
     check = sub.add_parser("check", help="compile rule files and report diagnostics")
     check.add_argument("paths", nargs="+", type=Path, help="rule files or folders of them")
     check.add_argument("--format", choices=["text", "json"], default="text")
+    stdlib_option(check)
 
     def data_options(p: argparse.ArgumentParser) -> None:
+        stdlib_option(p)
         p.add_argument(
             "--date",
             action="append",
@@ -231,7 +245,7 @@ def cmd_check(args: argparse.Namespace) -> int:
         print("no rule files (*.crit) found", file=sys.stderr)
         return EXIT_USAGE
     for path in files:
-        program = compile_file(path)
+        program = compile_file(path, search_path=tuple(args.stdlib))
         own = list(program.diagnostics)
         errors += sum(1 for d in own if d.severity == "error")
         if args.format == "json":
@@ -263,25 +277,11 @@ def cmd_check(args: argparse.Namespace) -> int:
 
 
 def looks_like_fhir(path: Path) -> bool:
-    """FHIR when a JSON/NDJSON file, compressed or not (the first found in a folder), has a
+    """FHIR when a JSON/NDJSON file (compressed or not; any one of a folder's) has a
     `resourceType`."""
-    from criteria_lang.records.files import data_suffix, open_binary
+    from criteria_lang.records.detect import any_fhir
 
-    candidates = (
-        [path]
-        if path.is_file()
-        else sorted(p for p in path.rglob("*") if data_suffix(p) in (".json", ".ndjson", ".jsonl"))[
-            :1
-        ]
-    )
-    for candidate in candidates:
-        try:
-            with open_binary(candidate) as handle:
-                head = handle.read(4096)
-        except OSError:
-            return False
-        return b'"resourceType"' in head
-    return False
+    return any_fhir(path)
 
 
 def is_fhir_input(path: Path, input_format: str) -> bool:
@@ -304,10 +304,16 @@ def read_records(
     if str(path) == "-":
         yield from iter_patients_from_lines(sys.stdin.buffer, "<stdin>")
         return
-    if is_fhir_input(path, input_format):
+    if input_format == "fhir":
         from criteria_lang.records.fhir import read_fhir
 
         yield from read_fhir(path, dates=dates, summary=summary)
+        return
+    if input_format == "auto":
+        # Each file is read in the format its content calls for (a folder may hold both).
+        from criteria_lang.records.detect import read_any
+
+        yield from read_any(path, dates, summary)
         return
     yield from read_patients(path)
 
@@ -367,12 +373,15 @@ def fhir_report(summary: ReadSummary, all_problems: bool) -> str:
     return text
 
 
-def load_rules(path: Path, closed_world: bool, err: IO[str]) -> Rules | None:
+def load_rules(
+    path: Path, closed_world: bool, err: IO[str], stdlib: Sequence[Path] = ()
+) -> Rules | None:
     from criteria_lang.api import Rules
     from criteria_lang.core.diagnostics import CompileError
 
     try:
-        return Rules.from_file(path, policy="closed-world" if closed_world else "coverage")
+        policy: AbsencePolicy = "closed-world" if closed_world else "coverage"
+        return Rules.from_file(path, policy=policy, search_path=stdlib)
     except CompileError as error:
         print(str(error), file=err)
         print(f"{path}: has errors; run `criteria check {path}`", file=err)
@@ -389,7 +398,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
     from criteria_lang.report import tables as report
 
     require_paths([args.rules, args.patient])
-    rules = load_rules(args.rules, args.closed_world, sys.stderr)
+    rules = load_rules(args.rules, args.closed_world, sys.stderr, args.stdlib)
     if rules is None:
         return EXIT_FINDINGS
     dates = dict(args.date)
@@ -477,7 +486,7 @@ def cmd_screen(args: argparse.Namespace) -> int:
             handle, args.format, terminal=terminal, whole_table=args.table
         )
         for rule_file, input_path in pairs:
-            rules = load_rules(rule_file, args.closed_world, sys.stderr)
+            rules = load_rules(rule_file, args.closed_world, sys.stderr, args.stdlib)
             if rules is None:
                 status = EXIT_FINDINGS
                 continue
@@ -488,7 +497,8 @@ def cmd_screen(args: argparse.Namespace) -> int:
             summary = cli_screening.screen_one(
                 rules,
                 input_path,
-                fhir=fhir,
+                # auto: each file of a folder in the format its content calls for
+                fhir=None if args.input_format == "auto" else fhir,
                 dates=dates,
                 needed=tuple(check.needed),
                 jobs=args.jobs,
@@ -523,7 +533,7 @@ def cmd_outcomes(args: argparse.Namespace) -> int:
     require_paths([args.rules, args.input])
     if args.output:
         check_output(args.output, args.rules, [args.input])
-    rules = load_rules(args.rules, args.closed_world, sys.stderr)
+    rules = load_rules(args.rules, args.closed_world, sys.stderr, args.stdlib)
     if rules is None:
         return EXIT_FINDINGS
     if not rules.program.outcomes:

@@ -124,7 +124,7 @@ def screen_one(
     rules: Rules,
     input_path: Path,
     *,
-    fhir: bool,
+    fhir: bool | None,
     dates: Mapping[str, dt.date],
     needed: Sequence[str],
     jobs: int | None,
