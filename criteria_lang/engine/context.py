@@ -126,9 +126,13 @@ class Context:
         table = self.by_concept.get(kind)
         if table is None:
             table = {}
-            names = index.names
+            known = index.memo_for(kind)  # inlined `index.names`: this runs once an event
             for event in self.by_kind.get(kind, ()):
-                for hit in names(kind, event.codes):
+                codes = event.codes
+                key = id(codes[0]) if len(codes) == 1 else tuple(map(id, codes))
+                entry = known.get(key)
+                hits = entry[1] if entry is not None else index.names(kind, codes)
+                for hit in hits:
                     events = table.get(hit)
                     if events is None:
                         table[hit] = [event]

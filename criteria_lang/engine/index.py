@@ -23,6 +23,7 @@ Matcher = Callable[[tuple[Code, ...]], bool]
 
 
 def codes_key(codes: tuple[Code, ...]) -> object:
+    """The identities of the codes (an event without codes: the empty tuple)."""
     if len(codes) == 1:
         return id(codes[0])
     return tuple(map(id, codes))
@@ -47,12 +48,17 @@ class ConceptIndex:
         self.matchers.setdefault(kind, {})[name] = matches
         self.memo.pop(kind, None)
 
-    def names(self, kind: str, codes: tuple[Code, ...]) -> tuple[str, ...]:
-        """The names of the matchers of `kind` that `codes` match."""
+    def memo_for(self, kind: str) -> dict[object, tuple[tuple[Code, ...], tuple[str, ...]]]:
+        """What is remembered for `kind`: codes key -> (the codes, the names they match)."""
         memo = self.memo.get(kind)
         if memo is None:
             memo = self.memo[kind] = {}
-        key = codes_key(codes) if codes else ()
+        return memo
+
+    def names(self, kind: str, codes: tuple[Code, ...]) -> tuple[str, ...]:
+        """The names of the matchers of `kind` that `codes` match."""
+        memo = self.memo_for(kind)
+        key = codes_key(codes)
         known = memo.get(key)
         if known is not None:
             return known[1]

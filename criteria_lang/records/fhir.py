@@ -1425,6 +1425,9 @@ class _Entry:
     full_url: str | None = None
     # What was expected instead, when this is not an entry (or not a resource) at all.
     bad: str | None = None
+    # Its place among all the entries of its scope, when they are not read in one run
+    # (records/ndjson_export.py reads a large export bucket by bucket); else its place in the run.
+    index: int | None = None
 
 
 @attrs.define
@@ -1437,6 +1440,7 @@ class _PatientBuild:
     error: RecordError | None = None
     # The spans the record declares it covers (COVERAGE_EXTENSION); None: computed from events.
     coverage: tuple[Interval, ...] | None = None
+    order: int = 0  # the place of its Patient entry in the scope (see _Entry.index)
 
 
 def _our_id(res: dict[str, Any]) -> str | None:
@@ -1520,8 +1524,15 @@ class _Assembler:
         self.summary.problems.extend(ResourceProblem(source, p, patient) for p in problems)
 
     def run(self, entries: Iterable[_Entry]) -> Iterator[Patient | RecordError]:
+        for _, record in self.run_ordered(entries):
+            yield record
+
+    def run_ordered(self, entries: Iterable[_Entry]) -> Iterator[tuple[int, Patient | RecordError]]:
+        """Each patient with the place of its Patient entry (`_Entry.index`, else its place in
+        `entries`), in that order."""
         pending: list[tuple[_Entry, dict[str, Any], str, str]] = []
-        for index, entry in enumerate(entries):
+        for place, entry in enumerate(entries):
+            index = entry.index if entry.index is not None else place
             res = entry.resource
             if entry.bad is not None or (res is not None and not isinstance(res, dict)):
                 expected = entry.bad or "a FHIR resource (a JSON object)"
@@ -1549,7 +1560,7 @@ class _Assembler:
             if entry.full_url is not None:
                 self.scope.types_by_url[entry.full_url] = rtype
             if rtype == "Patient":
-                self.add_patient(res, entry, rid)
+                self.add_patient(res, entry, rid).order = index
             elif rtype == "Medication":
                 # Read through the references to it; counted as read whether used or not.
                 for key in (entry.full_url, f"Medication/{rid}", f"urn:uuid:{rid}"):
@@ -1567,12 +1578,12 @@ class _Assembler:
         for build in self.patients:
             if build.error is not None:
                 self.summary.record_errors += 1
-                yield build.error
+                yield build.order, build.error
             else:
                 self.summary.patients += 1
-                yield _finish(build, self.dates)
+                yield build.order, _finish(build, self.dates)
 
-    def add_patient(self, res: dict[str, Any], entry: _Entry, rid: str) -> None:
+    def add_patient(self, res: dict[str, Any], entry: _Entry, rid: str) -> _PatientBuild:
         build = _read_patient(res, entry, rid)
         build.id = _our_id(res) or build.id
         if build.error is not None:
@@ -1583,6 +1594,7 @@ class _Assembler:
         for key in (entry.full_url, f"Patient/{rid}", f"urn:uuid:{rid}"):
             if key is not None:
                 self.by_key.setdefault(key, build)
+        return build
 
     def owner(self, ctx: _Ctx, res: dict[str, Any], rtype: str) -> _PatientBuild | None:
         """The patient a resource is about; None with a problem, or _Skip, when there is none."""
@@ -1774,37 +1786,70 @@ def _ndjson_entries(
             try:
                 for line in handle:
                     lineno += 1
-                    text = line.strip()
-                    if lineno == 1:
-                        text = text.removeprefix(b"\xef\xbb\xbf")
-                    if not text:
-                        continue
-                    where = f"{file}:{lineno}"
-                    doc, bad = _parse_json(text)
-                    if bad is None and not _is_resource(doc):
-                        bad = Problem(
-                            "$",
-                            "expected a FHIR resource (a JSON object with a resourceType), got "
-                            + _describe(doc),
-                        )
-                    meant = _meant_type(file, text) if bad is not None else ""
-                    if meant == "Patient":
-                        # A patient whose line is broken is a patient that cannot be read: an
-                        # error row, not a line counted away.
-                        assert bad is not None
-                        summary.skipped[("Patient", NOT_READABLE)] += 1
-                        problem = Problem("$", f"a Patient that cannot be read: {bad.message}")
-                        failed.append(_file_error(summary, where, problem))
-                    elif bad is not None and doc is None:
-                        summary.problems.append(ResourceProblem(where, bad))
-                        summary.skipped[(meant, NOT_READABLE)] += 1
-                    elif bad is not None:
-                        yield _Entry(doc, where, "$", bad="a FHIR resource (a JSON object)")
-                    else:
-                        yield _Entry(doc, where, "$")
+                    entry = ndjson_line(file, lineno, line, summary, failed)
+                    if entry is not None:
+                        yield entry
             except OSError as error:
                 problem = Problem("$", f"reading stopped at line {lineno + 1}: {error}")
                 failed.append(_file_error(summary, str(file), problem))
+
+
+def ndjson_line(
+    file: Path, lineno: int, line: bytes, summary: ReadSummary, failed: list[RecordError]
+) -> _Entry | None:
+    """One line of an NDJSON file: its entry, or None when it is blank or is no resource at all
+    (then counted and reported, or, when it was meant to be a Patient, an error in `failed`)."""
+    text = line.strip()
+    if lineno == 1:
+        text = text.removeprefix(b"\xef\xbb\xbf")
+    if not text:
+        return None
+    where = f"{file}:{lineno}"
+    doc, bad = _parse_json(text)
+    if bad is None and not _is_resource(doc):
+        bad = Problem(
+            "$",
+            "expected a FHIR resource (a JSON object with a resourceType), got " + _describe(doc),
+        )
+    meant = _meant_type(file, text) if bad is not None else ""
+    if meant == "Patient":
+        # A patient whose line is broken is a patient that cannot be read: an error row, not a
+        # line counted away.
+        assert bad is not None
+        summary.skipped[("Patient", NOT_READABLE)] += 1
+        problem = Problem("$", f"a Patient that cannot be read: {bad.message}")
+        failed.append(_file_error(summary, where, problem))
+        return None
+    if bad is not None and doc is None:
+        summary.problems.append(ResourceProblem(where, bad))
+        summary.skipped[(meant, NOT_READABLE)] += 1
+        return None
+    if bad is not None:
+        return _Entry(doc, where, "$", bad="a FHIR resource (a JSON object)")
+    return _Entry(doc, where, "$")
+
+
+def owner_key(res: object) -> str | None:
+    """The id of the Patient a resource belongs to, as `_Assembler` would find it: a Patient's
+    own id; else the id its subject (or patient) reference names (`Patient/<id>`, `urn:uuid:<id>`
+    or an URL ending in `Patient/<id>`). None when it names none (records/ndjson_export.py groups
+    a large export by it)."""
+    if not isinstance(res, dict):
+        return None
+    rtype = res.get("resourceType")
+    if rtype == "Patient":
+        rid = res.get("id")
+        return rid if isinstance(rid, str) and rid else None
+    ref = res.get(_SUBJECT_KEY.get(rtype, "subject")) if isinstance(rtype, str) else None
+    if ref is None:
+        ref = res.get("patient")
+    target = ref.get("reference") if isinstance(ref, dict) else None
+    if not isinstance(target, str) or not target:
+        return None
+    if target.startswith("urn:uuid:"):
+        return target[len("urn:uuid:") :]
+    match = _PATIENT_REF.search(target)
+    return match[1] if match is not None else None
 
 
 def _is_resource(doc: object) -> bool:
