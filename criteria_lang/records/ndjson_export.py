@@ -52,6 +52,7 @@ from criteria_lang.records.fhir import (
 )
 from criteria_lang.records.files import COMPRESSED_SUFFIX, open_binary
 from criteria_lang.records.patient_json import Problem, RecordError
+from criteria_lang.records.relevance import Relevance
 from criteria_lang.records.timeline import Patient
 
 # An export larger than this is partitioned (one bucket is about this much of it).
@@ -285,6 +286,7 @@ def read_bucket(
     medications: dict[str, Any],
     dates: Mapping[str, dt.date] | None,
     summary: ReadSummary,
+    relevance: Relevance | None = None,
 ) -> list[tuple[int, Patient | RecordError]]:
     """The patients of one bucket, each with the place of its Patient resource in the export,
     in that order; what was read is counted in `summary`."""
@@ -292,7 +294,7 @@ def read_bucket(
     for chunk, entry, lineno, key, text in _records(spill, bucket):
         place = layout.entry_starts[chunk] + entry
         groups.setdefault(key, []).append((place, chunk, entry, lineno, text))
-    scope = _Scope(layout.source, summary, medications)
+    scope = _Scope(layout.source, summary, medications, relevance=relevance)
     out: list[tuple[int, Patient | RecordError]] = []
     # One patient's resources at a time; groups in the order of their first entry, so that the
     # summary's problems come in a fixed order.
