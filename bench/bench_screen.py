@@ -10,8 +10,9 @@ does; (c) the whole command in its own processes (bench/measure.py): start-up, -
 core) and the default (every core); (d) peak memory: tracemalloc's peak while streaming (b), the
 resident high-water mark of this process (which holds all N patients for (a)) and of the CLI;
 (e) the rule file's compile time; (f) the plain-Python floor (bench/floor_nct03562065.py: the
-same 25 criteria from the same JSON with json + datetime) and our ratio to it. Then the verdict mix and the error records, which must be exactly the records
-generate.py broke on purpose: the run fails (exit 1) if a record is lost or an error is missing.
+same 25 criteria from the same JSON with json + datetime) and our ratio to it. Then the verdict
+mix and the error records, which must be exactly the records generate.py broke on purpose: the
+run fails (exit 1) if a record is lost or an error is missing.
 
 CPU time (time.process_time) is printed beside wall time: on a shared machine it is the figure
 that does not depend on what else is running. See docs/performance.md.
