@@ -298,42 +298,6 @@ _UCUM_ATOMS: dict[str, Fraction | str] = {
 }
 
 
-# Our unit names (docs/units.md) -> UCUM atoms, for writing FHIR (`UnitSystem.ucum_code`). Names
-# not listed are written as they are (mg, dL, umol, kU, ...: SI prefixes and atoms UCUM shares).
-_TO_UCUM_ATOMS: dict[str, str] = {
-    "IU": "[iU]",
-    "iU": "[iU]",
-    "HPF": "[HPF]",
-    "hpf": "[HPF]",
-    "LPF": "[LPF]",
-    "lpf": "[LPF]",
-    "mmHg": "mm[Hg]",
-    "titer": "{titer}",
-    "titre": "{titer}",
-    "cell": "{cells}",
-    "cells": "{cells}",
-    "mcg": "ug",
-    "sec": "s",
-    "second": "s",
-    "seconds": "s",
-    "minute": "min",
-    "minutes": "min",
-    "hour": "h",
-    "hours": "h",
-    "hr": "h",
-    "day": "d",
-    "days": "d",
-    "week": "wk",
-    "weeks": "wk",
-    "month": "mo",
-    "months": "mo",
-    "year": "a",
-    "years": "a",
-    "yr": "a",
-}
-_SI_PREFIXES = ("k", "m", "u", "n", "p", "d", "c")
-
-
 class _UnsupportedUcumAtom(Exception):
     """Raised inside the transformer (lark wraps it in VisitError); carries the UCUM atom."""
 
@@ -597,57 +561,11 @@ class UnitSystem:
         """
         code = self._ucum_codes.get(text)
         if code is None:
-            code = self._ucum_code(text)
+            from criteria_lang.core.ucum_write import ucum_code
+
+            code = ucum_code(self, text)
             remember(self._ucum_codes, text, code)
         return code
-
-    def _ucum_code(self, text: str) -> str:
-        terms: list[str] = []
-        for index, segment in enumerate(_tokenize(text)):
-            if index > 0 and len(segment) == 2 and segment[0].number == Fraction("1.73"):
-                second = segment[1]
-                if second.name is not None and second.name in ("m", "meter") and second.power == 2:
-                    terms.append("{1.73_m2}")  # per 1.73 m2 of body surface (LOINC's eGFR unit)
-                    continue
-            parts = [self._ucum_factor(factor, text) for factor in segment]
-            if index > 0 and len(parts) > 1:
-                terms.append("(" + ".".join(parts) + ")")
-            else:
-                terms.append(".".join(parts))
-        code = "/".join(terms) or "1"
-        try:
-            same = self.parse_ucum(code) == self.parse(text)
-        except UnitError:
-            same = False
-        if not same:
-            raise UnitError(
-                f"unit {text!r} has no UCUM code that criteria_lang can write", text=text
-            )
-        return code
-
-    @staticmethod
-    def _ucum_factor(factor: _Factor, text: str) -> str:
-        if factor.number is not None:
-            number = factor.number
-            if number == Fraction(1, 100):
-                return "%"
-            exponent = 0
-            while number > 1 and number % 10 == 0:
-                number, exponent = number / 10, exponent + 1
-            if number == 1 and exponent > 1:
-                return f"10*{exponent}"
-            if factor.number.denominator == 1:
-                return str(factor.number.numerator)
-            raise UnitError(
-                f"unit {text!r}: UCUM has no decimal factors ({format(float(factor.number))})",
-                text=text,
-            )
-        assert factor.name is not None
-        name = _TO_UCUM_ATOMS.get(factor.name)
-        if name is None and factor.name[:1] in _SI_PREFIXES and factor.name[1:] in ("IU", "iU"):
-            name = factor.name[0] + "[iU]"
-        name = name or factor.name
-        return name if factor.power == 1 else f"{name}{factor.power}"
 
     def _make_unit(self, text: str, scale: Fraction, pint_unit: pint.Unit) -> Unit:
         from pint.util import to_units_container

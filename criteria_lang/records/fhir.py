@@ -32,21 +32,27 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from decimal import Decimal
 from fractions import Fraction
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import attrs
 import orjson
 
-from criteria_lang.core.dates import OutOfCalendar, add_days
+from criteria_lang.core.bounds import BoundComparator, is_bound_comparator
+from criteria_lang.core.codes import CONCEPT_SYSTEM, FHIR_BASE, LOCAL_SYSTEM, SYSTEM_OF_URI
+from criteria_lang.core.dates import DAYS_PER_MONTH, DAYS_PER_UNIT, OutOfCalendar, add_days
 from criteria_lang.core.diagnostics import clip
 from criteria_lang.core.units import UnitError, get_units
+from criteria_lang.records.bounds_text import read_bound_text
 from criteria_lang.records.files import data_suffix, open_binary, read_bytes
+from criteria_lang.records.normalise import measurement_value
 from criteria_lang.records.patient_json import Problem, RecordError
 from criteria_lang.records.relevance import SKIPPED, Relevance
 from criteria_lang.records.timeline import (
+    DETECTION_LIMITS,
     NUMBER_RANGE,
     Code,
     Condition,
+    DetectionLimit,
     Event,
     Fact,
     Interval,
@@ -65,6 +71,7 @@ __all__ = [
     "CATEGORY_SYSTEM",
     "CONCEPT_SYSTEM",
     "COVERAGE_EXTENSION",
+    "DETECTION_LIMIT_EXTENSION",
     "DUPLICATE",
     "FACT_CATEGORY",
     "FHIR_BASE",
@@ -93,10 +100,8 @@ __all__ = [
 # Our namespace for the code systems and extensions that carry what standard FHIR has no place
 # for (docs/fhir.md, "Writing FHIR"). `.example` is reserved (RFC 2606): these URIs identify and are
 # never fetched. criteria_lang.records.fhir_write writes them; this reader reads them back.
-FHIR_BASE = "https://criteria-lang.example/fhir"
-# Codes naming a stdlib concept directly (`Code("concept", "sle")`), and our `local` codes.
-CONCEPT_SYSTEM = f"{FHIR_BASE}/CodeSystem/concept"
-LOCAL_SYSTEM = f"{FHIR_BASE}/CodeSystem/local"
+# FHIR_BASE, and the URIs of codes naming a stdlib concept directly (`Code("concept", "sle")`)
+# and of our `local` codes, are in the table of code systems (core/codes.py).
 # Observation.category: an Observation in this category is a `fact` event (pregnant, consent).
 CATEGORY_SYSTEM = f"{FHIR_BASE}/CodeSystem/observation-category"
 FACT_CATEGORY = "fact"
@@ -106,6 +111,9 @@ COVERAGE_EXTENSION = f"{FHIR_BASE}/StructureDefinition/record-coverage"
 ATTRIBUTE_EXTENSION = f"{FHIR_BASE}/StructureDefinition/attribute"
 # Medication extension: the status as recorded, when FHIR's status value set has no code for it.
 STATUS_EXTENSION = f"{FHIR_BASE}/StructureDefinition/status"
+# valueQuantity extension (valueCode `detection` or `quantification`): the bound given by the
+# comparator is the assay's limit of detection or quantification (docs/fhir.md, "Values").
+DETECTION_LIMIT_EXTENSION = f"{FHIR_BASE}/StructureDefinition/detection-limit"
 # Resource.identifier: the event's (or patient's) id in our format, when a FHIR id cannot hold it
 # (`fact-consent_signed` is written `fact-consent-signed`). The reader names the event after it.
 ID_SYSTEM = f"{FHIR_BASE}/id"
@@ -114,28 +122,8 @@ ID_SYSTEM = f"{FHIR_BASE}/id"
 TAG_SYSTEM = f"{FHIR_BASE}/CodeSystem/tag"
 DOSE_AS_RECORDED = "dose-as-recorded"
 
-# Coding system URIs -> our short names (timeline.CODE_SYSTEMS). URIs and OIDs as listed in
-# FHIR R4 "Using Codes in Resources", section 4.3 (hl7.org/fhir/R4/terminologies-systems.html).
-SYSTEMS: dict[str, str] = {
-    CONCEPT_SYSTEM: "concept",
-    LOCAL_SYSTEM: "local",
-    "http://snomed.info/sct": "snomed",
-    "urn:oid:2.16.840.1.113883.6.96": "snomed",
-    "http://hl7.org/fhir/sid/icd-10": "icd10",
-    "urn:oid:2.16.840.1.113883.6.3": "icd10",
-    "http://hl7.org/fhir/sid/icd-10-cm": "icd10",
-    "urn:oid:2.16.840.1.113883.6.90": "icd10",
-    "http://loinc.org": "loinc",
-    "urn:oid:2.16.840.1.113883.6.1": "loinc",
-    "http://www.nlm.nih.gov/research/umls/rxnorm": "rxnorm",
-    "urn:oid:2.16.840.1.113883.6.88": "rxnorm",
-    "http://www.whocc.no/atc": "atc",
-    "urn:oid:2.16.840.1.113883.6.73": "atc",
-    "http://hl7.org/fhir/sid/cvx": "cvx",
-    "urn:oid:2.16.840.1.113883.12.292": "cvx",
-    # OHDSI Standardized Vocabularies (OMOP concept ids), as registered in HL7 terminology (UTG).
-    "https://fhir-terminology.ohdsi.org": "omop",
-}
+# Coding system URIs -> our short names: the one table of code systems (core/codes.py).
+SYSTEMS: dict[str, str] = SYSTEM_OF_URI
 UCUM = "http://unitsofmeasure.org"
 
 IGNORED = "ignored (not used for eligibility)"
@@ -162,18 +150,9 @@ _SKIP_STATUS: dict[str, frozenset[str]] = {
     "Encounter": frozenset({"planned", "cancelled", "entered-in-error"}),
 }
 
-# Days in one unit of a FHIR `Timing.repeat.periodUnit` / a UCUM duration. A month is 30 days
-# and a year 365, as in our JSON format's frequency (docs/patient-format.md): approximations used
-# only to turn "every n months" into a daily rate or a course length into days.
-_DAYS_PER_UNIT: dict[str, Fraction] = {
-    "s": Fraction(1, 86400),
-    "min": Fraction(1, 1440),
-    "h": Fraction(1, 24),
-    "d": Fraction(1),
-    "wk": Fraction(7),
-    "mo": Fraction(30),
-    "a": Fraction(365),
-}
+# Days in one unit of a FHIR `Timing.repeat.periodUnit` / a UCUM duration: the one table
+# (core/dates.py), whose month is 30.4375 days, as in our JSON format and the unit registry.
+_DAYS_PER_UNIT: dict[str, Fraction] = DAYS_PER_UNIT
 _DURATION_WORDS = {"day": "d", "days": "d", "week": "wk", "weeks": "wk", "hour": "h", "hours": "h"}
 
 # Administrations per day for the FHIR R4 timing abbreviations (value set timing-abbreviation,
@@ -194,7 +173,7 @@ _TIMING_CODES: dict[str, Fraction] = {
     "Q6H": Fraction(4),
     "Q8H": Fraction(3),
     "WK": Fraction(1, 7),
-    "MO": Fraction(1, 30),
+    "MO": 1 / DAYS_PER_MONTH,
 }
 
 # References: `Patient/123`, `https://server/fhir/Patient/123/_history/2`; `urn:uuid:...` ones
@@ -1087,32 +1066,6 @@ def _read_medication(ctx: _Ctx, res: dict[str, Any], rid: str, scope: _Scope) ->
     ]
 
 
-# LOINC terms of a glomerular filtration rate per 1.73 m2 of body surface (property VRat/Area,
-# "GFR/1.73 sq M.predicted"): the eGFR codes of stdlib/labs.crit. The unit of such a result is
-# mL/min/{1.73_m2}; a result written in plain `mL/min` under one of these codes is the same
-# normalised rate with the annotation left out (in UCUM an annotation has no meaning, so the two
-# codes even denote the same unit), not an absolute clearance: it is read as mL/min/{1.73_m2} and
-# counted in the summary's notes. Synthea writes 33914-3 in both units.
-_GFR_PER_BSA_LOINC = frozenset(
-    {"33914-3", "48642-3", "48643-1", "62238-1", "88293-6", "88294-4", "98979-8"}
-)
-_GFR_PER_BSA_UNIT = "mL/min/{1.73_m2}"
-_NOTE_GFR = "eGFR results in mL/min read as mL/min/{1.73_m2}: their LOINC code is per 1.73 m2"
-
-
-def _gfr_per_bsa(quantity: Quantity | None) -> Quantity | None:
-    """A quantity in plain mL/min as mL/min/{1.73_m2}; None when it is in any other unit."""
-    if quantity is None or quantity.unit == _GFR_PER_BSA_UNIT:
-        return None
-    units = get_units()
-    try:
-        if units.parse_ucum(quantity.unit) != units.parse_ucum("mL/min"):
-            return None
-    except UnitError:
-        return None
-    return Quantity(quantity.value, _GFR_PER_BSA_UNIT, ucum=True)
-
-
 def _observation_kind(ctx: _Ctx, res: dict[str, Any]) -> str:
     """`lab` for the laboratory category, `score` for survey (or score), `fact` for our fact
     category (CATEGORY_SYSTEM), else `observation`."""
@@ -1167,24 +1120,17 @@ def _value(
         if key == "valueQuantity":
             # A number without a unit is a pure number (a score, an INR, a specific gravity).
             quantity = _quantity(ctx, raw, where, default_unit="1")
-            comparator = (
-                _text(ctx, raw.get("comparator"), where + ".comparator")
-                if (isinstance(raw, dict))
-                else None
-            )
             if quantity is None:
                 return None, None
-            if comparator is not None:
-                # "<0.5 mg/dL" is a bound, not a value: kept as text, so that no comparison
-                # reads it as exactly 0.5.
-                return f"{comparator}{quantity}", None
-            return quantity, quantity.unit
+            return _bound(ctx, raw, quantity, where), quantity.unit
         if key == "valueCodeableConcept":
             label = _concept_label(ctx, raw, where)
             if label is None and not ctx.problems:
                 ctx.problem(where, "the coded value has no text, display or code")
             return label, None
-        if key in ("valueString", "valueDateTime", "valueTime"):
+        if key == "valueString":
+            return _string_value(ctx, raw, where)
+        if key in ("valueDateTime", "valueTime"):
             return _text(ctx, raw, where), None
         if key == "valueBoolean":
             if isinstance(raw, bool):
@@ -1199,6 +1145,56 @@ def _value(
         ctx.problem(where, f"{key} is not read by criteria_lang (see docs/fhir.md)")
         return None, None
     return None, None
+
+
+def _bound(ctx: _Ctx, raw: dict[str, Any], quantity: Quantity, where: str) -> Quantity | str:
+    """A valueQuantity with its `comparator` (<, <=, >=, >: the result is a bound, docs/fhir.md)
+    and our detection-limit extension. R5's `ad` ("sufficient to achieve this total") is no
+    bound of the result: it is kept as text, which no number compares with."""
+    written = raw.get("comparator")
+    comparator: BoundComparator | None = None
+    if written is not None:
+        text = _text(ctx, written, where + ".comparator")
+        if text is None:
+            return quantity
+        if not is_bound_comparator(text):
+            return f"{text} {quantity}"
+        comparator = text
+    limit = _detection_limit(ctx, raw, where)
+    if comparator is None and limit is None:
+        return quantity
+    if comparator is None:
+        ctx.problem(
+            where + ".extension", "a limit of detection or quantification needs a comparator"
+        )
+        return quantity
+    return attrs.evolve(quantity, comparator=comparator, limit=limit)
+
+
+def _detection_limit(ctx: _Ctx, raw: dict[str, Any], where: str) -> DetectionLimit | None:
+    for _, found in _extensions(ctx, raw, DETECTION_LIMIT_EXTENSION, where):
+        code = found.get("valueCode")
+        if code in DETECTION_LIMITS:
+            return cast(DetectionLimit, code)
+        ctx.wrong(where + ".extension.valueCode", '"detection" or "quantification"', code)
+    return None
+
+
+def _string_value(ctx: _Ctx, raw: object, where: str) -> tuple[Quantity | str | None, str | None]:
+    """A valueString; one that is a bound with its unit ("<0.5 mg/dL", as exports write them)
+    is read as that bound (the unit in our syntax, docs/units.md). Without a unit it stays
+    text: no unit could be assumed."""
+    text = _text(ctx, raw, where)
+    if text is None:
+        return None, None
+    written = read_bound_text(text)
+    if written is None or written.unit is None:
+        return text, None
+    try:
+        get_units().parse(written.unit)
+    except UnitError:
+        return text, None
+    return Quantity(written.value, written.unit, comparator=written.comparator), written.unit
 
 
 def _reference_range(
@@ -1287,18 +1283,10 @@ def _read_observation(ctx: _Ctx, res: dict[str, Any], rid: str, scope: _Scope) -
             value=fact_value,
         )
         return [fact]
-    if isinstance(value, Quantity) and any(
-        code.system == "loinc" and code.code in _GFR_PER_BSA_LOINC for code in codes
-    ):
-        per_bsa = _gfr_per_bsa(value)
-        if per_bsa is not None:
-            value = per_bsa
-            if reference is not None:
-                reference = ReferenceRange(
-                    _gfr_per_bsa(reference.low) or reference.low,
-                    _gfr_per_bsa(reference.high) or reference.high,
-                )
-            scope.summary.notes[("Observation", _NOTE_GFR)] += 1
+    normalised, reference, note = measurement_value(codes, value, reference)
+    value = normalised  # type: ignore[assignment]
+    if note is not None:
+        scope.summary.notes[("Observation", note)] += 1
     events: list[Event] = []
     if value is not None or not parts:
         # A panel with components and no value of its own (blood pressure) gives only its
