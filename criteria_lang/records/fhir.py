@@ -1525,45 +1525,7 @@ class _Assembler:
         `entries`), in that order."""
         pending: list[tuple[_Entry, dict[str, Any], str, str]] = []
         for place, entry in enumerate(entries):
-            index = entry.index if entry.index is not None else place
-            res = entry.resource
-            if entry.bad is not None or (res is not None and not isinstance(res, dict)):
-                expected = entry.bad or "a FHIR resource (a JSON object)"
-                problem = Problem(entry.base, f"expected {expected}, got {_describe(res)}")
-                self.report("(not a resource)", entry.source, [problem])
-                continue
-            if res is None:
-                self.skip("(no resource)", NO_RESOURCE)
-                continue
-            assert isinstance(res, dict)
-            rtype = res.get("resourceType")
-            if not isinstance(rtype, str) or not rtype:
-                problem = Problem(
-                    entry.base + ".resourceType",
-                    f"expected a FHIR resource type as text, got {_describe(rtype)}",
-                )
-                self.report("(no resourceType)", entry.source, [problem])
-                continue
-            rid = _resource_id(res, entry.full_url, f"entry-{index}")
-            if isinstance(res.get("id"), str) and res.get("id"):
-                if (rtype, rid) in self.seen:
-                    self.skip(rtype, DUPLICATE)
-                    continue
-                self.seen.add((rtype, rid))
-            if entry.full_url is not None:
-                self.scope.types_by_url[entry.full_url] = rtype
-            if rtype == "Patient":
-                self.add_patient(res, entry, rid).order = index
-            elif rtype == "Medication":
-                # Read through the references to it; counted as read whether used or not.
-                for key in (entry.full_url, f"Medication/{rid}", f"urn:uuid:{rid}"):
-                    if key is not None:
-                        self.scope.medications.setdefault(key, res)
-                self.summary.read[rtype] += 1
-            elif rtype in _READERS:
-                pending.append((entry, res, rtype, rid))
-            else:
-                self.skip(rtype, IGNORED)
+            self.take(entry, entry.index if entry.index is not None else place, pending)
         # Resources are read once every Patient and Medication of the scope is known, so that
         # a reference may point forwards.
         for entry, res, rtype, rid in pending:
@@ -1576,6 +1538,50 @@ class _Assembler:
             else:
                 self.summary.patients += 1
                 yield build.order, _finish(build, self.dates)
+
+    def take(
+        self, entry: _Entry, index: int, pending: list[tuple[_Entry, dict[str, Any], str, str]]
+    ) -> None:
+        """One entry: a Patient or Medication is taken in now, a clinical resource is put in
+        `pending` (read once all patients are known), anything else is counted."""
+        res = entry.resource
+        if entry.bad is not None or (res is not None and not isinstance(res, dict)):
+            expected = entry.bad or "a FHIR resource (a JSON object)"
+            problem = Problem(entry.base, f"expected {expected}, got {_describe(res)}")
+            self.report("(not a resource)", entry.source, [problem])
+            return
+        if res is None:
+            self.skip("(no resource)", NO_RESOURCE)
+            return
+        assert isinstance(res, dict)
+        rtype = res.get("resourceType")
+        if not isinstance(rtype, str) or not rtype:
+            problem = Problem(
+                entry.base + ".resourceType",
+                f"expected a FHIR resource type as text, got {_describe(rtype)}",
+            )
+            self.report("(no resourceType)", entry.source, [problem])
+            return
+        rid = _resource_id(res, entry.full_url, f"entry-{index}")
+        if isinstance(res.get("id"), str) and res.get("id"):
+            if (rtype, rid) in self.seen:
+                self.skip(rtype, DUPLICATE)
+                return
+            self.seen.add((rtype, rid))
+        if entry.full_url is not None:
+            self.scope.types_by_url[entry.full_url] = rtype
+        if rtype == "Patient":
+            self.add_patient(res, entry, rid).order = index
+        elif rtype == "Medication":
+            # Read through the references to it; counted as read whether used or not.
+            for key in (entry.full_url, f"Medication/{rid}", f"urn:uuid:{rid}"):
+                if key is not None:
+                    self.scope.medications.setdefault(key, res)
+            self.summary.read[rtype] += 1
+        elif rtype in _READERS:
+            pending.append((entry, res, rtype, rid))
+        else:
+            self.skip(rtype, IGNORED)
 
     def add_patient(self, res: dict[str, Any], entry: _Entry, rid: str) -> _PatientBuild:
         build = _read_patient(res, entry, rid)
