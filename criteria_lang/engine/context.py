@@ -11,7 +11,7 @@ from criteria_lang.core.codes import Code
 from criteria_lang.core.concepts import ConceptSet
 from criteria_lang.core.derived import Input
 from criteria_lang.core.units import UnitError, get_units
-from criteria_lang.engine.evidence import unit_problem
+from criteria_lang.engine.evidence import describe_event, unit_problem
 from criteria_lang.engine.values import MissingData, convert_quantity, fmt_date
 from criteria_lang.plan import model as p
 from criteria_lang.records.timeline import (
@@ -202,6 +202,9 @@ class Context:
                 value = convert_quantity(event.value, spec.unit, spec.molar_mass)
             except UnitError as error:
                 value = unit_problem(event, error, "the value")
+            if event.value.comparator is not None:
+                # A formula needs a number (docs: "Results reported as bounds").
+                value = f"{describe_event(event)} is reported as a bound, not a number"
             best = (distance, value, event)
         result: tuple[Fraction, Event] | str | None = None
         if best is not None:

@@ -32,20 +32,24 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from decimal import Decimal
 from fractions import Fraction
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import attrs
 import orjson
 
+from criteria_lang.core.bounds import BoundComparator, is_bound_comparator
 from criteria_lang.core.dates import OutOfCalendar, add_days
 from criteria_lang.core.diagnostics import clip
 from criteria_lang.core.units import UnitError, get_units
+from criteria_lang.records.bounds_text import read_bound_text
 from criteria_lang.records.files import data_suffix, open_binary, read_bytes
 from criteria_lang.records.patient_json import Problem, RecordError
 from criteria_lang.records.timeline import (
+    DETECTION_LIMITS,
     NUMBER_RANGE,
     Code,
     Condition,
+    DetectionLimit,
     Event,
     Fact,
     Interval,
@@ -64,6 +68,7 @@ __all__ = [
     "CATEGORY_SYSTEM",
     "CONCEPT_SYSTEM",
     "COVERAGE_EXTENSION",
+    "DETECTION_LIMIT_EXTENSION",
     "DUPLICATE",
     "FACT_CATEGORY",
     "FHIR_BASE",
@@ -105,6 +110,9 @@ COVERAGE_EXTENSION = f"{FHIR_BASE}/StructureDefinition/record-coverage"
 ATTRIBUTE_EXTENSION = f"{FHIR_BASE}/StructureDefinition/attribute"
 # Medication extension: the status as recorded, when FHIR's status value set has no code for it.
 STATUS_EXTENSION = f"{FHIR_BASE}/StructureDefinition/status"
+# valueQuantity extension (valueCode `detection` or `quantification`): the bound given by the
+# comparator is the assay's limit of detection or quantification (docs/fhir.md, "Values").
+DETECTION_LIMIT_EXTENSION = f"{FHIR_BASE}/StructureDefinition/detection-limit"
 # Resource.identifier: the event's (or patient's) id in our format, when a FHIR id cannot hold it
 # (`fact-consent_signed` is written `fact-consent-signed`). The reader names the event after it.
 ID_SYSTEM = f"{FHIR_BASE}/id"
@@ -1107,7 +1115,7 @@ def _gfr_per_bsa(quantity: Quantity | None) -> Quantity | None:
             return None
     except UnitError:
         return None
-    return Quantity(quantity.value, _GFR_PER_BSA_UNIT, ucum=True)
+    return attrs.evolve(quantity, unit=_GFR_PER_BSA_UNIT, ucum=True)  # keeps a comparator
 
 
 def _observation_kind(ctx: _Ctx, res: dict[str, Any]) -> str:
@@ -1164,24 +1172,17 @@ def _value(
         if key == "valueQuantity":
             # A number without a unit is a pure number (a score, an INR, a specific gravity).
             quantity = _quantity(ctx, raw, where, default_unit="1")
-            comparator = (
-                _text(ctx, raw.get("comparator"), where + ".comparator")
-                if (isinstance(raw, dict))
-                else None
-            )
             if quantity is None:
                 return None, None
-            if comparator is not None:
-                # "<0.5 mg/dL" is a bound, not a value: kept as text, so that no comparison
-                # reads it as exactly 0.5.
-                return f"{comparator}{quantity}", None
-            return quantity, quantity.unit
+            return _bound(ctx, raw, quantity, where), quantity.unit
         if key == "valueCodeableConcept":
             label = _concept_label(ctx, raw, where)
             if label is None and not ctx.problems:
                 ctx.problem(where, "the coded value has no text, display or code")
             return label, None
-        if key in ("valueString", "valueDateTime", "valueTime"):
+        if key == "valueString":
+            return _string_value(ctx, raw, where)
+        if key in ("valueDateTime", "valueTime"):
             return _text(ctx, raw, where), None
         if key == "valueBoolean":
             if isinstance(raw, bool):
@@ -1196,6 +1197,56 @@ def _value(
         ctx.problem(where, f"{key} is not read by criteria_lang (see docs/fhir.md)")
         return None, None
     return None, None
+
+
+def _bound(ctx: _Ctx, raw: dict[str, Any], quantity: Quantity, where: str) -> Quantity | str:
+    """A valueQuantity with its `comparator` (<, <=, >=, >: the result is a bound, docs/fhir.md)
+    and our detection-limit extension. R5's `ad` ("sufficient to achieve this total") is no
+    bound of the result: it is kept as text, which no number compares with."""
+    written = raw.get("comparator")
+    comparator: BoundComparator | None = None
+    if written is not None:
+        text = _text(ctx, written, where + ".comparator")
+        if text is None:
+            return quantity
+        if not is_bound_comparator(text):
+            return f"{text} {quantity}"
+        comparator = text
+    limit = _detection_limit(ctx, raw, where)
+    if comparator is None and limit is None:
+        return quantity
+    if comparator is None:
+        ctx.problem(
+            where + ".extension", "a limit of detection or quantification needs a comparator"
+        )
+        return quantity
+    return attrs.evolve(quantity, comparator=comparator, limit=limit)
+
+
+def _detection_limit(ctx: _Ctx, raw: dict[str, Any], where: str) -> DetectionLimit | None:
+    for _, found in _extensions(ctx, raw, DETECTION_LIMIT_EXTENSION, where):
+        code = found.get("valueCode")
+        if code in DETECTION_LIMITS:
+            return cast(DetectionLimit, code)
+        ctx.wrong(where + ".extension.valueCode", '"detection" or "quantification"', code)
+    return None
+
+
+def _string_value(ctx: _Ctx, raw: object, where: str) -> tuple[Quantity | str | None, str | None]:
+    """A valueString; one that is a bound with its unit ("<0.5 mg/dL", as exports write them)
+    is read as that bound (the unit in our syntax, docs/units.md). Without a unit it stays
+    text: no unit could be assumed."""
+    text = _text(ctx, raw, where)
+    if text is None:
+        return None, None
+    written = read_bound_text(text)
+    if written is None or written.unit is None:
+        return text, None
+    try:
+        get_units().parse(written.unit)
+    except UnitError:
+        return text, None
+    return Quantity(written.value, written.unit, comparator=written.comparator), written.unit
 
 
 def _reference_range(

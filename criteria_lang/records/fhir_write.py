@@ -32,6 +32,7 @@ from criteria_lang.records.fhir import (
     CATEGORY_SYSTEM,
     CONCEPT_SYSTEM,
     COVERAGE_EXTENSION,
+    DETECTION_LIMIT_EXTENSION,
     DOSE_AS_RECORDED,
     FACT_CATEGORY,
     ID_SYSTEM,
@@ -407,6 +408,11 @@ def _observation(
     value = event.value
     if isinstance(value, Quantity):
         res["valueQuantity"] = _quantity(value, where)
+        if value.comparator is not None:  # a bound: Quantity.comparator (docs/fhir.md, "Values")
+            res["valueQuantity"]["comparator"] = value.comparator
+        if value.limit is not None:
+            limit = {"url": DETECTION_LIMIT_EXTENSION, "valueCode": value.limit}
+            res["valueQuantity"]["extension"] = [limit]
     elif isinstance(value, bool):
         res["valueBoolean"] = value
     elif isinstance(value, str):

@@ -38,7 +38,7 @@ from typing import Any
 import attrs
 
 from criteria_lang.core.units import UnitError, get_units
-from criteria_lang.records.omop import OPEN_END
+from criteria_lang.records.omop import OPEN_END, OPERATORS
 from criteria_lang.records.timeline import (
     Code,
     Condition,
@@ -50,6 +50,9 @@ from criteria_lang.records.timeline import (
     Procedure,
     Quantity,
 )
+
+# Our comparators -> OMOP operator_concept_id (the reader's table, reversed).
+OPERATOR_IDS: dict[str, int] = {symbol: ident for ident, symbol in OPERATORS.items()}
 
 __all__ = [
     "CRITERIA_TABLES",
@@ -640,6 +643,10 @@ class OmopWriter:
         if isinstance(value, Quantity):
             _, unit = self.unit_concept(value, where)
             out |= {"value_as_number": decimal(value.value, where), "unit_concept_id": unit}
+            if value.comparator is not None:  # a bound (docs/omop.md, "Writing OMOP")
+                out["operator_concept_id"] = OPERATOR_IDS[value.comparator]
+                if value.limit is not None:
+                    out["_attributes"] = {"detection_limit": value.limit}
         elif isinstance(value, Fraction):
             out["value_as_number"] = decimal(value, where)
         elif value is not None:
@@ -678,9 +685,9 @@ class OmopWriter:
                     source_unit = units.parse_ucum(_ucum(bound, where))
                     value = units.convert(bound.value, source_unit, target)
                     row[column] = decimal(value, f"{where}: {column}")
-        ident_attributes = (
-            {} if event.interpretation is None else {"interpretation": event.interpretation}
-        )
+        ident_attributes = row.pop("_attributes", {})
+        if event.interpretation is not None:
+            ident_attributes["interpretation"] = event.interpretation
         return "measurement", row | {"_attributes": ident_attributes}
 
     def _fact(self, event: Fact) -> tuple[str, dict[str, Any]]:
