@@ -38,11 +38,13 @@ import attrs
 import orjson
 
 from criteria_lang.core.bounds import BoundComparator, is_bound_comparator
-from criteria_lang.core.dates import OutOfCalendar, add_days
+from criteria_lang.core.codes import CONCEPT_SYSTEM, FHIR_BASE, LOCAL_SYSTEM, SYSTEM_OF_URI
+from criteria_lang.core.dates import DAYS_PER_MONTH, DAYS_PER_UNIT, OutOfCalendar, add_days
 from criteria_lang.core.diagnostics import clip
 from criteria_lang.core.units import UnitError, get_units
 from criteria_lang.records.bounds_text import read_bound_text
 from criteria_lang.records.files import data_suffix, open_binary, read_bytes
+from criteria_lang.records.normalise import measurement_value
 from criteria_lang.records.patient_json import Problem, RecordError
 from criteria_lang.records.timeline import (
     DETECTION_LIMITS,
@@ -97,10 +99,8 @@ __all__ = [
 # Our namespace for the code systems and extensions that carry what standard FHIR has no place
 # for (docs/fhir.md, "Writing FHIR"). `.example` is reserved (RFC 2606): these URIs identify and are
 # never fetched. criteria_lang.records.fhir_write writes them; this reader reads them back.
-FHIR_BASE = "https://criteria-lang.example/fhir"
-# Codes naming a stdlib concept directly (`Code("concept", "sle")`), and our `local` codes.
-CONCEPT_SYSTEM = f"{FHIR_BASE}/CodeSystem/concept"
-LOCAL_SYSTEM = f"{FHIR_BASE}/CodeSystem/local"
+# FHIR_BASE, and the URIs of codes naming a stdlib concept directly (`Code("concept", "sle")`)
+# and of our `local` codes, are in the table of code systems (core/codes.py).
 # Observation.category: an Observation in this category is a `fact` event (pregnant, consent).
 CATEGORY_SYSTEM = f"{FHIR_BASE}/CodeSystem/observation-category"
 FACT_CATEGORY = "fact"
@@ -121,28 +121,8 @@ ID_SYSTEM = f"{FHIR_BASE}/id"
 TAG_SYSTEM = f"{FHIR_BASE}/CodeSystem/tag"
 DOSE_AS_RECORDED = "dose-as-recorded"
 
-# Coding system URIs -> our short names (timeline.CODE_SYSTEMS). URIs and OIDs as listed in
-# FHIR R4 "Using Codes in Resources", section 4.3 (hl7.org/fhir/R4/terminologies-systems.html).
-SYSTEMS: dict[str, str] = {
-    CONCEPT_SYSTEM: "concept",
-    LOCAL_SYSTEM: "local",
-    "http://snomed.info/sct": "snomed",
-    "urn:oid:2.16.840.1.113883.6.96": "snomed",
-    "http://hl7.org/fhir/sid/icd-10": "icd10",
-    "urn:oid:2.16.840.1.113883.6.3": "icd10",
-    "http://hl7.org/fhir/sid/icd-10-cm": "icd10",
-    "urn:oid:2.16.840.1.113883.6.90": "icd10",
-    "http://loinc.org": "loinc",
-    "urn:oid:2.16.840.1.113883.6.1": "loinc",
-    "http://www.nlm.nih.gov/research/umls/rxnorm": "rxnorm",
-    "urn:oid:2.16.840.1.113883.6.88": "rxnorm",
-    "http://www.whocc.no/atc": "atc",
-    "urn:oid:2.16.840.1.113883.6.73": "atc",
-    "http://hl7.org/fhir/sid/cvx": "cvx",
-    "urn:oid:2.16.840.1.113883.12.292": "cvx",
-    # OHDSI Standardized Vocabularies (OMOP concept ids), as registered in HL7 terminology (UTG).
-    "https://fhir-terminology.ohdsi.org": "omop",
-}
+# Coding system URIs -> our short names: the one table of code systems (core/codes.py).
+SYSTEMS: dict[str, str] = SYSTEM_OF_URI
 UCUM = "http://unitsofmeasure.org"
 
 IGNORED = "ignored (not used for eligibility)"
@@ -169,18 +149,9 @@ _SKIP_STATUS: dict[str, frozenset[str]] = {
     "Encounter": frozenset({"planned", "cancelled", "entered-in-error"}),
 }
 
-# Days in one unit of a FHIR `Timing.repeat.periodUnit` / a UCUM duration. A month is 30 days
-# and a year 365, as in our JSON format's frequency (docs/patient-format.md): approximations used
-# only to turn "every n months" into a daily rate or a course length into days.
-_DAYS_PER_UNIT: dict[str, Fraction] = {
-    "s": Fraction(1, 86400),
-    "min": Fraction(1, 1440),
-    "h": Fraction(1, 24),
-    "d": Fraction(1),
-    "wk": Fraction(7),
-    "mo": Fraction(30),
-    "a": Fraction(365),
-}
+# Days in one unit of a FHIR `Timing.repeat.periodUnit` / a UCUM duration: the one table
+# (core/dates.py), whose month is 30.4375 days, as in our JSON format and the unit registry.
+_DAYS_PER_UNIT: dict[str, Fraction] = DAYS_PER_UNIT
 _DURATION_WORDS = {"day": "d", "days": "d", "week": "wk", "weeks": "wk", "hour": "h", "hours": "h"}
 
 # Administrations per day for the FHIR R4 timing abbreviations (value set timing-abbreviation,
@@ -201,7 +172,7 @@ _TIMING_CODES: dict[str, Fraction] = {
     "Q6H": Fraction(4),
     "Q8H": Fraction(3),
     "WK": Fraction(1, 7),
-    "MO": Fraction(1, 30),
+    "MO": 1 / DAYS_PER_MONTH,
 }
 
 # References: `Patient/123`, `https://server/fhir/Patient/123/_history/2`; `urn:uuid:...` ones
@@ -1092,32 +1063,6 @@ def _read_medication(ctx: _Ctx, res: dict[str, Any], rid: str, scope: _Scope) ->
     ]
 
 
-# LOINC terms of a glomerular filtration rate per 1.73 m2 of body surface (property VRat/Area,
-# "GFR/1.73 sq M.predicted"): the eGFR codes of stdlib/labs.crit. The unit of such a result is
-# mL/min/{1.73_m2}; a result written in plain `mL/min` under one of these codes is the same
-# normalised rate with the annotation left out (in UCUM an annotation has no meaning, so the two
-# codes even denote the same unit), not an absolute clearance: it is read as mL/min/{1.73_m2} and
-# counted in the summary's notes. Synthea writes 33914-3 in both units.
-_GFR_PER_BSA_LOINC = frozenset(
-    {"33914-3", "48642-3", "48643-1", "62238-1", "88293-6", "88294-4", "98979-8"}
-)
-_GFR_PER_BSA_UNIT = "mL/min/{1.73_m2}"
-_NOTE_GFR = "eGFR results in mL/min read as mL/min/{1.73_m2}: their LOINC code is per 1.73 m2"
-
-
-def _gfr_per_bsa(quantity: Quantity | None) -> Quantity | None:
-    """A quantity in plain mL/min as mL/min/{1.73_m2}; None when it is in any other unit."""
-    if quantity is None or quantity.unit == _GFR_PER_BSA_UNIT:
-        return None
-    units = get_units()
-    try:
-        if units.parse_ucum(quantity.unit) != units.parse_ucum("mL/min"):
-            return None
-    except UnitError:
-        return None
-    return attrs.evolve(quantity, unit=_GFR_PER_BSA_UNIT, ucum=True)  # keeps a comparator
-
-
 def _observation_kind(ctx: _Ctx, res: dict[str, Any]) -> str:
     """`lab` for the laboratory category, `score` for survey (or score), `fact` for our fact
     category (CATEGORY_SYSTEM), else `observation`."""
@@ -1335,18 +1280,10 @@ def _read_observation(ctx: _Ctx, res: dict[str, Any], rid: str, scope: _Scope) -
             value=fact_value,
         )
         return [fact]
-    if isinstance(value, Quantity) and any(
-        code.system == "loinc" and code.code in _GFR_PER_BSA_LOINC for code in codes
-    ):
-        per_bsa = _gfr_per_bsa(value)
-        if per_bsa is not None:
-            value = per_bsa
-            if reference is not None:
-                reference = ReferenceRange(
-                    _gfr_per_bsa(reference.low) or reference.low,
-                    _gfr_per_bsa(reference.high) or reference.high,
-                )
-            scope.summary.notes[("Observation", _NOTE_GFR)] += 1
+    normalised, reference, note = measurement_value(codes, value, reference)
+    value = normalised  # type: ignore[assignment]
+    if note is not None:
+        scope.summary.notes[("Observation", note)] += 1
     events: list[Event] = []
     if value is not None or not parts:
         # A panel with components and no value of its own (blood pressure) gives only its
