@@ -179,45 +179,15 @@ class Constancy:
 
     def _of(self, expr: n.Expr) -> str | None:
         if isinstance(expr, (n.And, n.Or)):
-            conjunction = isinstance(expr, n.And)
-            parts = _flatten(expr)
-            states = [self.of(p) for p in parts]
-            absorbing, neutral = (NEVER, ALWAYS) if conjunction else (ALWAYS, NEVER)
-            if absorbing in states or self.clash(parts, conjunction):
-                return absorbing
-            if all(s == neutral for s in states):
-                return neutral
-            return None
+            return self.connective(expr)
         if isinstance(expr, n.Not):
             return _FLIP[self.of(expr.operand)]
         if isinstance(expr, n.AtLeast):
-            states = [self.of(o) for o in expr.operands]
-            if expr.count <= 0 or sum(s == ALWAYS for s in states) >= expr.count:
-                return ALWAYS
-            if sum(s != NEVER for s in states) < expr.count:
-                return NEVER
-            return None
+            return self.at_least(expr)
         if isinstance(expr, n.Conditional):
-            cond, then, other = (self.of(e) for e in (expr.condition, expr.then, expr.otherwise))
-            if then is not None and then == other:
-                return then
-            if cond == ALWAYS:
-                return then
-            if cond == NEVER:
-                return other
-            return None
+            return self.conditional(expr)
         if isinstance(expr, n.Truth) and isinstance(expr.operand, n.Ref):
-            define = self.local_define(expr.operand)
-            if define is not None and is_expr(define.expr):
-                name = define.name.text
-                if name in self.active:
-                    return None
-                self.active.add(name)
-                try:
-                    return self.of(define.expr)
-                finally:
-                    self.active.discard(name)
-            return None
+            return self.definition(expr.operand)
         if isinstance(expr, n.Compare):
             return self.compare_literals(expr)
         constraint = self.constraint(expr)
@@ -227,6 +197,49 @@ class Constancy:
             if constraint.certain:
                 return ALWAYS
         return None
+
+    def connective(self, expr: n.And | n.Or) -> str | None:
+        conjunction = isinstance(expr, n.And)
+        parts = _flatten(expr)
+        states = [self.of(p) for p in parts]
+        absorbing, neutral = (NEVER, ALWAYS) if conjunction else (ALWAYS, NEVER)
+        if absorbing in states or self.clash(parts, conjunction):
+            return absorbing
+        if all(s == neutral for s in states):
+            return neutral
+        return None
+
+    def at_least(self, expr: n.AtLeast) -> str | None:
+        states = [self.of(o) for o in expr.operands]
+        if expr.count <= 0 or sum(s == ALWAYS for s in states) >= expr.count:
+            return ALWAYS
+        if sum(s != NEVER for s in states) < expr.count:
+            return NEVER
+        return None
+
+    def conditional(self, expr: n.Conditional) -> str | None:
+        cond, then, other = (self.of(e) for e in (expr.condition, expr.then, expr.otherwise))
+        if then is not None and then == other:
+            return then
+        if cond == ALWAYS:
+            return then
+        if cond == NEVER:
+            return other
+        return None
+
+    def definition(self, ref: n.Ref) -> str | None:
+        """A local definition's constancy, once (a definition using itself is not constant)."""
+        define = self.local_define(ref)
+        if define is None or not is_expr(define.expr):
+            return None
+        name = define.name.text
+        if name in self.active:
+            return None
+        self.active.add(name)
+        try:
+            return self.of(define.expr)
+        finally:
+            self.active.discard(name)
 
     def local_define(self, ref: n.Ref) -> n.Define | None:
         symbol = self.ctx.program.module.lookup(ref.parts)
