@@ -1,0 +1,723 @@
+"""Queries, windows, coverage and values in SQL (docs/sql.md, "Constructs").
+
+Each query of the plan becomes one per-person relation `q_N`: of the person's events of the
+query's kind that match its concept set and overlap its window (docs/language.md, "Which events a
+window holds"), how many pass every filter (`n_kept`), how many cannot be decided (`n_undec`), how
+many there are at all (`n_in`), and, for an aggregate, the value of the event it picks. Each event
+gets a state: 2 passes, 1 undecided, 0 fails, worked out filter by filter in the Python engine's
+order (route and status; attributes; value; dose).
+"""
+
+from __future__ import annotations
+
+from fractions import Fraction
+from typing import TYPE_CHECKING
+
+import attrs
+from sqlglot import exp
+
+from criteria_lang.core.concepts import ConceptSet, QuantityAttr
+from criteria_lang.plan import model as p
+from criteria_lang.sql import truth as t
+from criteria_lang.sql.concepts import code_set, event_matches, full_relation, own_relation
+from criteria_lang.sql.events import (
+    not_,
+    NotExpressible,
+    add_days,
+    and_,
+    case,
+    cast,
+    col,
+    eq,
+    is_null,
+    not_null,
+    null,
+    num,
+    or_,
+    string,
+)
+from criteria_lang.sql.numbers import compare_op, fraction_literal
+
+if TYPE_CHECKING:
+    from criteria_lang.sql.compile import Compiler
+
+__all__ = ["QueryCompiler"]
+
+PASS, UNDECIDED, FAIL = 2, 1, 0
+ABSENCE_IS_EVIDENCE = ("condition", "medication", "procedure")
+_POSITIVE = ("positive", "pos", "detected", "reactive", "true", "yes", "present", "abnormal")
+_NEGATIVE = (
+    "negative",
+    "neg",
+    "not detected",
+    "non-reactive",
+    "nonreactive",
+    "false",
+    "no",
+    "absent",
+    "normal",
+    "none",
+    "none seen",
+    "not seen",
+)
+
+
+def date_column(name: str) -> str:
+    return "d_" + "".join(c if c.isalnum() else "_" for c in name).lower()
+
+
+def coalesce0(value: exp.Expression) -> exp.Expression:
+    return exp.func("COALESCE", value, num(0))
+
+
+@attrs.frozen
+class Bounds:
+    start: exp.Expression | None  # None: from the start of the record
+    end: exp.Expression | None  # None: to its end
+    missing: exp.Expression  # a date the window needs is missing (TRUE/FALSE)
+
+
+@attrs.frozen
+class QueryInfo:
+    name: str  # the per-person CTE
+    kind: str
+    bounds_key: str
+
+
+@attrs.define
+class QueryCompiler:
+    c: Compiler
+    _queries: dict[int, QueryInfo] = attrs.field(factory=dict)
+    _coverage: dict[str, str] = attrs.field(factory=dict)
+    _concepts: dict[str, tuple[str | None, str | None]] = attrs.field(factory=dict)
+    _kinds: dict[str, str] = attrs.field(factory=dict)
+    _keep: list[object] = attrs.field(factory=list)
+
+    def snapshot(self) -> tuple[dict[object, object], ...]:
+        return tuple(dict(m) for m in (self._queries, self._coverage, self._concepts, self._kinds))  # type: ignore[arg-type]
+
+    def restore(self, saved: tuple[dict[object, object], ...]) -> None:
+        self._queries, self._coverage, self._concepts, self._kinds = (dict(m) for m in saved)  # type: ignore[assignment]
+
+    # -- windows --------------------------------------------------------------------------------
+
+    def edge(self, edge: p.Edge, alias: str) -> tuple[exp.Expression, list[str]]:
+        if not isinstance(edge.anchor, p.TrialDate):
+            raise NotExpressible("a visit date outside an outcome")
+        column = date_column(edge.anchor.name)
+        base = col(column, alias)
+        return self.offset(base, edge.offset, edge.sign), [column]
+
+    def offset(self, day: exp.Expression, offset: p.Offset | None, sign: int) -> exp.Expression:
+        if offset is None:
+            return day
+        if isinstance(offset, p.Duration):
+            whole = int(offset.amount)
+            if offset.unit == "days":
+                return add_days(day, sign * whole)
+            if offset.unit == "weeks":
+                return add_days(day, sign * int(offset.amount * 7))
+            months = whole * (12 if offset.unit == "years" else 1)
+            return cast(exp.DateAdd(this=day, expression=num(sign * months) if sign > 0 else exp.Neg(this=num(months)), unit=exp.var("MONTH")), "DATE")
+        if isinstance(offset, p.HalfLives):
+            if offset.own:
+                raise NotExpressible("a window of the matched drug's own half-lives")
+            return add_days(day, sign * offset.days)
+        options = [self.offset(day.copy(), o, sign) for o in offset.options]
+        if len(options) == 1:
+            return options[0]
+        return (exp.Least if sign < 0 else exp.Greatest)(this=options[0], expressions=options[1:])
+
+    def bounds(self, window: p.Window, alias: str) -> Bounds:
+        columns: list[str] = []
+        start = end = None
+        if window.start is not None:
+            start, used = self.edge(window.start, alias)
+            columns += used
+        if window.end is not None:
+            end, used = self.edge(window.end, alias)
+            columns += used
+        if window.either_order and start is not None and end is not None:
+            start, end = exp.Least(this=start, expressions=[end.copy()]), exp.Greatest(this=start.copy(), expressions=[end])
+        if start is not None and not window.start_inclusive:
+            start = add_days(start, 1)
+        if end is not None and not window.end_inclusive:
+            end = add_days(end, -1)
+        missing: exp.Expression = exp.false()
+        if columns:
+            missing = or_(*(is_null(col(c, alias)) for c in dict.fromkeys(columns)))
+        start = cast(start, "DATE") if start is not None else None
+        end = cast(end, "DATE") if end is not None else None
+        return Bounds(start, end, missing)
+
+    def coverage(self, window: p.Window) -> exp.Expression:
+        """TRUE when the record covers the window (docs/language.md, "Unknown and absence")."""
+        if self.c.options.policy == "closed-world":
+            return exp.true()
+        key = repr((window.start, window.end, window.start_inclusive, window.end_inclusive, window.either_order))
+        name = self._coverage.get(key)
+        if name is None:
+            b = self.bounds(window, "pp")
+            s, e = col("s", "i"), col("e", "i")
+            if b.start is not None and b.end is not None:
+                cond = and_(exp.LTE(this=s, expression=b.start), exp.GTE(this=e, expression=b.end))
+            elif b.end is not None:
+                cond = and_(exp.LTE(this=s, expression=b.end), exp.GTE(this=e, expression=b.end.copy()))
+            elif b.start is not None:
+                cond = and_(
+                    exp.LTE(this=s, expression=b.start),
+                    exp.GTE(this=e, expression=b.start.copy()),
+                    eq(e.copy(), col("last_e", "i")),
+                )
+            else:
+                cond = exp.true()
+            islands = exp.select(
+                "person_id",
+                "s",
+                "e",
+                exp.Window(this=exp.func("MAX", col("e")), partition_by=[col("person_id")]).as_("last_e"),
+            ).from_("islands")
+            select = (
+                exp.select(col("person_id", "pp"), exp.func("MAX", case((cond, num(1)), default=num(0))).as_("covered"))
+                .from_(exp.table_("persons", alias="pp"))
+                .join(
+                    exp.Subquery(this=islands, alias=exp.TableAlias(this=exp.to_identifier("i"))),
+                    on=eq(col("person_id", "i"), col("person_id", "pp")),
+                )
+                .group_by(col("person_id", "pp"))
+            )
+            name = self.c.add(self.c.name("cov"), select, per_person=True)
+            self._coverage[key] = name
+        return eq(coalesce0(col("covered", name)), num(1))
+
+    # -- events of a query ----------------------------------------------------------------------
+
+    def kind_relation(self, kind: str) -> str:
+        name = self._kinds.get(kind)
+        if name is None:
+            name = self.c.add(f"events_{kind}", self.c.sources.relation(kind))
+            self._kinds[kind] = name
+        return name
+
+    def concept(self, concept: ConceptSet) -> tuple[str | None, str | None]:
+        """(full, own) relations of a concept set; (None, None) when nothing can match."""
+        found = self._concepts.get(concept.name)
+        if found is not None:
+            return found
+        included, excluded = code_set(concept, False), code_set(concept, True)
+        for codes in (included, excluded):
+            if any(s == "omop" and prefix for s, prefix in codes.prefixes):
+                raise NotExpressible("an omop code prefix other than \"*\"")
+        own = own_relation(included, excluded, has_concept_table=self.c.sources.vocabulary)
+        if own is None and not included.omop_all():
+            found = (None, None)
+        else:
+            if own is None:
+                own = exp.select(cast(null(), "BIGINT").as_("concept_id"), num(0).as_("inc"), num(0).as_("exc")).where(exp.false())
+            own_name = self.c.add(self.c.name("own"), own)
+            full = full_relation(own_name, has_ancestors=self.c.sources.has("concept_ancestor"))
+            found = (self.c.add(self.c.name("full"), full), own_name)
+        self._concepts[concept.name] = found
+        return found
+
+    def overlap(self, query: p.Query, b: Bounds) -> exp.Expression:
+        start, end = col("start_date", "e"), col("end_date", "e")
+        active_only = "active" in query.statuses
+        if query.kind == "medication":
+            last: exp.Expression | None = end
+        elif query.kind == "condition" and active_only:
+            last = end
+        else:
+            last = exp.func("COALESCE", end, start.copy())
+        parts: list[exp.Expression] = [exp.true()]
+        if b.start is not None:
+            parts.append(or_(is_null(last.copy()), exp.GTE(this=last.copy(), expression=b.start.copy())))
+        if b.end is not None:
+            parts.append(exp.LTE(this=start.copy(), expression=b.end.copy()))
+        return and_(*parts)
+
+    def state(self, query: p.Query) -> exp.Expression:
+        """2 passes, 1 undecided, 0 fails: route and status, attributes, value, dose."""
+        steps: list[tuple[exp.Expression, exp.Expression | None]] = []  # (fails, undecided)
+        if query.routes:
+            names = [
+                string(f"{r}{suffix}")
+                for r in query.routes
+                for suffix in (
+                    "",
+                    " route",
+                    " use",
+                    " (qualifier value)",
+                    " route (qualifier value)",
+                    " use (qualifier value)",
+                )
+            ]
+            steps.append((not_(exp.func("COALESCE", exp.In(this=col("route", "e"), expressions=names), exp.false())), None))
+        if query.statuses:
+            status = col("status", "e")
+            ok = or_(
+                and_(is_null(status.copy()), exp.true() if "active" in query.statuses else exp.false(), is_null(col("end_date", "e"))),
+                exp.In(this=status.copy(), expressions=[string(s) for s in query.statuses]),
+            )
+            steps.append((not_(exp.func("COALESCE", ok, exp.false())), None))
+        if query.where:
+            raise NotExpressible("`where` on event attributes")
+        if query.value is not None:
+            steps.append(self.value_filter(query.value, query.concept))
+        if query.dose is not None:
+            raise NotExpressible("dose filters")
+        if query.new_start or query.ended or query.dose_pattern or query.run:
+            raise NotExpressible("new, ended, dose change, stable dose or for at least")
+        out = exp.Case()
+        for fails, undecided in steps:
+            out = out.when(fails, num(FAIL))
+            if undecided is not None:
+                out = out.when(undecided, num(UNDECIDED))
+        return out.else_(num(PASS)) if steps else num(PASS)
+
+    def value_filter(self, vf: p.ValueFilter, concept: ConceptSet) -> tuple[exp.Expression, exp.Expression]:
+        """(fails, undecided) of `value OP ...` / `value is WORD` on an event."""
+        number, unit, text, flag = col("value_number", "e"), col("unit_code", "e"), col("value_text", "e"), col("value_bool", "e")
+        no_value = and_(is_null(number.copy()), is_null(text.copy()), is_null(flag.copy()))
+        if vf.op == "is":
+            word = str(vf.target).casefold()
+            passes, decided = self.word(word, number, unit, text, flag, concept)
+        elif isinstance(vf.target, p.Titer):
+            titer, ok = self.titer(number, text)
+            passes = compare_op(vf.op, exp.Mul(this=titer, expression=num(vf.target.dilution.denominator)), fraction_literal(vf.target.dilution.numerator))
+            decided = ok
+        elif isinstance(vf.target, p.Number):
+            factors = None
+            if vf.conversion is not None:
+                factors = self.c.numbers.factors(vf.conversion.target, vf.conversion.molar_mass)
+            passes, convertible = self.c.numbers.compare(number, unit, vf.op, vf.target.value, factors)
+            decided = and_(not_null(number.copy()), convertible)
+        else:
+            raise NotExpressible("a value filter against a limit of normal")
+        undecided = or_(no_value, not_(exp.func("COALESCE", decided, exp.false())))
+        fails = and_(not_(undecided.copy()), not_(exp.func("COALESCE", passes, exp.false())))
+        # The CASE tests `fails` first: an undecided event must not count as failing.
+        return fails, undecided
+
+    def word(
+        self,
+        word: str,
+        number: exp.Expression,
+        unit: exp.Expression,
+        text: exp.Expression,
+        flag: exp.Expression,
+        concept: ConceptSet,
+        high: exp.Expression | None = None,
+    ) -> tuple[exp.Expression, exp.Expression]:
+        """(the value reads as `word`, it reads as yes or no at all)."""
+        positive_word = word in ("positive", "true", "present")
+        lowered = exp.func("LOWER", exp.Trim(this=text.copy()))
+        is_pos = exp.In(this=lowered.copy(), expressions=[string(w) for w in _POSITIVE])
+        is_neg = exp.In(this=lowered.copy(), expressions=[string(w) for w in _NEGATIVE])
+        truthy = case(
+            (not_null(flag.copy()), flag.copy()),
+            (is_pos, exp.true()),
+            (is_neg, exp.false()),
+            default=null(),
+        )
+        word_decided = or_(not_null(flag.copy()), is_pos.copy(), is_neg.copy())
+        if word not in ("positive", "negative", "present", "absent"):
+            numeric_ok: exp.Expression = exp.false()
+            numeric_pos: exp.Expression = exp.false()
+        else:
+            numeric_pos, numeric_ok = self.above_limit(number, unit, concept, high)
+        passes = case(
+            (not_null(number.copy()), numeric_pos if positive_word else not_(numeric_pos.copy())),
+            default=truthy if positive_word else not_(truthy.copy()),
+        )
+        decided = case((not_null(number.copy()), numeric_ok), default=word_decided)
+        return passes, decided
+
+    def above_limit(
+        self, number: exp.Expression, unit: exp.Expression, concept: ConceptSet, high: exp.Expression | None = None
+    ) -> tuple[exp.Expression, exp.Expression]:
+        """(the number is above its upper limit of normal, there is such a limit): the result's
+        own range_high (in its unit), else the concept's `upper_limit`."""
+        high = high if high is not None else col("range_high", "e")
+        own = exp.GT(this=number.copy(), expression=high.copy())
+        values = concept.all_attribute_values("upper_limit")
+        limits = [v for v in values if isinstance(v, QuantityAttr)]
+        if not limits:
+            return own, not_null(high.copy())
+        if len({(v.value, v.unit) for v in limits}) > 1 or concept.members and "upper_limit" not in concept.attributes:
+            raise NotExpressible("an upper limit of normal that differs between the members of a class")
+        limit = limits[0]
+        # The value, converted into the limit's unit, against the limit.
+        factors = self.c.numbers.factors(limit.unit, _molar(concept))
+        above, convertible = self.c.numbers.compare(number, unit, ">", limit.value, factors)
+        return (
+            case((not_null(high.copy()), own), default=above),
+            or_(not_null(high.copy()), convertible),
+        )
+
+    def titer(self, number: exp.Expression, text: exp.Expression) -> tuple[exp.Expression, exp.Expression]:
+        """(the reciprocal dilution, it is one): `1:80` is 80; a number is itself."""
+        trimmed = exp.Trim(this=text.copy())
+        pattern = r"^1[ ]*:[ ]*[0-9]+([.][0-9]+)?$"
+        is_titer = exp.RegexpLike(this=trimmed.copy(), expression=string(pattern))
+        tail = exp.Trim(this=exp.Substring(this=trimmed.copy(), start=exp.Add(this=exp.StrPosition(this=trimmed.copy(), substr=string(":")), expression=num(1))))
+        value = case(
+            (not_null(number.copy()), number.copy()),
+            (exp.func("COALESCE", is_titer, exp.false()), cast(tail, "DECIMAL(24, 10)")),
+            default=null(),
+        )
+        return value, not_null(value.copy())
+
+    # -- a query's relation ----------------------------------------------------------------------
+
+    def query(self, query: p.Query, pick: str | None = None) -> QueryInfo:
+        key = id(query) if pick is None else hash((id(query), pick))
+        found = self._queries.get(key)
+        if found is not None:
+            return found
+        self._keep.append(query)
+        full, own = self.concept(query.concept)
+        events = self.kind_relation(query.kind)
+        b = self.bounds(query.window, "pp")
+        state = self.state(query)
+        inner = (
+            exp.select(
+                col("person_id", "pp"),
+                col("start_date", "e"),
+                col("event_key", "e"),
+                col("value_number", "e"),
+                col("unit_code", "e"),
+                col("value_text", "e"),
+                col("value_bool", "e"),
+                col("range_high", "e"),
+                col("range_low", "e"),
+                *(col(date_column(d), "pp") for d in self.c.plan.dates),
+                state.as_("state"),
+            )
+            .from_(exp.table_("persons", alias="pp"))
+            .join(exp.table_(events, alias="e"), on=eq(col("person_id", "e"), col("person_id", "pp")))
+        )
+        match: exp.Expression = exp.false()
+        if full is not None and own is not None:
+            inner = inner.join(exp.table_(full, alias="f"), on=eq(col("concept_id", "f"), col("concept_id", "e")), join_type="left")
+            inner = inner.join(
+                exp.table_(own, alias="o"),
+                on=and_(
+                    eq(col("concept_id", "o"), col("source_concept_id", "e")),
+                    exp.NEQ(this=col("source_concept_id", "e"), expression=col("concept_id", "e")),
+                ),
+                join_type="left",
+            )
+            inc, exc = code_set(query.concept, False), code_set(query.concept, True)
+            match = event_matches("f", "o", inc, exc)
+        inner = inner.where(and_(match, self.overlap(query, b)))
+        grouped = exp.select(
+            col("person_id", "x"),
+            exp.func("COUNT", exp.Star()).as_("n_in"),
+            exp.func("SUM", case((eq(col("state", "x"), num(PASS)), num(1)), default=num(0))).as_("n_kept"),
+            exp.func("SUM", case((eq(col("state", "x"), num(UNDECIDED)), num(1)), default=num(0))).as_("n_undec"),
+        )
+        source: exp.Expression = inner
+        if pick is not None:
+            source, columns = self.picked(inner, pick, query)
+            for column in columns:
+                grouped = grouped.select(exp.func("MAX", case((eq(col("rn", "x"), num(1)), col(column, "x")), default=null())).as_(f"pick_{column}"))
+        grouped = grouped.from_(exp.Subquery(this=source, alias=exp.TableAlias(this=exp.to_identifier("x")))).group_by(col("person_id", "x"))
+        name = self.c.add(self.c.name("q"), grouped, per_person=True)
+        info = QueryInfo(name, query.kind, "")
+        self._queries[key] = info
+        return info
+
+    def picked(self, inner: exp.Select, pick: str, query: p.Query) -> tuple[exp.Select, list[str]]:
+        """The kept events ranked for `pick` (latest, earliest, nearest): rn = 1 is the one."""
+        start, key = col("start_date"), col("event_key")
+        kept_first = exp.Ordered(this=case((eq(col("state"), num(PASS)), num(0)), default=num(1)))
+        if pick == "latest":
+            order = [kept_first, exp.Ordered(this=start, desc=True), exp.Ordered(this=key, desc=True)]
+        elif pick == "earliest":
+            order = [kept_first, exp.Ordered(this=start), exp.Ordered(this=key)]
+        elif pick.startswith("nearest:"):
+            target = col(date_column(pick.split(":", 1)[1]), "k")
+            distance = exp.func("ABS", exp.DateDiff(this=start.copy(), expression=target, unit=exp.var("DAY")))
+            order = [kept_first, exp.Ordered(this=distance), exp.Ordered(this=start.copy()), exp.Ordered(this=key)]
+        else:
+            raise NotExpressible(f"{pick} of a query")
+        ranked = exp.select(
+            exp.Star(),
+            exp.Window(this=exp.func("ROW_NUMBER"), partition_by=[col("person_id")], order=exp.Order(expressions=order)).as_("rn"),
+        ).from_(exp.Subquery(this=inner, alias=exp.TableAlias(this=exp.to_identifier("k"))))
+        del query
+        return ranked, ["state", "value_number", "unit_code", "value_text", "value_bool", "range_high", "range_low"]
+
+    # -- conditions ------------------------------------------------------------------------------
+
+    def exists(self, query: p.Query) -> exp.Expression:
+        if query.kind == "fact":
+            return self.fact(query)
+        info = self.query(query)
+        kept, undec, n_in = (coalesce0(col(c, info.name)) for c in ("n_kept", "n_undec", "n_in"))
+        missing = self.bounds(query.window, "persons").missing
+        branches: list[tuple[exp.Expression, int | exp.Expression]] = [
+            (missing, t.UNKNOWN),
+            (exp.GT(this=kept, expression=num(0)), t.MET),
+            (exp.GT(this=undec, expression=num(0)), t.UNKNOWN),
+        ]
+        if query.kind in ABSENCE_IS_EVIDENCE:
+            branches.append((self.coverage(query.window), t.NOT_MET))
+        else:
+            branches.append((exp.GT(this=n_in, expression=num(0)), t.NOT_MET))
+        return t.truth_case(branches, t.UNKNOWN)
+
+    def fact(self, query: p.Query) -> exp.Expression:
+        """The latest kept record in the window decides: yes met, no not met (docs: "Facts")."""
+        info = self.query(query, "latest")
+        kept, undec, n_in = (coalesce0(col(c, info.name)) for c in ("n_kept", "n_undec", "n_in"))
+        missing = self.bounds(query.window, "persons").missing
+        number, text, flag = (col(f"pick_{c}", info.name) for c in ("value_number", "value_text", "value_bool"))
+        lowered = exp.func("LOWER", exp.Trim(this=text.copy()))
+        truthy = case(
+            (not_null(flag.copy()), flag.copy()),
+            (not_null(number.copy()), exp.NEQ(this=number.copy(), expression=num(0))),
+            (exp.In(this=lowered.copy(), expressions=[string(w) for w in (*_POSITIVE, "y")]), exp.true()),
+            (exp.In(this=lowered.copy(), expressions=[string(w) for w in (*_NEGATIVE, "n")]), exp.false()),
+            default=null(),
+        )
+        return t.truth_case(
+            [
+                (missing, t.UNKNOWN),
+                (exp.GT(this=kept, expression=num(0)), t.truth_case([(is_null(truthy.copy()), t.UNKNOWN), (truthy, t.MET)], t.NOT_MET)),
+                (exp.GT(this=undec, expression=num(0)), t.UNKNOWN),
+                (exp.GT(this=n_in, expression=num(0)), t.NOT_MET),
+            ],
+            t.UNKNOWN,
+        )
+
+    # -- values ------------------------------------------------------------------------------------
+
+    def value(self, node: p.Value) -> SqlValue:
+        if isinstance(node, p.Number):
+            value = node.value
+            return SqlValue(
+                number=exp.Div(this=num(value.numerator), expression=num(value.denominator)),
+                exact=value,
+            )
+        if isinstance(node, p.Age):
+            on = self.edge(p.Edge(node.anchor), "persons")[0]
+            birth = col("birth_date", "persons")
+            years = exp.Sub(
+                this=exp.Extract(this=exp.var("YEAR"), expression=on.copy()),
+                expression=exp.Extract(this=exp.var("YEAR"), expression=birth.copy()),
+            )
+            reached = exp.GT(
+                this=cast(exp.DateAdd(this=birth.copy(), expression=exp.Mul(this=years.copy(), expression=num(12)), unit=exp.var("MONTH")), "DATE"),
+                expression=on.copy(),
+            )
+            age = exp.Sub(this=years, expression=case((reached, num(1)), default=num(0)))
+            return SqlValue(number=age, missing=or_(is_null(birth.copy()), is_null(on.copy())), age=True)
+        if isinstance(node, p.Sex):
+            sex = col("sex", "persons")
+            return SqlValue(text=sex, missing=or_(is_null(sex.copy()), eq(sex.copy(), string("unknown"))))
+        if isinstance(node, p.UseValue):
+            body = self.c.plan.definition(node.definition).body
+            return self.value(body)  # type: ignore[arg-type]
+        if isinstance(node, p.Aggregate):
+            return self.aggregate(node)
+        raise NotExpressible(f"the value {type(node).__name__}")
+
+    def aggregate(self, node: p.Aggregate) -> SqlValue:
+        query = node.query
+        missing_date = self.bounds(query.window, "persons").missing
+        if node.op == "count":
+            if node.same_type or node.period is not None:
+                raise NotExpressible("count of the same type / in any period")
+            info = self.query(query)
+            kept, undec = (coalesce0(col(c, info.name)) for c in ("n_kept", "n_undec"))
+            lower = or_(not_(self.coverage_any(query.window)), exp.GT(this=undec, expression=num(0)))
+            return SqlValue(number=kept, missing=missing_date, lower_bound=lower)
+        if node.op not in ("latest", "earliest", "nearest") or query.kind == "medication":
+            raise NotExpressible(f"{node.op} {query.kind}")
+        info = self.query(query, node.op if node.op != "nearest" else self.nearest_key(node))
+        kept = coalesce0(col("n_kept", info.name))
+
+        def pick(column: str) -> exp.Expression:
+            return col(f"pick_{column}", info.name)
+
+        number, text, flag = pick("value_number"), pick("value_text"), pick("value_bool")
+        none = and_(is_null(number.copy()), is_null(text.copy()), is_null(flag.copy()))
+        return SqlValue(
+            number=number,
+            unit=pick("unit_code"),
+            text=text,
+            flag=flag,
+            missing=or_(missing_date, eq(kept, num(0)), none),
+            high=pick("range_high"),
+            low=pick("range_low"),
+            concept=query.concept,
+        )
+
+    def nearest_key(self, node: p.Aggregate) -> str:
+        if node.nearest_to is None or not isinstance(node.nearest_to, p.TrialDate):
+            raise NotExpressible("nearest without a trial date")
+        return f"nearest:{node.nearest_to.name}"
+
+    def coverage_any(self, window: p.Window) -> exp.Expression:
+        """Coverage as the count of a query sees it: the record's, even in closed-world."""
+        return self.coverage(window)
+
+    def compare(self, node: p.Compare) -> exp.Expression:
+        left = self.value(node.left)
+        right = node.right
+        if isinstance(right, p.Limit):
+            return self.compare_limit(left, node.op, right)
+        if isinstance(right, p.Titer):
+            titer, ok = self.titer(left.need_number(), left.need_text())
+            scaled = exp.Mul(this=titer, expression=num(right.dilution.denominator))
+            cmp = compare_op(node.op, scaled, fraction_literal(right.dilution.numerator))
+            return t.truth_case([(left.missing, t.UNKNOWN), (not_(ok), t.UNKNOWN), (cmp, t.MET)], t.NOT_MET)
+        if not isinstance(right, p.Number):
+            raise NotExpressible(f"comparing with {type(right).__name__}")
+        return self.decide(left, node.op, right, node.conversion)
+
+    def decide(self, left: SqlValue, op: str, right: p.Number, conversion: p.Conversion | None) -> exp.Expression:
+        if left.age and right.unit not in (None, "years", "year"):
+            raise NotExpressible(f"an age compared in {right.unit}")
+        number = left.need_number()
+        factors = None
+        if conversion is not None and left.unit is not None:
+            factors = self.c.numbers.factors(conversion.target, conversion.molar_mass)
+        if left.unit is None:
+            cmp = compare_op(op, exp.Mul(this=number.copy(), expression=num(right.value.denominator)), fraction_literal(right.value.numerator))
+            convertible: exp.Expression = exp.true()
+        else:
+            cmp, convertible = self.c.numbers.compare(number, left.unit, op, right.value, factors)
+        branches: list[tuple[exp.Expression, int | exp.Expression]] = [
+            (left.missing, t.UNKNOWN),
+            (is_null(number.copy()), t.UNKNOWN),
+            (not_(convertible), t.UNKNOWN),
+        ]
+        if left.lower_bound is not None:
+            bounded: list[tuple[exp.Expression, int | exp.Expression]] = []
+            if op in (">", ">="):
+                bounded.append((cmp.copy(), t.MET))
+            elif op in ("<", "<="):
+                bounded.append((not_(cmp.copy()), t.NOT_MET))
+            elif op == "=":
+                greater = compare_op(">", exp.Mul(this=number.copy(), expression=num(right.value.denominator)), fraction_literal(right.value.numerator))
+                bounded.append((greater, t.NOT_MET))
+            branches.append((left.lower_bound, t.truth_case(bounded, t.UNKNOWN) if bounded else num(t.UNKNOWN)))
+        branches.append((cmp, t.MET))
+        return t.truth_case(branches, t.NOT_MET)
+
+    def compare_limit(self, left: SqlValue, op: str, limit: p.Limit) -> exp.Expression:
+        if left.concept is None or left.high is None:
+            raise NotExpressible("a limit of normal of a value that is not a result")
+        own = left.high if limit.limit == "ULN" else left.low
+        assert own is not None
+        number = left.need_number()
+        m = limit.multiple
+        against_own = compare_op(
+            op,
+            exp.Mul(this=number.copy(), expression=num(m.denominator)),
+            exp.Mul(this=own.copy(), expression=fraction_literal(m.numerator)),
+        )
+        name = "upper_limit" if limit.limit == "ULN" else "lower_limit"
+        limits = [v for v in left.concept.all_attribute_values(name) if isinstance(v, QuantityAttr)]
+        stdlib: exp.Expression = exp.false()
+        has_stdlib: exp.Expression = exp.false()
+        if limits:
+            if len({(v.value, v.unit) for v in limits}) > 1 or (left.concept.members and name not in left.concept.attributes):
+                raise NotExpressible(f"a {name} that differs between the members of a class")
+            factors = self.c.numbers.factors(limits[0].unit, _molar(left.concept))
+            assert left.unit is not None
+            stdlib, has_stdlib = self.c.numbers.compare(number, left.unit, op, m * limits[0].value, factors)
+        return t.truth_case(
+            [
+                (left.missing, t.UNKNOWN),
+                (is_null(number.copy()), t.UNKNOWN),
+                (not_null(own.copy()), t.truth_case([(against_own, t.MET)], t.NOT_MET)),
+                (not_(has_stdlib), t.UNKNOWN),
+                (stdlib, t.MET),
+            ],
+            t.NOT_MET,
+        )
+
+    def between(self, node: p.Between) -> exp.Expression:
+        left = self.value(node.operand)
+        low, high = node.low, node.high
+        if not isinstance(low, p.Number) or not isinstance(high, p.Number):
+            raise NotExpressible("between values that are not numbers")
+        if low.unit != high.unit:
+            raise NotExpressible("between bounds in two units")
+        if left.age and low.unit not in (None, "years", "year"):
+            raise NotExpressible(f"an age compared in {low.unit}")
+        number = left.need_number()
+        if left.unit is None or node.conversion is None:
+            scaled, den = number, num(1)
+            convertible: exp.Expression = exp.true()
+        else:
+            factors = self.c.numbers.factors(node.conversion.target, node.conversion.molar_mass)
+            if not factors:
+                return num(t.UNKNOWN)
+            scaled, den = self.c.numbers.scale(number, left.unit, factors)
+            convertible = exp.In(this=left.unit.copy(), expressions=[string(c) for c in factors])
+        inside = self.c.numbers.in_bounds(scaled, den, low.value, high.value, node.bounds)
+        return t.truth_case(
+            [(left.missing, t.UNKNOWN), (is_null(number.copy()), t.UNKNOWN), (not_(convertible), t.UNKNOWN), (inside, t.MET)],
+            t.NOT_MET,
+        )
+
+    def is_value(self, node: p.IsValue) -> exp.Expression:
+        left = self.value(node.operand)
+        word = node.word.casefold()
+        if word in ("present", "absent"):
+            present = not_(left.missing)
+            ok = present if word == "present" else not_(present.copy())
+        else:
+            if left.concept is None:
+                raise NotExpressible(f"is {word} on a value that is not a result")
+            passes, decided = self.word(word, left.need_number(), left.unit or string("1"), left.need_text(), left.flag or null(), left.concept, high=left.high)
+            ok = exp.func("COALESCE", passes, exp.false())
+            result = t.truth_case([(left.missing, t.UNKNOWN), (not_(exp.func("COALESCE", decided, exp.false())), t.UNKNOWN), (ok, t.MET)], t.NOT_MET)
+            return t.negate(result) if node.negated else result
+        result = t.truth_case([(ok, t.MET)], t.NOT_MET)
+        return t.negate(result) if node.negated else result
+
+    def in_values(self, node: p.InValues) -> exp.Expression:
+        left = self.value(node.operand)
+        text = left.need_text()
+        wanted = [string(v.casefold()) for v in node.values]
+        return t.truth_case(
+            [(left.missing, t.UNKNOWN), (is_null(text.copy()), t.UNKNOWN), (exp.In(this=exp.func("LOWER", text), expressions=wanted), t.MET)],
+            t.NOT_MET,
+        )
+
+
+@attrs.frozen
+class SqlValue:
+    """A value as SQL: a number (with its unit's UCUM code, None for a plain number or an age),
+    a text or a yes/no; `missing` when there is none."""
+
+    number: exp.Expression | None = None
+    unit: exp.Expression | None = None
+    text: exp.Expression | None = None
+    flag: exp.Expression | None = None
+    missing: exp.Expression = attrs.field(factory=exp.false)
+    lower_bound: exp.Expression | None = None
+    age: bool = False
+    high: exp.Expression | None = None
+    low: exp.Expression | None = None
+    concept: ConceptSet | None = None
+    exact: Fraction | None = None
+
+    def need_number(self) -> exp.Expression:
+        return self.number.copy() if self.number is not None else null()
+
+    def need_text(self) -> exp.Expression:
+        return self.text.copy() if self.text is not None else null()
+
+
+def _molar(concept: ConceptSet) -> Fraction | None:
+    value = concept.attributes.get("molar_mass")
+    if isinstance(value, QuantityAttr):
+        return value.value
+    return None
