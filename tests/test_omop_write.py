@@ -233,3 +233,31 @@ def test_numbers_without_a_decimal_form_are_refused() -> None:
     assert decimal(Fraction(1, 8), "x") == Decimal("0.125")
     with pytest.raises(ValueError, match="no exact decimal"):
         decimal(Fraction(1, 3), "x")
+
+
+def test_a_patient_that_cannot_be_written_leaves_no_rows() -> None:
+    good = load_patient(
+        {"id": "1", "events": [{"type": "condition", "code": "sle", "onset": "2020-01-01"}]}
+    )
+    bad = load_patient(
+        {
+            "id": "2",
+            "events": [
+                {"type": "condition", "code": "sle", "onset": "2020-01-01"},
+                {
+                    "type": "lab",
+                    "code": "creatinine",
+                    "date": "2020-01-02",
+                    "value": 1,
+                    "unit": "furlong",
+                },
+            ],
+        }
+    )
+    writer = OmopWriter()
+    writer.write_patient(good)
+    with pytest.raises(ValueError, match="furlong"):
+        writer.write_patient(bad)
+    assert [r["person_id"] for r in writer.tables["person"]] == [1]
+    assert len(writer.tables["condition_occurrence"]) == 1
+    assert list(writer.person_ids) == ["1"]

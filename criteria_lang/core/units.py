@@ -299,6 +299,12 @@ _UCUM_ATOMS: dict[str, Fraction | str] = {
 # Our unit names (docs/units.md) -> UCUM atoms, for writing FHIR (`UnitSystem.ucum_code`). Names
 # not listed are written as they are (mg, dL, umol, kU, ...: SI prefixes and atoms UCUM shares).
 _TO_UCUM_ATOMS: dict[str, str] = {
+    # US customary body measures (weights in pounds): UCUM's avoirdupois and international atoms.
+    "lb": "[lb_av]",
+    "lbs": "[lb_av]",
+    "oz": "[oz_av]",
+    "in": "[in_i]",
+    "ft": "[ft_i]",
     "IU": "[iU]",
     "iU": "[iU]",
     "HPF": "[HPF]",

@@ -71,7 +71,16 @@ class CompiledScreen:
     fallback: Mapping[str, str]  # criterion id -> why it is not compiled
 
     def sql(self, dialect: str = "duckdb", *, pretty: bool = True) -> str:
-        return self.query.sql(dialect=dialect, pretty=pretty)
+        query = self.query
+        if dialect not in _MATERIALIZING:
+            # Spark has no MATERIALIZED: the same CTEs, which it may compute more than once.
+            query = query.copy()
+            for cte in query.find_all(exp.CTE):
+                cte.set("materialized", None)
+        return query.sql(dialect=dialect, pretty=pretty)
+
+
+_MATERIALIZING = ("duckdb", "postgres")
 
 
 def date_column(name: str) -> str:
@@ -91,9 +100,12 @@ class Compiler:
     ctes: list[tuple[str, exp.Expression]] = attrs.field(factory=list)
     joins: list[str] = attrs.field(factory=list)  # per-person CTEs joined to persons
     _names: dict[str, int] = attrs.field(factory=dict)
-    _definitions: dict[str, exp.Expression] = attrs.field(factory=dict)
+    _definitions: dict[str, tuple[exp.Expression, int]] = attrs.field(factory=dict)
+    layers: list[list[tuple[str, exp.Expression]]] = attrs.field(factory=list)
     _criterion: str = ""
     queries: QueryCompiler | None = None
+    # CTEs read by several others: computed once (AS MATERIALIZED where the dialect has it).
+    materialize: set[str] = attrs.field(factory=set)
 
     def name(self, prefix: str) -> str:
         n = self._names.get(prefix, 0) + 1
@@ -203,6 +215,7 @@ class Compiler:
             value = exp.func("COALESCE", own, date_lit(given)) if given else own
             select = select.select(cast(value, "DATE").as_(date_column(name_)))
         self.add("persons", select)
+        self.materialize.add("persons")
 
     def islands(self) -> None:
         """Observation periods merged into islands (touching or overlapping spans join), so that
@@ -283,6 +296,7 @@ class Compiler:
             .group_by("person_id", "island")
         )
         self.add("islands", islands)
+        self.materialize.add("islands")
 
     def answers(self) -> None:
         """Reviewers' answers per criterion: 3 (met) or 0 (not met); NULL when not answered."""
@@ -313,18 +327,47 @@ class Compiler:
 
     # -- expressions ------------------------------------------------------------------------------
 
-    def expr(self, node: p.Expr) -> exp.Expression:
+    def register(self, value: exp.Expression, depth: int) -> tuple[exp.Expression, int]:
+        """Give `value` a column of layer `depth`; later layers read the column. Truths are
+        built layer by layer so that an operand used three times in a CASE is a column read
+        three times, not an expression copied three times (which grows exponentially)."""
+        while len(self.layers) <= depth:
+            self.layers.append([])
+        name = f"v_{sum(len(layer) for layer in self.layers) + 1}"
+        self.layers[depth].append((name, value))
+        return exp.column(name), depth + 1
+
+    def expr(self, node: p.Expr) -> tuple[exp.Expression, int]:
+        """The truth of `node` as (a column, the first layer that can read it)."""
         assert self.queries is not None
-        if isinstance(node, p.And):
-            return t.all_of([self.expr(o) for o in node.operands])
-        if isinstance(node, p.Or):
-            return t.any_of([self.expr(o) for o in node.operands])
+        if isinstance(node, p.And | p.Or | p.AtLeast):
+            parts = [self.expr(o) for o in node.operands]
+            refs, depth = [r for r, _ in parts], max(d for _, d in parts)
+            if isinstance(node, p.And):
+                return self.register(t.all_of(refs), depth)
+            if isinstance(node, p.Or):
+                return self.register(t.any_of(refs), depth)
+            return self.register(t.at_least(node.count, refs), depth)
         if isinstance(node, p.Not):
-            return t.negate(self.expr(node.operand))
-        if isinstance(node, p.AtLeast):
-            return t.at_least(node.count, [self.expr(o) for o in node.operands])
+            ref, depth = self.expr(node.operand)
+            return self.register(t.negate(ref), depth)
         if isinstance(node, p.Conditional):
-            return t.if_then(self.expr(node.condition), self.expr(node.then), self.expr(node.otherwise))
+            parts = [self.expr(o) for o in (node.condition, node.then, node.otherwise)]
+            depth = max(d for _, d in parts)
+            return self.register(t.if_then(*(r for r, _ in parts)), depth)
+        if isinstance(node, p.UseDefinition):
+            body = self.plan.definition(node.definition).body
+            if not isinstance(body, p.Expr.__args__):  # type: ignore[attr-defined]
+                raise NotExpressible(f"definition {node.definition} used as a condition")
+            # A review inside takes the answer of the criterion that uses it.
+            key = node.definition + ("@" + self._criterion if _has_review(body, self.plan) else "")
+            if key not in self._definitions:
+                self._definitions[key] = self.expr(body)  # type: ignore[arg-type]
+            return self._definitions[key]
+        return self.register(self.leaf(node), 0)
+
+    def leaf(self, node: p.Expr) -> exp.Expression:
+        assert self.queries is not None
         if isinstance(node, p.Review):
             if "answers" in self.joins:
                 answer = col(f"r_{_ident(self._criterion)}", "answers")
@@ -333,13 +376,6 @@ class Compiler:
         if isinstance(node, p.Exists):
             result = self.queries.exists(node.query)
             return t.negate(result) if node.negated else result
-        if isinstance(node, p.UseDefinition):
-            body = self.plan.definition(node.definition).body
-            if not isinstance(body, p.Expr.__args__):  # type: ignore[attr-defined]
-                raise NotExpressible(f"definition {node.definition} used as a condition")
-            if node.definition not in self._definitions:
-                self._definitions[node.definition] = self.expr(body)  # type: ignore[arg-type]
-            return self._definitions[node.definition].copy()
         if isinstance(node, p.Compare):
             return self.queries.compare(node)
         if isinstance(node, p.Between):
@@ -362,15 +398,23 @@ class Compiler:
         fallback: dict[str, str] = {}
         for criterion in self.plan.criteria:
             self._criterion = criterion.id
-            saved = (len(self.ctes), list(self.joins), self.queries.snapshot(), dict(self._definitions))
+            saved = (
+                len(self.ctes),
+                list(self.joins),
+                self.queries.snapshot(),
+                dict(self._definitions),
+                [list(layer) for layer in self.layers],
+            )
             try:
-                columns.append((criterion.id, self.expr(criterion.expr)))
+                ref, _ = self.expr(criterion.expr)
+                columns.append((criterion.id, ref))
             except NotExpressible as why:
                 # Forget what this criterion added: another may not use half of it.
                 del self.ctes[saved[0] :]
                 self.joins[:] = saved[1]
                 self.queries.restore(saved[2])
                 self._definitions = saved[3]
+                self.layers = saved[4]
                 fallback[criterion.id] = str(why)
         inner = exp.select(col("person_id", "persons"), col("record_error", "persons")).from_("persons")
         for name in self.joins:
@@ -379,11 +423,22 @@ class Compiler:
                 on=eq(col("person_id", name), col("person_id", "persons")),
                 join_type="left",
             )
+        for depth, layer in enumerate(self.layers or [[]]):
+            if depth > 0:
+                inner = exp.select(exp.Star()).from_(
+                    exp.Subquery(this=inner, alias=exp.TableAlias(this=exp.to_identifier(f"l{depth}")))
+                )
+            for name, value in layer:
+                inner = inner.select(value.as_(name), copy=False)
+        inner = exp.select(exp.Star()).from_(
+            exp.Subquery(this=inner, alias=exp.TableAlias(this=exp.to_identifier("top")))
+        )
         for ident, value in columns:
-            inner = inner.select(value.as_(f"t_{_ident(ident)}"))
+            inner = inner.select(value.as_(f"t_{_ident(ident)}"), copy=False)
         outer = self.outer(inner, [c for c, _ in columns], fallback)
         for name, select in self.ctes:
-            outer = outer.with_(name, as_=select)
+            # copy=False: sqlglot's builders copy the whole query at each step otherwise.
+            outer = outer.with_(name, as_=select, materialized=name in self.materialize, copy=False)
         outer = parenthesise(outer)
         return CompiledScreen(self.plan, outer, tuple(c for c, _ in columns), fallback)
 
@@ -406,7 +461,7 @@ class Compiler:
             named = exp.Case()
             for code, name in names.items():
                 named = named.when(eq(value.copy(), num(code)), name)
-            outer = outer.select(named.as_(ident))
+            outer = outer.select(named.as_(ident), copy=False)
         if fallback:
             # The verdict needs every criterion: the runner makes it after the fallback.
             return outer.select(cast(null(), "VARCHAR").as_("verdict"), cast(null(), "VARCHAR").as_("deciding"))

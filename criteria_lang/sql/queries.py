@@ -91,13 +91,23 @@ class QueryCompiler:
     _coverage: dict[str, str] = attrs.field(factory=dict)
     _concepts: dict[str, tuple[str | None, str | None]] = attrs.field(factory=dict)
     _kinds: dict[str, str] = attrs.field(factory=dict)
+    _matched: dict[str, str] = attrs.field(factory=dict)
+    _pairs: dict[str, str] = attrs.field(factory=dict)
     _keep: list[object] = attrs.field(factory=list)
 
     def snapshot(self) -> tuple[dict[object, object], ...]:
-        return tuple(dict(m) for m in (self._queries, self._coverage, self._concepts, self._kinds))  # type: ignore[arg-type]
+        memos = (self._queries, self._coverage, self._concepts, self._kinds, self._matched, self._pairs)
+        return tuple(dict(m) for m in memos)  # type: ignore[arg-type]
 
     def restore(self, saved: tuple[dict[object, object], ...]) -> None:
-        self._queries, self._coverage, self._concepts, self._kinds = (dict(m) for m in saved)  # type: ignore[assignment]
+        (
+            self._queries,
+            self._coverage,
+            self._concepts,
+            self._kinds,
+            self._matched,
+            self._pairs,
+        ) = (dict(m) for m in saved)  # type: ignore[assignment]
 
     # -- windows --------------------------------------------------------------------------------
 
@@ -196,6 +206,7 @@ class QueryCompiler:
         name = self._kinds.get(kind)
         if name is None:
             name = self.c.add(f"events_{kind}", self.c.sources.relation(kind))
+            self.c.materialize.add(name)
             self._kinds[kind] = name
         return name
 
@@ -219,6 +230,60 @@ class QueryCompiler:
             found = (self.c.add(self.c.name("full"), full), own_name)
         self._concepts[concept.name] = found
         return found
+
+    def matched(self, concept: ConceptSet, kind: str) -> str:
+        """The events of `kind` that match `concept`, computed once (a CTE) for every query on
+        them: the distinct (concept, source concept) pairs of the kind are matched against the
+        concept set (small), then the events are joined to the pairs that match."""
+        key = f"{kind}:{concept.name}"
+        name = self._matched.get(key)
+        if name is not None:
+            return name
+        events = self.kind_relation(kind)
+        pairs = self._pairs.get(kind)
+        if pairs is None:
+            select = exp.select(
+                col("concept_id"),
+                exp.func("COALESCE", col("source_concept_id"), num(0)).as_("source_concept_id"),
+            ).distinct().from_(events)
+            pairs = self.c.add(f"pairs_{kind}", select)
+            self.c.materialize.add(pairs)
+            self._pairs[kind] = pairs
+        full, own = self.concept(concept)
+        if full is None or own is None:
+            relation = exp.select(exp.Star()).from_(events).where(exp.false())
+        else:
+            inc, exc = code_set(concept, False), code_set(concept, True)
+            hits = (
+                exp.select(col("concept_id", "pr"), col("source_concept_id", "pr"))
+                .from_(exp.table_(pairs, alias="pr"))
+                .join(exp.table_(full, alias="f"), on=eq(col("concept_id", "f"), col("concept_id", "pr")), join_type="left")
+                .join(
+                    exp.table_(own, alias="o"),
+                    on=and_(
+                        eq(col("concept_id", "o"), col("source_concept_id", "pr")),
+                        exp.NEQ(this=col("source_concept_id", "pr"), expression=col("concept_id", "pr")),
+                    ),
+                    join_type="left",
+                )
+                .where(event_matches("f", "o", inc, exc))
+            )
+            # The pairs are distinct: an inner join keeps each event once.
+            relation = (
+                exp.select(exp.Column(this=exp.Star(), table=exp.to_identifier("ev")))
+                .from_(exp.table_(events, alias="ev"))
+                .join(
+                    exp.Subquery(this=hits, alias=exp.TableAlias(this=exp.to_identifier("h"))),
+                    on=and_(
+                        eq(col("concept_id", "h"), col("concept_id", "ev")),
+                        eq(col("source_concept_id", "h"), exp.func("COALESCE", col("source_concept_id", "ev"), num(0))),
+                    ),
+                )
+            )
+        name = self.c.add(self.c.name("ev"), relation)
+        self.c.materialize.add(name)
+        self._matched[key] = name
+        return name
 
     def overlap(self, query: p.Query, b: Bounds) -> exp.Expression:
         start, end = col("start_date", "e"), col("end_date", "e")
@@ -376,8 +441,7 @@ class QueryCompiler:
         if found is not None:
             return found
         self._keep.append(query)
-        full, own = self.concept(query.concept)
-        events = self.kind_relation(query.kind)
+        events = self.matched(query.concept, query.kind)
         b = self.bounds(query.window, "pp")
         state = self.state(query)
         inner = (
@@ -397,19 +461,7 @@ class QueryCompiler:
             .from_(exp.table_("persons", alias="pp"))
             .join(exp.table_(events, alias="e"), on=eq(col("person_id", "e"), col("person_id", "pp")))
         )
-        match: exp.Expression = exp.false()
-        if full is not None and own is not None:
-            inner = inner.join(exp.table_(full, alias="f"), on=eq(col("concept_id", "f"), col("concept_id", "e")), join_type="left")
-            inner = inner.join(
-                exp.table_(own, alias="o"),
-                on=and_(
-                    eq(col("concept_id", "o"), col("source_concept_id", "e")),
-                    exp.NEQ(this=col("source_concept_id", "e"), expression=col("concept_id", "e")),
-                ),
-                join_type="left",
-            )
-            inc, exc = code_set(query.concept, False), code_set(query.concept, True)
-            match = event_matches("f", "o", inc, exc)
+        match: exp.Expression = exp.true()
         inner = inner.where(and_(match, self.overlap(query, b)))
         grouped = exp.select(
             col("person_id", "x"),
