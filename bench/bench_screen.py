@@ -21,7 +21,6 @@ import argparse
 import gc
 import json
 import os
-import platform
 import resource
 import subprocess
 import sys
@@ -37,6 +36,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
 import generate  # noqa: E402
+from measure import machine  # noqa: E402
 
 from criteria_lang import Rules  # noqa: E402
 from criteria_lang.core.results import PatientResult  # noqa: E402
@@ -118,22 +118,6 @@ def best(repeat: int, work: Callable[[], Any]) -> tuple[Clock, Any]:
     return min(runs, key=lambda run: run[0].cpu)
 
 
-def machine() -> str:
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
-    return (
-        f"{cpu}, {os.cpu_count()} cores, Python {platform.python_version()} on "
-        f"{platform.system()} {platform.release()}; load average {load}"
-    )
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--patients", type=int, default=5000)
@@ -157,9 +141,8 @@ def main(argv: list[str] | None = None) -> int:
         path, manifest = data_file(args.patients, args.seed)
     size = path.stat().st_size
     print(f"machine: {machine()}")
-    print(
-        f"rules:   {args.rules.relative_to(ROOT) if args.rules.is_relative_to(ROOT) else args.rules}"
-    )
+    shown = args.rules.relative_to(ROOT) if args.rules.is_relative_to(ROOT) else args.rules
+    print(f"rules:   {shown}")
     print(f"data:    {path.name}: {size / 1e6:.1f} MB", end="")
     if manifest:
         print(
@@ -255,8 +238,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     print(
         f"(b) end to end from JSONL (read + validate + evaluate + write JSONL): "
-        f"{end_clock.wall:.2f} s wall, {end_clock.cpu:.2f} s CPU = {rate(mix_total, end_clock.cpu)} "
-        f"(CPU), {rate(mix_total, end_clock.wall)} (wall); {sink.chars / 1e6:,.0f} MB of results"
+        f"{end_clock.wall:.2f} s wall, {end_clock.cpu:.2f} s CPU = "
+        f"{rate(mix_total, end_clock.cpu)} (CPU), {rate(mix_total, end_clock.wall)} (wall); "
+        f"{sink.chars / 1e6:,.0f} MB of results"
     )
     if cli is not None and startup is not None:
         wall, cpu, rss = cli

@@ -802,17 +802,43 @@ def break_record(doc: Doc, kind: str, rng: random.Random) -> str:
 # ---------------------------------------------------------------------------- main
 
 
-def generate(path: Path, total: int, seed: int = DEFAULT_SEED) -> Doc:
-    """Write `total` patients to `path` (JSON Lines) and the manifest beside it; returns it."""
+def resize(doc: Doc, target: int, rng: random.Random) -> None:
+    """Give the patient about `target` events, for measuring how cost grows with record length:
+    fewer by dropping events at random; more by repeating its own events, each copy moved back
+    by a whole number of 5-year steps (so the copies are history, read and matched like the
+    rest) and given an id of its own."""
+    events = doc["events"]
+    if len(events) >= target:
+        keep = sorted(rng.sample(range(len(events)), target))
+        doc["events"] = [events[i] for i in keep]
+        return
+    base = list(events)
+    copies = 0
+    while len(events) < target:
+        event = json.loads(json.dumps(rng.choice(base)))
+        copies += 1
+        shift = days(365.25 * 5 * (1 + copies // len(base)))
+        for key in ("date", "start", "end", "onset", "abatement"):
+            if isinstance(event.get(key), str):
+                event[key] = iso(Day.fromisoformat(event[key]) - shift)
+        event["id"] = f"copy{copies}"
+        events.append(event)
+
+
+def generate(path: Path, total: int, seed: int = DEFAULT_SEED, events: int | None = None) -> Doc:
+    """Write `total` patients to `path` (JSON Lines) and the manifest beside it; returns it.
+    `events`: about that many events a patient (`resize`) instead of the clinic's own mix."""
     path.parent.mkdir(parents=True, exist_ok=True)
     broken = {
         index: BROKEN_KINDS[k % len(BROKEN_KINDS)] for k, index in enumerate(broken_indexes(total))
     }
-    events = 0
+    count = 0
     with path.open("w", encoding="utf-8") as out:
         for index in range(total):
             doc = make_patient(seed, index)
-            events += len(doc["events"])
+            if events is not None:
+                resize(doc, events, random.Random(f"{seed}:resize:{index}"))
+            count += len(doc["events"])
             if index in broken:
                 line = break_record(doc, broken[index], random.Random(f"{seed}:broken:{index}"))
             else:
@@ -822,7 +848,8 @@ def generate(path: Path, total: int, seed: int = DEFAULT_SEED) -> Doc:
         "generator": VERSION,
         "seed": seed,
         "patients": total,
-        "events_mean": round(events / total, 1) if total else 0,
+        "events_mean": round(count / total, 1) if total else 0,
+        "events_target": events,
         "bytes": path.stat().st_size,
         "broken": [
             {"line": index + 1, "id": f"P{index:06d}", "kind": kind}
@@ -842,8 +869,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--patients", type=int, default=2000)
     parser.add_argument("--out", type=Path, default=Path("bench/out/patients.jsonl"))
     parser.add_argument("--seed", type=int, default=DEFAULT_SEED)
+    parser.add_argument("--events", type=int, help="about this many events a patient")
     args = parser.parse_args(argv)
-    manifest = generate(args.out, args.patients, args.seed)
+    manifest = generate(args.out, args.patients, args.seed, args.events)
     kinds = Counter(b["kind"] for b in manifest["broken"])
     print(
         f"{args.out}: {manifest['patients']} patients, {manifest['events_mean']} events each on "

@@ -22,6 +22,7 @@ from criteria_lang.core.diagnostics import CompileError
 from criteria_lang.core.results import OutcomeReport, PatientResult
 from criteria_lang.engine.evaluate import AbsencePolicy, Evaluator
 from criteria_lang.engine.outcomes import OutcomeEvaluator
+from criteria_lang.plan.lower import lower
 from criteria_lang.records.patient_json import (
     PatientDataError,
     Problem,
@@ -42,7 +43,9 @@ class Rules:
         if not program.ok:
             raise CompileError(program.diagnostics, program.sources)
         self.program = program
-        self.evaluator = Evaluator(program, policy=policy)
+        # What the rule file means (docs/plan.md): the engines run this, never the tree.
+        self.plan = lower(program)
+        self.evaluator = Evaluator(self.plan, policy=policy)
         self.policy = policy
         self._outcome_evaluator: OutcomeEvaluator | None = None
 
@@ -106,7 +109,7 @@ class Rules:
     @property
     def outcome_evaluator(self) -> OutcomeEvaluator:
         if self._outcome_evaluator is None:
-            self._outcome_evaluator = OutcomeEvaluator(self.program, policy=self.policy)
+            self._outcome_evaluator = OutcomeEvaluator(self.plan, policy=self.policy)
         return self._outcome_evaluator
 
     def outcomes(

@@ -565,3 +565,20 @@ def test_outcomes_format_and_lint() -> None:
     # A concept used only by an outcome is used.
     unused = {d.message for d in lint_text(out) if d.code == "W105"}
     assert not any("'domains'" in m or "'gc'" in m or "'upcr'" in m for m in unused)
+
+
+def test_a_visit_name_written_over_lines_is_a_date_not_a_crash() -> None:
+    """Issue 11: `visit \"\"\"week\\n24\"\"\"` compiled, then `Rules.outcomes` raised
+    JSONDecodeError (the anchor was text re-read with json.loads). The plan carries the name."""
+    rules = outcome_rules(
+        'W "w" at visits "week 24": any lab upcr at visit """week\n24""" +/- 3 days'
+    )
+    upcr = lab("upcr", "2024-09-26", 0.4, "g/g")
+    series = report(rules, upcr).outcome("W")
+    assert series.at("week 24").result == "met"  # the name matches ignoring repeated spaces
+    missing = report(rules, upcr, visits=VISITS[:2]).outcome("W")
+    assert [v.result for v in missing.visits] == ["not_judged", "not_judged"]
+    elsewhere = outcome_rules('W "w" at visits "week 12": any lab upcr at visit """week\n24"""')
+    unknown = report(elsewhere, upcr, visits=VISITS[:2]).outcome("W").at("week 12")
+    assert unknown.result == "unknown"
+    assert unknown.missing == ("the patient has no visit named 'week\n24'",)

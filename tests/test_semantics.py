@@ -10,7 +10,7 @@ from semantics_helpers import cond, daily, lab, med, patient, result, rules, tru
 
 from criteria_lang.core.dates import completed_years, run_reaches, shift
 from criteria_lang.core.results import Truth
-from criteria_lang.engine.evaluate import Outcome, combine_and, combine_or, negate
+from criteria_lang.engine.values import Outcome, combine_and, combine_or, negate
 
 MET, NOT_MET, UNKNOWN, REVIEW = "met", "not_met", "unknown", "needs_review"
 

@@ -20,6 +20,7 @@ from types import TracebackType
 from typing import IO, TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from criteria_lang.batch.screen import ReadRecord
     from criteria_lang.records.patient_json import RecordError
     from criteria_lang.records.timeline import Patient
 
@@ -117,12 +118,23 @@ class RecordCount:
         from criteria_lang.records.timeline import Patient
 
         for record in records:
-            self.records += 1
             if isinstance(record, Patient):
-                self._ids[record.id] += 1
-                if len(self._where[record.id]) < 3:
-                    self._where[record.id].append(record.source or "?")
+                self.add(record.id, record.source)
+            else:
+                self.add(None, None)
             yield record
+
+    def add(self, patient: str | None, source: str | None) -> None:
+        """One record: a patient's id and source, or None for a record that was not read."""
+        self.records += 1
+        if patient is not None:
+            self._ids[patient] += 1
+            if len(self._where[patient]) < 3:
+                self._where[patient].append(source or "?")
+
+    def note(self, record: ReadRecord) -> None:
+        """One record read by criteria_lang.batch (screen)."""
+        self.add(record.patient, record.source)
 
     @property
     def duplicates(self) -> dict[str, int]:

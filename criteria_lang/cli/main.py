@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import IO, TYPE_CHECKING
 
 from criteria_lang import __version__
-from criteria_lang.cli import lint_commands, plan_command
+from criteria_lang.cli import lint_commands, plan_command, screen_options
 from criteria_lang.cli.files import (
     OutputFile,
     RecordCount,
@@ -32,6 +32,7 @@ from criteria_lang.cli.files import (
 # command imports what it uses (and so should a new one).
 if TYPE_CHECKING:
     from criteria_lang.api import Rules
+    from criteria_lang.batch.screen import ReadRecord
     from criteria_lang.records.fhir import ReadSummary
     from criteria_lang.records.patient_json import RecordError
     from criteria_lang.records.timeline import Patient
@@ -101,6 +102,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     screen.add_argument("--format", choices=["table", "csv", "jsonl"], default="table")
     screen.add_argument("--output", "-o", type=Path, help="write to a file instead of stdout")
+    screen_options.add_options(screen)
     data_options(screen)
     lint_commands.add_parsers(sub)
     plan_command.add_parser(sub)
@@ -325,11 +327,18 @@ class DateCheck:
 
         for record in records:
             if isinstance(record, Patient):
-                self.records += 1
-                for name in self.needed:
-                    if name not in record.dates:
-                        self.lacking[name] += 1
+                self.count(tuple(name for name in self.needed if name not in record.dates))
             yield record
+
+    def count(self, lacking: tuple[str, ...] | None) -> None:
+        """One record read: the needed dates it lacks (None: not a patient record)."""
+        if lacking is not None:
+            self.records += 1
+            self.lacking.update(lacking)
+
+    def note(self, record: ReadRecord) -> None:
+        """One record read by criteria_lang.batch (screen)."""
+        self.count(record.lacking)
 
     def message(self) -> str | None:
         if not self.lacking:
@@ -449,11 +458,7 @@ def new_summary() -> ReadSummary:
 
 
 def cmd_screen(args: argparse.Namespace) -> int:
-    import attrs
-
-    from criteria_lang.core.results import PatientResult
-    from criteria_lang.records.patient_json import RecordError
-    from criteria_lang.report import tables as report
+    from criteria_lang.cli import screening as cli_screening
 
     require_paths([args.rules, args.input])
     pairs = screen_pairs(args.rules, args.input)
@@ -462,51 +467,48 @@ def cmd_screen(args: argparse.Namespace) -> int:
     if args.output:
         check_output(args.output, args.rules, [args.input])
     dates = dict(args.date)
-    rows: list[PatientResult | RecordError] = []
     status = EXIT_OK
     usage_error = False
     # After the verdicts: what the FHIR reader did with the input, and missing trial dates.
     notes: list[str] = []
     with output_to(args.output) as handle:
+        terminal = args.output is None and handle.isatty()
+        output = cli_screening.Output(
+            handle, args.format, terminal=terminal, whole_table=args.table
+        )
         for rule_file, input_path in pairs:
             rules = load_rules(rule_file, args.closed_world, sys.stderr)
             if rules is None:
                 status = EXIT_FINDINGS
                 continue
             fhir = is_fhir_input(input_path, args.input_format)
-            summary = new_summary() if fhir else None
             check = DateCheck(rules, dates, fhir)
             count = RecordCount(input_path)
-            read = read_records(input_path, args.input_format, dates, summary)
-            for row in rules.screen(count.watch(check.watch(read)), dates=dates):
-                if isinstance(row, RecordError):
-                    status = EXIT_FINDINGS
-                if args.format == "jsonl":
-                    print(report.jsonl(row), file=handle)
-                    if isinstance(row, PatientResult):  # written: keep what the summary needs
-                        row = attrs.evolve(row, criteria=())
-                rows.append(row)
+            errors = output.errors
+            summary = cli_screening.screen_one(
+                rules,
+                input_path,
+                fhir=fhir,
+                dates=dates,
+                needed=tuple(check.needed),
+                jobs=args.jobs,
+                output=output,
+                watch=(check.note, count.note),
+                progress=not args.no_progress,
+                stdin=sys.stdin.buffer,
+                stderr=sys.stderr,
+            )
+            if output.errors > errors:
+                status = EXIT_FINDINGS
             status = watch_input("screen", count, status)
             usage_error = usage_error or status == EXIT_USAGE
-            if summary is not None:
+            if fhir:
                 heading = f"{rule_file}: " if len(pairs) > 1 else ""
                 notes.append(heading + fhir_report(summary, args.problems))
             note = check.message()
             if note:
                 notes.append(note)
-        if args.format == "csv":
-            report.write_csv(rows, handle)
-        elif args.format == "table":
-            out = report.console(handle)
-            title = f"screening {args.input}"
-            out.print(report.screen_table(rows, title))
-            out.print(report.summary_line(rows))
-            for note in notes:
-                out.print(note, markup=False, highlight=False, soft_wrap=True)
-    if args.format != "table":
-        print(report.summary_line(rows), file=sys.stderr)
-        for note in notes:
-            print(note, file=sys.stderr)
+        output.finish(f"screening {args.input}", notes, sys.stderr)
     return EXIT_USAGE if usage_error else status
 
 

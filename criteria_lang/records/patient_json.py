@@ -1147,13 +1147,14 @@ def _unreadable(source: str, exc: BaseException, what: str = "file") -> RecordEr
 
 
 def iter_patients_from_lines(
-    lines: Iterable[bytes | str], source: str
+    lines: Iterable[bytes | str], source: str, *, first_line: int = 1
 ) -> Iterator[Patient | RecordError]:
     """Read JSON Lines: one patient object a line, blank lines skipped (e.g. from stdin).
 
-    Each record's source is `source:line`. A line that cannot be read becomes a RecordError.
+    Each record's source is `source:line`, counting from `first_line` (a part of a file read on
+    its own: criteria_lang.batch). A line that cannot be read becomes a RecordError.
     """
-    lineno = 0
+    lineno = first_line - 1
     iterator: Iterator[bytes | str] | None = None
     while True:
         try:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import csv
 import io
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import IO, Any
 
 import orjson
@@ -139,9 +139,14 @@ def summary_line(rows: Iterable[PatientResult | RecordError]) -> str:
     counts: Counter[str] = Counter()
     for row in rows:
         counts["error" if isinstance(row, RecordError) else row.verdict.value] += 1
+    return counts_line(counts)
+
+
+def counts_line(counts: Mapping[str, int]) -> str:
+    """`summary_line` from the count of each verdict (and of "error")."""
     order = ["eligible", "ineligible", "undetermined", "error"]
     total = sum(counts.values())
-    return f"{total} records: " + ", ".join(f"{counts[k]} {k}" for k in order)
+    return f"{total} records: " + ", ".join(f"{counts.get(k, 0)} {k}" for k in order)
 
 
 CSV_FIELDS = ["patient", "trial", "verdict", "deciding", "reasons", "source"]

@@ -1,0 +1,489 @@
+"""Values of a plan compiled into functions of a patient's context: literals, ages, derived
+values, aggregates over queries, percentages, differences, daily doses and new grades
+(docs/language.md, "Values and comparisons", "Outcomes")."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Callable
+from fractions import Fraction
+from typing import Any, assert_never
+
+from criteria_lang.core.concepts import molar_mass_of
+from criteria_lang.core.dates import completed_years
+from criteria_lang.core.derived import BUILTINS
+from criteria_lang.core.results import Evidence
+from criteria_lang.core.units import Unit, UnitError, get_units
+from criteria_lang.engine.context import Context
+from criteria_lang.engine.doses import compute_builtin, cumulative_dose, dose_amount
+from criteria_lang.engine.evidence import describe_event, event_evidence, event_value
+from criteria_lang.engine.queries import QueryFn, QueryResult, compile_query, count_cases
+from criteria_lang.engine.values import (
+    AGE,
+    MET,
+    UNREADABLE,
+    MissingData,
+    Outcome,
+    Value,
+    fmt_date,
+    fmt_quantity,
+)
+from criteria_lang.engine.windows import overlaps, resolve
+from criteria_lang.plan import model as p
+from criteria_lang.records.timeline import Event, MedicationExposure, format_number
+
+ExprFn = Callable[[Context], Outcome]
+ValueFn = Callable[[Context], Value]
+
+
+class ValueCompiler(ABC):
+    """Compiles a plan's values; `Compiler` (compile.py) adds its conditions."""
+
+    def __init__(self, plan: p.Plan) -> None:
+        self.plan = plan
+        self.units = get_units()
+        self.queries: dict[int, QueryFn] = {}
+        self.values: dict[str, ValueFn] = {}
+
+    @abstractmethod
+    def expr(self, node: p.Expr) -> ExprFn: ...
+
+    @abstractmethod
+    def definition_truth(self, ident: str) -> ExprFn: ...
+
+    def query(self, query: p.Query) -> QueryFn:
+        found = self.queries.get(id(query))
+        if found is None:
+            found = self.queries[id(query)] = compile_query(query)
+        return found
+
+    def value(self, node: p.Value) -> ValueFn:
+        match node:
+            case p.Number():
+                unit = self.units.parse(node.unit) if node.unit else None
+                constant = Value(node.value, unit, label=fmt_quantity(node.value, unit))
+                return lambda ctx: constant
+            case p.Titer() | p.Limit():
+                # Thresholds stand on the right of a comparison (compile.py reads them there).
+                missing = Value(None, missing=("a titer or a multiple of a limit is a threshold",))
+                return lambda ctx: missing
+            case p.Age():
+                return self.age(node)
+            case p.Sex():
+                return sex
+            case p.Derived():
+                return self.derived(node)
+            case p.Aggregate():
+                return self.aggregate(node)
+            case p.PercentOf():
+                return self.percent_of(node)
+            case p.Difference():
+                return self.difference(node)
+            case p.DailyDose():
+                return self.daily_dose(node)
+            case p.NewGrades():
+                return self.new_grades(node)
+            case p.UseValue():
+                return self.definition_value(node.definition)
+            case p.TruthValue():
+                return truth_value(self.expr(node.condition))
+            case _:
+                assert_never(node)
+
+    def definition_value(self, ident: str) -> ValueFn:
+        """A definition's value, compiled once (shared by every use)."""
+        found = self.values.get(ident)
+        if found is None:
+            body = self.plan.definition(ident).body
+            if isinstance(body, p.Expr):  # a condition used as a value
+                fn = truth_value(self.definition_truth(ident))
+            else:
+                fn = self.value(body)
+            found = self.values[ident] = fn
+        return found
+
+    # ------------------------------------------------------------------ simple values
+    def age(self, node: p.Age) -> ValueFn:
+        anchor = node.anchor
+        years = self.units.parse("years")
+
+        def age(ctx: Context) -> Value:
+            birth = ctx.patient.birth_date
+            if birth is None:
+                return Value(None, missing=("the birth date is not recorded",), label="age")
+            try:
+                on = ctx.date(anchor)
+            except MissingData as missing:
+                return Value(None, missing=(missing.reason,), label="age")
+            value = Fraction(completed_years(birth, on))
+            evidence = Evidence(
+                f"age at {anchor.text}",
+                f"{value} years (born {fmt_date(birth)}, {anchor.text} {fmt_date(on)})",
+            )
+            return Value(
+                value,
+                years,
+                (evidence,),
+                label=f"age at {anchor.text}",
+                kind=AGE,
+                birth=birth,
+                on=on,
+            )
+
+        return age
+
+    def derived(self, node: p.Derived) -> ValueFn:
+        builtin = BUILTINS[node.formula]
+        anchor, tolerance = node.anchor, node.tolerance_days
+        unit = self.units.parse(node.unit)
+        label = f"{node.formula} at {anchor.text}"
+
+        def derived(ctx: Context) -> Value:
+            try:
+                on = ctx.date(anchor)
+            except MissingData as missing:
+                return Value(None, missing=(missing.reason,), label=label)
+            return compute_builtin(ctx, builtin, on, tolerance, unit, label)
+
+        return derived
+
+    # ------------------------------------------------------------------ aggregates
+    def aggregate(self, node: p.Aggregate) -> ValueFn:
+        query_fn = self.query(node.query)
+        concept = node.query.concept
+        label = node.label
+        canonical = self.units.parse(node.unit) if node.unit else None
+        summarise = self.summary(node, canonical)
+
+        def aggregate(ctx: Context) -> Value:
+            try:
+                result = query_fn(ctx)
+            except MissingData as missing:
+                return Value(None, missing=(missing.reason,), label=label, concept=concept)
+            return summarise(ctx, result)
+
+        return aggregate
+
+    def summary(
+        self, node: p.Aggregate, canonical: Unit | None
+    ) -> Callable[[Context, QueryResult], Value]:
+        op, query = node.op, node.query
+        if op == "count":
+            return lambda ctx, result: count_value(node, result)
+        if op == "cumulative":
+            return lambda ctx, result: cumulative_dose(
+                ctx, list(result.matched), (result.start, result.end), node.label, query.concept
+            )
+        if op in ("latest", "earliest", "nearest"):
+            return lambda ctx, result: one_event_value(ctx, node, result)
+        return lambda ctx, result: over_values(node, result, canonical)
+
+    # ------------------------------------------------------------------ values of values
+    def percent_of(self, node: p.PercentOf) -> ValueFn:
+        inner = self.value(node.operand)
+        factor = node.percent / 100
+        percent = format_number(node.percent)
+
+        def percent_of(ctx: Context) -> Value:
+            base = inner(ctx)
+            label = f"{percent} % of {base.label}"
+            if not isinstance(base.value, Fraction):
+                missing = base.missing or (f"{base.label} is not a number",)
+                return Value(None, evidence=base.evidence, missing=missing, label=label)
+            value = base.value * factor
+            detail = (
+                f"{percent} % of {fmt_quantity(base.value, base.unit)} = "
+                f"{fmt_quantity(value, base.unit)}"
+            )
+            return Value(
+                value,
+                base.unit,
+                base.evidence + (Evidence(label, detail),),
+                concept=base.concept,
+                label=label,
+                base=base,
+            )
+
+        return percent_of
+
+    def difference(self, node: p.Difference) -> ValueFn:
+        left_fn, right_fn = self.value(node.left), self.value(node.right)
+        return lambda ctx: difference(left_fn(ctx), right_fn(ctx))
+
+    def daily_dose(self, node: p.DailyDose) -> ValueFn:
+        concept, anchor, basis = node.drug, node.anchor, node.basis
+        per_day = self.units.parse(node.unit)
+
+        def daily_dose(ctx: Context) -> Value:
+            try:
+                day = ctx.date(anchor)
+            except MissingData as missing:
+                return Value(None, missing=(missing.reason,), label=node.label, concept=concept)
+            at = f"{node.label} on {fmt_date(day)}"
+            total = Fraction(0)
+            evidence: list[Evidence] = []
+            for event in ctx.events("medication", concept):
+                if not overlaps(event, day, day, "medication", False):
+                    continue
+                assert isinstance(event, MedicationExposure)
+                amount = dose_amount(ctx, event, "daily", per_day, basis, concept)
+                if isinstance(amount, str):
+                    return Value(
+                        None, evidence=tuple(evidence), missing=(amount,), label=at, concept=concept
+                    )
+                total += amount[0]
+                evidence.append(event_evidence(event, at, amount[1]))
+            if not evidence:
+                if not ctx.covered(day, day):
+                    reason = (
+                        f"no {concept.short_name} recorded on {fmt_date(day)}, "
+                        f"but {ctx.coverage_text()}"
+                    )
+                    return Value(None, missing=(reason,), label=at, concept=concept)
+                evidence.append(Evidence(at, f"no {concept.short_name} that day: 0 mg/day"))
+            return Value(total, per_day, tuple(evidence), label=at, concept=concept, on=day)
+
+        return daily_dose
+
+    def new_grades(self, node: p.NewGrades) -> ValueFn:
+        wanted = tuple(g.casefold() for g in node.grades)
+
+        def new_grades(ctx: Context) -> Value:
+            count = 0
+            evidence: list[Evidence] = []
+            undecided: list[str] = []
+            try:
+                for domain in node.domains:
+                    found = new_grade(ctx, node, domain, wanted)
+                    if isinstance(found, Evidence):
+                        count += 1
+                        evidence.append(found)
+                    elif found is not None:
+                        undecided.append(found)
+            except MissingData as missing:
+                return Value(None, missing=(missing.reason,), label=node.label)
+            summary = (
+                f"{count} of {len(node.domains)} domains newly graded {', '.join(node.grades)}"
+            )
+            if undecided:
+                summary += f"; {len(undecided)} undecided"
+            evidence.insert(0, Evidence(node.label, summary))
+            return Value(
+                Fraction(count),
+                None,
+                tuple(evidence),
+                missing=tuple(undecided),
+                lower_bound=bool(undecided),
+                label=node.label,
+            )
+
+        return new_grades
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def sex(ctx: Context) -> Value:
+    recorded = ctx.patient.sex
+    if recorded is None or recorded == "unknown":
+        return Value(None, missing=("the patient's sex is not recorded",), label="sex")
+    return Value(recorded, evidence=(Evidence("sex", recorded),), label="sex")
+
+
+def truth_value(condition: ExprFn) -> ValueFn:
+    """A condition as a value: true or false when decided, missing otherwise."""
+
+    def value(ctx: Context) -> Value:
+        outcome = condition(ctx)
+        if not outcome.truth.decided:
+            return Value(None, evidence=outcome.evidence, missing=outcome.missing)
+        return Value(outcome.truth is MET, evidence=outcome.evidence)
+
+    return value
+
+
+def count_value(node: p.Aggregate, result: QueryResult) -> Value:
+    """`count`: the matched events (the largest group, for `of the same type` / `in any`), a
+    lower bound when the window is not covered or some events are undecided."""
+    label, concept = node.label, node.query.concept
+    events = list(result.matched)
+    notes: tuple[Evidence, ...] = ()
+    if node.same_type or node.period is not None:
+        events, note = count_cases(events, concept, node.same_type, node.period)
+        notes = (note,)
+    evidence = tuple(event_evidence(e, label) for e in events) + notes + result.details
+    lower = not result.covered or bool(result.undecided)
+    # Events that could not be decided (a value that cannot be read) say why.
+    undecided = tuple(dict.fromkeys(reason for _, reason in result.undecided))
+    return Value(
+        Fraction(len(events)),
+        None,
+        evidence,
+        undecided,
+        lower_bound=lower,
+        label=label,
+        concept=concept,
+    )
+
+
+def no_events(node: p.Aggregate, result: QueryResult) -> Value:
+    query = node.query
+    reason = f"no {query.kind} {query.concept.short_name} {query.window.text}"
+    if result.undecided:
+        reason += " that could be decided (" + "; ".join(r for _, r in result.undecided) + ")"
+    return Value(None, missing=(reason,), label=node.label, concept=query.concept)
+
+
+def one_event_value(ctx: Context, node: p.Aggregate, result: QueryResult) -> Value:
+    """`latest` / `earliest` (by date, then id) / `nearest` (to the window's date)."""
+    events = result.matched
+    if not events:
+        return no_events(node, result)
+    if node.op == "latest":
+        chosen = max(events, key=lambda e: (e.start, e.id))
+    elif node.op == "earliest":
+        chosen = min(events, key=lambda e: (e.start, e.id))
+    else:
+        target = ctx.date(node.nearest_to) if node.nearest_to is not None else None
+        chosen = min(
+            events,
+            key=lambda e: (abs((e.start - target).days) if target else 0, e.start),
+        )
+    return event_value(chosen, node.label, node.query.concept)
+
+
+def over_values(node: p.Aggregate, result: QueryResult, canonical: Unit | None) -> Value:
+    """`min` / `max` / `sum` over the events' numeric values, in one unit."""
+    query, label = node.query, node.label
+    concept = query.concept
+    if not result.matched:
+        return no_events(node, result)
+    values: list[tuple[Fraction, Event]] = []
+    unreadable: list[str] = []
+    unit = canonical
+    units = get_units()
+    for event in result.matched:
+        v = event_value(event, label, concept)
+        if v.kind == UNREADABLE:
+            unreadable.extend(v.missing)
+        if not isinstance(v.value, Fraction):
+            continue
+        if unit is None:
+            unit = v.unit
+        try:
+            converted = (
+                units.convert(v.value, v.unit, unit, molar_mass=query.molar_mass)
+                if v.unit is not None and unit is not None and v.unit != unit
+                else v.value
+            )
+        except UnitError:
+            continue
+        values.append((converted, event))
+    if unreadable:
+        # The min, max or sum depends on every value in the window, so one that cannot be read
+        # leaves it unknown (docs: "Values that cannot be read").
+        return Value(None, missing=tuple(unreadable), label=label, concept=concept)
+    if not values:
+        missing = (f"no numeric {query.kind} {concept.short_name} {query.window.text}",)
+        return Value(None, missing=missing, label=label)
+    if node.op == "sum":
+        total = sum((v for v, _ in values), Fraction(0))
+        evidence = tuple(event_evidence(e, label) for _, e in values)
+        return Value(total, unit, evidence, label=label, concept=concept)
+    pick = min if node.op == "min" else max
+    value, event = pick(values, key=lambda item: item[0])
+    return Value(
+        value, unit, (event_evidence(event, label),), event=event, label=label, concept=concept
+    )
+
+
+def difference(a: Value, b: Value) -> Value:
+    """`A - B`, in A's unit (docs: "Values relative to other values")."""
+    label = f"{a.label} - {b.label}"
+    evidence = tuple(dict.fromkeys(a.evidence + b.evidence))
+    if a.value is None or b.value is None:
+        return Value(None, evidence=evidence, missing=a.missing + b.missing, label=label)
+    if not isinstance(a.value, Fraction) or not isinstance(b.value, Fraction):
+        return Value(None, evidence=evidence, missing=(f"{label}: not numbers",), label=label)
+    if b.lower_bound:
+        missing = (f"{b.label} is only known to be at least {format_number(b.value)}",)
+        return Value(None, evidence=evidence, missing=missing, label=label)
+    try:
+        right = b.value
+        if a.unit is not None and b.unit is not None and a.unit != b.unit:
+            molar = molar_mass_of(a.concept or b.concept)
+            right = get_units().convert(b.value, b.unit, a.unit, molar_mass=molar)
+    except UnitError as error:
+        return Value(None, evidence=evidence, missing=(f"{label}: {error}",), label=label)
+    value = a.value - right
+    detail = (
+        f"{fmt_quantity(a.value, a.unit)} - {fmt_quantity(right, a.unit)} = "
+        f"{fmt_quantity(value, a.unit)}"
+    )
+    return Value(
+        value,
+        a.unit,
+        evidence + (Evidence(label, detail),),
+        missing=a.missing,
+        lower_bound=a.lower_bound,
+        concept=a.concept or b.concept,
+        label=label,
+    )
+
+
+Grade = tuple[str | None, Event | None, str]
+
+
+def grade_in(
+    ctx: Context,
+    node: p.NewGrades,
+    domain: p.GradeDomain,
+    window: p.Window,
+    nearest_to: p.Anchor | None,
+) -> Grade:
+    """A domain's grade in a window: the result nearest the date of an `at` window, else the
+    latest; or why there is none (docs: "New grades")."""
+    start, end = resolve(window, ctx, None)
+    kind = node.kind
+    events = [e for e in ctx.events(kind, domain.concept) if overlaps(e, start, end, kind, False)]
+    if not events:
+        return None, None, f"no {domain.concept.short_name} {window.text}"
+    if nearest_to is not None:
+        target = ctx.date(nearest_to)
+        chosen = min(events, key=lambda e: (abs((e.start - target).days), e.start, e.id))
+    else:
+        chosen = max(events, key=lambda e: (e.start, e.id))
+    raw: Any = getattr(chosen, "value", None)
+    grade = str(raw).strip().casefold() if isinstance(raw, str) else None
+    if grade is None or grade not in domain.grades:
+        return None, chosen, f"{describe_event(chosen)}: not a grade"
+    return grade, chosen, ""
+
+
+def new_grade(
+    ctx: Context, node: p.NewGrades, domain: p.GradeDomain, wanted: tuple[str, ...]
+) -> Evidence | str | None:
+    """Evidence when the domain is newly graded one of `wanted`; why it is undecided; or None
+    when it is decided not new."""
+    order = domain.grades
+    now, now_event, now_why = grade_in(ctx, node, domain, node.window, node.window_nearest_to)
+    then, then_event, then_why = grade_in(
+        ctx, node, domain, node.reference, node.reference_nearest_to
+    )
+    name = domain.concept.short_name
+    if now is not None and then is not None:
+        if now in wanted and order.index(then) > order.index(now):
+            assert now_event is not None and then_event is not None
+            return Evidence(
+                f"new {now.upper()} {name}",
+                f"{then.upper()} on {fmt_date(then_event.start)} -> "
+                f"{now.upper()} on {fmt_date(now_event.start)}",
+                now_event.id,
+                fmt_date(now_event.start),
+            )
+        return None
+    if now is not None and now not in wanted:
+        return None  # not graded any of the wanted grades now: not new
+    if then is not None and all(order.index(then) <= order.index(g) for g in wanted):
+        return None  # already at least as severe at the reference: cannot be new
+    return f"{name}: {now_why or then_why}"

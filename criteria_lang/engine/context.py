@@ -1,0 +1,238 @@
+"""Per-patient state while a plan runs: the record indexed once, dates, coverage, memo."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from fractions import Fraction
+from typing import Any, Literal, assert_never
+
+from criteria_lang.core.codes import Code
+from criteria_lang.core.concepts import ConceptSet
+from criteria_lang.core.derived import Input
+from criteria_lang.core.units import UnitError, get_units
+from criteria_lang.engine.evidence import unit_problem
+from criteria_lang.engine.values import MissingData, convert_quantity, fmt_date
+from criteria_lang.plan import model as p
+from criteria_lang.records.timeline import (
+    Event,
+    Measurement,
+    Patient,
+    Quantity,
+    Visit,
+    find_visit,
+)
+
+# docs/language.md, "Unknown and absence": the default judges absence inside the record's
+# coverage; closed-world treats every absent condition, medication and procedure as absent.
+AbsencePolicy = Literal["coverage", "closed-world"]
+CodeGroup = tuple[object, tuple[Code, ...], list[int]]
+
+
+class Context:
+    """Per-patient state: the record, indexes built once, memoized query results."""
+
+    __slots__ = (
+        "patient",
+        "policy",
+        "by_kind",
+        "memo",
+        "criterion_id",
+        "units",
+        "visit",
+        "previous_visit",
+    )
+
+    def __init__(
+        self,
+        patient: Patient,
+        policy: AbsencePolicy,
+        *,
+        visit: Visit | None = None,
+        previous_visit: Visit | None = None,
+    ) -> None:
+        # `visit` is the visit being judged when an outcome is evaluated (docs: "Outcomes").
+        self.visit = visit
+        self.previous_visit = previous_visit
+        self.patient = patient
+        self.policy = policy
+        by_kind: dict[str, list[Event]] = {}
+        for event in patient.events:
+            by_kind.setdefault(event.kind, []).append(event)
+        for events in by_kind.values():
+            events.sort(key=lambda e: e.start)
+        self.by_kind = by_kind
+        self.memo: dict[Any, Any] = {}
+        self.criterion_id = ""
+        self.units = get_units()
+
+    # ------------------------------------------------------------------ dates
+    def date(self, anchor: p.Anchor) -> dt.date:
+        match anchor:
+            case p.TrialDate(name=name):
+                day = self.patient.dates.get(name)
+                if day is None:
+                    raise MissingData(f"the patient's {name} date is not recorded")
+                return day
+            case p.VisitDate():
+                return self.visit_date(anchor)
+            case _:
+                assert_never(anchor)
+
+    def visit_date(self, anchor: p.VisitDate) -> dt.date:
+        """The date a visit anchor names: the judged visit, the one before it, or a named one
+        (docs/language.md, "The visit as a date")."""
+        if anchor.which == "current":
+            if self.visit is None:
+                raise MissingData("no visit is being judged (`visit` is for outcomes)")
+            return self.visit.date
+        if anchor.which == "previous":
+            if self.visit is None:
+                raise MissingData("no visit is being judged (`previous visit` is for outcomes)")
+            if self.previous_visit is None:
+                visit = self.visit
+                raise MissingData(
+                    f"the patient has no visit before {visit.name} ({fmt_date(visit.date)})"
+                )
+            return self.previous_visit.date
+        wanted = anchor.name or ""
+        found = find_visit(self.patient.visits, wanted)
+        if found is None:
+            raise MissingData(f"the patient has no visit named '{wanted}'")
+        return found.date
+
+    # ------------------------------------------------------------------ events
+    def events(self, kind: str, concept: ConceptSet) -> list[Event]:
+        """The patient's events of `kind` that match `concept`, by date (then record order)."""
+        key = (kind, concept.name)
+        found: list[Event] | None = self.memo.get(key)
+        if found is None:
+            # Match each distinct set of codes once, not each event (see `code_groups`).
+            hits = concept.select(self.code_groups(kind))
+            events = self.by_kind.get(kind, [])
+            if not hits:
+                found = []
+            elif len(hits) == 1:
+                found = [events[i] for i in hits[0]]
+            else:
+                found = [events[i] for i in sorted(i for places in hits for i in places)]
+            self.memo[key] = found
+        return found
+
+    def code_groups(self, kind: str) -> list[CodeGroup]:
+        key = ("code groups", kind)
+        groups: list[CodeGroup] | None = self.memo.get(key)
+        if groups is None:
+            groups = self.memo[key] = code_groups(self.by_kind.get(kind, ()))
+        return groups
+
+    # ------------------------------------------------------------------ coverage
+    def covered(self, start: dt.date | None, end: dt.date | None) -> bool:
+        """Does the record cover [start, end]? An open start means "since the record began"
+        (only the end must be covered); see docs/language.md, "Unknown and absence"."""
+        if self.policy == "closed-world":
+            return True
+        spans = self.patient.coverage
+        if not spans:
+            return False
+        if start is None:
+            return end is None or any(s.contains(end) for s in spans)
+        if end is None:
+            end = max((s.end for s in spans if s.end is not None), default=start)
+            if any(s.end is None and s.start <= start for s in spans):
+                return True
+        # Walk the spans in order, extending the covered prefix from `start` (in day numbers:
+        # the day before 0001-01-01 and after 9999-12-31 are no dates).
+        reach, last = start.toordinal() - 1, end.toordinal()
+        for span in sorted(spans, key=lambda s: s.start):
+            if span.start.toordinal() <= reach + 1:
+                if span.end is None:
+                    return True
+                reach = max(reach, span.end.toordinal())
+            if reach >= last:
+                return True
+        return reach >= last
+
+    def coverage_text(self) -> str:
+        spans = self.patient.coverage
+        if not spans:
+            return "the record declares no coverage span"
+        return "the record covers " + ", ".join(
+            f"{fmt_date(s.start)}..{fmt_date(s.end) if s.end else 'open'}" for s in spans
+        )
+
+    # ------------------------------------------------------------------ measurements
+    def measures(self, spec: Input) -> list[Measurement]:
+        """The patient's numeric measurements of `spec` (weight, creatinine...), by date."""
+        key = ("measures", spec.key)
+        found: list[Measurement] | None = self.memo.get(key)
+        if found is None:
+            groups = self.code_groups(spec.kind)
+            places = sorted(
+                i for _, codes, ps in groups if input_codes_match(spec, codes) for i in ps
+            )
+            events = self.by_kind.get(spec.kind, [])
+            found = [
+                e
+                for e in (events[i] for i in places)
+                if isinstance(e, Measurement) and isinstance(e.value, Quantity)
+            ]
+            self.memo[key] = found
+        return found
+
+    def nearest_measure(
+        self, spec: Input, day: dt.date, tolerance_days: int
+    ) -> tuple[Fraction, Event] | str | None:
+        """The measurement of `spec` nearest to `day` (ties: the earlier), in spec.unit; or why
+        the nearest one cannot be used (its unit cannot be read or converted: a farther one is
+        not taken in its place, docs: "Values that cannot be read")."""
+        key = ("nearest", spec.key, day, tolerance_days)
+        if key in self.memo:
+            known: tuple[Fraction, Event] | str | None = self.memo[key]
+            return known
+        best: tuple[int, Fraction | str, Event] | None = None
+        for event in self.measures(spec):
+            distance = abs((event.start - day).days)
+            if distance > tolerance_days or (best is not None and distance >= best[0]):
+                continue
+            if not isinstance(event.value, Quantity):
+                continue
+            value: Fraction | str
+            try:
+                value = convert_quantity(event.value, spec.unit, spec.molar_mass)
+            except UnitError as error:
+                value = unit_problem(event, error, "the value")
+            best = (distance, value, event)
+        result: tuple[Fraction, Event] | str | None = None
+        if best is not None:
+            result = best[1] if isinstance(best[1], str) else (best[1], best[2])
+        self.memo[key] = result
+        return result
+
+
+def input_codes_match(spec: Input, codes: tuple[Code, ...]) -> bool:
+    for code in codes:
+        if code.system == "concept" and code.code in spec.concept_names:
+            return True
+        if (code.system, code.code) in spec.codes:
+            return True
+    return False
+
+
+def code_groups(events: Sequence[Event]) -> list[CodeGroup]:
+    """The events' distinct codes, each with the places of the events that carry them, in the
+    form `ConceptSet.select` takes.
+
+    Readers share one Code object per distinct code, so identity groups them without hashing
+    (codes that are equal but not shared only make more groups, never a wrong one).
+    """
+    groups: dict[object, CodeGroup] = {}
+    for place, event in enumerate(events):
+        codes = event.codes
+        key = id(codes[0]) if len(codes) == 1 else tuple(map(id, codes))
+        group = groups.get(key)
+        if group is None:
+            groups[key] = (key, codes, [place])
+        else:
+            group[2].append(place)
+    return list(groups.values())

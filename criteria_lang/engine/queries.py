@@ -1,0 +1,478 @@
+"""Event queries: the events of a kind and concept that a window holds and that pass the
+filters, and what their existence (or absence) says (docs/language.md, "Queries", "Unknown
+and absence")."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from fractions import Fraction
+
+import attrs
+
+from criteria_lang.core.concepts import ConceptSet, QuantityAttr
+from criteria_lang.core.dates import OutOfCalendar, period_last_day
+from criteria_lang.core.diagnostics import clip
+from criteria_lang.core.results import Evidence
+from criteria_lang.core.units import UnitError, get_units
+from criteria_lang.engine.context import Context
+from criteria_lang.engine.doses import dose_amount, dose_pattern, duration_runs
+from criteria_lang.engine.evidence import event_evidence, note_evidence, numeric_word, unit_problem
+from criteria_lang.engine.values import (
+    MET,
+    NOT_MET,
+    UNKNOWN,
+    Converter,
+    Outcome,
+    compare_values,
+    convert_quantity,
+    decided,
+    fmt_date,
+    in_bounds,
+    matches_word,
+    parse_titer,
+    unit_of,
+)
+from criteria_lang.engine.windows import (
+    Notes,
+    WindowFn,
+    compile_window,
+    depends_on_event,
+    overlaps,
+)
+from criteria_lang.plan import model as p
+from criteria_lang.records.timeline import (
+    Event,
+    Fact,
+    Measurement,
+    MedicationExposure,
+    Quantity,
+    format_number,
+)
+
+# Kinds whose absence inside the covered span means "did not happen" (docs: "Unknown").
+ABSENCE_IS_EVIDENCE = frozenset({"condition", "medication", "procedure"})
+
+Filter = Callable[[Context, Event], bool | str]  # kept, dropped, or undecided (why)
+DoseCheck = Callable[[Context, Event], tuple[bool | None, str]]
+
+
+@attrs.frozen(slots=True)
+class QueryResult:
+    matched: tuple[Event, ...]
+    undecided: tuple[tuple[Event, str], ...]
+    measured: bool  # any event of the concept in the window, before the filters
+    covered: bool
+    start: dt.date | None
+    end: dt.date | None
+    details: tuple[Evidence, ...] = ()  # evidence computed by filters (doses, runs)
+
+
+QueryFn = Callable[[Context], QueryResult]
+
+
+def compile_query(query: p.Query) -> QueryFn:
+    """A function of a patient's context giving the query's result, memoized per context (a
+    query shared through a definition runs once per patient)."""
+    filters = [where_filter(w) for w in query.where]
+    if query.value is not None:
+        filters.append(value_filter(query.value, query))
+    dose_check = dose_filter(query.dose, query.concept) if query.dose is not None else None
+    window = compile_window(query.window)
+    per_event = depends_on_event(query.window)
+    filtering = bool(query.routes or query.statuses or filters or dose_check or per_event)
+    qualifying = bool(query.new_start or query.ended or query.dose_pattern or query.run)
+    key = ("query", id(query))
+
+    def run(ctx: Context) -> QueryResult:
+        cached: QueryResult | None = ctx.memo.get(key)
+        if cached is not None:
+            return cached
+        start, end = window(ctx, None, None)
+        in_window, pending = events_in_window(ctx, query, window, per_event, start, end)
+        if filtering:
+            kept, undecided, details = filtered(ctx, query, in_window, pending, filters, dose_check)
+        else:
+            kept, undecided, details = in_window, [], []
+        if qualifying:
+            kept, undecided = after_filters(ctx, query, kept, undecided, details, start, end)
+        result = QueryResult(
+            tuple(kept),
+            tuple(undecided),
+            bool(in_window),
+            ctx.covered(start, end),
+            start,
+            end,
+            tuple(details),
+        )
+        ctx.memo[key] = result
+        return result
+
+    return run
+
+
+def events_in_window(
+    ctx: Context,
+    query: p.Query,
+    window: WindowFn,
+    per_event: bool,
+    start: dt.date | None,
+    end: dt.date | None,
+) -> tuple[list[Event], dict[str, str]]:
+    """The events the window holds, and (by id) those only an unknown half-life could bring
+    into it: they go through the filters and end up undecided rather than kept ("Time")."""
+    kind = query.kind
+    active_only = "active" in query.statuses
+    candidates = ctx.events(kind, query.concept)
+    if not per_event:
+        return [e for e in candidates if overlaps(e, start, end, kind, active_only)], {}
+    in_window: list[Event] = []
+    pending: dict[str, str] = {}
+    for event in candidates:
+        notes: Notes = []
+        s, e = window(ctx, event, notes)
+        if overlaps(event, s, e, kind, active_only):
+            in_window.append(event)
+        elif notes:
+            wide_s = None if any(sign < 0 for sign, _ in notes) else s
+            wide_e = None if any(sign > 0 for sign, _ in notes) else e
+            if overlaps(event, wide_s, wide_e, kind, active_only):
+                in_window.append(event)
+                pending[event.id] = notes[0][1]
+    return in_window, pending
+
+
+def filtered(
+    ctx: Context,
+    query: p.Query,
+    events: list[Event],
+    pending: dict[str, str],
+    filters: list[Filter],
+    dose_check: DoseCheck | None,
+) -> tuple[list[Event], list[tuple[Event, str]], list[Evidence]]:
+    """The events that pass every filter; those a filter cannot decide, with why; the evidence
+    the dose filter computed."""
+    kept: list[Event] = []
+    undecided: list[tuple[Event, str]] = []
+    details: list[Evidence] = []
+    for event in events:
+        if query.routes and not route_ok(event, query.routes):
+            continue
+        if query.statuses and not status_ok(event, query.statuses):
+            continue
+        verdict = first_failure(ctx, event, filters)
+        if verdict is not None:
+            if isinstance(verdict, str):
+                undecided.append((event, verdict))
+            continue
+        if dose_check is not None:
+            ok, note = dose_check(ctx, event)
+            if ok is None:
+                undecided.append((event, note))
+                continue
+            details.append(note_evidence(event, note))
+            if not ok:
+                continue
+        if event.id in pending:
+            undecided.append((event, pending[event.id]))
+            continue
+        kept.append(event)
+    return kept, undecided, details
+
+
+def first_failure(ctx: Context, event: Event, filters: list[Filter]) -> bool | str | None:
+    """None when every filter keeps the event; else False (dropped) or why it is undecided."""
+    for check in filters:
+        result = check(ctx, event)
+        if result is False or isinstance(result, str):
+            return result
+    return None
+
+
+def after_filters(
+    ctx: Context,
+    query: p.Query,
+    kept: list[Event],
+    undecided: list[tuple[Event, str]],
+    details: list[Evidence],
+    start: dt.date | None,
+    end: dt.date | None,
+) -> tuple[list[Event], list[tuple[Event, str]]]:
+    """`new`, `ended`, dose patterns and exposure runs: qualifiers over the kept events."""
+    if query.new_start:
+        kept = [e for e in kept if is_new_start(ctx, e, query.concept, start)]
+    if query.ended:
+        kept = [e for e in kept if ends_inside(e, start, end)]
+    if query.dose_pattern is not None:
+        kept, pattern_details, pattern_undecided = dose_pattern(
+            kept, query.concept, query.dose_pattern, start, end
+        )
+        details.extend(pattern_details)
+        undecided.extend(pattern_undecided)
+    if query.run is not None:
+        kept, run_details, run_undecided = duration_runs(
+            kept, [e for e, _ in undecided], query.run, start, end
+        )
+        details.extend(run_details)
+        if not run_undecided:
+            undecided = []
+    return kept, undecided
+
+
+# --------------------------------------------------------------------------- filters
+
+
+def route_ok(event: Event, routes: tuple[str, ...]) -> bool:
+    route = getattr(event, "route", None)
+    return route is not None and route.casefold() in routes
+
+
+def status_ok(event: Event, statuses: tuple[str, ...]) -> bool:
+    status = getattr(event, "status", None)
+    if status is None:
+        # "active" asks whether the condition is still going: no abatement recorded.
+        return "active" in statuses and event.end is None
+    return status.casefold() in statuses
+
+
+def attribute_equal(actual: object, wanted: str | p.Number) -> bool:
+    if isinstance(wanted, p.Number):
+        return isinstance(actual, Fraction) and actual == wanted.value
+    return str(actual).casefold() == wanted.casefold()
+
+
+def where_filter(where: p.AttributeFilter) -> Filter:
+    name, op, wanted = where.name, where.op, where.values
+
+    def check(ctx: Context, event: Event) -> bool | str:
+        attributes = getattr(event, "attributes", {}) or {}
+        if name not in attributes:
+            return f"{event.display} on {fmt_date(event.start)} does not record {name}"
+        actual = attributes[name]
+        if op == "in":
+            return any(attribute_equal(actual, w) for w in wanted)
+        target = wanted[0]
+        if op in ("=", "!="):
+            equal = attribute_equal(actual, target)
+            return equal if op == "=" else not equal
+        if isinstance(target, p.Number) and isinstance(actual, Fraction):
+            return compare_values(actual, op, target.value)
+        return f"{name} '{clip(str(actual), 100)}' cannot be compared with {op}"
+
+    return check
+
+
+def value_filter(vf: p.ValueFilter, query: p.Query) -> Filter:
+    op, target, concept, molar = vf.op, vf.target, query.concept, query.molar_mass
+    converter = Converter.of(vf.conversion)
+
+    def check(ctx: Context, event: Event) -> bool | str:
+        raw = getattr(event, "value", None)
+        if raw is None:
+            return f"{event.display} on {fmt_date(event.start)} has no value"
+        if op == "is":
+            return word_filter(event, raw, concept, str(target))
+        if isinstance(target, p.Titer):
+            titer = parse_titer(raw) if not isinstance(raw, Quantity) else raw.value
+            if titer is None:
+                return f"'{clip(str(raw), 100)}' is not a titer"
+            return compare_values(titer, op, target.dilution)
+        if isinstance(target, p.Limit):
+            return limit_filter(event, raw, op, target, concept, molar)
+        assert isinstance(target, p.Number)
+        if not isinstance(raw, Quantity):
+            return f"'{clip(str(raw), 100)}' is not a number"
+        try:
+            value = raw.value
+            if target.unit:
+                factor = (
+                    converter.lookup(raw.unit, raw.ucum, target.unit, molar) if converter else None
+                )
+                value = (
+                    raw.value * factor
+                    if factor is not None
+                    else convert_quantity(raw, target.unit, molar)
+                )
+        except UnitError as error:
+            return unit_problem(event, error, "the value")
+        return compare_values(value, op, target.value)
+
+    return check
+
+
+def word_filter(event: Event, raw: object, concept: ConceptSet, word: str) -> bool | str:
+    if isinstance(raw, Quantity) and isinstance(event, Measurement):
+        return numeric_word(event, raw, concept, word)
+    found = matches_word(raw.value if isinstance(raw, Quantity) else raw, word)
+    if found is None:
+        return f"'{clip(str(raw), 100)}' is neither {word} nor its opposite"
+    return found
+
+
+def limit_filter(
+    event: Event, raw: object, op: str, target: p.Limit, concept: ConceptSet, molar: Fraction | None
+) -> bool | str:
+    if not isinstance(raw, Quantity) or not isinstance(event, Measurement):
+        return "no numeric value"
+    rr = event.reference_range
+    bound = (rr.high if target.limit == "ULN" else rr.low) if rr else None
+    if bound is None:
+        attr = concept.attribute_for(
+            event.codes, "upper_limit" if target.limit == "ULN" else "lower_limit"
+        )
+        if isinstance(attr, QuantityAttr):
+            bound = Quantity(attr.value, attr.unit)
+    if bound is None:
+        return f"{event.display} on {fmt_date(event.start)} has no reference range"
+    try:
+        limit = convert_quantity(bound, unit_of(raw), molar)
+    except UnitError as error:
+        return unit_problem(event, error, "the value or its reference range")
+    return compare_values(raw.value, op, target.multiple * limit)
+
+
+def dose_filter(dose: p.DoseFilter, concept: ConceptSet) -> DoseCheck:
+    threshold = get_units().parse(dose.unit)
+    converter = Converter.of(dose.conversion)
+    low, high = dose.low, dose.high
+
+    def check(ctx: Context, event: Event) -> tuple[bool | None, str]:
+        assert isinstance(event, MedicationExposure)
+        amount = dose_amount(ctx, event, dose.shape, threshold, dose.basis, concept, converter)
+        if isinstance(amount, str):
+            return None, amount
+        value, shown = amount
+        if dose.op == "between":
+            assert high is not None
+            ok = in_bounds(value, low, high, dose.bounds)
+            text = f"{shown} between {low} and {format_number(high)} {threshold.text}"
+        else:
+            ok = compare_values(value, dose.op, low)
+            text = f"{shown} {dose.op} {format_number(low)} {threshold.text}"
+        return ok, f"{text}: {'yes' if ok else 'no'}"
+
+    return check
+
+
+def is_new_start(
+    ctx: Context, event: Event, concept: ConceptSet, window_start: dt.date | None
+) -> bool:
+    """A new start begins inside the window with no earlier exposure to the same drug."""
+    if window_start is not None and event.start < window_start:
+        return False
+    leaf = concept.leaf_for(event.codes)
+    for other in ctx.events("medication", concept):
+        if other is event or other.start >= event.start:
+            continue
+        if leaf.matches(other.codes):
+            return False
+    return True
+
+
+def ends_inside(event: Event, window_start: dt.date | None, window_end: dt.date | None) -> bool:
+    """`ended`: the exposure's last day is inside the window (an ongoing one has not ended)."""
+    last = event.end
+    if last is None:
+        return False
+    if window_start is not None and last < window_start:
+        return False
+    return window_end is None or last <= window_end
+
+
+# --------------------------------------------------------------------------- truth of a query
+
+
+def exists_outcome(ctx: Context, result: QueryResult, query: p.Query) -> Outcome:
+    """`any` query: met when an event matches; absence judged by coverage (docs: "Unknown")."""
+    label, window_text = query.label, query.window.text
+    if result.matched:
+        if query.kind == "fact":
+            return fact_outcome(result, label)
+        evidence = tuple(event_evidence(e, label) for e in result.matched) + result.details
+        return Outcome(MET, evidence)
+    if result.undecided:
+        missing = tuple(reason for _, reason in result.undecided)
+        return Outcome(UNKNOWN, result.details, missing)
+    if query.kind in ABSENCE_IS_EVIDENCE:
+        if result.covered:
+            return Outcome(NOT_MET, result.details + (Evidence(label, f"none {window_text}"),))
+        return Outcome(
+            UNKNOWN,
+            result.details,
+            (f"no {label} recorded {window_text}, but {ctx.coverage_text()}",),
+        )
+    if result.measured:
+        return Outcome(NOT_MET, result.details + (Evidence(label, f"none matching {window_text}"),))
+    return Outcome(UNKNOWN, result.details, (f"no {label} recorded {window_text}",))
+
+
+def fact_outcome(result: QueryResult, label: str) -> Outcome:
+    """A fact is met when its latest record in the window says yes (docs: "Facts")."""
+    latest = max(result.matched, key=lambda e: (e.start, e.id))
+    assert isinstance(latest, Fact)
+    value = latest.value
+    evidence = (event_evidence(latest, label),)
+    truthy = matches_word(value, "true") if not isinstance(value, Fraction) else value != 0
+    if truthy is None:
+        shown = clip(str(value), 100)
+        return Outcome(UNKNOWN, evidence, (f"{label} is recorded as '{shown}', not yes/no",))
+    return Outcome(decided(truthy), evidence)
+
+
+# --------------------------------------------------------------------------- counting
+
+
+def case_type(event: Event, concept: ConceptSet) -> str:
+    """The type of a case for `of the same type` (docs: "Counting by type and in any period"):
+    the most specific member it matches when that member has no members of its own, else the
+    event's code that matched."""
+    leaf = concept.leaf_for(event.codes)
+    if leaf is not concept and not leaf.members:
+        return leaf.short_name
+    for code in event.codes:
+        if leaf.matches_code(code):
+            return f"{code.system} {code.code}"
+    return leaf.short_name
+
+
+def count_cases(
+    events: list[Event], concept: ConceptSet, same_type: bool, period: p.Duration | None
+) -> tuple[list[Event], Evidence]:
+    """The largest set of cases of one type (with `same_type`) in one period of `period`
+    (when given), and a note saying which."""
+    groups: dict[str, list[Event]] = {}
+    for event in events:
+        groups.setdefault(case_type(event, concept) if same_type else "", []).append(event)
+    best: list[Event] = []
+    best_type = ""
+    best_last: dt.date | None = None
+    for kind, group in groups.items():
+        group.sort(key=lambda e: (e.start, e.id))
+        if period is None:
+            if len(group) > len(best):
+                best, best_type = group, kind
+            continue
+        for i, first in enumerate(group):
+            last_day = period_end(first.start, period)
+            inside = [e for e in group[i:] if e.start <= last_day]
+            if len(inside) > len(best):
+                best, best_type, best_last = inside, kind, last_day
+    what = f"of type {best_type}" if same_type and best else "cases"
+    if not best:
+        detail = "no cases"
+    elif period is None:
+        detail = f"{len(best)} {what}"
+    else:
+        span = f"{format_number(period.amount)} {period.unit}"
+        detail = (
+            f"{len(best)} {what} in one period of {span} "
+            f"({fmt_date(best[0].start)}..{fmt_date(best_last)})"
+        )
+    return best, Evidence("count", detail)
+
+
+def period_end(start: dt.date, period: p.Duration) -> dt.date:
+    try:
+        return period_last_day(start, period.amount, period.unit)
+    except OutOfCalendar:
+        return dt.date.max  # the period runs past 9999-12-31: it holds the rest
