@@ -35,14 +35,20 @@ from criteria_lang.sql.warehouse import write_omop  # noqa: E402
 
 # Event tables: (table, id column, date columns shifted).
 EVENTS = {
-    "condition_occurrence": ("condition_occurrence_id", ("condition_start_date", "condition_end_date")),
+    "condition_occurrence": (
+        "condition_occurrence_id",
+        ("condition_start_date", "condition_end_date"),
+    ),
     "drug_exposure": ("drug_exposure_id", ("drug_exposure_start_date", "drug_exposure_end_date")),
     "measurement": ("measurement_id", ("measurement_date",)),
     "observation": ("observation_id", ("observation_date",)),
     "procedure_occurrence": ("procedure_occurrence_id", ("procedure_date", "procedure_end_date")),
 }
 PER_PERSON = {
-    "observation_period": ("observation_period_id", ("observation_period_start_date", "observation_period_end_date")),
+    "observation_period": (
+        "observation_period_id",
+        ("observation_period_start_date", "observation_period_end_date"),
+    ),
     "criteria_date": (None, ("date_value",)),
     "criteria_review": (None, ("answer_date",)),
 }
@@ -70,7 +76,9 @@ def shifted(column: str) -> str:
     )
 
 
-def build(con: duckdb.DuckDBPyConnection, persons: int, n_templates: int, keep: float, out: Path) -> None:
+def build(
+    con: duckdb.DuckDBPyConnection, persons: int, n_templates: int, keep: float, out: Path
+) -> None:
     con.execute(
         f"CREATE TEMP TABLE r AS SELECT i AS person_id, (i % {n_templates}) + 1 AS tpl, "
         f"(hash(i) % 730)::INTEGER AS shift FROM range(1, {persons} + 1) AS g(i)"
@@ -78,7 +86,9 @@ def build(con: duckdb.DuckDBPyConnection, persons: int, n_templates: int, keep: 
     out.mkdir(parents=True, exist_ok=True)
 
     def copy(table: str, select: str) -> None:
-        con.execute(f"COPY ({select}) TO '{out / (table + '.parquet')}' (FORMAT PARQUET, COMPRESSION ZSTD)")
+        con.execute(
+            f"COPY ({select}) TO '{out / (table + '.parquet')}' (FORMAT PARQUET, COMPRESSION ZSTD)"
+        )
 
     cols = {table: list(CDM_TABLES[table]) for table in CDM_TABLES}
     # person: the birth date moves with the rest.
@@ -96,8 +106,10 @@ def build(con: duckdb.DuckDBPyConnection, persons: int, n_templates: int, keep: 
     )
     copy(
         "person",
-        f"SELECT {person} FROM r JOIN (SELECT *, CAST(birth_datetime AS DATE) AS b0 FROM tpl_person) t "
-        "ON t.person_id = r.tpl, LATERAL (SELECT CAST(t.b0 - INTERVAL (r.shift) DAY AS DATE) AS b) ORDER BY r.person_id",
+        f"SELECT {person} FROM r "
+        "JOIN (SELECT *, CAST(birth_datetime AS DATE) AS b0 FROM tpl_person) t "
+        "ON t.person_id = r.tpl, "
+        "LATERAL (SELECT CAST(t.b0 - INTERVAL (r.shift) DAY AS DATE) AS b) ORDER BY r.person_id",
     )
     for table, (ident, dates) in {**EVENTS, **PER_PERSON}.items():
         exprs = []
@@ -111,9 +123,20 @@ def build(con: duckdb.DuckDBPyConnection, persons: int, n_templates: int, keep: 
                 exprs.append(f"{shifted(c)} AS {c}")
             else:
                 exprs.append(f"t.{c} AS {c}")
-        ranked = f"(SELECT *, row_number() OVER (PARTITION BY person_id ORDER BY {ident or 'person_id'}) AS rk FROM tpl_{table})"
-        where = f"WHERE hash(r.person_id, t.rk) % 1000 < {int(keep * 1000)}" if table == "measurement" else ""
-        copy(table, f"SELECT {', '.join(exprs)} FROM r JOIN {ranked} t ON t.person_id = r.tpl {where} ORDER BY 1")
+        order = ident or "person_id"
+        ranked = (
+            f"(SELECT *, row_number() OVER (PARTITION BY person_id ORDER BY {order}) AS rk "
+            f"FROM tpl_{table})"
+        )
+        where = (
+            f"WHERE hash(r.person_id, t.rk) % 1000 < {int(keep * 1000)}"
+            if table == "measurement"
+            else ""
+        )
+        copy(
+            table,
+            f"SELECT {', '.join(exprs)} FROM r JOIN {ranked} t ON t.person_id = r.tpl {where} ORDER BY 1",
+        )
     for table in VOCABULARY:
         copy(table, f"SELECT * FROM tpl_{table}")
     for table in CDM_TABLES:

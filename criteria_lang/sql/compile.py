@@ -16,19 +16,15 @@ NotExpressible naming it; the criterion is then left to the Python engine (sql/r
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping, Sequence
-from fractions import Fraction
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Literal
 
 import attrs
 from sqlglot import exp
 
-from criteria_lang.core.concepts import ConceptSet
 from criteria_lang.plan import model as p
 from criteria_lang.sql import truth as t
-from criteria_lang.sql.concepts import code_set, event_matches, full_relation, own_relation
 from criteria_lang.sql.events import (
-    not_,
     EventSources,
     NotExpressible,
     and_,
@@ -38,6 +34,7 @@ from criteria_lang.sql.events import (
     date_lit,
     eq,
     is_null,
+    not_,
     not_null,
     null,
     num,
@@ -97,11 +94,11 @@ class Compiler:
     sources: EventSources
     options: CompileOptions
     numbers: Numbers
-    ctes: list[tuple[str, exp.Expression]] = attrs.field(factory=list)
+    ctes: list[tuple[str, exp.Expr]] = attrs.field(factory=list)
     joins: list[str] = attrs.field(factory=list)  # per-person CTEs joined to persons
     _names: dict[str, int] = attrs.field(factory=dict)
-    _definitions: dict[str, tuple[exp.Expression, int]] = attrs.field(factory=dict)
-    layers: list[list[tuple[str, exp.Expression]]] = attrs.field(factory=list)
+    _definitions: dict[str, tuple[exp.Expr, int]] = attrs.field(factory=dict)
+    layers: list[list[tuple[str, exp.Expr]]] = attrs.field(factory=list)
     _criterion: str = ""
     queries: QueryCompiler | None = None
     # CTEs read by several others: computed once (AS MATERIALIZED where the dialect has it).
@@ -112,7 +109,7 @@ class Compiler:
         self._names[prefix] = n
         return f"{prefix}_{n}"
 
-    def add(self, name: str, select: exp.Expression, *, per_person: bool = False) -> str:
+    def add(self, name: str, select: exp.Expr, *, per_person: bool = False) -> str:
         self.ctes.append((name, select))
         if per_person:
             self.joins.append(name)
@@ -144,7 +141,7 @@ class Compiler:
             (valid, from_parts),
             default=null(),
         )
-        birth: exp.Expression = parts_ok
+        birth: exp.Expr = parts_ok
         if has("person", "birth_datetime"):
             birth = exp.func("COALESCE", cast(col("birth_datetime", "pe"), "DATE"), parts_ok)
         # A birth date that is not a calendar date (31 February): the reader refuses the person.
@@ -162,7 +159,7 @@ class Compiler:
         if has("person", "birth_datetime"):
             bad = and_(is_null(col("birth_datetime", "pe")), bad)
         gender = cast(col("gender_concept_id", "pe"), "BIGINT")
-        sex_branches: list[tuple[exp.Expression, exp.Expression]] = [
+        sex_branches: list[tuple[exp.Expr, exp.Expr]] = [
             (eq(gender.copy(), num(8507)), string("male")),
             (eq(gender.copy(), num(8532)), string("female")),
             (eq(gender.copy(), num(8551)), string("unknown")),
@@ -281,7 +278,9 @@ class Compiler:
             this=exp.func("SUM", col("fresh")),
             partition_by=[col("person_id")],
             order=exp.Order(expressions=[exp.Ordered(this=col("s")), exp.Ordered(this=col("e"))]),
-            spec=exp.WindowSpec(kind="ROWS", start="UNBOUNDED", start_side="PRECEDING", end="CURRENT ROW"),
+            spec=exp.WindowSpec(
+                kind="ROWS", start="UNBOUNDED", start_side="PRECEDING", end="CURRENT ROW"
+            ),
         )
         grouped = exp.select("person_id", "s", "e", running.as_("island")).from_(
             exp.Subquery(this=marked, alias=exp.TableAlias(this=exp.to_identifier("mk")))
@@ -312,11 +311,17 @@ class Compiler:
                     "MAX",
                     case(
                         (
-                            and_(eq(col("criterion_id"), string(ident)), eq(col("answer"), string("met"))),
+                            and_(
+                                eq(col("criterion_id"), string(ident)),
+                                eq(col("answer"), string("met")),
+                            ),
                             num(t.MET),
                         ),
                         (
-                            and_(eq(col("criterion_id"), string(ident)), eq(col("answer"), string("not_met"))),
+                            and_(
+                                eq(col("criterion_id"), string(ident)),
+                                eq(col("answer"), string("not_met")),
+                            ),
                             num(t.NOT_MET),
                         ),
                         default=null(),
@@ -327,7 +332,7 @@ class Compiler:
 
     # -- expressions ------------------------------------------------------------------------------
 
-    def register(self, value: exp.Expression, depth: int) -> tuple[exp.Expression, int]:
+    def register(self, value: exp.Expr, depth: int) -> tuple[exp.Expr, int]:
         """Give `value` a column of layer `depth`; later layers read the column. Truths are
         built layer by layer so that an operand used three times in a CASE is a column read
         three times, not an expression copied three times (which grows exponentially)."""
@@ -337,7 +342,7 @@ class Compiler:
         self.layers[depth].append((name, value))
         return exp.column(name), depth + 1
 
-    def expr(self, node: p.Expr) -> tuple[exp.Expression, int]:
+    def expr(self, node: p.Expr) -> tuple[exp.Expr, int]:
         """The truth of `node` as (a column, the first layer that can read it)."""
         assert self.queries is not None
         if isinstance(node, p.And | p.Or | p.AtLeast):
@@ -357,16 +362,16 @@ class Compiler:
             return self.register(t.if_then(*(r for r, _ in parts)), depth)
         if isinstance(node, p.UseDefinition):
             body = self.plan.definition(node.definition).body
-            if not isinstance(body, p.Expr.__args__):  # type: ignore[attr-defined]
+            if not isinstance(body, _CONDITIONS):
                 raise NotExpressible(f"definition {node.definition} used as a condition")
             # A review inside takes the answer of the criterion that uses it.
             key = node.definition + ("@" + self._criterion if _has_review(body, self.plan) else "")
             if key not in self._definitions:
-                self._definitions[key] = self.expr(body)  # type: ignore[arg-type]
+                self._definitions[key] = self.expr(body)
             return self._definitions[key]
         return self.register(self.leaf(node), 0)
 
-    def leaf(self, node: p.Expr) -> exp.Expression:
+    def leaf(self, node: p.Expr) -> exp.Expr:
         assert self.queries is not None
         if isinstance(node, p.Review):
             if "answers" in self.joins:
@@ -394,7 +399,7 @@ class Compiler:
         self.answers()
         self.queries = QueryCompiler(self)
         self.sources_ctes()
-        columns: list[tuple[str, exp.Expression]] = []
+        columns: list[tuple[str, exp.Expr]] = []
         fallback: dict[str, str] = {}
         for criterion in self.plan.criteria:
             self._criterion = criterion.id
@@ -416,7 +421,9 @@ class Compiler:
                 self._definitions = saved[3]
                 self.layers = saved[4]
                 fallback[criterion.id] = str(why)
-        inner = exp.select(col("person_id", "persons"), col("record_error", "persons")).from_("persons")
+        inner = exp.select(col("person_id", "persons"), col("record_error", "persons")).from_(
+            "persons"
+        )
         for name in self.joins:
             inner = inner.join(
                 exp.table_(name),
@@ -426,7 +433,9 @@ class Compiler:
         for depth, layer in enumerate(self.layers or [[]]):
             if depth > 0:
                 inner = exp.select(exp.Star()).from_(
-                    exp.Subquery(this=inner, alias=exp.TableAlias(this=exp.to_identifier(f"l{depth}")))
+                    exp.Subquery(
+                        this=inner, alias=exp.TableAlias(this=exp.to_identifier(f"l{depth}"))
+                    )
                 )
             for name, value in layer:
                 inner = inner.select(value.as_(name), copy=False)
@@ -446,7 +455,9 @@ class Compiler:
         if self.sources.has("drug_strength"):
             self.add("one_strength", self.sources.strength_relation())
 
-    def outer(self, inner: exp.Select, compiled: Sequence[str], fallback: Mapping[str, str]) -> exp.Select:
+    def outer(
+        self, inner: exp.Select, compiled: Sequence[str], fallback: Mapping[str, str]
+    ) -> exp.Select:
         """Truth names, the verdict and the deciding criteria (docs/language.md, "Results")."""
         names = {value: string(name) for value, name in t.TRUTH_NAMES.items()}
         outer = exp.select(col("person_id", "r"), col("record_error", "r")).from_(
@@ -464,7 +475,9 @@ class Compiler:
             outer = outer.select(named.as_(ident), copy=False)
         if fallback:
             # The verdict needs every criterion: the runner makes it after the fallback.
-            return outer.select(cast(null(), "VARCHAR").as_("verdict"), cast(null(), "VARCHAR").as_("deciding"))
+            return outer.select(
+                cast(null(), "VARCHAR").as_("verdict"), cast(null(), "VARCHAR").as_("deciding")
+            )
         failing = []
         passing = []
         for ident in compiled:
@@ -493,10 +506,27 @@ class Compiler:
                 for (i, f), (_, g) in zip(failing, passing, strict=True)
             ]
         )
-        deciding = case((any_failing.copy(), failed_ids), (all_passing.copy(), string("")), default=open_ids)
+        deciding = case(
+            (any_failing.copy(), failed_ids), (all_passing.copy(), string("")), default=open_ids
+        )
         return outer.select(verdict.as_("verdict"), deciding.as_("deciding"))
 
 
+_CONDITIONS = (
+    p.And,
+    p.Or,
+    p.Not,
+    p.AtLeast,
+    p.Conditional,
+    p.Review,
+    p.Exists,
+    p.UseDefinition,
+    p.UseOutcome,
+    p.Compare,
+    p.Between,
+    p.IsValue,
+    p.InValues,
+)
 _ARITHMETIC = (exp.Add, exp.Sub, exp.Mul, exp.Div, exp.Neg)
 _OPERATORS = (*_ARITHMETIC, exp.EQ, exp.NEQ, exp.LT, exp.LTE, exp.GT, exp.GTE, exp.Is, exp.Not)
 
@@ -505,7 +535,7 @@ def parenthesise(tree: exp.Select) -> exp.Select:
     """Parentheses around every arithmetic operand that is itself arithmetic: expressions built
     with sqlglot's classes are trees, but sqlglot writes `(a - b) * 12` as `a - b * 12`."""
 
-    def wrap(node: exp.Expression) -> exp.Expression:
+    def wrap(node: exp.Expr) -> exp.Expr:
         for key, child in list(node.args.items()):
             if isinstance(node, _OPERATORS) and isinstance(child, _ARITHMETIC + (exp.Case,)):
                 node.set(key, exp.Paren(this=child))
@@ -537,7 +567,7 @@ def compile_plan(
     columns: Mapping[str, frozenset[str]],
     *,
     options: CompileOptions | None = None,
-    units: Mapping[str, Fraction] | None = None,
+    units: Iterable[str] | None = None,
 ) -> CompiledScreen:
     """The screen of `plan` over a warehouse whose tables and columns are `columns`.
 
@@ -547,6 +577,3 @@ def compile_plan(
     numbers = Numbers.for_units(units)
     sources = EventSources(columns, frozenset(numbers.valid), options.eras)
     return Compiler(plan, sources, options, numbers).screen()
-
-
-__all__ += ["ConceptSet", "code_set", "event_matches", "full_relation", "own_relation"]

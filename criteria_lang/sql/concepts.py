@@ -21,10 +21,9 @@ from collections.abc import Iterable
 
 from sqlglot import exp
 
-from criteria_lang.sql.events import not_
-
 from criteria_lang.core.concepts import ConceptSet
 from criteria_lang.records.omop import VOCABULARIES
+from criteria_lang.sql.events import not_
 
 __all__ = ["CodeSet", "code_set", "event_matches", "full_relation", "own_relation"]
 
@@ -59,7 +58,7 @@ def code_set(concept: ConceptSet, excluded: bool) -> CodeSet:
     return CodeSet(concept.codes, concept.prefixes, concept.names)
 
 
-def _str(value: str) -> exp.Expression:
+def _str(value: str) -> exp.Expr:
     return exp.Literal.string(value)
 
 
@@ -75,12 +74,12 @@ def _systems() -> dict[str, list[str]]:
     return out
 
 
-def concept_row_matches(codes: CodeSet, concept: str) -> exp.Expression | None:
+def concept_row_matches(codes: CodeSet, concept: str) -> exp.Expr | None:
     """A condition on a `concept` row (alias `concept`): its own codes hit `codes`."""
     systems = _systems()
     vocabulary = exp.func("LOWER", exp.column("vocabulary_id", table=concept))
     code = exp.column("concept_code", table=concept)
-    parts: list[exp.Expression] = []
+    parts: list[exp.Expr] = []
     by_system: dict[str, list[str]] = {}
     for system, value in codes.codes:
         by_system.setdefault(system, []).append(value)
@@ -140,7 +139,7 @@ def own_relation(
     excluded. None when nothing can match (an empty set)."""
     selects: list[exp.Select] = []
 
-    def flag(condition: exp.Expression | None) -> exp.Expression:
+    def flag(condition: exp.Expr | None) -> exp.Expr:
         if condition is None:
             return exp.Literal.number(0)
         return exp.Case().when(condition, exp.Literal.number(1)).else_(exp.Literal.number(0))
@@ -171,7 +170,7 @@ def own_relation(
             )
     if not selects:
         return None
-    union: exp.Expression = selects[0]
+    union: exp.Expr = selects[0]
     for select in selects[1:]:
         union = exp.union(union, select, distinct=False)
     return (
@@ -225,20 +224,20 @@ def full_relation(own_name: str, *, has_ancestors: bool) -> exp.Select:
 
 def event_matches(
     full_alias: str, own_alias: str, included: CodeSet, excluded: CodeSet
-) -> exp.Expression:
+) -> exp.Expr:
     """The condition on an event joined (LEFT) to `full` on its concept id and to `own` on its
     source concept id (when that differs from the concept and is not 0)."""
 
-    def flag(alias: str, column: str) -> exp.Expression:
+    def flag(alias: str, column: str) -> exp.Expr:
         return exp.EQ(
             this=exp.func("COALESCE", exp.column(column, table=alias), exp.Literal.number(0)),
             expression=exp.Literal.number(1),
         )
 
-    hit: exp.Expression = exp.Or(this=flag(full_alias, "inc"), expression=flag(own_alias, "inc"))
+    hit: exp.Expr = exp.Or(this=flag(full_alias, "inc"), expression=flag(own_alias, "inc"))
     if included.omop_all():
         hit = exp.true()
-    miss: exp.Expression = exp.Or(this=flag(full_alias, "exc"), expression=flag(own_alias, "exc"))
+    miss: exp.Expr = exp.Or(this=flag(full_alias, "exc"), expression=flag(own_alias, "exc"))
     if excluded.omop_all():
         miss = exp.true()
     return exp.And(this=exp.Paren(this=hit), expression=not_(exp.Paren(this=miss)))

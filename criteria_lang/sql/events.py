@@ -5,14 +5,13 @@ SQL engine and the Python engine on `read_omop_tables` see the same events: whic
 which kind, each event's first and last day, its codes (concept and source concept), and its
 value, unit, route, status and dose. Every relation has these columns:
 
-| column | meaning |
-| --- | --- |
-| person_id, event_key | the person; the event's id as the reader writes it (`measurement/17`), which breaks ties between same-day events |
-| start_date, end_date | first day; last day, inclusive (NULL: open, an ongoing exposure or a condition without abatement) |
-| concept_id, source_concept_id | the codes (sql/concepts.py) |
-| status, route | casefolded text (medications, conditions) |
-| value_number, unit_code, value_text, value_bool, range_low, range_high | results (labs, observations, scores, facts) |
-| amount, amount_unit, rate, rate_unit, per_day_num, per_day_den | doses (medications; docs/omop.md, "Doses") |
+* person_id; event_key, the event's id as the reader writes it (`measurement/17`), which breaks
+  ties between same-day events;
+* start_date; end_date, the last day, inclusive (NULL: open, an ongoing exposure);
+* concept_id, source_concept_id: the codes (sql/concepts.py);
+* status, route: casefolded text (medications, conditions);
+* value_number, unit_code (UCUM), value_text, value_bool, range_low, range_high: results;
+* amount, amount_unit, rate, rate_unit, per_day_num, per_day_den: doses (docs/omop.md, "Doses").
 """
 
 from __future__ import annotations
@@ -76,7 +75,7 @@ def col(name: str, table: str | None = None) -> exp.Column:
     return exp.column(name, table=table)
 
 
-def num(value: int) -> exp.Literal:
+def num(value: int) -> exp.Expr:
     return exp.Literal.number(value)
 
 
@@ -84,40 +83,42 @@ def string(value: str) -> exp.Literal:
     return exp.Literal.string(value)
 
 
-def date_lit(day: dt.date) -> exp.Expression:
+def date_lit(day: dt.date) -> exp.Expr:
     return exp.Cast(this=string(day.isoformat()), to=exp.DataType.build("DATE"))
 
 
-def cast(value: exp.Expression, to: str) -> exp.Expression:
+def cast(value: exp.Expr, to: str) -> exp.Expr:
     return exp.Cast(this=value, to=exp.DataType.build(to))
 
 
-def null() -> exp.Expression:
+def null() -> exp.Expr:
     return exp.Null()
 
 
-def case(*branches: tuple[exp.Expression, exp.Expression], default: exp.Expression) -> exp.Expression:
+def case(*branches: tuple[exp.Expr, exp.Expr], default: exp.Expr) -> exp.Expr:
     out = exp.Case()
     for condition, value in branches:
         out = out.when(condition, value)
     return out.else_(default)
 
 
-def is_null(value: exp.Expression) -> exp.Expression:
+def is_null(value: exp.Expr) -> exp.Expr:
     return exp.Is(this=value, expression=exp.Null())
 
 
-def not_(value: exp.Expression) -> exp.Expression:
+def not_(value: exp.Expr) -> exp.Expr:
     """NOT (value), parenthesised whatever value is."""
-    inner = value if isinstance(value, exp.Paren | exp.Column | exp.Boolean) else exp.Paren(this=value)
+    inner = (
+        value if isinstance(value, exp.Paren | exp.Column | exp.Boolean) else exp.Paren(this=value)
+    )
     return exp.Not(this=inner)
 
 
-def not_null(value: exp.Expression) -> exp.Expression:
+def not_null(value: exp.Expr) -> exp.Expr:
     return exp.Not(this=is_null(value))
 
 
-def and_(*items: exp.Expression) -> exp.Expression:
+def and_(*items: exp.Expr) -> exp.Expr:
     """a AND b ..., parenthesised: sqlglot writes NOT(a AND b) as NOT a AND b otherwise."""
     out = items[0]
     for item in items[1:]:
@@ -125,27 +126,27 @@ def and_(*items: exp.Expression) -> exp.Expression:
     return exp.Paren(this=out) if len(items) > 1 else out
 
 
-def or_(*items: exp.Expression) -> exp.Expression:
+def or_(*items: exp.Expr) -> exp.Expr:
     out = items[0]
     for item in items[1:]:
         out = exp.Or(this=out, expression=item)
     return exp.Paren(this=out)
 
 
-def eq(a: exp.Expression, b: exp.Expression) -> exp.Expression:
+def eq(a: exp.Expr, b: exp.Expr) -> exp.Expr:
     return exp.EQ(this=a, expression=b)
 
 
-def add_days(day: exp.Expression, days: exp.Expression | int) -> exp.Expression:
+def add_days(day: exp.Expr, days: exp.Expr | int) -> exp.Expr:
     amount = num(days) if isinstance(days, int) else days
     return exp.DateAdd(this=day, expression=amount, unit=exp.var("DAY"))
 
 
-def key(table: str, ident: exp.Expression) -> exp.Expression:
+def key(table: str, ident: exp.Expr) -> exp.Expr:
     return exp.Concat(expressions=[string(f"{table}/"), cast(ident, "VARCHAR")], safe=True)
 
 
-def blank_to_null(text: exp.Expression) -> exp.Expression:
+def blank_to_null(text: exp.Expr) -> exp.Expr:
     trimmed = exp.Trim(this=text)
     return case((eq(trimmed.copy(), string("")), null()), default=trimmed)
 
@@ -166,30 +167,34 @@ class EventSources:
     def vocabulary(self) -> bool:
         return self.has("concept")
 
-    def _col(self, table: str, name: str, alias: str) -> exp.Expression:
+    def _col(self, table: str, name: str, alias: str) -> exp.Expr:
         """A column of a table, NULL when the table lacks it (v5.3 has no procedure_end_date)."""
         return col(name, alias) if self.has(table, name) else null()
 
-    def _date(self, table: str, alias: str, *names: str) -> exp.Expression:
+    def _date(self, table: str, alias: str, *names: str) -> exp.Expr:
         parts = [cast(self._col(table, n, alias), "DATE") for n in names if self.has(table, n)]
         if not parts:
             return null()
         return parts[0] if len(parts) == 1 else exp.func("COALESCE", *parts)
 
-    def _id(self, table: str, alias: str, name: str) -> exp.Expression:
+    def _id(self, table: str, alias: str, name: str) -> exp.Expr:
         return cast(self._col(table, name, alias), "BIGINT")
 
-    def _concept_join(self, select: exp.Select, on: exp.Expression, alias: str) -> exp.Select:
-        return select.join(exp.table_("concept", alias=alias), on=eq(col("concept_id", alias), on), join_type="left")
+    def _concept_join(self, select: exp.Select, on: exp.Expr, alias: str) -> exp.Select:
+        return select.join(
+            exp.table_("concept", alias=alias),
+            on=eq(col("concept_id", alias), on),
+            join_type="left",
+        )
 
-    def _unit_code(self, unit_id: exp.Expression, concept_alias: str | None) -> exp.Expression:
+    def _unit_code(self, unit_id: exp.Expr, concept_alias: str | None) -> exp.Expr:
         """The UCUM code of a unit concept: the concept table's (vocabulary UCUM), else the
         reader's built-in list; '1' for none (0 or NULL)."""
         builtin = exp.Case()
         for ident, code in BUILTIN_UNITS.items():
             builtin = builtin.when(eq(unit_id.copy(), num(ident)), string(code))
         builtin = builtin.else_(null())
-        table_code: exp.Expression = null()
+        table_code: exp.Expr = null()
         if concept_alias is not None:
             table_code = case(
                 (
@@ -205,7 +210,7 @@ class EventSources:
 
     # -- kinds --------------------------------------------------------------------------------
 
-    def relation(self, kind: str) -> exp.Expression:
+    def relation(self, kind: str) -> exp.Expr:
         parts: list[exp.Select] = []
         if kind == "condition":
             parts = [p for p in (self.conditions(), self.deaths()) if p is not None]
@@ -225,19 +230,31 @@ class EventSources:
             raise NotExpressible(f"events of kind {kind!r}")
         if not parts:
             # No table holds this kind: an empty relation of the right shape.
-            empty = exp.select(*(cast(null(), "VARCHAR").as_(c) for c in EVENT_COLUMNS)).where(exp.false())
+            empty = exp.select(*(cast(null(), "VARCHAR").as_(c) for c in EVENT_COLUMNS)).where(
+                exp.false()
+            )
             return empty
-        union: exp.Expression = parts[0]
+        union: exp.Expr = parts[0]
         for part in parts[1:]:
             union = exp.union(union, part, distinct=False)
         return union
 
-    def _select(self, values: Mapping[str, exp.Expression]) -> list[exp.Expression]:
-        out: list[exp.Expression] = []
+    def _select(self, values: Mapping[str, exp.Expr]) -> list[exp.Expr]:
+        out: list[exp.Expr] = []
         for name in EVENT_COLUMNS:
             value = values.get(name, null())
-            if name in ("value_number", "range_low", "range_high", "amount", "rate", "per_day_num", "per_day_den"):
-                value = cast(value, NUMBER) if not isinstance(value, exp.Null) else cast(value, NUMBER)
+            if name in (
+                "value_number",
+                "range_low",
+                "range_high",
+                "amount",
+                "rate",
+                "per_day_num",
+                "per_day_den",
+            ):
+                value = (
+                    cast(value, NUMBER) if not isinstance(value, exp.Null) else cast(value, NUMBER)
+                )
             elif name in ("person_id", "concept_id", "source_concept_id"):
                 value = cast(value, "BIGINT")
             elif name in ("start_date", "end_date"):
@@ -286,12 +303,18 @@ class EventSources:
         end = case(
             (eq(recorded.copy(), date_lit(OPEN_END)), null()),
             (not_null(recorded.copy()), recorded.copy()),
-            (exp.GT(this=supply.copy(), expression=num(0)), add_days(start.copy(), exp.Sub(this=supply.copy(), expression=num(1)))),
+            (
+                exp.GT(this=supply.copy(), expression=num(0)),
+                add_days(start.copy(), exp.Sub(this=supply.copy(), expression=num(1))),
+            ),
             default=start.copy(),
         )
         quantity = cast(self._col(t, "quantity", "e"), NUMBER)
-        positive = and_(exp.GT(this=quantity.copy(), expression=num(0)), exp.GT(this=supply.copy(), expression=num(0)))
-        values: dict[str, exp.Expression] = {
+        positive = and_(
+            exp.GT(this=quantity.copy(), expression=num(0)),
+            exp.GT(this=supply.copy(), expression=num(0)),
+        )
+        values: dict[str, exp.Expr] = {
             "person_id": col("person_id", "e"),
             "event_key": key(t, col("drug_exposure_id", "e")),
             "start_date": start,
@@ -315,7 +338,7 @@ class EventSources:
             )
         return select.select(*self._select(values))
 
-    def _strength(self, select: exp.Select) -> dict[str, exp.Expression]:
+    def _strength(self, select: exp.Select) -> dict[str, exp.Expr]:
         """Dose columns from `one_strength` (strength_relation: drugs with one strength row)."""
         del select
         return {
@@ -333,11 +356,19 @@ class EventSources:
                 cast(col("drug_concept_id", "s"), "BIGINT").as_("drug_concept_id"),
                 exp.func("COUNT", exp.Star()).as_("n"),
                 exp.func("MAX", cast(col("amount_value", "s"), NUMBER)).as_("amount_value"),
-                exp.func("MAX", cast(col("amount_unit_concept_id", "s"), "BIGINT")).as_("amount_unit_id"),
+                exp.func("MAX", cast(col("amount_unit_concept_id", "s"), "BIGINT")).as_(
+                    "amount_unit_id"
+                ),
                 exp.func("MAX", cast(col("numerator_value", "s"), NUMBER)).as_("numerator_value"),
-                exp.func("MAX", cast(col("numerator_unit_concept_id", "s"), "BIGINT")).as_("numerator_unit_id"),
-                exp.func("MAX", cast(col("denominator_value", "s"), NUMBER)).as_("denominator_value"),
-                exp.func("MAX", cast(col("denominator_unit_concept_id", "s"), "BIGINT")).as_("denominator_unit_id"),
+                exp.func("MAX", cast(col("numerator_unit_concept_id", "s"), "BIGINT")).as_(
+                    "numerator_unit_id"
+                ),
+                exp.func("MAX", cast(col("denominator_value", "s"), NUMBER)).as_(
+                    "denominator_value"
+                ),
+                exp.func("MAX", cast(col("denominator_unit_concept_id", "s"), "BIGINT")).as_(
+                    "denominator_unit_id"
+                ),
             )
             .from_(exp.table_("drug_strength", alias="s"))
             .group_by(col("drug_concept_id", "s"))
@@ -345,32 +376,85 @@ class EventSources:
         select = exp.select(
             col("drug_concept_id", "g"),
             col("amount_value", "g"),
-            self._unit_code(col("amount_unit_id", "g"), "au" if self.vocabulary else None).as_("amount_unit"),
+            self._unit_code(col("amount_unit_id", "g"), "au" if self.vocabulary else None).as_(
+                "amount_unit"
+            ),
             case(
-                (is_null(col("amount_value", "g")), exp.Div(this=col("numerator_value", "g"), expression=exp.func("COALESCE", col("denominator_value", "g"), cast(num(1), NUMBER)))),
+                (
+                    is_null(col("amount_value", "g")),
+                    exp.Div(
+                        this=col("numerator_value", "g"),
+                        expression=exp.func(
+                            "COALESCE", col("denominator_value", "g"), cast(num(1), NUMBER)
+                        ),
+                    ),
+                ),
                 default=null(),
             ).as_("rate_value"),
             exp.Concat(
                 expressions=[
-                    self._unit_code(col("numerator_unit_id", "g"), "nu" if self.vocabulary else None),
+                    self._unit_code(
+                        col("numerator_unit_id", "g"), "nu" if self.vocabulary else None
+                    ),
                     string("/"),
-                    self._unit_code(col("denominator_unit_id", "g"), "du" if self.vocabulary else None),
+                    self._unit_code(
+                        col("denominator_unit_id", "g"), "du" if self.vocabulary else None
+                    ),
                 ],
                 safe=True,
             ).as_("rate_unit"),
         ).from_(exp.Subquery(this=inner, alias=exp.TableAlias(this=exp.to_identifier("g"))))
         if self.vocabulary:
-            for alias, column in (("au", "amount_unit_id"), ("nu", "numerator_unit_id"), ("du", "denominator_unit_id")):
+            for alias, column in (
+                ("au", "amount_unit_id"),
+                ("nu", "numerator_unit_id"),
+                ("du", "denominator_unit_id"),
+            ):
                 select = self._concept_join(select, col(column, "g"), alias)
         return select.where(eq(col("n", "g"), num(1)))
 
     def procedures(self) -> list[exp.Select]:
         specs: Sequence[tuple[str, str, str, str | None, tuple[str, ...], tuple[str, ...]]] = (
-            ("procedure_occurrence", "procedure_occurrence_id", "procedure_concept_id", "procedure_source_concept_id", ("procedure_date", "procedure_datetime"), ("procedure_end_date", "procedure_end_datetime")),
-            ("device_exposure", "device_exposure_id", "device_concept_id", "device_source_concept_id", ("device_exposure_start_date", "device_exposure_start_datetime"), ("device_exposure_end_date", "device_exposure_end_datetime")),
-            ("specimen", "specimen_id", "specimen_concept_id", None, ("specimen_date", "specimen_datetime"), ()),
-            ("visit_occurrence", "visit_occurrence_id", "visit_concept_id", "visit_source_concept_id", ("visit_start_date", "visit_start_datetime"), ("visit_end_date", "visit_end_datetime")),
-            ("visit_detail", "visit_detail_id", "visit_detail_concept_id", "visit_detail_source_concept_id", ("visit_detail_start_date", "visit_detail_start_datetime"), ("visit_detail_end_date", "visit_detail_end_datetime")),
+            (
+                "procedure_occurrence",
+                "procedure_occurrence_id",
+                "procedure_concept_id",
+                "procedure_source_concept_id",
+                ("procedure_date", "procedure_datetime"),
+                ("procedure_end_date", "procedure_end_datetime"),
+            ),
+            (
+                "device_exposure",
+                "device_exposure_id",
+                "device_concept_id",
+                "device_source_concept_id",
+                ("device_exposure_start_date", "device_exposure_start_datetime"),
+                ("device_exposure_end_date", "device_exposure_end_datetime"),
+            ),
+            (
+                "specimen",
+                "specimen_id",
+                "specimen_concept_id",
+                None,
+                ("specimen_date", "specimen_datetime"),
+                (),
+            ),
+            (
+                "visit_occurrence",
+                "visit_occurrence_id",
+                "visit_concept_id",
+                "visit_source_concept_id",
+                ("visit_start_date", "visit_start_datetime"),
+                ("visit_end_date", "visit_end_datetime"),
+            ),
+            (
+                "visit_detail",
+                "visit_detail_id",
+                "visit_detail_concept_id",
+                "visit_detail_source_concept_id",
+                ("visit_detail_start_date", "visit_detail_start_datetime"),
+                ("visit_detail_end_date", "visit_detail_end_datetime"),
+            ),
         )
         out = []
         for table, ident, concept, source, starts, ends in specs:
@@ -389,40 +473,79 @@ class EventSources:
             out.append(exp.select(*self._select(values)).from_(exp.table_(table, alias="e")))
         return out
 
-    def _values(self, table: str, select: exp.Select) -> tuple[exp.Select, dict[str, exp.Expression]]:
+    def _values(self, table: str, select: exp.Select) -> tuple[exp.Select, dict[str, exp.Expr]]:
         """value_number / unit_code / value_text / value_bool of a measurement or observation
         row, as the reader reads them (omop._value)."""
         number = cast(self._col(table, "value_as_number", "e"), NUMBER)
         unit_id = cast(self._col(table, "unit_concept_id", "e"), "BIGINT")
         value_id = cast(self._col(table, "value_as_concept_id", "e"), "BIGINT")
         if self.vocabulary:
-            select = self._concept_join(select, col("unit_concept_id", "e"), "uc") if self.has(table, "unit_concept_id") else select
-            select = self._concept_join(select, col("value_as_concept_id", "e"), "vc") if self.has(table, "value_as_concept_id") else select
-        unit_code = self._unit_code(unit_id, "uc" if self.vocabulary and self.has(table, "unit_concept_id") else None)
+            select = (
+                self._concept_join(select, col("unit_concept_id", "e"), "uc")
+                if self.has(table, "unit_concept_id")
+                else select
+            )
+            select = (
+                self._concept_join(select, col("value_as_concept_id", "e"), "vc")
+                if self.has(table, "value_as_concept_id")
+                else select
+            )
+        unit_code = self._unit_code(
+            unit_id, "uc" if self.vocabulary and self.has(table, "unit_concept_id") else None
+        )
         operator = cast(self._col(table, "operator_concept_id", "e"), "BIGINT")
-        bound = and_(not_null(operator.copy()), exp.NEQ(this=operator.copy(), expression=num(0)), exp.NEQ(this=operator.copy(), expression=num(_OPERATOR_EQUALS)))
+        bound = and_(
+            not_null(operator.copy()),
+            exp.NEQ(this=operator.copy(), expression=num(0)),
+            exp.NEQ(this=operator.copy(), expression=num(_OPERATOR_EQUALS)),
+        )
         has_value_concept = self.vocabulary and self.has(table, "value_as_concept_id")
         name = col("concept_name", "vc") if has_value_concept else null()
-        boolean = and_(not_null(name.copy()), eq(exp.func("LOWER", col("concept_class_id", "vc")), string("boolean"))) if has_value_concept else exp.false()
+        boolean = (
+            and_(
+                not_null(name.copy()),
+                eq(exp.func("LOWER", col("concept_class_id", "vc")), string("boolean")),
+            )
+            if has_value_concept
+            else exp.false()
+        )
         text = case(
             # A number with a comparison operator is a bound ("<0.5"), read as text: no word
             # matches it and no comparison reads it as the number.
             (and_(not_null(number.copy()), bound.copy()), string("(bound)")),
             (not_null(number.copy()), null()),
-            (and_(not_null(value_id.copy()), exp.NEQ(this=value_id.copy(), expression=num(0)), not_(boolean.copy())), exp.func("COALESCE", name.copy(), cast(value_id.copy(), "VARCHAR"))),
+            (
+                and_(
+                    not_null(value_id.copy()),
+                    exp.NEQ(this=value_id.copy(), expression=num(0)),
+                    not_(boolean.copy()),
+                ),
+                exp.func("COALESCE", name.copy(), cast(value_id.copy(), "VARCHAR")),
+            ),
             default=self._col(table, "value_as_string", "e") if table == "observation" else null(),
         )
         values = {
-            "value_number": case((and_(not_null(number.copy()), not_(bound)), number.copy()), default=null()),
+            "value_number": case(
+                (and_(not_null(number.copy()), not_(bound)), number.copy()), default=null()
+            ),
             "unit_code": unit_code,
             "value_text": text,
-            "value_bool": case((and_(is_null(number.copy()), boolean), eq(exp.func("LOWER", name.copy()), string("true"))), default=null()),
+            "value_bool": case(
+                (
+                    and_(is_null(number.copy()), boolean),
+                    eq(exp.func("LOWER", name.copy()), string("true")),
+                ),
+                default=null(),
+            ),
         }
         return select, values
 
-    def _valid_unit(self, values: Mapping[str, exp.Expression]) -> exp.Expression:
+    def _valid_unit(self, values: Mapping[str, exp.Expr]) -> exp.Expr:
         """A row whose unit the reader cannot read is not read (a problem): no event."""
-        return exp.In(this=values["unit_code"].copy(), expressions=[string(u) for u in sorted(self.valid_units | {"1"})])
+        return exp.In(
+            this=values["unit_code"].copy(),
+            expressions=[string(u) for u in sorted(self.valid_units | {"1"})],
+        )
 
     def measurements(self, kind: str) -> exp.Select | None:
         t = "measurement"
@@ -450,15 +573,20 @@ class EventSources:
             "range_high": self._col(t, "range_high", "e"),
         }
         values["end_date"] = values["start_date"].copy()
-        return select.select(*self._select(values)).where(and_(eq(measured_kind, string(kind)), self._valid_unit(values)))
+        return select.select(*self._select(values)).where(
+            and_(eq(measured_kind, string(kind)), self._valid_unit(values))
+        )
 
     def observations(self, kind: str) -> exp.Select:
         t = "observation"
         select = exp.select().from_(exp.table_(t, alias="e"))
-        is_fact: exp.Expression = exp.false()
+        is_fact: exp.Expr = exp.false()
         if self.vocabulary:
             select = self._concept_join(select, col("observation_concept_id", "e"), "oc")
-            is_fact = eq(exp.func("COALESCE", exp.func("LOWER", col("concept_class_id", "oc")), string("")), string("fact"))
+            is_fact = eq(
+                exp.func("COALESCE", exp.func("LOWER", col("concept_class_id", "oc")), string("")),
+                string("fact"),
+            )
         select, values = self._values(t, select)
         values |= {
             "person_id": col("person_id", "e"),

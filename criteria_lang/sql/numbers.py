@@ -21,16 +21,16 @@ from sqlglot import exp
 
 from criteria_lang.core.data_units import DATA_UNITS
 from criteria_lang.core.units import IncompatibleUnits, UnitError, get_units
-from criteria_lang.sql.events import and_, case, eq, num, or_, string
+from criteria_lang.sql.events import and_, eq, num, or_, string
 
 __all__ = ["Numbers", "compare_op", "fraction_literal"]
 
 
-def fraction_literal(value: int) -> exp.Expression:
+def fraction_literal(value: int) -> exp.Expr:
     return num(value) if value >= 0 else exp.Neg(this=num(-value))
 
 
-def compare_op(op: str, left: exp.Expression, right: exp.Expression) -> exp.Expression:
+def compare_op(op: str, left: exp.Expr, right: exp.Expr) -> exp.Expr:
     classes: dict[str, type[exp.Binary]] = {
         "<": exp.LT,
         "<=": exp.LTE,
@@ -75,12 +75,12 @@ class Numbers:
 
     def compare(
         self,
-        value: exp.Expression,
-        unit_code: exp.Expression,
+        value: exp.Expr,
+        unit_code: exp.Expr,
         op: str,
         threshold: Fraction,
         factors: Mapping[str, Fraction] | None,
-    ) -> tuple[exp.Expression, exp.Expression]:
+    ) -> tuple[exp.Expr, exp.Expr]:
         """(value OP threshold, the value's unit converts). `factors` None: compare the number as
         it is (a threshold without a unit)."""
         a, b = threshold.numerator, threshold.denominator
@@ -99,24 +99,31 @@ class Numbers:
 
     @staticmethod
     def scale(
-        value: exp.Expression, unit_code: exp.Expression, factors: Mapping[str, Fraction]
-    ) -> tuple[exp.Expression, exp.Expression]:
+        value: exp.Expr, unit_code: exp.Expr, factors: Mapping[str, Fraction]
+    ) -> tuple[exp.Expr, exp.Expr]:
         """(value x p, q) with p/q the factor of the value's unit: a fraction kept as two
         decimals, for comparisons by cross-multiplication."""
         top = exp.Case()
         bottom = exp.Case()
         for code, factor in factors.items():
-            top = top.when(eq(unit_code.copy(), string(code)), exp.Mul(this=value.copy(), expression=num(factor.numerator)))
+            top = top.when(
+                eq(unit_code.copy(), string(code)),
+                exp.Mul(this=value.copy(), expression=num(factor.numerator)),
+            )
             bottom = bottom.when(eq(unit_code.copy(), string(code)), num(factor.denominator))
         return top, bottom
 
     @staticmethod
     def in_bounds(
-        scaled: exp.Expression, denominator: exp.Expression, low: Fraction, high: Fraction, bounds: str
-    ) -> exp.Expression:
+        scaled: exp.Expr,
+        denominator: exp.Expr,
+        low: Fraction,
+        high: Fraction,
+        bounds: str,
+    ) -> exp.Expr:
         """scaled/denominator between low and high, by cross-multiplication."""
 
-        def side(op: str, bound: Fraction) -> exp.Expression:
+        def side(op: str, bound: Fraction) -> exp.Expr:
             left = exp.Mul(this=scaled.copy(), expression=num(bound.denominator))
             right = exp.Mul(this=denominator.copy(), expression=fraction_literal(bound.numerator))
             return compare_op(op, left, right)
@@ -126,11 +133,8 @@ class Numbers:
         return and_(side(low_op, low), side(high_op, high))
 
     @staticmethod
-    def cross(op: str, a: tuple[exp.Expression, exp.Expression], b: Fraction) -> exp.Expression:
+    def cross(op: str, a: tuple[exp.Expr, exp.Expr], b: Fraction) -> exp.Expr:
         """a[0]/a[1] OP b, a[1] > 0."""
         left = exp.Mul(this=a[0].copy(), expression=num(b.denominator))
         right = exp.Mul(this=a[1].copy(), expression=fraction_literal(b.numerator))
         return compare_op(op, left, right)
-
-
-__all__ += ["case"]

@@ -21,7 +21,6 @@ from criteria_lang.plan import model as p
 from criteria_lang.sql import truth as t
 from criteria_lang.sql.concepts import code_set, event_matches, full_relation, own_relation
 from criteria_lang.sql.events import (
-    not_,
     NotExpressible,
     add_days,
     and_,
@@ -30,6 +29,7 @@ from criteria_lang.sql.events import (
     col,
     eq,
     is_null,
+    not_,
     not_null,
     null,
     num,
@@ -37,6 +37,7 @@ from criteria_lang.sql.events import (
     string,
 )
 from criteria_lang.sql.numbers import compare_op, fraction_literal
+from criteria_lang.sql.values import ValueCompiler
 
 if TYPE_CHECKING:
     from criteria_lang.sql.compile import Compiler
@@ -66,15 +67,15 @@ def date_column(name: str) -> str:
     return "d_" + "".join(c if c.isalnum() else "_" for c in name).lower()
 
 
-def coalesce0(value: exp.Expression) -> exp.Expression:
+def coalesce0(value: exp.Expr) -> exp.Expr:
     return exp.func("COALESCE", value, num(0))
 
 
 @attrs.frozen
 class Bounds:
-    start: exp.Expression | None  # None: from the start of the record
-    end: exp.Expression | None  # None: to its end
-    missing: exp.Expression  # a date the window needs is missing (TRUE/FALSE)
+    start: exp.Expr | None  # None: from the start of the record
+    end: exp.Expr | None  # None: to its end
+    missing: exp.Expr  # a date the window needs is missing (TRUE/FALSE)
 
 
 @attrs.frozen
@@ -96,7 +97,14 @@ class QueryCompiler:
     _keep: list[object] = attrs.field(factory=list)
 
     def snapshot(self) -> tuple[dict[object, object], ...]:
-        memos = (self._queries, self._coverage, self._concepts, self._kinds, self._matched, self._pairs)
+        memos = (
+            self._queries,
+            self._coverage,
+            self._concepts,
+            self._kinds,
+            self._matched,
+            self._pairs,
+        )
         return tuple(dict(m) for m in memos)  # type: ignore[arg-type]
 
     def restore(self, saved: tuple[dict[object, object], ...]) -> None:
@@ -111,14 +119,14 @@ class QueryCompiler:
 
     # -- windows --------------------------------------------------------------------------------
 
-    def edge(self, edge: p.Edge, alias: str) -> tuple[exp.Expression, list[str]]:
+    def edge(self, edge: p.Edge, alias: str) -> tuple[exp.Expr, list[str]]:
         if not isinstance(edge.anchor, p.TrialDate):
             raise NotExpressible("a visit date outside an outcome")
         column = date_column(edge.anchor.name)
         base = col(column, alias)
         return self.offset(base, edge.offset, edge.sign), [column]
 
-    def offset(self, day: exp.Expression, offset: p.Offset | None, sign: int) -> exp.Expression:
+    def offset(self, day: exp.Expr, offset: p.Offset | None, sign: int) -> exp.Expr:
         if offset is None:
             return day
         if isinstance(offset, p.Duration):
@@ -128,7 +136,14 @@ class QueryCompiler:
             if offset.unit == "weeks":
                 return add_days(day, sign * int(offset.amount * 7))
             months = whole * (12 if offset.unit == "years" else 1)
-            return cast(exp.DateAdd(this=day, expression=num(sign * months) if sign > 0 else exp.Neg(this=num(months)), unit=exp.var("MONTH")), "DATE")
+            return cast(
+                exp.DateAdd(
+                    this=day,
+                    expression=num(sign * months) if sign > 0 else exp.Neg(this=num(months)),
+                    unit=exp.var("MONTH"),
+                ),
+                "DATE",
+            )
         if isinstance(offset, p.HalfLives):
             if offset.own:
                 raise NotExpressible("a window of the matched drug's own half-lives")
@@ -148,23 +163,34 @@ class QueryCompiler:
             end, used = self.edge(window.end, alias)
             columns += used
         if window.either_order and start is not None and end is not None:
-            start, end = exp.Least(this=start, expressions=[end.copy()]), exp.Greatest(this=start.copy(), expressions=[end])
+            start, end = (
+                exp.Least(this=start, expressions=[end.copy()]),
+                exp.Greatest(this=start.copy(), expressions=[end]),
+            )
         if start is not None and not window.start_inclusive:
             start = add_days(start, 1)
         if end is not None and not window.end_inclusive:
             end = add_days(end, -1)
-        missing: exp.Expression = exp.false()
+        missing: exp.Expr = exp.false()
         if columns:
             missing = or_(*(is_null(col(c, alias)) for c in dict.fromkeys(columns)))
         start = cast(start, "DATE") if start is not None else None
         end = cast(end, "DATE") if end is not None else None
         return Bounds(start, end, missing)
 
-    def coverage(self, window: p.Window) -> exp.Expression:
+    def coverage(self, window: p.Window) -> exp.Expr:
         """TRUE when the record covers the window (docs/language.md, "Unknown and absence")."""
         if self.c.options.policy == "closed-world":
             return exp.true()
-        key = repr((window.start, window.end, window.start_inclusive, window.end_inclusive, window.either_order))
+        key = repr(
+            (
+                window.start,
+                window.end,
+                window.start_inclusive,
+                window.end_inclusive,
+                window.either_order,
+            )
+        )
         name = self._coverage.get(key)
         if name is None:
             b = self.bounds(window, "pp")
@@ -172,7 +198,9 @@ class QueryCompiler:
             if b.start is not None and b.end is not None:
                 cond = and_(exp.LTE(this=s, expression=b.start), exp.GTE(this=e, expression=b.end))
             elif b.end is not None:
-                cond = and_(exp.LTE(this=s, expression=b.end), exp.GTE(this=e, expression=b.end.copy()))
+                cond = and_(
+                    exp.LTE(this=s, expression=b.end), exp.GTE(this=e, expression=b.end.copy())
+                )
             elif b.start is not None:
                 cond = and_(
                     exp.LTE(this=s, expression=b.start),
@@ -185,10 +213,15 @@ class QueryCompiler:
                 "person_id",
                 "s",
                 "e",
-                exp.Window(this=exp.func("MAX", col("e")), partition_by=[col("person_id")]).as_("last_e"),
+                exp.Window(this=exp.func("MAX", col("e")), partition_by=[col("person_id")]).as_(
+                    "last_e"
+                ),
             ).from_("islands")
             select = (
-                exp.select(col("person_id", "pp"), exp.func("MAX", case((cond, num(1)), default=num(0))).as_("covered"))
+                exp.select(
+                    col("person_id", "pp"),
+                    exp.func("MAX", case((cond, num(1)), default=num(0))).as_("covered"),
+                )
                 .from_(exp.table_("persons", alias="pp"))
                 .join(
                     exp.Subquery(this=islands, alias=exp.TableAlias(this=exp.to_identifier("i"))),
@@ -218,13 +251,15 @@ class QueryCompiler:
         included, excluded = code_set(concept, False), code_set(concept, True)
         for codes in (included, excluded):
             if any(s == "omop" and prefix for s, prefix in codes.prefixes):
-                raise NotExpressible("an omop code prefix other than \"*\"")
+                raise NotExpressible('an omop code prefix other than "*"')
         own = own_relation(included, excluded, has_concept_table=self.c.sources.vocabulary)
         if own is None and not included.omop_all():
             found = (None, None)
         else:
             if own is None:
-                own = exp.select(cast(null(), "BIGINT").as_("concept_id"), num(0).as_("inc"), num(0).as_("exc")).where(exp.false())
+                own = exp.select(
+                    cast(null(), "BIGINT").as_("concept_id"), num(0).as_("inc"), num(0).as_("exc")
+                ).where(exp.false())
             own_name = self.c.add(self.c.name("own"), own)
             full = full_relation(own_name, has_ancestors=self.c.sources.has("concept_ancestor"))
             found = (self.c.add(self.c.name("full"), full), own_name)
@@ -242,10 +277,14 @@ class QueryCompiler:
         events = self.kind_relation(kind)
         pairs = self._pairs.get(kind)
         if pairs is None:
-            select = exp.select(
-                col("concept_id"),
-                exp.func("COALESCE", col("source_concept_id"), num(0)).as_("source_concept_id"),
-            ).distinct().from_(events)
+            select = (
+                exp.select(
+                    col("concept_id"),
+                    exp.func("COALESCE", col("source_concept_id"), num(0)).as_("source_concept_id"),
+                )
+                .distinct()
+                .from_(events)
+            )
             pairs = self.c.add(f"pairs_{kind}", select)
             self.c.materialize.add(pairs)
             self._pairs[kind] = pairs
@@ -257,12 +296,18 @@ class QueryCompiler:
             hits = (
                 exp.select(col("concept_id", "pr"), col("source_concept_id", "pr"))
                 .from_(exp.table_(pairs, alias="pr"))
-                .join(exp.table_(full, alias="f"), on=eq(col("concept_id", "f"), col("concept_id", "pr")), join_type="left")
+                .join(
+                    exp.table_(full, alias="f"),
+                    on=eq(col("concept_id", "f"), col("concept_id", "pr")),
+                    join_type="left",
+                )
                 .join(
                     exp.table_(own, alias="o"),
                     on=and_(
                         eq(col("concept_id", "o"), col("source_concept_id", "pr")),
-                        exp.NEQ(this=col("source_concept_id", "pr"), expression=col("concept_id", "pr")),
+                        exp.NEQ(
+                            this=col("source_concept_id", "pr"), expression=col("concept_id", "pr")
+                        ),
                     ),
                     join_type="left",
                 )
@@ -276,7 +321,10 @@ class QueryCompiler:
                     exp.Subquery(this=hits, alias=exp.TableAlias(this=exp.to_identifier("h"))),
                     on=and_(
                         eq(col("concept_id", "h"), col("concept_id", "ev")),
-                        eq(col("source_concept_id", "h"), exp.func("COALESCE", col("source_concept_id", "ev"), num(0))),
+                        eq(
+                            col("source_concept_id", "h"),
+                            exp.func("COALESCE", col("source_concept_id", "ev"), num(0)),
+                        ),
                     ),
                 )
             )
@@ -285,25 +333,28 @@ class QueryCompiler:
         self._matched[key] = name
         return name
 
-    def overlap(self, query: p.Query, b: Bounds) -> exp.Expression:
+    def overlap(self, query: p.Query, b: Bounds) -> exp.Expr:
         start, end = col("start_date", "e"), col("end_date", "e")
         active_only = "active" in query.statuses
+        last: exp.Expr
         if query.kind == "medication":
-            last: exp.Expression | None = end
+            last = end
         elif query.kind == "condition" and active_only:
             last = end
         else:
             last = exp.func("COALESCE", end, start.copy())
-        parts: list[exp.Expression] = [exp.true()]
+        parts: list[exp.Expr] = [exp.true()]
         if b.start is not None:
-            parts.append(or_(is_null(last.copy()), exp.GTE(this=last.copy(), expression=b.start.copy())))
+            parts.append(
+                or_(is_null(last.copy()), exp.GTE(this=last.copy(), expression=b.start.copy()))
+            )
         if b.end is not None:
             parts.append(exp.LTE(this=start.copy(), expression=b.end.copy()))
         return and_(*parts)
 
-    def state(self, query: p.Query) -> exp.Expression:
+    def state(self, query: p.Query) -> exp.Expr:
         """2 passes, 1 undecided, 0 fails: route and status, attributes, value, dose."""
-        steps: list[tuple[exp.Expression, exp.Expression | None]] = []  # (fails, undecided)
+        steps: list[tuple[exp.Expr, exp.Expr | None]] = []  # (fails, undecided)
         if query.routes:
             names = [
                 string(f"{r}{suffix}")
@@ -317,11 +368,26 @@ class QueryCompiler:
                     " use (qualifier value)",
                 )
             ]
-            steps.append((not_(exp.func("COALESCE", exp.In(this=col("route", "e"), expressions=names), exp.false())), None))
+            steps.append(
+                (
+                    not_(
+                        exp.func(
+                            "COALESCE",
+                            exp.In(this=col("route", "e"), expressions=names),
+                            exp.false(),
+                        )
+                    ),
+                    None,
+                )
+            )
         if query.statuses:
             status = col("status", "e")
             ok = or_(
-                and_(is_null(status.copy()), exp.true() if "active" in query.statuses else exp.false(), is_null(col("end_date", "e"))),
+                and_(
+                    is_null(status.copy()),
+                    exp.true() if "active" in query.statuses else exp.false(),
+                    is_null(col("end_date", "e")),
+                ),
                 exp.In(this=status.copy(), expressions=[string(s) for s in query.statuses]),
             )
             steps.append((not_(exp.func("COALESCE", ok, exp.false())), None))
@@ -340,22 +406,33 @@ class QueryCompiler:
                 out = out.when(undecided, num(UNDECIDED))
         return out.else_(num(PASS)) if steps else num(PASS)
 
-    def value_filter(self, vf: p.ValueFilter, concept: ConceptSet) -> tuple[exp.Expression, exp.Expression]:
+    def value_filter(self, vf: p.ValueFilter, concept: ConceptSet) -> tuple[exp.Expr, exp.Expr]:
         """(fails, undecided) of `value OP ...` / `value is WORD` on an event."""
-        number, unit, text, flag = col("value_number", "e"), col("unit_code", "e"), col("value_text", "e"), col("value_bool", "e")
+        number, unit, text, flag = (
+            col("value_number", "e"),
+            col("unit_code", "e"),
+            col("value_text", "e"),
+            col("value_bool", "e"),
+        )
         no_value = and_(is_null(number.copy()), is_null(text.copy()), is_null(flag.copy()))
         if vf.op == "is":
             word = str(vf.target).casefold()
             passes, decided = self.word(word, number, unit, text, flag, concept)
         elif isinstance(vf.target, p.Titer):
             titer, ok = self.titer(number, text)
-            passes = compare_op(vf.op, exp.Mul(this=titer, expression=num(vf.target.dilution.denominator)), fraction_literal(vf.target.dilution.numerator))
+            passes = compare_op(
+                vf.op,
+                exp.Mul(this=titer, expression=num(vf.target.dilution.denominator)),
+                fraction_literal(vf.target.dilution.numerator),
+            )
             decided = ok
         elif isinstance(vf.target, p.Number):
             factors = None
             if vf.conversion is not None:
                 factors = self.c.numbers.factors(vf.conversion.target, vf.conversion.molar_mass)
-            passes, convertible = self.c.numbers.compare(number, unit, vf.op, vf.target.value, factors)
+            passes, convertible = self.c.numbers.compare(
+                number, unit, vf.op, vf.target.value, factors
+            )
             decided = and_(not_null(number.copy()), convertible)
         else:
             raise NotExpressible("a value filter against a limit of normal")
@@ -367,13 +444,13 @@ class QueryCompiler:
     def word(
         self,
         word: str,
-        number: exp.Expression,
-        unit: exp.Expression,
-        text: exp.Expression,
-        flag: exp.Expression,
+        number: exp.Expr,
+        unit: exp.Expr,
+        text: exp.Expr,
+        flag: exp.Expr,
         concept: ConceptSet,
-        high: exp.Expression | None = None,
-    ) -> tuple[exp.Expression, exp.Expression]:
+        high: exp.Expr | None = None,
+    ) -> tuple[exp.Expr, exp.Expr]:
         """(the value reads as `word`, it reads as yes or no at all)."""
         positive_word = word in ("positive", "true", "present")
         lowered = exp.func("LOWER", exp.Trim(this=text.copy()))
@@ -387,8 +464,8 @@ class QueryCompiler:
         )
         word_decided = or_(not_null(flag.copy()), is_pos.copy(), is_neg.copy())
         if word not in ("positive", "negative", "present", "absent"):
-            numeric_ok: exp.Expression = exp.false()
-            numeric_pos: exp.Expression = exp.false()
+            numeric_ok: exp.Expr = exp.false()
+            numeric_pos: exp.Expr = exp.false()
         else:
             numeric_pos, numeric_ok = self.above_limit(number, unit, concept, high)
         passes = case(
@@ -399,8 +476,12 @@ class QueryCompiler:
         return passes, decided
 
     def above_limit(
-        self, number: exp.Expression, unit: exp.Expression, concept: ConceptSet, high: exp.Expression | None = None
-    ) -> tuple[exp.Expression, exp.Expression]:
+        self,
+        number: exp.Expr,
+        unit: exp.Expr,
+        concept: ConceptSet,
+        high: exp.Expr | None = None,
+    ) -> tuple[exp.Expr, exp.Expr]:
         """(the number is above its upper limit of normal, there is such a limit): the result's
         own range_high (in its unit), else the concept's `upper_limit`."""
         high = high if high is not None else col("range_high", "e")
@@ -409,8 +490,14 @@ class QueryCompiler:
         limits = [v for v in values if isinstance(v, QuantityAttr)]
         if not limits:
             return own, not_null(high.copy())
-        if len({(v.value, v.unit) for v in limits}) > 1 or concept.members and "upper_limit" not in concept.attributes:
-            raise NotExpressible("an upper limit of normal that differs between the members of a class")
+        if (
+            len({(v.value, v.unit) for v in limits}) > 1
+            or concept.members
+            and "upper_limit" not in concept.attributes
+        ):
+            raise NotExpressible(
+                "an upper limit of normal that differs between the members of a class"
+            )
         limit = limits[0]
         # The value, converted into the limit's unit, against the limit.
         factors = self.c.numbers.factors(limit.unit, _molar(concept))
@@ -420,12 +507,19 @@ class QueryCompiler:
             or_(not_null(high.copy()), convertible),
         )
 
-    def titer(self, number: exp.Expression, text: exp.Expression) -> tuple[exp.Expression, exp.Expression]:
+    def titer(self, number: exp.Expr, text: exp.Expr) -> tuple[exp.Expr, exp.Expr]:
         """(the reciprocal dilution, it is one): `1:80` is 80; a number is itself."""
         trimmed = exp.Trim(this=text.copy())
         pattern = r"^1[ ]*:[ ]*[0-9]+([.][0-9]+)?$"
         is_titer = exp.RegexpLike(this=trimmed.copy(), expression=string(pattern))
-        tail = exp.Trim(this=exp.Substring(this=trimmed.copy(), start=exp.Add(this=exp.StrPosition(this=trimmed.copy(), substr=string(":")), expression=num(1))))
+        tail = exp.Trim(
+            this=exp.Substring(
+                this=trimmed.copy(),
+                start=exp.Add(
+                    this=exp.StrPosition(this=trimmed.copy(), substr=string(":")), expression=num(1)
+                ),
+            )
+        )
         value = case(
             (not_null(number.copy()), number.copy()),
             (exp.func("COALESCE", is_titer, exp.false()), cast(tail, "DECIMAL(24, 10)")),
@@ -459,22 +553,34 @@ class QueryCompiler:
                 state.as_("state"),
             )
             .from_(exp.table_("persons", alias="pp"))
-            .join(exp.table_(events, alias="e"), on=eq(col("person_id", "e"), col("person_id", "pp")))
+            .join(
+                exp.table_(events, alias="e"), on=eq(col("person_id", "e"), col("person_id", "pp"))
+            )
         )
-        match: exp.Expression = exp.true()
+        match: exp.Expr = exp.true()
         inner = inner.where(and_(match, self.overlap(query, b)))
         grouped = exp.select(
             col("person_id", "x"),
             exp.func("COUNT", exp.Star()).as_("n_in"),
-            exp.func("SUM", case((eq(col("state", "x"), num(PASS)), num(1)), default=num(0))).as_("n_kept"),
-            exp.func("SUM", case((eq(col("state", "x"), num(UNDECIDED)), num(1)), default=num(0))).as_("n_undec"),
+            exp.func("SUM", case((eq(col("state", "x"), num(PASS)), num(1)), default=num(0))).as_(
+                "n_kept"
+            ),
+            exp.func(
+                "SUM", case((eq(col("state", "x"), num(UNDECIDED)), num(1)), default=num(0))
+            ).as_("n_undec"),
         )
-        source: exp.Expression = inner
+        source: exp.Expr = inner
         if pick is not None:
             source, columns = self.picked(inner, pick, query)
             for column in columns:
-                grouped = grouped.select(exp.func("MAX", case((eq(col("rn", "x"), num(1)), col(column, "x")), default=null())).as_(f"pick_{column}"))
-        grouped = grouped.from_(exp.Subquery(this=source, alias=exp.TableAlias(this=exp.to_identifier("x")))).group_by(col("person_id", "x"))
+                grouped = grouped.select(
+                    exp.func(
+                        "MAX", case((eq(col("rn", "x"), num(1)), col(column, "x")), default=null())
+                    ).as_(f"pick_{column}")
+                )
+        grouped = grouped.from_(
+            exp.Subquery(this=source, alias=exp.TableAlias(this=exp.to_identifier("x")))
+        ).group_by(col("person_id", "x"))
         name = self.c.add(self.c.name("q"), grouped, per_person=True)
         info = QueryInfo(name, query.kind, "")
         self._queries[key] = info
@@ -485,31 +591,54 @@ class QueryCompiler:
         start, key = col("start_date"), col("event_key")
         kept_first = exp.Ordered(this=case((eq(col("state"), num(PASS)), num(0)), default=num(1)))
         if pick == "latest":
-            order = [kept_first, exp.Ordered(this=start, desc=True), exp.Ordered(this=key, desc=True)]
+            order = [
+                kept_first,
+                exp.Ordered(this=start, desc=True),
+                exp.Ordered(this=key, desc=True),
+            ]
         elif pick == "earliest":
             order = [kept_first, exp.Ordered(this=start), exp.Ordered(this=key)]
         elif pick.startswith("nearest:"):
             target = col(date_column(pick.split(":", 1)[1]), "k")
-            distance = exp.func("ABS", exp.DateDiff(this=start.copy(), expression=target, unit=exp.var("DAY")))
-            order = [kept_first, exp.Ordered(this=distance), exp.Ordered(this=start.copy()), exp.Ordered(this=key)]
+            distance = exp.func(
+                "ABS", exp.DateDiff(this=start.copy(), expression=target, unit=exp.var("DAY"))
+            )
+            order = [
+                kept_first,
+                exp.Ordered(this=distance),
+                exp.Ordered(this=start.copy()),
+                exp.Ordered(this=key),
+            ]
         else:
             raise NotExpressible(f"{pick} of a query")
         ranked = exp.select(
             exp.Star(),
-            exp.Window(this=exp.func("ROW_NUMBER"), partition_by=[col("person_id")], order=exp.Order(expressions=order)).as_("rn"),
+            exp.Window(
+                this=exp.func("ROW_NUMBER"),
+                partition_by=[col("person_id")],
+                order=exp.Order(expressions=order),
+            ).as_("rn"),
         ).from_(exp.Subquery(this=inner, alias=exp.TableAlias(this=exp.to_identifier("k"))))
         del query
-        return ranked, ["state", "value_number", "unit_code", "value_text", "value_bool", "range_high", "range_low"]
+        return ranked, [
+            "state",
+            "value_number",
+            "unit_code",
+            "value_text",
+            "value_bool",
+            "range_high",
+            "range_low",
+        ]
 
     # -- conditions ------------------------------------------------------------------------------
 
-    def exists(self, query: p.Query) -> exp.Expression:
+    def exists(self, query: p.Query) -> exp.Expr:
         if query.kind == "fact":
             return self.fact(query)
         info = self.query(query)
         kept, undec, n_in = (coalesce0(col(c, info.name)) for c in ("n_kept", "n_undec", "n_in"))
         missing = self.bounds(query.window, "persons").missing
-        branches: list[tuple[exp.Expression, int | exp.Expression]] = [
+        branches: list[tuple[exp.Expr, int | exp.Expr]] = [
             (missing, t.UNKNOWN),
             (exp.GT(this=kept, expression=num(0)), t.MET),
             (exp.GT(this=undec, expression=num(0)), t.UNKNOWN),
@@ -520,252 +649,58 @@ class QueryCompiler:
             branches.append((exp.GT(this=n_in, expression=num(0)), t.NOT_MET))
         return t.truth_case(branches, t.UNKNOWN)
 
-    def fact(self, query: p.Query) -> exp.Expression:
+    def fact(self, query: p.Query) -> exp.Expr:
         """The latest kept record in the window decides: yes met, no not met (docs: "Facts")."""
         info = self.query(query, "latest")
         kept, undec, n_in = (coalesce0(col(c, info.name)) for c in ("n_kept", "n_undec", "n_in"))
         missing = self.bounds(query.window, "persons").missing
-        number, text, flag = (col(f"pick_{c}", info.name) for c in ("value_number", "value_text", "value_bool"))
+        number, text, flag = (
+            col(f"pick_{c}", info.name) for c in ("value_number", "value_text", "value_bool")
+        )
         lowered = exp.func("LOWER", exp.Trim(this=text.copy()))
         truthy = case(
             (not_null(flag.copy()), flag.copy()),
             (not_null(number.copy()), exp.NEQ(this=number.copy(), expression=num(0))),
-            (exp.In(this=lowered.copy(), expressions=[string(w) for w in (*_POSITIVE, "y")]), exp.true()),
-            (exp.In(this=lowered.copy(), expressions=[string(w) for w in (*_NEGATIVE, "n")]), exp.false()),
+            (
+                exp.In(this=lowered.copy(), expressions=[string(w) for w in (*_POSITIVE, "y")]),
+                exp.true(),
+            ),
+            (
+                exp.In(this=lowered.copy(), expressions=[string(w) for w in (*_NEGATIVE, "n")]),
+                exp.false(),
+            ),
             default=null(),
         )
         return t.truth_case(
             [
                 (missing, t.UNKNOWN),
-                (exp.GT(this=kept, expression=num(0)), t.truth_case([(is_null(truthy.copy()), t.UNKNOWN), (truthy, t.MET)], t.NOT_MET)),
+                (
+                    exp.GT(this=kept, expression=num(0)),
+                    t.truth_case([(is_null(truthy.copy()), t.UNKNOWN), (truthy, t.MET)], t.NOT_MET),
+                ),
                 (exp.GT(this=undec, expression=num(0)), t.UNKNOWN),
                 (exp.GT(this=n_in, expression=num(0)), t.NOT_MET),
             ],
             t.UNKNOWN,
         )
 
-    # -- values ------------------------------------------------------------------------------------
+    # -- values: sql/values.py ---------------------------------------------------------------
 
-    def value(self, node: p.Value) -> SqlValue:
-        if isinstance(node, p.Number):
-            value = node.value
-            return SqlValue(
-                number=exp.Div(this=num(value.numerator), expression=num(value.denominator)),
-                exact=value,
-            )
-        if isinstance(node, p.Age):
-            on = self.edge(p.Edge(node.anchor), "persons")[0]
-            birth = col("birth_date", "persons")
-            years = exp.Sub(
-                this=exp.Extract(this=exp.var("YEAR"), expression=on.copy()),
-                expression=exp.Extract(this=exp.var("YEAR"), expression=birth.copy()),
-            )
-            reached = exp.GT(
-                this=cast(exp.DateAdd(this=birth.copy(), expression=exp.Mul(this=years.copy(), expression=num(12)), unit=exp.var("MONTH")), "DATE"),
-                expression=on.copy(),
-            )
-            age = exp.Sub(this=years, expression=case((reached, num(1)), default=num(0)))
-            return SqlValue(number=age, missing=or_(is_null(birth.copy()), is_null(on.copy())), age=True)
-        if isinstance(node, p.Sex):
-            sex = col("sex", "persons")
-            return SqlValue(text=sex, missing=or_(is_null(sex.copy()), eq(sex.copy(), string("unknown"))))
-        if isinstance(node, p.UseValue):
-            body = self.c.plan.definition(node.definition).body
-            return self.value(body)  # type: ignore[arg-type]
-        if isinstance(node, p.Aggregate):
-            return self.aggregate(node)
-        raise NotExpressible(f"the value {type(node).__name__}")
+    def compare(self, node: p.Compare) -> exp.Expr:
+        return self.values.compare(node)
 
-    def aggregate(self, node: p.Aggregate) -> SqlValue:
-        query = node.query
-        missing_date = self.bounds(query.window, "persons").missing
-        if node.op == "count":
-            if node.same_type or node.period is not None:
-                raise NotExpressible("count of the same type / in any period")
-            info = self.query(query)
-            kept, undec = (coalesce0(col(c, info.name)) for c in ("n_kept", "n_undec"))
-            lower = or_(not_(self.coverage_any(query.window)), exp.GT(this=undec, expression=num(0)))
-            return SqlValue(number=kept, missing=missing_date, lower_bound=lower)
-        if node.op not in ("latest", "earliest", "nearest") or query.kind == "medication":
-            raise NotExpressible(f"{node.op} {query.kind}")
-        info = self.query(query, node.op if node.op != "nearest" else self.nearest_key(node))
-        kept = coalesce0(col("n_kept", info.name))
+    def between(self, node: p.Between) -> exp.Expr:
+        return self.values.between(node)
 
-        def pick(column: str) -> exp.Expression:
-            return col(f"pick_{column}", info.name)
+    def is_value(self, node: p.IsValue) -> exp.Expr:
+        return self.values.is_value(node)
 
-        number, text, flag = pick("value_number"), pick("value_text"), pick("value_bool")
-        none = and_(is_null(number.copy()), is_null(text.copy()), is_null(flag.copy()))
-        return SqlValue(
-            number=number,
-            unit=pick("unit_code"),
-            text=text,
-            flag=flag,
-            missing=or_(missing_date, eq(kept, num(0)), none),
-            high=pick("range_high"),
-            low=pick("range_low"),
-            concept=query.concept,
-        )
+    def in_values(self, node: p.InValues) -> exp.Expr:
+        return self.values.in_values(node)
 
-    def nearest_key(self, node: p.Aggregate) -> str:
-        if node.nearest_to is None or not isinstance(node.nearest_to, p.TrialDate):
-            raise NotExpressible("nearest without a trial date")
-        return f"nearest:{node.nearest_to.name}"
-
-    def coverage_any(self, window: p.Window) -> exp.Expression:
-        """Coverage as the count of a query sees it: the record's, even in closed-world."""
-        return self.coverage(window)
-
-    def compare(self, node: p.Compare) -> exp.Expression:
-        left = self.value(node.left)
-        right = node.right
-        if isinstance(right, p.Limit):
-            return self.compare_limit(left, node.op, right)
-        if isinstance(right, p.Titer):
-            titer, ok = self.titer(left.need_number(), left.need_text())
-            scaled = exp.Mul(this=titer, expression=num(right.dilution.denominator))
-            cmp = compare_op(node.op, scaled, fraction_literal(right.dilution.numerator))
-            return t.truth_case([(left.missing, t.UNKNOWN), (not_(ok), t.UNKNOWN), (cmp, t.MET)], t.NOT_MET)
-        if not isinstance(right, p.Number):
-            raise NotExpressible(f"comparing with {type(right).__name__}")
-        return self.decide(left, node.op, right, node.conversion)
-
-    def decide(self, left: SqlValue, op: str, right: p.Number, conversion: p.Conversion | None) -> exp.Expression:
-        if left.age and right.unit not in (None, "years", "year"):
-            raise NotExpressible(f"an age compared in {right.unit}")
-        number = left.need_number()
-        factors = None
-        if conversion is not None and left.unit is not None:
-            factors = self.c.numbers.factors(conversion.target, conversion.molar_mass)
-        if left.unit is None:
-            cmp = compare_op(op, exp.Mul(this=number.copy(), expression=num(right.value.denominator)), fraction_literal(right.value.numerator))
-            convertible: exp.Expression = exp.true()
-        else:
-            cmp, convertible = self.c.numbers.compare(number, left.unit, op, right.value, factors)
-        branches: list[tuple[exp.Expression, int | exp.Expression]] = [
-            (left.missing, t.UNKNOWN),
-            (is_null(number.copy()), t.UNKNOWN),
-            (not_(convertible), t.UNKNOWN),
-        ]
-        if left.lower_bound is not None:
-            bounded: list[tuple[exp.Expression, int | exp.Expression]] = []
-            if op in (">", ">="):
-                bounded.append((cmp.copy(), t.MET))
-            elif op in ("<", "<="):
-                bounded.append((not_(cmp.copy()), t.NOT_MET))
-            elif op == "=":
-                greater = compare_op(">", exp.Mul(this=number.copy(), expression=num(right.value.denominator)), fraction_literal(right.value.numerator))
-                bounded.append((greater, t.NOT_MET))
-            branches.append((left.lower_bound, t.truth_case(bounded, t.UNKNOWN) if bounded else num(t.UNKNOWN)))
-        branches.append((cmp, t.MET))
-        return t.truth_case(branches, t.NOT_MET)
-
-    def compare_limit(self, left: SqlValue, op: str, limit: p.Limit) -> exp.Expression:
-        if left.concept is None or left.high is None:
-            raise NotExpressible("a limit of normal of a value that is not a result")
-        own = left.high if limit.limit == "ULN" else left.low
-        assert own is not None
-        number = left.need_number()
-        m = limit.multiple
-        against_own = compare_op(
-            op,
-            exp.Mul(this=number.copy(), expression=num(m.denominator)),
-            exp.Mul(this=own.copy(), expression=fraction_literal(m.numerator)),
-        )
-        name = "upper_limit" if limit.limit == "ULN" else "lower_limit"
-        limits = [v for v in left.concept.all_attribute_values(name) if isinstance(v, QuantityAttr)]
-        stdlib: exp.Expression = exp.false()
-        has_stdlib: exp.Expression = exp.false()
-        if limits:
-            if len({(v.value, v.unit) for v in limits}) > 1 or (left.concept.members and name not in left.concept.attributes):
-                raise NotExpressible(f"a {name} that differs between the members of a class")
-            factors = self.c.numbers.factors(limits[0].unit, _molar(left.concept))
-            assert left.unit is not None
-            stdlib, has_stdlib = self.c.numbers.compare(number, left.unit, op, m * limits[0].value, factors)
-        return t.truth_case(
-            [
-                (left.missing, t.UNKNOWN),
-                (is_null(number.copy()), t.UNKNOWN),
-                (not_null(own.copy()), t.truth_case([(against_own, t.MET)], t.NOT_MET)),
-                (not_(has_stdlib), t.UNKNOWN),
-                (stdlib, t.MET),
-            ],
-            t.NOT_MET,
-        )
-
-    def between(self, node: p.Between) -> exp.Expression:
-        left = self.value(node.operand)
-        low, high = node.low, node.high
-        if not isinstance(low, p.Number) or not isinstance(high, p.Number):
-            raise NotExpressible("between values that are not numbers")
-        if low.unit != high.unit:
-            raise NotExpressible("between bounds in two units")
-        if left.age and low.unit not in (None, "years", "year"):
-            raise NotExpressible(f"an age compared in {low.unit}")
-        number = left.need_number()
-        if left.unit is None or node.conversion is None:
-            scaled, den = number, num(1)
-            convertible: exp.Expression = exp.true()
-        else:
-            factors = self.c.numbers.factors(node.conversion.target, node.conversion.molar_mass)
-            if not factors:
-                return num(t.UNKNOWN)
-            scaled, den = self.c.numbers.scale(number, left.unit, factors)
-            convertible = exp.In(this=left.unit.copy(), expressions=[string(c) for c in factors])
-        inside = self.c.numbers.in_bounds(scaled, den, low.value, high.value, node.bounds)
-        return t.truth_case(
-            [(left.missing, t.UNKNOWN), (is_null(number.copy()), t.UNKNOWN), (not_(convertible), t.UNKNOWN), (inside, t.MET)],
-            t.NOT_MET,
-        )
-
-    def is_value(self, node: p.IsValue) -> exp.Expression:
-        left = self.value(node.operand)
-        word = node.word.casefold()
-        if word in ("present", "absent"):
-            present = not_(left.missing)
-            ok = present if word == "present" else not_(present.copy())
-        else:
-            if left.concept is None:
-                raise NotExpressible(f"is {word} on a value that is not a result")
-            passes, decided = self.word(word, left.need_number(), left.unit or string("1"), left.need_text(), left.flag or null(), left.concept, high=left.high)
-            ok = exp.func("COALESCE", passes, exp.false())
-            result = t.truth_case([(left.missing, t.UNKNOWN), (not_(exp.func("COALESCE", decided, exp.false())), t.UNKNOWN), (ok, t.MET)], t.NOT_MET)
-            return t.negate(result) if node.negated else result
-        result = t.truth_case([(ok, t.MET)], t.NOT_MET)
-        return t.negate(result) if node.negated else result
-
-    def in_values(self, node: p.InValues) -> exp.Expression:
-        left = self.value(node.operand)
-        text = left.need_text()
-        wanted = [string(v.casefold()) for v in node.values]
-        return t.truth_case(
-            [(left.missing, t.UNKNOWN), (is_null(text.copy()), t.UNKNOWN), (exp.In(this=exp.func("LOWER", text), expressions=wanted), t.MET)],
-            t.NOT_MET,
-        )
-
-
-@attrs.frozen
-class SqlValue:
-    """A value as SQL: a number (with its unit's UCUM code, None for a plain number or an age),
-    a text or a yes/no; `missing` when there is none."""
-
-    number: exp.Expression | None = None
-    unit: exp.Expression | None = None
-    text: exp.Expression | None = None
-    flag: exp.Expression | None = None
-    missing: exp.Expression = attrs.field(factory=exp.false)
-    lower_bound: exp.Expression | None = None
-    age: bool = False
-    high: exp.Expression | None = None
-    low: exp.Expression | None = None
-    concept: ConceptSet | None = None
-    exact: Fraction | None = None
-
-    def need_number(self) -> exp.Expression:
-        return self.number.copy() if self.number is not None else null()
-
-    def need_text(self) -> exp.Expression:
-        return self.text.copy() if self.text is not None else null()
+    @property
+    def values(self) -> ValueCompiler:
+        return ValueCompiler(self)
 
 
 def _molar(concept: ConceptSet) -> Fraction | None:

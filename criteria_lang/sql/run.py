@@ -10,7 +10,6 @@ rows for the OMOP reader, so that a caller can judge them with the Python engine
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
@@ -131,11 +130,9 @@ def omop_rows(
             )
         ident = _ID_COLUMNS.get(table)
         if ident in names:
-            select = select.order_by(exp.Cast(this=exp.column(ident), to=exp.DataType.build("VARCHAR")))
+            select = select.order_by(
+                exp.Cast(this=exp.column(ident), to=exp.DataType.build("VARCHAR"))
+            )
         rows = warehouse.rows(select.sql(dialect=warehouse.dialect))
         out[table] = [dict(zip(names, row, strict=True)) for row in rows]
     return out
-
-
-def today() -> dt.date:
-    return dt.date.today()

@@ -32,25 +32,25 @@ NOT_MET, UNKNOWN, REVIEW, MET = 0, 1, 2, 3
 TRUTH_NAMES = {MET: "met", NOT_MET: "not_met", UNKNOWN: "unknown", REVIEW: "needs_review"}
 
 
-def lit(value: int) -> exp.Expression:
+def lit(value: int) -> exp.Expr:
     return exp.Literal.number(value)
 
 
-def _eq(a: exp.Expression, value: int) -> exp.Expression:
+def _eq(a: exp.Expr, value: int) -> exp.Expr:
     return exp.EQ(this=a.copy(), expression=lit(value))
 
 
-def _any_eq(items: Sequence[exp.Expression], value: int) -> exp.Expression:
-    out: exp.Expression = _eq(items[0], value)
+def _any_eq(items: Sequence[exp.Expr], value: int) -> exp.Expr:
+    out: exp.Expr = _eq(items[0], value)
     for item in items[1:]:
         out = exp.Or(this=out, expression=_eq(item, value))
     return exp.Paren(this=out)
 
 
 def truth_case(
-    branches: Sequence[tuple[exp.Expression, int | exp.Expression]],
-    default: int | exp.Expression,
-) -> exp.Expression:
+    branches: Sequence[tuple[exp.Expr, int | exp.Expr]],
+    default: int | exp.Expr,
+) -> exp.Expr:
     """CASE WHEN cond THEN truth ... ELSE default END."""
     case = exp.Case()
     for condition, value in branches:
@@ -58,13 +58,13 @@ def truth_case(
     return case.else_(lit(default) if isinstance(default, int) else default)
 
 
-def all_of(items: Sequence[exp.Expression]) -> exp.Expression:
+def all_of(items: Sequence[exp.Expr]) -> exp.Expr:
     if len(items) == 1:
         return items[0]
     return exp.Least(this=items[0], expressions=list(items[1:]))
 
 
-def any_of(items: Sequence[exp.Expression]) -> exp.Expression:
+def any_of(items: Sequence[exp.Expr]) -> exp.Expr:
     """Met if any is met; else unknown if any is unknown; else review if any; else not met."""
     if len(items) == 1:
         return items[0]
@@ -78,11 +78,11 @@ def any_of(items: Sequence[exp.Expression]) -> exp.Expression:
     )
 
 
-def negate(item: exp.Expression) -> exp.Expression:
+def negate(item: exp.Expr) -> exp.Expr:
     return truth_case([(_eq(item, MET), NOT_MET), (_eq(item, NOT_MET), MET)], item.copy())
 
 
-def _count(items: Sequence[exp.Expression], values: tuple[int, ...]) -> exp.Expression:
+def _count(items: Sequence[exp.Expr], values: tuple[int, ...]) -> exp.Expr:
     terms = [
         truth_case([(exp.In(this=i.copy(), expressions=[lit(v) for v in values]), 1)], 0)
         for i in items
@@ -93,7 +93,7 @@ def _count(items: Sequence[exp.Expression], values: tuple[int, ...]) -> exp.Expr
     return exp.Paren(this=out)
 
 
-def at_least(count: int, items: Sequence[exp.Expression]) -> exp.Expression:
+def at_least(count: int, items: Sequence[exp.Expr]) -> exp.Expr:
     """Met when `count` or more are met; not met when fewer than `count` can still be met."""
     met = _count(items, (MET,))
     open_ = _count(items, (UNKNOWN, REVIEW))
@@ -110,9 +110,7 @@ def at_least(count: int, items: Sequence[exp.Expression]) -> exp.Expression:
     )
 
 
-def if_then(
-    condition: exp.Expression, then: exp.Expression, otherwise: exp.Expression
-) -> exp.Expression:
+def if_then(condition: exp.Expr, then: exp.Expr, otherwise: exp.Expr) -> exp.Expr:
     """`then` when met, `otherwise` when not; undecided: their common answer if both are decided
     and agree, else the condition's own (unknown or needs review)."""
     decided = exp.And(
