@@ -303,3 +303,14 @@ def test_a_window_past_the_calendar_is_unknown() -> None:
     outcome = result(expr, dates=dates)
     assert outcome.truth.value == "unknown"
     assert any("outside the calendar" in m for m in outcome.missing), outcome.missing
+
+
+def test_a_rule_duration_past_the_calendar_is_a_diagnostic() -> None:
+    from criteria_lang.check.checker import compile_text
+
+    text = (ROOT / "rules" / "nct03917797.crit").read_text()
+    program = compile_text(
+        text.replace("within 6 months before randomization", "within 9000 years after screening"),
+        "x.crit",
+    )
+    assert [d.code for d in program.diagnostics if d.severity == "error"] == ["C124"]

@@ -13,17 +13,20 @@ import pytest
 from pint.delegates.txt_defparser.defparser import DefParser
 
 from criteria_lang.core import unit_registry
-from criteria_lang.core.units import get_units
+from criteria_lang.core.units import CUSTOM_DEFINITIONS, get_units
 
 
 @pytest.fixture(scope="module")
 def pints_own() -> pint.UnitRegistry[Any]:
-    return pint.UnitRegistry(non_int_type=Fraction, cache_folder=None)
+    registry: pint.UnitRegistry[Any] = pint.UnitRegistry(non_int_type=Fraction, cache_folder=None)
+    for definition in CUSTOM_DEFINITIONS:
+        registry.define(definition)
+    return registry
 
 
 @pytest.fixture(scope="module")
 def ours() -> pint.UnitRegistry[Any]:
-    return unit_registry.build_registry()
+    return unit_registry.build_registry(CUSTOM_DEFINITIONS)
 
 
 def root(registry: pint.UnitRegistry[Any], name: str) -> tuple[object, dict[str, object]]:
@@ -39,7 +42,7 @@ def test_the_definitions_file_is_up_to_date_with_pint() -> None:
 
 
 def test_the_shipped_definitions_are_used(ours: pint.UnitRegistry[Any]) -> None:
-    assert unit_registry._load_definitions() is not None  # noqa: SLF001
+    assert unit_registry._load_definitions(CUSTOM_DEFINITIONS) is not None  # noqa: SLF001
     assert ours._filename == "<parsed definitions>"  # noqa: SLF001
 
 
@@ -89,17 +92,25 @@ def test_the_registry_is_built_without_pickle_or_pints_parser(
         monkeypatch.setattr(pickle, name, refuse)
     monkeypatch.setattr(DefParser, "parse_file", refuse)
     monkeypatch.setattr(DefParser, "parse_string", refuse)
-    registry = unit_registry.build_registry()
+    registry = unit_registry.build_registry(CUSTOM_DEFINITIONS)
     assert registry.get_root_units("mg")[0] == Fraction(1, 1000)
+    assert registry.get_root_units("mIU")[0] == Fraction(1, 1000)  # ours, from the file too
 
 
 def test_another_pint_falls_back_to_pints_own_files(monkeypatch: pytest.MonkeyPatch) -> None:
     """Definitions from other pint files are not used: pint parses its own."""
     monkeypatch.setattr(unit_registry, "pint_sources_sha256", lambda: "0" * 64)
-    assert unit_registry._load_definitions() is None  # noqa: SLF001
-    registry = unit_registry.build_registry()
+    assert unit_registry._load_definitions(CUSTOM_DEFINITIONS) is None  # noqa: SLF001
+    registry = unit_registry.build_registry(CUSTOM_DEFINITIONS)
     assert registry._filename == ""  # noqa: SLF001
     assert registry.get_root_units("mmHg")[0] == Fraction(26664477483, 200000)
+    assert registry.get_dimensionality("IU") == {"[international_unit]": 1}
+
+
+def test_edited_custom_units_are_not_taken_from_the_file() -> None:
+    edited = (*CUSTOM_DEFINITIONS, "drop = 1")
+    assert unit_registry._load_definitions(edited) is None  # noqa: SLF001
+    assert unit_registry.build_registry(edited).get_root_units("drop")[0] == 1
 
 
 def test_only_pints_definition_records_are_decoded() -> None:

@@ -158,9 +158,9 @@ class ScreenRun:
             jobs = self.jobs
         return 0 if jobs <= 1 else jobs
 
-    def rows(self, path: Path, *, fhir: bool = False) -> Iterator[Screened]:
+    def rows(self, path: Path, *, fhir: bool | None = False) -> Iterator[Screened]:
         """The rows of the input at `path` (`-`: standard input), in input order; `fhir`: read it
-        as FHIR (else as our patient format)."""
+        as FHIR (else as our patient format; None: each file as its content calls for)."""
         units = plan_units(path, fhir, stdin=self.stdin, chunk_bytes=self.chunk_bytes)
         workers = self.workers_for(path)
         self.workers_used = workers

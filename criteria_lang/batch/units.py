@@ -48,7 +48,8 @@ class Unit:
     source: str  # the file (or `<stdin>`) the unit comes from
     size: int = 0
     paths: tuple[str, ...] = ()
-    fhir: bool = False  # for `whole`: read the path as FHIR
+    # for `whole`: read the path as FHIR; None: each file in the format its content calls for
+    fhir: bool | None = False
     first_line: int = 1  # patient-lines: the line number of the first line of `data`
     data: bytes = attrs.field(default=b"", repr=False)
 
@@ -106,7 +107,11 @@ def read_unit(
 
         yield from read_ndjson(unit.paths, dates=dates, summary=summary)
     else:
-        if unit.fhir:
+        if unit.fhir is None:
+            from criteria_lang.records.detect import read_any
+
+            yield from read_any(Path(unit.source), dates, summary)
+        elif unit.fhir:
             yield from read_fhir(unit.source, dates=dates, summary=summary)
         else:
             yield from read_patients(unit.source)
@@ -205,6 +210,29 @@ def _fhir_units(root: Path) -> Iterator[Unit]:
             yield Unit("fhir-export", str(folder), size, paths=tuple(str(f) for f in export))
 
 
+def _mixed_units(root: Path, chunk_bytes: int) -> Iterator[Unit]:
+    """A folder whose files are read each in the format its content calls for (records.detect),
+    in the same order as records.detect.read_any."""
+    from criteria_lang.records.detect import plan_folder
+
+    errors: list[OSError] = []
+    items = plan_folder(root, errors)
+    if errors:
+        yield Unit("whole", str(root), _tree_size(_walk(root)[0]), fhir=None)
+        return
+    for kind, what in items:
+        if kind == "patient":
+            assert isinstance(what, Path)
+            yield from _patient_file_units(what, chunk_bytes)
+        elif kind == "bundle":
+            assert isinstance(what, Path)
+            yield Unit("fhir-file", str(what), _size(what))
+        else:
+            assert isinstance(what, tuple)
+            size = sum(_size(f) for f in what)
+            yield Unit("fhir-export", str(what[0].parent), size, paths=tuple(map(str, what)))
+
+
 def _tree_size(folders: Iterable[tuple[Path, list[str]]]) -> int:
     return sum(
         _size(folder / name)
@@ -216,13 +244,14 @@ def _tree_size(folders: Iterable[tuple[Path, list[str]]]) -> int:
 
 def plan_units(
     path: Path,
-    fhir: bool,
+    fhir: bool | None,
     *,
     stdin: IO[bytes] | None = None,
     chunk_bytes: int = CHUNK_BYTES,
 ) -> Iterator[Unit]:
     """The units of the input at `path` (`-`: `stdin`, our JSON Lines), in reading order; `fhir`:
-    the input is FHIR (as the caller found it to be)."""
+    the input is FHIR (as the caller found it to be), or None: each file is read in the format
+    its content calls for (records.detect)."""
     if str(path) == "-":
         if stdin is not None:
             yield from line_chunks(stdin, STDIN, chunk_bytes)
@@ -232,8 +261,14 @@ def plan_units(
         is_file = not is_dir and path.is_file()
     except (OSError, ValueError):
         is_dir = is_file = False
+    if fhir is None and is_file:
+        from criteria_lang.records.detect import is_fhir_file
+
+        fhir = is_fhir_file(path)
     if not (is_dir or is_file):
         yield Unit("whole", str(path), 0, fhir=fhir)
+    elif fhir is None:
+        yield from _mixed_units(path, chunk_bytes)
     elif is_file and fhir:
         if data_suffix(path) in _LINE_SUFFIXES:
             yield Unit("fhir-export", str(path), _size(path), paths=(str(path),))

@@ -14,9 +14,12 @@ from typing import Any, Literal, Union
 
 import attrs
 
+from criteria_lang.check import sources
+from criteria_lang.check.depth import DepthCounter, too_deep
 from criteria_lang.check.modules import CachedModule, ModuleRoot, module_cache, shipped_stdlib
 from criteria_lang.core.concepts import ConceptSet, QuantityAttr, UnitAttr
 from criteria_lang.core.concepts import molar_mass_of as molar_mass_of
+from criteria_lang.core.dates import MAX_DURATION_DAYS, MAX_DURATION_YEARS, approximate_days
 from criteria_lang.core.derived import BUILTINS, Builtin
 from criteria_lang.core.diagnostics import (
     NO_SPAN,
@@ -26,9 +29,11 @@ from criteria_lang.core.diagnostics import (
     did_you_mean,
     has_errors,
 )
+from criteria_lang.core.numbers import format_number
 from criteria_lang.core.units import Unit, UnitError, get_units
 from criteria_lang.syntax import nodes as n
 from criteria_lang.syntax.build import build
+from criteria_lang.syntax.limits import MAX_DEPTH
 from criteria_lang.syntax.parse import parse_text
 
 RULE_SUFFIX = ".crit"
@@ -184,22 +189,23 @@ class Loader:
     imported: list[list[Module]] = attrs.field(factory=list)
 
     def find(self, parts: tuple[str, ...]) -> ModuleRoot | None:
-        for root in self.search_path:
-            candidate = root.joinpath(*parts[:-1], parts[-1] + RULE_SUFFIX)
-            if candidate.is_file():
-                return candidate.resolve() if isinstance(candidate, Path) else candidate
-        return None
+        found = self.locate(parts)
+        return found.path if found is not None and found.refused is None else None
 
-    def load(self, location: ModuleRoot, name: str) -> Module | None:
+    def locate(self, parts: tuple[str, ...]) -> sources.Found | None:
+        """Where `import parts` finds its file, or why the file found is refused."""
+        return sources.find_module(self.search_path, parts, RULE_SUFFIX)
+
+    def load(self, location: ModuleRoot, name: str) -> Module | sources.SourceError | None:
         key = str(location)
         module = self.modules.get(key)
         if module is None:
             if key in self.loading:
                 return None  # an import cycle: reported by the importer
             try:
-                text = location.read_text(encoding="utf-8")
-            except (OSError, UnicodeDecodeError):
-                return None
+                text = sources.read_module(location)
+            except sources.SourceError as error:
+                return error
             module = self._cached(key, name, text) or self._compile(key, name, text)
             self.modules[key] = module
         if self.imported:
@@ -244,21 +250,9 @@ class Loader:
 def stdlib_search_path(
     rule_path: str | None, extra: tuple[Path, ...] = ()
 ) -> tuple[ModuleRoot, ...]:
-    """Where `import x` looks: given folders, then a `stdlib/` beside or above the rule file,
-    then the stdlib that ships with criteria-lang."""
-    roots: list[ModuleRoot] = list(extra)
-    if rule_path and not rule_path.startswith("<"):
-        for parent in Path(rule_path).resolve().parents:
-            candidate = parent / "stdlib"
-            if candidate.is_dir():
-                roots.append(candidate)
-                break
-    roots.append(shipped_stdlib())
-    seen: list[ModuleRoot] = []
-    for root in roots:
-        if root not in seen:
-            seen.append(root)
-    return tuple(seen)
+    """Where `import x` looks: the rule file's own folder's `stdlib/`, the given folders and
+    the configured ones, then the stdlib that ships with criteria-lang (check/sources.py)."""
+    return sources.search_path(rule_path, extra, shipped_stdlib())
 
 
 # ---------------------------------------------------------------------- the checker
@@ -276,6 +270,9 @@ class Checker:
         self.checked_outcomes: set[str] = set()
         self.units = get_units()
 
+    def warning(self, code: str, message: str, fix: str, span: Span) -> None:
+        self.diagnostics.append(Diagnostic(code, "warning", message, fix, self.path, span))
+
     def error(
         self, code: str, message: str, fix: str, span: Span, edits: tuple[Edit, ...] = ()
     ) -> None:
@@ -291,15 +288,58 @@ class Checker:
         self.declare(rf)
         self.declare_outcomes(rf)
         self.check_trial(rf)
+        if not self.within_depth(rf):
+            return  # what follows recurses once per level: it would not get to the end
         for define in rf.defines:
             self.define_type(define.name.text)
         self.check_criteria(rf)
         self.check_outcomes(rf)
 
+    def within_depth(self, rf: n.RuleFile) -> bool:
+        """Every definition, criterion and outcome within MAX_DEPTH levels, counting the
+        definitions it uses (C007; docs/limits.md)."""
+        counter = DepthCounter(
+            lambda s: (s.define.expr, s.module.lookup) if isinstance(s, DefineSymbol) else None
+        )
+        bodies = [(d.expr, d.name.span, f"definition '{d.name.text}'") for d in rf.defines]
+        bodies += [(c.expr, c.id.span, f"criterion {c.id.text}") for c in rf.criteria]
+        bodies += [(o.expr, o.id.span, f"outcome {o.id.text}") for o in rf.outcomes]
+        for expr, span, what in bodies:
+            depth = counter.depth((expr, self.module.lookup))
+            if too_deep(depth):
+                # The first only: what uses it is too deep because of it.
+                self.error(
+                    "C007",
+                    f"{what} is nested {depth} levels deep, counting the definitions it uses "
+                    f"(the limit is {MAX_DEPTH})",
+                    "write fewer definitions that each use the one before",
+                    span,
+                )
+                return False
+        return True
+
     def check_imports(self, rf: n.RuleFile) -> None:
         for imp in rf.imports:
             module_name = ".".join(imp.module)
-            path = self.loader.find(imp.module)
+            found = self.loader.locate(imp.module)
+            if found is not None and found.refused is not None:
+                self.error(
+                    "C212",
+                    f"module '{module_name}' ({found.path}) is refused: {found.refused}",
+                    "keep module files inside the folders of the search path (docs/limits.md)",
+                    imp.span,
+                )
+                continue
+            path = found.path if found is not None else None
+            if path is not None and found is not None:
+                twin = sources.shadows(found, imp.module, RULE_SUFFIX, shipped_stdlib())
+                if twin is not None:
+                    self.warning(
+                        "C213",
+                        f"module '{module_name}' is {path}, which hides the shipped {twin}",
+                        "rename the local module, or remove it to use the shipped one",
+                        imp.span,
+                    )
             if path is None:
                 self.error(
                     "C204",
@@ -318,6 +358,11 @@ class Checker:
                 )
                 continue
             module = self.loader.load(path, imp.module[-1])
+            if isinstance(module, sources.SourceError):
+                self.error(
+                    module.code, f"module '{module_name}': {module.message}", module.fix, imp.span
+                )
+                continue
             if module is None:
                 self.error("C204", f"cannot read module '{module_name}'", "", imp.span)
                 continue
@@ -367,7 +412,7 @@ class Checker:
                     decl.name.span,
                 )
                 continue
-            concept = self.resolve_concept(decl, decls, resolved, [])
+            concept = self.resolve_concept(decl, decls, resolved)
             self.bind(
                 decl.name.text, ConceptSymbol(concept, decl, self.module), decl.name.span, True
             )
@@ -379,38 +424,65 @@ class Checker:
         decl: n.ConceptDecl,
         decls: dict[str, n.ConceptDecl],
         resolved: dict[str, ConceptSet],
-        stack: list[str],
     ) -> ConceptSet:
+        """The concept `decl` declares, after the local concepts it names (post-order, without
+        recursion: a chain of 10,000 definitions declared last-first must neither hit Python's
+        recursion limit nor copy a path per step; docs/limits.md)."""
         key = decl.name.text
         if key in resolved:
             return resolved[key]
-        stack = stack + [key]
-        include = self.concept_terms(decl, decl.include, decls, resolved, stack)
-        exclude = self.concept_terms(decl, decl.exclude, decls, resolved, stack)
+        on_path: dict[str, None] = {key: None}  # the concepts being resolved, for cycles
+        stack: list[tuple[n.ConceptDecl, Iterator[str]]] = [(decl, self.local_refs(decl, decls))]
+        while stack:
+            current, refs = stack[-1]
+            for ref in refs:
+                if ref not in resolved and ref not in on_path:
+                    on_path[ref] = None
+                    stack.append((decls[ref], self.local_refs(decls[ref], decls)))
+                    break
+            else:
+                stack.pop()
+                name = current.name.text
+                resolved[name] = self.build_concept(current, decls, resolved, on_path)
+                del on_path[name]
+        return resolved[key]
+
+    def local_refs(self, decl: n.ConceptDecl, decls: dict[str, n.ConceptDecl]) -> Iterator[str]:
+        """The concepts of this file that `decl` includes or excludes by name."""
+        for term in (*decl.include, *decl.exclude):
+            if isinstance(term, n.CodeTerm):
+                continue
+            parts = term.ref.parts
+            if len(parts) == 1 and parts[0] in decls and parts[0] not in self.module.symbols:
+                yield parts[0]
+
+    def build_concept(
+        self,
+        decl: n.ConceptDecl,
+        decls: dict[str, n.ConceptDecl],
+        resolved: dict[str, ConceptSet],
+        on_path: dict[str, None],
+    ) -> ConceptSet:
+        key = decl.name.text
+        include = self.concept_terms(decl, decl.include, decls, resolved, on_path)
+        exclude = self.concept_terms(decl, decl.exclude, decls, resolved, on_path)
         attributes: dict[str, Any] = {}
         for attr in decl.attributes:
             attributes[attr.name.text] = self.concept_attribute(attr)
         qualified = f"{self.module.name}.{key}" if self.module.name else key
-        names = {key} | {name for member in include[2] for name in member.names}
-        concept = ConceptSet(
+        return ConceptSet(
             name=qualified,
             short_name=key,
             kind=decl.kind,
             title=decl.title,
-            codes=frozenset(include[0] | {c for m in include[2] for c in m.codes}),
-            prefixes=tuple(sorted(set(include[1]) | {p for m in include[2] for p in m.prefixes})),
-            names=frozenset(names),
+            own_codes=frozenset(include[0]),
+            own_prefixes=tuple(sorted(set(include[1]))),
             members=tuple(include[2]),
             excluded=tuple(exclude[2]),
-            excluded_codes=frozenset(exclude[0] | {c for m in exclude[2] for c in m.codes}),
-            excluded_prefixes=tuple(
-                sorted(set(exclude[1]) | {p for m in exclude[2] for p in m.prefixes})
-            ),
-            excluded_names=frozenset({name for m in exclude[2] for name in m.names}),
+            own_excluded_codes=frozenset(exclude[0]),
+            own_excluded_prefixes=tuple(sorted(set(exclude[1]))),
             attributes=attributes,
         )
-        resolved[key] = concept
-        return concept
 
     def concept_terms(
         self,
@@ -418,7 +490,7 @@ class Checker:
         terms: tuple[n.ConceptTerm, ...],
         decls: dict[str, n.ConceptDecl],
         resolved: dict[str, ConceptSet],
-        stack: list[str],
+        on_path: dict[str, None],
     ) -> tuple[set[tuple[str, str]], list[tuple[str, str]], list[ConceptSet]]:
         codes: set[tuple[str, str]] = set()
         prefixes: list[tuple[str, str]] = []
@@ -432,7 +504,7 @@ class Checker:
                 continue
             parts = term.ref.parts
             if len(parts) == 1 and parts[0] in decls and parts[0] not in self.module.symbols:
-                if parts[0] in stack:
+                if parts[0] in on_path:
                     self.error(
                         "C206",
                         f"concept '{parts[0]}' includes itself",
@@ -440,7 +512,7 @@ class Checker:
                         term.span,
                     )
                     continue
-                member = self.resolve_concept(decls[parts[0]], decls, resolved, stack)
+                member = resolved[parts[0]]
             else:
                 symbol = self.module.lookup(parts)
                 if not isinstance(symbol, ConceptSymbol):
@@ -857,6 +929,8 @@ class Checker:
         """`of the same type` and `in any D` shape a count (docs: "Counting by type")."""
         if not query.same_type and query.period is None:
             return
+        if isinstance(query.period, n.Duration):
+            self.check_duration(query.period, None)
         if op != "count":
             self.error(
                 "C305",
@@ -913,7 +987,18 @@ class Checker:
             return
         if isinstance(duration, n.Duration):
             days = duration.amount * (7 if duration.unit == "weeks" else 1)
-            if days.denominator != 1:
+            if approximate_days(duration.amount, duration.unit) > MAX_DURATION_DAYS:
+                # Dates are years 1 to 9999: a window of thousands of years from any real
+                # screening date leaves them, and every patient would be unknown. Said here,
+                # once, instead (docs/limits.md).
+                self.error(
+                    "C124",
+                    f"{format_number(duration.amount)} {duration.unit} is longer than "
+                    f"{MAX_DURATION_YEARS} years, the longest duration a rule may write",
+                    "write a shorter duration; `ever` or `any time` for no limit",
+                    duration.span,
+                )
+            elif days.denominator != 1:
                 self.error(
                     "C121",
                     f"{duration.amount} {duration.unit} is not a whole number of "
@@ -1176,9 +1261,10 @@ QUERY_KEYWORD = {
 
 def is_open_class(concept: ConceptSet) -> bool:
     """Does the concept include an empty set `{}` (an open class a trial extends)?"""
-    if not concept.codes and not concept.prefixes and not concept.members:
-        return True
-    return any(is_open_class(member) for member in concept.members)
+    return any(
+        not node.own_codes and not node.own_prefixes and not node.members
+        for node in concept.reachable()
+    )
 
 
 DoseShape = Literal["amount", "daily", "per_kg", "per_kg_daily", "per_m2", "per_m2_daily"]
@@ -1229,6 +1315,7 @@ def compile_text(
     search_path: tuple[Path, ...] | list[Path] = (),
 ) -> CompiledRules:
     """Compile rule-file text. Never raises for a bad file: see `.diagnostics` and `.ok`."""
+    text = text.removeprefix("\ufeff")  # a UTF-8 byte order mark is not part of the text
     loader = Loader(stdlib_search_path(path, tuple(Path(p) for p in search_path)))
     # A rule file's own concepts are named without a module prefix.
     module = compile_module(text, path, "", loader)
@@ -1248,16 +1335,9 @@ def compile_file(
 ) -> CompiledRules:
     path_text = str(path)
     try:
-        text = Path(path).read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as error:
-        diagnostic = Diagnostic(
-            "C001",
-            "error",
-            f"cannot read the rule file: {error.strerror if isinstance(error, OSError) else error}",
-            "check the path and that the file is UTF-8 text",
-            path_text,
-            NO_SPAN,
-        )
+        text = sources.read_source(Path(path))
+    except sources.SourceError as error:
+        diagnostic = Diagnostic(error.code, "error", error.message, error.fix, path_text, NO_SPAN)
         empty = n.RuleFile(path_text, None, (), (), (), ())
         return CompiledRules(path_text, "", empty, Module(path_text, "", empty), (diagnostic,), {})
     return compile_text(text, path_text, search_path=search_path)

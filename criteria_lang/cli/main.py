@@ -18,6 +18,7 @@ from typing import IO, TYPE_CHECKING
 
 from criteria_lang import __version__
 from criteria_lang.cli import lint_commands, plan_command, screen_options, sql_commands
+from criteria_lang.cli import report_commands as cli_report
 from criteria_lang.cli.files import (
     OutputFile,
     RecordCount,
@@ -33,6 +34,7 @@ from criteria_lang.cli.files import (
 if TYPE_CHECKING:
     from criteria_lang.api import Rules
     from criteria_lang.batch.screen import ReadRecord
+    from criteria_lang.engine.evaluate import AbsencePolicy
     from criteria_lang.records.fhir import ReadSummary
     from criteria_lang.records.patient_json import RecordError
     from criteria_lang.records.timeline import Patient
@@ -57,11 +59,24 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"criteria {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
 
+    def stdlib_option(p: argparse.ArgumentParser) -> None:
+        p.add_argument(
+            "--stdlib",
+            action="append",
+            type=Path,
+            default=[],
+            metavar="DIR",
+            help="a folder of modules for `import`, searched after the rule file's own stdlib/ "
+            "and before the shipped one (repeatable)",
+        )
+
     check = sub.add_parser("check", help="compile rule files and report diagnostics")
     check.add_argument("paths", nargs="+", type=Path, help="rule files or folders of them")
     check.add_argument("--format", choices=["text", "json"], default="text")
+    stdlib_option(check)
 
     def data_options(p: argparse.ArgumentParser) -> None:
+        stdlib_option(p)
         p.add_argument(
             "--date",
             action="append",
@@ -106,9 +121,11 @@ def build_parser() -> argparse.ArgumentParser:
     screen.add_argument("--output", "-o", type=Path, help="write to a file instead of stdout")
     screen_options.add_options(screen)
     sql_commands.add_screen_options(screen)
+    cli_report.add_html_option(screen)
     data_options(screen)
     sql_commands.add_parser(sub, data_options)
     lint_commands.add_parsers(sub)
+    cli_report.add_parsers(sub)
     plan_command.add_parser(sub)
 
     outcomes = sub.add_parser(
@@ -130,6 +147,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--details", action="store_true", help="table: print the evidence of every judged visit"
     )
     outcomes.add_argument("--output", "-o", type=Path, help="write to a file instead of stdout")
+    cli_report.add_html_option(outcomes)
     data_options(outcomes)
 
     lsp = sub.add_parser(
@@ -152,6 +170,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SystemExit as exit_:
         return int(exit_.code) if isinstance(exit_.code, int) else EXIT_USAGE
     try:
+        unable = cli_report.preflight(args)
+        if unable is not None:
+            return unable
         if args.command == "check":
             return cmd_check(args)
         if args.command == "eval":
@@ -162,6 +183,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return lint_commands.cmd_fmt(args)
         if args.command == "outcomes":
             return cmd_outcomes(args)
+        if args.command == "report":
+            return cli_report.cmd_report(args)
         if args.command == "plan":
             return plan_command.cmd_plan(args)
         if args.command == "sql":
@@ -237,7 +260,7 @@ def cmd_check(args: argparse.Namespace) -> int:
         print("no rule files (*.crit) found", file=sys.stderr)
         return EXIT_USAGE
     for path in files:
-        program = compile_file(path)
+        program = compile_file(path, search_path=tuple(args.stdlib))
         own = list(program.diagnostics)
         errors += sum(1 for d in own if d.severity == "error")
         if args.format == "json":
@@ -269,25 +292,11 @@ def cmd_check(args: argparse.Namespace) -> int:
 
 
 def looks_like_fhir(path: Path) -> bool:
-    """FHIR when a JSON/NDJSON file, compressed or not (the first found in a folder), has a
+    """FHIR when a JSON/NDJSON file (compressed or not; any one of a folder's) has a
     `resourceType`."""
-    from criteria_lang.records.files import data_suffix, open_binary
+    from criteria_lang.records.detect import any_fhir
 
-    candidates = (
-        [path]
-        if path.is_file()
-        else sorted(p for p in path.rglob("*") if data_suffix(p) in (".json", ".ndjson", ".jsonl"))[
-            :1
-        ]
-    )
-    for candidate in candidates:
-        try:
-            with open_binary(candidate) as handle:
-                head = handle.read(4096)
-        except OSError:
-            return False
-        return b'"resourceType"' in head
-    return False
+    return any_fhir(path)
 
 
 def is_fhir_input(path: Path, input_format: str) -> bool:
@@ -310,10 +319,16 @@ def read_records(
     if str(path) == "-":
         yield from iter_patients_from_lines(sys.stdin.buffer, "<stdin>")
         return
-    if is_fhir_input(path, input_format):
+    if input_format == "fhir":
         from criteria_lang.records.fhir import read_fhir
 
         yield from read_fhir(path, dates=dates, summary=summary)
+        return
+    if input_format == "auto":
+        # Each file is read in the format its content calls for (a folder may hold both).
+        from criteria_lang.records.detect import read_any
+
+        yield from read_any(path, dates, summary)
         return
     yield from read_patients(path)
 
@@ -373,12 +388,15 @@ def fhir_report(summary: ReadSummary, all_problems: bool) -> str:
     return text
 
 
-def load_rules(path: Path, closed_world: bool, err: IO[str]) -> Rules | None:
+def load_rules(
+    path: Path, closed_world: bool, err: IO[str], stdlib: Sequence[Path] = ()
+) -> Rules | None:
     from criteria_lang.api import Rules
     from criteria_lang.core.diagnostics import CompileError
 
     try:
-        return Rules.from_file(path, policy="closed-world" if closed_world else "coverage")
+        policy: AbsencePolicy = "closed-world" if closed_world else "coverage"
+        return Rules.from_file(path, policy=policy, search_path=stdlib)
     except CompileError as error:
         print(str(error), file=err)
         print(f"{path}: has errors; run `criteria check {path}`", file=err)
@@ -395,7 +413,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
     from criteria_lang.report import tables as report
 
     require_paths([args.rules, args.patient])
-    rules = load_rules(args.rules, args.closed_world, sys.stderr)
+    rules = load_rules(args.rules, args.closed_world, sys.stderr, args.stdlib)
     if rules is None:
         return EXIT_FINDINGS
     dates = dict(args.date)
@@ -487,19 +505,31 @@ def cmd_screen(args: argparse.Namespace) -> int:
         output = cli_screening.Output(
             handle, args.format, terminal=terminal, whole_table=args.table
         )
+        html = cli_report.HtmlReport(args.html, "screen") if args.html else None
+        if html:
+            output.listeners.append(html.add_line)
         for rule_file, input_path in pairs:
-            rules = load_rules(rule_file, args.closed_world, sys.stderr)
+            rules = load_rules(rule_file, args.closed_world, sys.stderr, args.stdlib)
             if rules is None:
                 status = EXIT_FINDINGS
                 continue
             fhir = is_fhir_input(input_path, args.input_format)
             check = DateCheck(rules, dates, fhir)
             count = RecordCount(input_path)
+            if args.format == "jsonl" or html:
+                info = cli_report.run_header(
+                    rules.program, "screen", input_path, fhir, args.closed_world, dates
+                )
+                if args.format == "jsonl":  # the rule file's block of rows starts with it
+                    print(cli_report.header_line(info), file=handle)
+                if html:
+                    html.begin(info)
             errors = output.errors
             summary = cli_screening.screen_one(
                 rules,
                 input_path,
-                fhir=fhir,
+                # auto: each file of a folder in the format its content calls for
+                fhir=None if args.input_format == "auto" else fhir,
                 dates=dates,
                 needed=tuple(check.needed),
                 jobs=args.jobs,
@@ -520,7 +550,8 @@ def cmd_screen(args: argparse.Namespace) -> int:
             if note:
                 notes.append(note)
         output.finish(f"screening {args.input}", notes, sys.stderr)
-    return EXIT_USAGE if usage_error else status
+    status = EXIT_USAGE if usage_error else status
+    return (html.write() if html else EXIT_OK) or status
 
 
 # ---------------------------------------------------------------------------- outcomes
@@ -534,7 +565,7 @@ def cmd_outcomes(args: argparse.Namespace) -> int:
     require_paths([args.rules, args.input])
     if args.output:
         check_output(args.output, args.rules, [args.input])
-    rules = load_rules(args.rules, args.closed_world, sys.stderr)
+    rules = load_rules(args.rules, args.closed_world, sys.stderr, args.stdlib)
     if rules is None:
         return EXIT_FINDINGS
     if not rules.program.outcomes:
@@ -544,12 +575,24 @@ def cmd_outcomes(args: argparse.Namespace) -> int:
     status = EXIT_OK
     rows: list[OutcomeReport | RecordError] = []
     count = RecordCount(args.input)
+    html = cli_report.HtmlReport(args.html, "outcomes") if args.html else None
     with output_to(args.output) as handle:
+        if args.format == "jsonl" or html:
+            fhir = is_fhir_input(args.input, args.input_format)
+            info = cli_report.run_header(
+                rules.program, "outcomes", args.input, fhir, args.closed_world, dates
+            )
+            if args.format == "jsonl":
+                print(cli_report.header_line(info), file=handle)
+            if html:
+                html.begin(info)
         records = count.watch(read_records(args.input, args.input_format, dates))
         # A visit a column: wider than a terminal's default when written to a file or a pipe.
         out = report.console(handle, width=None if handle.isatty() else 200)
         for row in rules.screen_outcomes(records, dates=dates):
             rows.append(row)
+            if html:
+                html.add(row)
             if isinstance(row, RecordError):
                 status = EXIT_FINDINGS
                 if args.format == "table":
@@ -564,7 +607,8 @@ def cmd_outcomes(args: argparse.Namespace) -> int:
         if args.format == "csv":
             report.write_outcomes_csv(rows, handle)
     print(report.outcomes_summary(rows), file=sys.stderr)
-    return watch_input("outcomes", count, status)
+    status = watch_input("outcomes", count, status)
+    return (html.write() if html else EXIT_OK) or status
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -63,6 +63,8 @@ class Output:
         self.counts: Counter[str] = Counter()
         self.kept: list[Row] = []
         self.csv: csv.DictWriter[str] | None = None
+        # Also told every row, in order (`--html` builds its report from them).
+        self.listeners: list[Callable[[Row, bytes | None], None]] = []
         if output_format == "csv":
             self.csv = csv.DictWriter(handle, fieldnames=report.CSV_FIELDS, lineterminator="\n")
             self.csv.writeheader()
@@ -73,6 +75,8 @@ class Output:
 
     def add(self, row: Row, line: bytes | None) -> None:
         self.counts["error" if isinstance(row, RecordError) else row.verdict.value] += 1
+        for listener in self.listeners:
+            listener(row, line)
         if self.format == "jsonl":
             self.handle.write(line.decode() if line is not None else report.jsonl(row))
             self.handle.write("\n")
@@ -124,7 +128,7 @@ def screen_one(
     rules: Rules,
     input_path: Path,
     *,
-    fhir: bool,
+    fhir: bool | None,
     dates: Mapping[str, dt.date],
     needed: Sequence[str],
     jobs: int | None,

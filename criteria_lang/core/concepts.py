@@ -8,7 +8,7 @@ directly (`{"code": "prednisone"}`).
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Iterator
 from fractions import Fraction
 from typing import TypeVar, Union
 
@@ -40,20 +40,24 @@ class ConceptSet:
 
     Equal when every field is equal; hashed by the qualified name (`labs.creatinine`), which is
     unique in a compiled program.
+
+    A concept keeps only what its own declaration lists (`own_codes`, `own_prefixes`, its member
+    and excluded concepts), never a copy of its members' codes: a chain of 10,000 definitions,
+    each including the one before, is 10,000 small objects, not 50 million codes
+    (docs/limits.md). Matching walks the members (without recursion) and remembers each answer
+    per concept; the flattened views (`codes`, `names`, ...) are built only when asked for.
     """
 
     name: str  # qualified: module.name, or the local name in a rule file
     short_name: str
     kind: str  # condition | drug | lab | procedure | observation | score | fact
     title: str | None
-    codes: frozenset[tuple[str, str]]
-    prefixes: tuple[tuple[str, str], ...]
-    names: frozenset[str]  # concept names an event may carry as Code("concept", name)
+    own_codes: frozenset[tuple[str, str]]
+    own_prefixes: tuple[tuple[str, str], ...]
     members: tuple[ConceptSet, ...]
     excluded: tuple[ConceptSet, ...]
-    excluded_codes: frozenset[tuple[str, str]]
-    excluded_prefixes: tuple[tuple[str, str], ...]
-    excluded_names: frozenset[str]
+    own_excluded_codes: frozenset[tuple[str, str]]
+    own_excluded_prefixes: tuple[tuple[str, str], ...]
     attributes: dict[str, AttributeValue] = attrs.field(factory=dict)
     # `matches` remembered per codes: a batch meets the same few hundred codes again and again,
     # and readers share one Code object per code. Keyed by the codes' identities, which cost
@@ -62,6 +66,11 @@ class ConceptSet:
     _matched: dict[object, tuple[tuple[Code, ...], bool]] = attrs.field(
         factory=dict, init=False, repr=False, eq=False
     )
+    # Whether the concept or one of its members (transitively) includes a code, per code.
+    _includes: dict[tuple[str, str], bool] = attrs.field(
+        factory=dict, init=False, repr=False, eq=False
+    )
+    _flat: dict[str, object] = attrs.field(factory=dict, init=False, repr=False, eq=False)
 
     def __hash__(self) -> int:
         return hash(self.name)
@@ -97,16 +106,111 @@ class ConceptSet:
     def excluded_codes_by_system(self) -> dict[str, tuple[str, ...]]:
         return _by_system(self.excluded_codes)
 
+    # ---------------------------------------------------------------- the concept's extent
+    def reachable(self) -> list[ConceptSet]:
+        """This concept and every member of its members, once each, in declaration order."""
+        found: dict[int, ConceptSet] = {}
+        stack = [self]
+        while stack:
+            node = stack.pop()
+            if id(node) not in found:
+                found[id(node)] = node
+                stack.extend(reversed(node.members))
+        return list(found.values())
+
+    @property
+    def codes(self) -> frozenset[tuple[str, str]]:
+        """Every code the concept includes, its members' too (built on first use)."""
+        return self._flattened(
+            "codes", lambda: frozenset(c for n in self.reachable() for c in n.own_codes)
+        )  # type: ignore[return-value]
+
+    @property
+    def prefixes(self) -> tuple[tuple[str, str], ...]:
+        return self._flattened(  # type: ignore[return-value]
+            "prefixes", lambda: tuple(sorted({p for n in self.reachable() for p in n.own_prefixes}))
+        )
+
+    @property
+    def names(self) -> frozenset[str]:
+        """The concept names an event may carry as Code("concept", name): its own, its members'."""
+        return self._flattened(  # type: ignore[return-value]
+            "names", lambda: frozenset(n.short_name for n in self.reachable())
+        )
+
+    @property
+    def excluded_codes(self) -> frozenset[tuple[str, str]]:
+        return self._flattened(  # type: ignore[return-value]
+            "excluded_codes",
+            lambda: self.own_excluded_codes | {c for e in self.excluded for c in e.codes},
+        )
+
+    @property
+    def excluded_prefixes(self) -> tuple[tuple[str, str], ...]:
+        return self._flattened(  # type: ignore[return-value]
+            "excluded_prefixes",
+            lambda: tuple(
+                sorted(
+                    set(self.own_excluded_prefixes) | {p for e in self.excluded for p in e.prefixes}
+                )
+            ),
+        )
+
+    @property
+    def excluded_names(self) -> frozenset[str]:
+        return self._flattened(  # type: ignore[return-value]
+            "excluded_names", lambda: frozenset(n for e in self.excluded for n in e.names)
+        )
+
+    def _flattened(self, what: str, build: Callable[[], object]) -> object:
+        found = self._flat.get(what)
+        if found is None:
+            found = self._flat[what] = build()
+        return found
+
     # ---------------------------------------------------------------- matching
     def matches_code(self, code: Code) -> bool:
-        key = (code.system, code.code)
-        if code.system == "concept":
-            if code.code in self.excluded_names:
-                return False
-            return code.code in self.names
-        if key in self.excluded_codes or _prefix_match(key, self.excluded_prefixes):
+        if self._excluded(code):
             return False
-        return key in self.codes or _prefix_match(key, self.prefixes)
+        return self.includes(code)
+
+    def includes(self, code: Code) -> bool:
+        """Does the concept or a member (transitively) include `code`, exclusions aside?
+
+        Post-order over the members with an explicit stack (no recursion, however deep the
+        chain), each concept's answer remembered, so a code costs each concept once."""
+        key = (code.system, code.code)
+        known = self._includes.get(key)
+        if known is not None:
+            return known
+        answers: dict[int, bool] = {}
+        stack = [self]
+        while stack:
+            node = stack[-1]
+            if id(node) in answers:
+                stack.pop()
+                continue
+            remembered = node._includes.get(key)
+            if remembered is None and node._own_includes(code, key):
+                remembered = True
+            if remembered is not None:
+                answers[id(node)] = remembered
+                stack.pop()
+                continue
+            pending = [m for m in node.members if id(m) not in answers]
+            if pending:
+                stack.extend(pending)
+                continue
+            answers[id(node)] = any(answers[id(m)] for m in node.members)
+            if len(node._includes) < _MATCH_MEMO_LIMIT:
+                node._includes[key] = answers[id(node)]
+            stack.pop()
+        return answers[id(self)]
+
+    def _own_includes(self, code: Code, key: tuple[str, str]) -> bool:
+        if code.system == "concept":
+            return code.code == self.short_name
+        return key in self.own_codes or _prefix_match(key, self.own_prefixes)
 
     def matches(self, codes: tuple[Code, ...]) -> bool:
         """An event matches when one of its codes is in the set and none is excluded."""
@@ -141,40 +245,49 @@ class ConceptSet:
         for code in codes:
             if self._excluded(code):
                 return False
-            if not hit and self.matches_code(code):
+            if not hit and self.includes(code):
                 hit = True
         return hit
 
     def _excluded(self, code: Code) -> bool:
-        if code.system == "concept":
-            return code.code in self.excluded_names
-        key = (code.system, code.code)
-        return key in self.excluded_codes or _prefix_match(key, self.excluded_prefixes)
+        if code.system != "concept":
+            key = (code.system, code.code)
+            if key in self.own_excluded_codes or _prefix_match(key, self.own_excluded_prefixes):
+                return True
+        return any(e.includes(code) for e in self.excluded)
 
     # ---------------------------------------------------------------- attributes
     def attribute_for(self, codes: tuple[Code, ...], name: str) -> AttributeValue | None:
-        """The attribute of the most specific member that matches `codes`, else our own."""
-        for member in self.members:
-            if member.matches(codes):
-                found = member.attribute_for(codes, name)
+        """The attribute of the most specific member that matches `codes`, else our own: depth
+        first through the matching members, in order (without recursion; a member already
+        searched is not searched again)."""
+        searched: set[int] = set()
+        stack: list[tuple[ConceptSet, Iterator[ConceptSet]]] = [(self, iter(self.members))]
+        while stack:
+            node, rest = stack[-1]
+            for member in rest:
+                if id(member) not in searched and member.matches(codes):
+                    stack.append((member, iter(member.members)))
+                    break
+            else:
+                stack.pop()
+                searched.add(id(node))
+                found = node.attributes.get(name)
                 if found is not None:
                     return found
-        return self.attributes.get(name)
+        return None
 
     def leaf_for(self, codes: tuple[Code, ...]) -> ConceptSet:
         """The most specific member concept the codes match (for evidence and dose basis)."""
-        for member in self.members:
-            if member.matches(codes):
-                return member.leaf_for(codes)
-        return self
+        node = self
+        while True:
+            deeper = next((m for m in node.members if m.matches(codes)), None)
+            if deeper is None:
+                return node
+            node = deeper
 
     def all_attribute_values(self, name: str) -> list[AttributeValue]:
-        out: list[AttributeValue] = []
-        if name in self.attributes:
-            out.append(self.attributes[name])
-        for member in self.members:
-            out.extend(member.all_attribute_values(name))
-        return out
+        return [n.attributes[name] for n in self.reachable() if name in n.attributes]
 
 
 def _by_system(codes: Iterable[tuple[str, str]]) -> dict[str, tuple[str, ...]]:

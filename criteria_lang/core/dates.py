@@ -17,6 +17,12 @@ DAYS_PER_MONTH = Fraction(36525, 1200)
 DAYS_PER_YEAR = Fraction(36525, 100)
 
 
+# The longest duration a rule file may write (docs/limits.md): ten lifetimes, so that a window
+# from any date of years 1000 to 8999 stays inside the calendar (`ever` has no limit at all).
+MAX_DURATION_YEARS = 1000
+MAX_DURATION_DAYS = MAX_DURATION_YEARS * Fraction(36525, 100)
+
+
 class OutOfCalendar(ValueError):
     """Date arithmetic that leaves the calendar (years 1 to 9999): a window after 9999-12-31,
     `within 9000 years`, an exposure of 1e10 days. Callers turn it into an unknown with this

@@ -68,6 +68,10 @@ NO_SPAN = Span(0, 0, 1, 1, 1, 1)
 CLIP_LIMIT = 200
 
 
+def _short(text: str) -> str:
+    return clip(text, 2 * CLIP_LIMIT)
+
+
 def clip(text: str, limit: int = CLIP_LIMIT) -> str:
     """`text` cut to `limit` characters, saying how long it was when it was cut."""
     if len(text) <= limit:
@@ -102,8 +106,10 @@ def end_of(span: Span) -> Span:
 class Diagnostic:
     code: str
     severity: Severity
-    message: str
-    fix: str
+    # Cut to a few hundred characters: a message that quotes a 9,000-character name (or a
+    # value from data) must not repeat it whole, in text or JSON output (docs/limits.md).
+    message: str = attrs.field(converter=_short)
+    fix: str = attrs.field(converter=_short)
     file: str
     span: Span
     edits: tuple[Edit, ...] = attrs.field(default=(), kw_only=True)
@@ -151,12 +157,26 @@ def render(diagnostic: Diagnostic, source: str | None) -> str:
             if span.end_line == span.line and span.end_column > span.column:
                 width = span.end_column - span.column
             width = max(1, min(width, len(text) - span.column + 1))
+            shown, column, width = _window(text, span.column, width)
             gutter = f"{span.line:>5} | "
-            lines.append(gutter + text)
-            lines.append(" " * (len(gutter) + span.column - 1) + "^" * width)
+            lines.append(gutter + shown)
+            lines.append(" " * (len(gutter) + column - 1) + "^" * width)
     if diagnostic.fix:
         lines.append(f"      = help: {diagnostic.fix}")
     return "\n".join(lines)
+
+
+def _window(text: str, column: int, width: int) -> tuple[str, int, int]:
+    """At most CLIP_LIMIT characters of a source line around the caret (a 5 MB line must not
+    be printed whole), with the caret's column and width in what is shown."""
+    if len(text) <= CLIP_LIMIT:
+        return text, column, width
+    start = max(0, min(column - 1 - CLIP_LIMIT // 3, len(text) - CLIP_LIMIT))
+    end = start + CLIP_LIMIT
+    before = "..." if start > 0 else ""
+    after = "..." if end < len(text) else ""
+    shown_width = max(1, min(width, end - (column - 1)))
+    return before + text[start:end] + after, len(before) + column - start, shown_width
 
 
 def render_all(diagnostics: Iterable[Diagnostic], sources: dict[str, str]) -> str:

@@ -7,9 +7,11 @@ cache, but that cache is pickled; we load nothing by pickle. Instead:
 
 - the definitions are parsed once, by the developer, into `pint_definitions.json` (shipped in the
   package; `python -m criteria_lang.core.unit_registry` writes it, `--check` tests it). The file
-  holds pint's own parsed definition objects as plain data, and records the SHA-256 of the pint
-  definition files it came from. When the installed pint's files differ (another pint version),
-  the registry is built from pint's files as before: slower, never wrong.
+  holds pint's own parsed definition objects as plain data, with our custom units
+  (core/units.py CUSTOM_DEFINITIONS), and records the SHA-256 of the pint definition files it
+  came from. When the installed pint's files or our custom units differ, the registry is built
+  from pint's files as before: slower, never wrong. (core/unit_table.py reads the same file to
+  answer most unit names without importing pint at all.)
 - the eager pass is skipped: pint memoizes root units and dimensionality on demand
   (`_get_root_units`, `_get_dimensionality`) in the same cache the eager pass fills, so every
   answer is the same. The one thing only the eager pass provides, the table behind
@@ -45,7 +47,7 @@ __all__ = ["DEFINITIONS_FILE", "build_registry", "definitions_json", "pint_sourc
 
 PACKAGE = "criteria_lang.core"
 DEFINITIONS_FILE = "pint_definitions.json"
-FORMAT = 1
+FORMAT = 2
 PINT_FILES = ("default_en.txt", "constants_en.txt")
 
 # The classes a definitions file may name: pint's definition records (never anything else).
@@ -99,17 +101,21 @@ class _Registry(pint.UnitRegistry[Any]):
         self._caches[()] = self._cache
 
 
-def build_registry() -> pint.UnitRegistry[Any]:
-    """The pint registry criteria-lang uses: pint's units, exact (non_int_type=Fraction), no
-    disk cache. From pint_definitions.json when it matches the installed pint."""
-    definitions = _load_definitions()
+def build_registry(custom: Sequence[str] = ()) -> pint.UnitRegistry[Any]:
+    """The pint registry criteria-lang uses: pint's units and the `custom` definitions (pint's
+    syntax), exact (non_int_type=Fraction), no disk cache. From pint_definitions.json when it
+    was made from the installed pint and these custom definitions."""
+    definitions = _load_definitions(custom)
     registry: pint.UnitRegistry[Any] = _Registry(
         definitions, non_int_type=Fraction, cache_folder=None, on_redefinition="raise"
     )
+    if definitions is None:
+        for definition in custom:
+            registry.define(definition)
     return registry
 
 
-def _load_definitions() -> list[Any] | None:
+def _load_definitions(custom: Sequence[str]) -> list[Any] | None:
     try:
         text = resources.files(PACKAGE).joinpath(DEFINITIONS_FILE).read_text(encoding="utf-8")
         document = json.loads(text)
@@ -117,8 +123,11 @@ def _load_definitions() -> list[Any] | None:
         return None
     if document.get("format") != FORMAT or document.get("pint_sha256") != pint_sources_sha256():
         return None
+    if document.get("custom_source") != list(custom):
+        return None
     classes = {name.partition(":")[2]: _class(name) for name in _CLASSES}
-    return [_decode(item, classes) for item in document["definitions"]]
+    items = [*document["definitions"], *document["custom"]]
+    return [_decode(item, classes) for item in items]
 
 
 def _class(name: str) -> type:
@@ -148,12 +157,25 @@ def parse_pint_files() -> list[Any]:
     ]
 
 
-def definitions_json(definitions: Iterable[Any], sha256: str) -> str:
+def parse_custom(custom: Sequence[str]) -> list[Any]:
+    """Our own definitions (pint's syntax), parsed by pint."""
+    registry: pint.UnitRegistry[Any] = pint.UnitRegistry(
+        None, non_int_type=Fraction, cache_folder=None
+    )
+    parser = registry._def_parser
+    assert parser is not None
+    return list(parser.iter_parsed_project(parser.parse_string("\n".join(custom))))
+
+
+def definitions_json(definitions: Iterable[Any], custom: Sequence[str], sha256: str) -> str:
     document = {
         "format": FORMAT,
         "pint_version": pint.__version__,
         "pint_sha256": sha256,
         "definitions": [_encode(d) for d in definitions],
+        # Ours (core/units.py CUSTOM_DEFINITIONS), as written and as parsed.
+        "custom_source": list(custom),
+        "custom": [_encode(d) for d in parse_custom(custom)],
     }
     return json.dumps(document, indent=None, separators=(",", ":"), ensure_ascii=True) + "\n"
 
@@ -210,8 +232,10 @@ def _decode(value: Any, classes: Mapping[str, type]) -> Any:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    from criteria_lang.core.units import CUSTOM_DEFINITIONS
+
     def generate() -> str:
-        return definitions_json(parse_pint_files(), pint_sources_sha256())
+        return definitions_json(parse_pint_files(), CUSTOM_DEFINITIONS, pint_sources_sha256())
 
     return generator_main(
         argv,

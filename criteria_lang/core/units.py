@@ -19,8 +19,6 @@ from fractions import Fraction
 from typing import TYPE_CHECKING, Any, cast
 
 import attrs
-import pint
-from pint.util import to_units_container
 
 from criteria_lang.core.unit_limits import (
     MAX_TEN_POWER,
@@ -34,9 +32,10 @@ from criteria_lang.core.unit_limits import (
     quote,
     remember,
 )
-from criteria_lang.core.unit_registry import build_registry
+from criteria_lang.core.unit_table import Dimensions, UnitTable, unit_table
 
 if TYPE_CHECKING:
+    import pint
     from lark import Tree
 
 __all__ = [
@@ -63,15 +62,17 @@ class Unit:
     """A parsed unit.
 
     `scale` is the pure number written in the unit (10**9 in `10^9/L`, 1/1.73 in `mL/min/1.73m2`,
-    1/100 in `%`); `pint_unit` is the rest. Equality is by meaning: two units are equal when
-    they have the same dimension and the same `base_factor`, so `ml/min == mL/min`,
-    `10*9/L == 10^9/L == /nL` and `titer == 1`, whatever was written.
+    1/100 in `%`); `terms` is the rest, as pint's unit names with their powers. Equality is by
+    meaning: two units are equal when they have the same dimension and the same `base_factor`,
+    so `ml/min == mL/min`, `10*9/L == 10^9/L == /nL` and `titer == 1`, whatever was written.
     """
 
     text: str = attrs.field(eq=False)
     scale: Fraction = attrs.field(eq=False)
-    # repr=False: pint cannot format a unit with a Fraction exponent (m ** 2) on Python 3.11.
-    pint_unit: pint.Unit = attrs.field(eq=False, repr=False)
+    # pint's canonical unit names and powers: (("milligram", 1), ("deciliter", -1)) for mg/dL.
+    terms: tuple[tuple[str, Fraction], ...] = attrs.field(eq=False, repr=False)
+    # The base dimensions and their powers, sorted: (("[length]", -3), ("[mass]", 1)).
+    dimensions: Dimensions = attrs.field(eq=False, repr=False)
     # Canonical, e.g. "[mass] / [length] ** 3"; "dimensionless" for pure numbers.
     dimensionality: str
     # Multiply a value in this unit by this to get it in pint's root units (g, m, s, mol, ...).
@@ -99,8 +100,9 @@ _COMMON_NAMES: tuple[str, ...] = (
     "days", "week", "weeks", "month", "months", "year", "years",
 )  # fmt: skip
 
-# Units pint does not have, in pint's definition syntax; loaded once into the one registry.
-_DEFINITIONS: tuple[str, ...] = (
+# Units pint does not have, in pint's definition syntax; loaded once into the one registry (and
+# into core/pint_definitions.json: `python -m criteria_lang.core.unit_registry` after a change).
+CUSTOM_DEFINITIONS: tuple[str, ...] = (
     # International units are defined per substance by a WHO reference preparation and a
     # bioassay (WHO Expert Committee on Biological Standardization), so an IU of one drug has no
     # fixed mass: its own base dimension makes "IU vs mg" an error instead of a wrong number.
@@ -142,19 +144,18 @@ def _get_registry() -> pint.UnitRegistry[Any]:
     """The program's only pint registry, built on first use (unit_registry.py makes it cheap).
 
     non_int_type=Fraction makes pint read every number in its definition files, and in our
-    expressions, as an exact Fraction, so 1 mmHg is exactly 26664477483/200000 g/(m s2).
+    expressions, as an exact Fraction, so 1 mmHg is exactly 26664477483/200000 g/(m s2). pint is
+    imported here, when a unit needs it (UCUM, a name the unit table leaves to pint), not when
+    this module is: `criteria check` usually never needs it.
     """
     global _registry
     if _registry is None:
+        from criteria_lang.core.unit_registry import build_registry
+
         # Two registries would make quantities that cannot be combined: build exactly one.
         with _registry_lock:
             if _registry is None:
-                # pint's units from definitions parsed ahead of time (core/unit_registry.py):
-                # milliseconds instead of ~0.3 s, and no pickled disk cache.
-                registry = build_registry()
-                for definition in _DEFINITIONS:
-                    registry.define(definition)
-                _registry = registry
+                _registry = build_registry(CUSTOM_DEFINITIONS)
     return _registry
 
 
@@ -296,54 +297,13 @@ _UCUM_ATOMS: dict[str, Fraction | str] = {
 }
 
 
-# Our unit names (docs/units.md) -> UCUM atoms, for writing FHIR (`UnitSystem.ucum_code`). Names
-# not listed are written as they are (mg, dL, umol, kU, ...: SI prefixes and atoms UCUM shares).
-_TO_UCUM_ATOMS: dict[str, str] = {
-    # US customary body measures (weights in pounds): UCUM's avoirdupois and international atoms.
-    "lb": "[lb_av]",
-    "lbs": "[lb_av]",
-    "oz": "[oz_av]",
-    "in": "[in_i]",
-    "ft": "[ft_i]",
-    "IU": "[iU]",
-    "iU": "[iU]",
-    "HPF": "[HPF]",
-    "hpf": "[HPF]",
-    "LPF": "[LPF]",
-    "lpf": "[LPF]",
-    "mmHg": "mm[Hg]",
-    "titer": "{titer}",
-    "titre": "{titer}",
-    "cell": "{cells}",
-    "cells": "{cells}",
-    "mcg": "ug",
-    "sec": "s",
-    "second": "s",
-    "seconds": "s",
-    "minute": "min",
-    "minutes": "min",
-    "hour": "h",
-    "hours": "h",
-    "hr": "h",
-    "day": "d",
-    "days": "d",
-    "week": "wk",
-    "weeks": "wk",
-    "month": "mo",
-    "months": "mo",
-    "year": "a",
-    "years": "a",
-    "yr": "a",
-}
-_SI_PREFIXES = ("k", "m", "u", "n", "p", "d", "c")
-
-
 class _UnsupportedUcumAtom(Exception):
     """Raised inside the transformer (lark wraps it in VisitError); carries the UCUM atom."""
 
 
 def _make_ucum_transformer(registry: pint.UnitRegistry[Any]) -> Any:
     """Build the transformer lazily: only FHIR and OMOP input need UCUM."""
+    import pint
     from lark import Token
     from ucumvert import UcumToPintTransformer  # type: ignore[import-untyped]
 
@@ -437,9 +397,65 @@ class UnitSystem:
 
     def _parse(self, text: str) -> Unit:
         check_length(text)
+        segments = _tokenize(text)
+        table = unit_table(CUSTOM_DEFINITIONS)
+        unit = self._from_table(text, segments, table) if table is not None else None
+        return unit if unit is not None else self._parse_with_pint(text, segments)
+
+    def _from_table(
+        self, text: str, segments: list[list[_Factor]], table: UnitTable
+    ) -> Unit | None:
+        """The unit from the names the unit table knows, without pint (unit_table.py says
+        why); None when a name is not one of them (pint will say what it is)."""
+        scale = Fraction(1)
+        factor = Fraction(1)
+        terms: dict[str, Fraction] = {}
+        dimensions: dict[str, Fraction] = {}
+        for index, segment in enumerate(segments):
+            sign = 1 if index == 0 else -1
+            for item in segment:
+                if item.number is not None:
+                    scale = scale * item.number if sign > 0 else scale / item.number
+                    continue
+                assert item.name is not None
+                meaning = table.resolve(item.name)
+                if meaning is None:
+                    return None
+                power = sign * item.power
+                factor *= meaning.factor**power
+                _add_power(terms, meaning.name, Fraction(power))
+                for dimension, exponent in meaning.dimensions:
+                    dimensions[dimension] = (
+                        dimensions.get(dimension, Fraction(0)) + exponent * power
+                    )
+        return self._unit_of(text, scale, scale * factor, terms, dimensions)
+
+    def _unit_of(
+        self,
+        text: str,
+        scale: Fraction,
+        base_factor: Fraction,
+        terms: Mapping[str, Fraction],
+        dimensions: Mapping[str, Fraction],
+    ) -> Unit:
+        dims = {k: v for k, v in dimensions.items() if v}
+        if "[temperature]" in dims:
+            raise _temperature_error(text)
+        return Unit(
+            text=text,
+            scale=scale,
+            terms=tuple((k, v) for k, v in terms.items() if v),
+            dimensions=tuple(sorted(dims.items())),
+            dimensionality=_format_dimensions(dims),
+            base_factor=base_factor,
+        )
+
+    def _parse_with_pint(self, text: str, segments: list[list[_Factor]]) -> Unit:
+        import pint
+
         scale = Fraction(1)
         pint_unit = self.registry.Unit("")
-        for index, segment in enumerate(_tokenize(text)):
+        for index, segment in enumerate(segments):
             for factor in segment:
                 if factor.number is not None:
                     scale = scale * factor.number if index == 0 else scale / factor.number
@@ -525,59 +541,15 @@ class UnitSystem:
         """
         code = self._ucum_codes.get(text)
         if code is None:
-            code = self._ucum_code(text)
+            from criteria_lang.core.ucum_write import ucum_code
+
+            code = ucum_code(self, text)
             remember(self._ucum_codes, text, code)
         return code
 
-    def _ucum_code(self, text: str) -> str:
-        terms: list[str] = []
-        for index, segment in enumerate(_tokenize(text)):
-            if index > 0 and len(segment) == 2 and segment[0].number == Fraction("1.73"):
-                second = segment[1]
-                if second.name is not None and second.name in ("m", "meter") and second.power == 2:
-                    terms.append("{1.73_m2}")  # per 1.73 m2 of body surface (LOINC's eGFR unit)
-                    continue
-            parts = [self._ucum_factor(factor, text) for factor in segment]
-            if index > 0 and len(parts) > 1:
-                terms.append("(" + ".".join(parts) + ")")
-            else:
-                terms.append(".".join(parts))
-        code = "/".join(terms) or "1"
-        try:
-            same = self.parse_ucum(code) == self.parse(text)
-        except UnitError:
-            same = False
-        if not same:
-            raise UnitError(
-                f"unit {text!r} has no UCUM code that criteria_lang can write", text=text
-            )
-        return code
-
-    @staticmethod
-    def _ucum_factor(factor: _Factor, text: str) -> str:
-        if factor.number is not None:
-            number = factor.number
-            if number == Fraction(1, 100):
-                return "%"
-            exponent = 0
-            while number > 1 and number % 10 == 0:
-                number, exponent = number / 10, exponent + 1
-            if number == 1 and exponent > 1:
-                return f"10*{exponent}"
-            if factor.number.denominator == 1:
-                return str(factor.number.numerator)
-            raise UnitError(
-                f"unit {text!r}: UCUM has no decimal factors ({format(float(factor.number))})",
-                text=text,
-            )
-        assert factor.name is not None
-        name = _TO_UCUM_ATOMS.get(factor.name)
-        if name is None and factor.name[:1] in _SI_PREFIXES and factor.name[1:] in ("IU", "iU"):
-            name = factor.name[0] + "[iU]"
-        name = name or factor.name
-        return name if factor.power == 1 else f"{name}{factor.power}"
-
     def _make_unit(self, text: str, scale: Fraction, pint_unit: pint.Unit) -> Unit:
+        from pint.util import to_units_container
+
         dimensions = _dimensions(pint_unit)
         if "[temperature]" in dimensions:
             raise _temperature_error(text)
@@ -586,13 +558,8 @@ class UnitSystem:
             exact = _exact_number(root_factor)
         except TypeError:
             raise UnitError(f"unit {quote(text)} has no exact factor", text=text) from None
-        return Unit(
-            text=text,
-            scale=scale,
-            pint_unit=pint_unit,
-            dimensionality=_format_dimensions(dimensions),
-            base_factor=scale * exact,
-        )
+        terms = {k: _exact_number(v) for k, v in to_units_container(pint_unit).items()}
+        return self._unit_of(text, scale, scale * exact, terms, dimensions)
 
     # Composition: the evaluator builds dose units (mg -> mg/day -> mg/kg/day) from data units.
 
@@ -602,9 +569,7 @@ class UnitSystem:
         cached = self._composed.get(key)
         if cached is None:
             a, b = self._unit(numerator), self._unit(denominator)
-            cached = self._make_unit(
-                f"{a.text}/{b.text}", a.scale / b.scale, a.pint_unit / b.pint_unit
-            )
+            cached = self._compose(f"{a.text}/{b.text}", a, b, -1)
             remember(self._composed, key, cached)
         return cached
 
@@ -614,11 +579,21 @@ class UnitSystem:
         cached = self._composed.get(key)
         if cached is None:
             a, b = self._unit(left), self._unit(right)
-            cached = self._make_unit(
-                f"{a.text}.{b.text}", a.scale * b.scale, a.pint_unit * b.pint_unit
-            )
+            cached = self._compose(f"{a.text}.{b.text}", a, b, 1)
             remember(self._composed, key, cached)
         return cached
+
+    def _compose(self, text: str, a: Unit, b: Unit, sign: int) -> Unit:
+        """`a * b` (sign 1) or `a / b` (sign -1): powers add, factors multiply."""
+        terms = dict(a.terms)
+        for name, power in b.terms:
+            _add_power(terms, name, sign * power)
+        dimensions = dict(a.dimensions)
+        for name, power in b.dimensions:
+            dimensions[name] = dimensions.get(name, Fraction(0)) + sign * power
+        return self._unit_of(
+            text, a.scale * b.scale**sign, a.base_factor * b.base_factor**sign, terms, dimensions
+        )
 
     # Conversion
 
@@ -669,21 +644,26 @@ class UnitSystem:
     def describe(self, unit: UnitLike) -> str:
         """The dimension in words, per written component: `mL/min/1.73m2` is
         "volume / time / area", `10^9/L` is "1 / volume", `%` is "dimensionless"."""
-        container = to_units_container(self._unit(unit).pint_unit)
         numerator: list[str] = []
         denominator: list[str] = []
-        for name, power in container.items():
-            dimensions = self.registry.get_dimensionality(name)
+        for name, power in self._unit(unit).terms:
+            dimensions = self._name_dimensions(name)
             if not dimensions:
                 continue  # cells, titer, percent: numbers, not dimensions
-            power = _exact_number(power)
-            words = _words(
-                {dim: _exact_number(exp) * abs(power) for dim, exp in dimensions.items()}
-            )
+            words = _words({dim: exp * abs(power) for dim, exp in dimensions.items()})
             (numerator if power > 0 else denominator).append(words)
         if not numerator and not denominator:
             return "dimensionless"
         return " / ".join([" * ".join(numerator) or "1", *denominator])
+
+    def _name_dimensions(self, name: str) -> dict[str, Fraction]:
+        """The base dimensions of one of pint's unit names (a term of a Unit)."""
+        table = unit_table(CUSTOM_DEFINITIONS)
+        meaning = table.resolve(name) if table is not None else None
+        if meaning is not None:
+            return dict(meaning.dimensions)
+        found = self.registry.get_dimensionality(name)
+        return {dim: _exact_number(found[dim]) for dim in found if found[dim]}
 
     def _unit(self, unit: UnitLike) -> Unit:
         return unit if isinstance(unit, Unit) else self.parse(unit)
@@ -691,7 +671,7 @@ class UnitSystem:
     def _factor(self, source: Unit, target: Unit, molar_mass: Fraction | None) -> Fraction:
         if source.dimensionality == target.dimensionality:
             return source.base_factor / target.base_factor
-        a, b = _dimensions(source.pint_unit), _dimensions(target.pint_unit)
+        a, b = dict(source.dimensions), dict(target.dimensions)
         power = _molar_power(a, b)
         if power is not None and molar_mass is not None:
             # Each mole of substance in the source is molar_mass grams in the target; pint's
@@ -706,6 +686,16 @@ class UnitSystem:
         elif ("[international_unit]" in a) != ("[international_unit]" in b):
             message += ": international units measure biological activity, not an amount"
         raise IncompatibleUnits(message, source=source, target=target)
+
+
+def _add_power(terms: dict[str, Fraction], name: str, power: Fraction) -> None:
+    """As pint's UnitsContainer multiplies: a name whose power comes to 0 is dropped, so that
+    it goes last if it comes back (the order of the terms is the order `describe` words them)."""
+    total = terms.get(name, Fraction(0)) + power
+    if total:
+        terms[name] = total
+    else:
+        terms.pop(name, None)
 
 
 def _temperature_error(text: str) -> UnitError:

@@ -205,21 +205,26 @@ class _Reader:
                 short_name=_text(data["name"], f"{at}.name"),
                 kind=_text(data["kind"], f"{at}.kind"),
                 title=data["title"] if data["title"] is None else _text(data["title"], at),
-                codes=frozenset(_pairs(data["codes"], f"{at}.codes")),
-                prefixes=tuple(sorted(_pairs(data["prefixes"], f"{at}.prefixes"))),
-                names=frozenset(_texts(data["names"], f"{at}.names")),
+                # The written codes are the flattened ones (members' included): as a concept's
+                # own codes they match the same events (core/concepts.py keeps own codes only).
+                own_codes=frozenset(_pairs(data["codes"], f"{at}.codes")),
+                own_prefixes=tuple(sorted(_pairs(data["prefixes"], f"{at}.prefixes"))),
                 members=tuple(self.concept(m, f"{at}.members") for m in data["members"]),
                 excluded=tuple(self.concept(m, f"{at}.excluded") for m in data["excluded"]),
-                excluded_codes=frozenset(_pairs(data["excluded_codes"], at)),
-                excluded_prefixes=tuple(sorted(_pairs(data["excluded_prefixes"], at))),
-                excluded_names=frozenset(_texts(data["excluded_names"], at)),
+                own_excluded_codes=frozenset(_pairs(data["excluded_codes"], at)),
+                own_excluded_prefixes=tuple(sorted(_pairs(data["excluded_prefixes"], at))),
                 attributes={
                     key: _attribute(value, f"{at}.attributes.{key}")
                     for key, value in data["attributes"].items()
                 },
             )
+            # Names follow from the members; the written ones are checked to agree.
+            names_ok = concept.names == frozenset(_texts(data["names"], f"{at}.names"))
+            excluded_ok = concept.excluded_names == frozenset(_texts(data["excluded_names"], at))
         except (KeyError, TypeError, AttributeError) as error:
             raise PlanFormatError(f"{at}: malformed concept set ({error})") from None
+        if not (names_ok and excluded_ok):
+            raise PlanFormatError(f"{at}: names do not agree with the members")
         self.building.discard(name)
         self.concepts[name] = concept
         return concept

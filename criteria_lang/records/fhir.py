@@ -37,10 +37,13 @@ from typing import Any
 import attrs
 import orjson
 
+from criteria_lang.core.dates import OutOfCalendar, add_days
+from criteria_lang.core.diagnostics import clip
 from criteria_lang.core.units import UnitError, get_units
 from criteria_lang.records.files import data_suffix, open_binary, read_bytes
 from criteria_lang.records.patient_json import Problem, RecordError
 from criteria_lang.records.timeline import (
+    NUMBER_RANGE,
     Code,
     Condition,
     Event,
@@ -52,6 +55,8 @@ from criteria_lang.records.timeline import (
     Procedure,
     Quantity,
     ReferenceRange,
+    decimal_in_range,
+    int_in_range,
 )
 
 __all__ = [
@@ -76,6 +81,7 @@ __all__ = [
     "ResourceProblem",
     "read_bundle",
     "read_fhir",
+    "read_fhir_bundle_file",
     "read_ndjson",
     "rxnorm_strength_mg",
 ]
@@ -302,7 +308,7 @@ class _Ctx:
 
     def __init__(self, base: str, label: str) -> None:
         self.base = base
-        self.label = label
+        self.label = clip(label, 120)  # a 1 MB id must not be repeated in every problem
         self.problems: list[Problem] = []
 
     def problem(self, path: str, message: str) -> None:
@@ -353,10 +359,16 @@ def _array(ctx: _Ctx, value: object, path: str) -> list[Any]:
 
 
 def _text(ctx: _Ctx, value: object, path: str) -> str | None:
+    """A FHIR string, code or other text-valued primitive. An empty string is invalid FHIR
+    (json.html: a property is either absent or has at least one character; a code also has no
+    leading or trailing whitespace), so it is a problem, never taken as "not recorded"."""
     if value is None:
         return None
     if isinstance(value, str):
-        return str(value) if value else None
+        if value:
+            return str(value)
+        ctx.problem(path, "an empty text, which FHIR does not allow (leave the element out)")
+        return None
     ctx.wrong(path, "text", value)
     return None
 
@@ -375,10 +387,13 @@ def _number(ctx: _Ctx, value: object, path: str) -> Fraction | None:
     17 digits, come back exactly. A longer text than its float needs is rounded; a caller who
     needs those can parse with json.loads(parse_float=Decimal), which is read exactly.
     """
-    if isinstance(value, Decimal) and value.is_finite():
+    if isinstance(value, Decimal) and decimal_in_range(value):
         return Fraction(value)  # from a caller's json.loads(parse_float=Decimal): exact
-    if isinstance(value, bool) or not isinstance(value, int | float):
+    if isinstance(value, bool) or not isinstance(value, int | float | Decimal):
         ctx.wrong(path, "a number", value)
+        return None
+    if isinstance(value, Decimal) or (isinstance(value, int) and not int_in_range(value)):
+        ctx.wrong(path, NUMBER_RANGE, value)
         return None
     if isinstance(value, int):
         return Fraction(int(value))
@@ -1032,7 +1047,11 @@ def _read_medication(ctx: _Ctx, res: dict[str, Any], rid: str, scope: _Scope) ->
         ctx.problem(date_path, "no date to start the exposure at")
         return []
     if end is None and days is not None:
-        end = start + dt.timedelta(days=days - 1)
+        try:
+            end = add_days(start, days - 1)
+        except OutOfCalendar as outside:
+            ctx.problem(".daysSupply", f"the supply runs past the calendar: {outside}")
+            return []
     ongoing = status == "active" or (
         rtype == "MedicationAdministration" and status == "in-progress"
     )
@@ -1421,7 +1440,8 @@ class _PatientBuild:
 
 
 def _our_id(res: dict[str, Any]) -> str | None:
-    """The id in our format that criteria_lang.records.fhir_write kept in an identifier (ID_SYSTEM)."""
+    """The id in our format that criteria_lang.records.fhir_write kept in an identifier
+    (ID_SYSTEM)."""
     identifiers = res.get("identifier")
     if isinstance(identifiers, list):
         for item in identifiers:
@@ -1442,8 +1462,9 @@ def _resource_id(res: dict[str, Any], full_url: str | None, fallback: str) -> st
 
 
 def _coverage_extension(ctx: _Ctx, res: dict[str, Any]) -> tuple[Interval, ...] | None:
-    """The record's coverage as criteria_lang.records.fhir_write declares it, or None when not declared:
-    sub-extensions `span` (valuePeriod, no end: still open), or `none` (covers nothing)."""
+    """The record's coverage as criteria_lang.records.fhir_write declares it, or None when not
+    declared: sub-extensions `span` (valuePeriod, no end: still open), or `none` (covers
+    nothing)."""
     found = _extensions(ctx, res, COVERAGE_EXTENSION, "")
     if not found:
         return None
@@ -1464,8 +1485,10 @@ def _coverage_extension(ctx: _Ctx, res: dict[str, Any]) -> tuple[Interval, ...] 
 
 def _read_patient(res: dict[str, Any], entry: _Entry, rid: str) -> _PatientBuild:
     """Patient.id, birthDate and gender; a Patient that cannot be read is a RecordError."""
-    source = f"{entry.source}#Patient/{rid}"
+    source = f"{entry.source}#Patient/{clip(rid, 120)}"
     ctx = _Ctx(entry.base, f"Patient/{rid}")
+    if "id" in res and not (isinstance(res["id"], str) and res["id"]):
+        ctx.wrong(".id", "the Patient's id as non-empty text", res["id"])
     birth = _date(ctx, res.get("birthDate"), ".birthDate")
     sex = _text(ctx, res.get("gender"), ".gender")
     if sex is not None and sex not in GENDERS:
@@ -1758,16 +1781,52 @@ def _ndjson_entries(
                         continue
                     where = f"{file}:{lineno}"
                     doc, bad = _parse_json(text)
-                    if bad is not None:
+                    if bad is None and not _is_resource(doc):
+                        bad = Problem(
+                            "$",
+                            "expected a FHIR resource (a JSON object with a resourceType), got "
+                            + _describe(doc),
+                        )
+                    meant = _meant_type(file, text) if bad is not None else ""
+                    if meant == "Patient":
+                        # A patient whose line is broken is a patient that cannot be read: an
+                        # error row, not a line counted away.
+                        assert bad is not None
+                        summary.skipped[("Patient", NOT_READABLE)] += 1
+                        problem = Problem("$", f"a Patient that cannot be read: {bad.message}")
+                        failed.append(_file_error(summary, where, problem))
+                    elif bad is not None and doc is None:
                         summary.problems.append(ResourceProblem(where, bad))
-                        summary.skipped[("(not JSON)", NOT_READABLE)] += 1
-                    elif doc is None:
+                        summary.skipped[(meant, NOT_READABLE)] += 1
+                    elif bad is not None:
                         yield _Entry(doc, where, "$", bad="a FHIR resource (a JSON object)")
                     else:
                         yield _Entry(doc, where, "$")
             except OSError as error:
                 problem = Problem("$", f"reading stopped at line {lineno + 1}: {error}")
                 failed.append(_file_error(summary, str(file), problem))
+
+
+def _is_resource(doc: object) -> bool:
+    if not isinstance(doc, dict):
+        return False
+    rtype = doc.get("resourceType")
+    return isinstance(rtype, str) and bool(rtype)
+
+
+_NAMED_TYPE = re.compile(rb'"resourceType"\s*:\s*"([A-Za-z]{1,64})"')
+
+
+def _meant_type(file: Path, line: bytes) -> str:
+    """The resource type a line that is not JSON was meant to hold: the one it names, else the
+    one its file is named after (a bulk export writes one type a file: Patient.ndjson,
+    Patient.001.ndjson, 1.Patient.ndjson), else "(not JSON)"."""
+    named = _NAMED_TYPE.search(line)
+    if named is not None:
+        return named[1].decode()
+    words = re.split(r"[^A-Za-z]+", file.name)
+    types = [w for w in words if w[:1].isupper() and w not in ("NDJSON", "JSON")]
+    return types[0] if len(types) == 1 else "(not JSON)"
 
 
 def read_ndjson(
@@ -1834,12 +1893,13 @@ def read_fhir(
     elif data_suffix(root) in _NDJSON_SUFFIXES:
         yield from read_ndjson([root], dates=dates, summary=summary)
     else:
-        yield from _read_bundle_file(root, dates, summary)
+        yield from read_fhir_bundle_file(root, dates, summary)
 
 
-def _read_bundle_file(
+def read_fhir_bundle_file(
     file: Path, dates: Mapping[str, dt.date] | None, summary: ReadSummary
 ) -> Iterator[Patient | RecordError]:
+    """The patients of one bundle file (records.detect reads a mixed folder file by file)."""
     summary.files += 1
     try:
         raw = read_bytes(file)
@@ -1867,7 +1927,7 @@ def _read_folder(
     for here, names in folders:
         for name in names:
             if data_suffix(name) in _BUNDLE_SUFFIXES:
-                yield from _read_bundle_file(here / name, dates, summary)
+                yield from read_fhir_bundle_file(here / name, dates, summary)
         ndjson = [here / n for n in names if data_suffix(n) in _NDJSON_SUFFIXES]
         if ndjson:
             yield from read_ndjson(ndjson, dates=dates, summary=summary)

@@ -2,8 +2,8 @@
 
 `patient_to_bundle(patient)` gives one Bundle (a dict, ready for `orjson.dumps`) holding the
 Patient and one resource per event: Condition, MedicationRequest, Observation (labs, vital signs,
-scores, and facts under a category of ours) and Procedure. What `criteria_lang.records.fhir` reads back
-from it is the same timeline for the evaluator: the same answers, criterion by criterion
+scores, and facts under a category of ours) and Procedure. What `criteria_lang.records.fhir`
+reads back from it is the same timeline for the evaluator: the same answers, criterion by criterion
 (tests/test_fhir_roundtrip.py). Standard FHIR is used wherever it holds a value exactly; the rest
 (a record's coverage, event attributes, free-text statuses, stdlib concept names as codes, facts)
 uses the code systems and extensions of `criteria_lang.records.fhir` (our namespace `FHIR_BASE`).

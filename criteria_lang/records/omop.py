@@ -28,6 +28,7 @@ from typing import Any, Literal
 
 import attrs
 
+from criteria_lang.core.dates import OutOfCalendar, add_days
 from criteria_lang.core.units import UnitError, get_units
 from criteria_lang.records.omop_extensions import (
     CRITERIA_TABLES,
@@ -37,6 +38,7 @@ from criteria_lang.records.omop_extensions import (
 )
 from criteria_lang.records.patient_json import Problem, RecordError
 from criteria_lang.records.timeline import (
+    NUMBER_RANGE,
     Code,
     Condition,
     Event,
@@ -48,6 +50,8 @@ from criteria_lang.records.timeline import (
     Procedure,
     Quantity,
     ReferenceRange,
+    decimal_in_range,
+    int_in_range,
 )
 
 __all__ = [
@@ -221,6 +225,7 @@ def _is_null(value: object) -> bool:
 
 
 _INT_TEXT = re.compile(r"[+-]?[0-9]+(?:\.0*)?")
+_MAX_INT_DIGITS = 19  # a bigint, the widest integer column of the CDM
 
 
 def _int(value: object) -> int | None:
@@ -236,7 +241,10 @@ def _int(value: object) -> int | None:
     if isinstance(value, Decimal) and value.is_finite() and value == value.to_integral_value():
         return int(value)
     if isinstance(value, str) and _INT_TEXT.fullmatch(value.strip()):
-        return int(value.strip().split(".")[0])
+        digits = value.strip().split(".")[0]
+        if len(digits.lstrip("+-")) > _MAX_INT_DIGITS:
+            raise _Bad(f"an integer of at most {_MAX_INT_DIGITS} digits (a bigint)")
+        return int(digits)
     raise _Bad(f"an integer, got {_describe(value)}")
 
 
@@ -247,6 +255,8 @@ def _number(value: object) -> Fraction | None:
     if isinstance(value, bool):
         raise _Bad(f"a number, got {_describe(value)}")
     if isinstance(value, int):
+        if not int_in_range(value):
+            raise _Bad(f"{NUMBER_RANGE}, got {_describe(value)}")
         return Fraction(int(value))
     if isinstance(value, float):
         if not math.isfinite(value):
@@ -257,8 +267,8 @@ def _number(value: object) -> Fraction | None:
             exact = Decimal(value.strip() if isinstance(value, str) else value)
         except InvalidOperation:
             raise _Bad(f"a number, got {_describe(value)}") from None
-        if not exact.is_finite():
-            raise _Bad(f"a finite number, got {_describe(value)}")
+        if not decimal_in_range(exact):
+            raise _Bad(f"{NUMBER_RANGE}, got {_describe(value)}")
         return Fraction(exact)
     raise _Bad(f"a number, got {_describe(value)}")
 
@@ -607,6 +617,13 @@ class _Reader:
                 self.person(row)
             except Exception as error:  # noqa: BLE001 - a batch must account for every row
                 self.internal(row, error)
+                self.unreadable_person(row)
+
+    def unreadable_person(self, row: _Row) -> None:
+        """A person row that cannot be read at all is still a row of the output: an error."""
+        lost = _Person(f"person[{row.index}]", None, None)
+        lost.error = RecordError(f"person[{row.index}]", tuple(row.problems))
+        self.order.append(lost)
 
     def person(self, row: _Row) -> None:
         person_id = row.int("person_id")
@@ -614,6 +631,7 @@ class _Reader:
             if not row.problems:
                 row.problem("person_id", "no person_id")
             self.fail(row)
+            self.unreadable_person(row)
             return
         if person_id in self.persons:
             self.skip("person", DUPLICATE_PERSON)
@@ -853,7 +871,11 @@ def _drug_exposure(self: _Reader, row: _Row, person: _Person) -> Event | None:
         # OMOP's own convention (THEMIS): end = start + days_supply - 1, the last day of supply;
         # Circe's start + days_supply is the day after it. Without days_supply: the start day.
         if days_supply is not None and days_supply > 0:
-            end = start + dt.timedelta(days=days_supply - 1)
+            try:
+                end = add_days(start, days_supply - 1)
+            except OutOfCalendar as outside:
+                row.problem("days_supply", f"the supply runs past the calendar: {outside}")
+                return None
             self.note("drug_exposure", "end date from days_supply (start + days_supply - 1)")
         else:
             end = start

@@ -33,6 +33,7 @@ import orjson
 from criteria_lang.records.files import data_suffix, open_binary, read_bytes
 from criteria_lang.records.timeline import (
     CODE_SYSTEMS,
+    NUMBER_RANGE,
     Code,
     Condition,
     Event,
@@ -46,6 +47,7 @@ from criteria_lang.records.timeline import (
     ReferenceRange,
     ReviewAnswer,
     Visit,
+    int_in_range,
 )
 
 __all__ = [
@@ -383,6 +385,11 @@ class _Reader:
             if exact is not None:
                 return exact
             if type(value) is int:
+                if not int_in_range(value):
+                    self.problem(
+                        _at(base, key), f"Expected {NUMBER_RANGE}, got {_describe(value)}."
+                    )
+                    return None
                 exact = Fraction(value)
             elif math.isfinite(value):
                 exact = _float_fraction(value)
@@ -401,7 +408,7 @@ class _Reader:
                     self.saw_big_float = True
             return exact
         if isinstance(value, int) and not isinstance(value, bool):
-            return Fraction(int(value))
+            return self.number(int(value), base, key, what)
         if isinstance(value, float):
             return self.number(float(value), base, key, what)
         self.wrong(base, key, what, value)
@@ -1225,7 +1232,9 @@ def _read_lines_file(file: Path) -> Iterator[Patient | RecordError]:
         yield from iter_patients_from_lines(handle, str(file))
 
 
-def _read_file(file: Path) -> Iterator[Patient | RecordError]:
+def read_patient_file(file: Path) -> Iterator[Patient | RecordError]:
+    """The records of one file of our format, by its suffix (.json, or .jsonl/.ndjson, each
+    perhaps gzipped)."""
     suffix = data_suffix(file)
     if suffix in _LINE_SUFFIXES:
         yield from _read_lines_file(file)
@@ -1265,7 +1274,7 @@ def _read_path(root: Path) -> Iterator[Patient | RecordError]:
     if not exists:
         yield RecordError(str(root), (Problem("$", "No such file or directory."),))
     elif not is_dir:
-        yield from _read_file(root)
+        yield from read_patient_file(root)
     else:
         yield from _read_directory(root)
 
@@ -1288,7 +1297,7 @@ def _read_directory(root: Path) -> Iterator[Patient | RecordError]:
         if error is not None:
             yield _unreadable(str(file), error, "directory")
         else:
-            yield from _read_file(file)
+            yield from read_patient_file(file)
 
 
 # --------------------------------------------------------------------------------------------

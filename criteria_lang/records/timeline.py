@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable
+from decimal import Decimal
 from fractions import Fraction
 from typing import Literal
 
@@ -39,6 +40,9 @@ __all__ = [
     "format_number",
     "visit_key",
 ]
+
+# Re-exported: readers and the engine format numbers from here.
+from criteria_lang.core.numbers import format_number as format_number
 
 EventKind = Literal["condition", "medication", "lab", "procedure", "observation", "score", "fact"]
 EVENT_KINDS: tuple[str, ...] = (
@@ -198,33 +202,20 @@ class Patient:
     source: str | None = attrs.field(default=None, eq=False)
 
 
-def format_number(value: Fraction) -> str:
-    """Render a Fraction as a short decimal for people (evidence, tables).
-
-    Integers are shown whole up to 30 digits; beyond that, and for numbers a float cannot hold
-    (1e400 mg divided by a weight), in 6 significant digits with an exponent, computed exactly.
-    """
-    if value.denominator == 1 and abs(value.numerator) < 10**30:
-        return str(value.numerator)
-    if value and not Fraction(1, 10**300) < abs(value) < 10**300:
-        return _scientific(value)
-    return f"{float(value):.6g}"
+# Numbers read from data lie within a double's range (docs/limits.md): no clinical value lies
+# beyond it, and a text such as 1e999999999 would otherwise cost a billion-digit integer.
+MAX_EXPONENT = 308
+MIN_EXPONENT = -400
+NUMBER_RANGE = "a finite number between -1e308 and 1e308"
 
 
-def _scientific(value: Fraction) -> str:
-    """`value` in 6 significant digits and a decimal exponent, without floats or decimal
-    strings of the whole number (Python refuses those beyond 4,300 digits)."""
-    sign = "-" if value < 0 else ""
-    value = abs(value)
-    # log10 from the bit lengths (off by at most one), then corrected exactly.
-    bits = value.numerator.bit_length() - value.denominator.bit_length()
-    exponent = int(bits * 0.30102999566398120)
-    while value >= Fraction(10) ** (exponent + 1):
-        exponent += 1
-    while value < Fraction(10) ** exponent:
-        exponent -= 1
-    digits = round(value / Fraction(10) ** exponent * 10**5)
-    if digits >= 10**6:
-        digits, exponent = digits // 10, exponent + 1
-    mantissa = f"{digits / 10**5:.6g}"
-    return f"{sign}{mantissa}e{exponent:+d}"
+def decimal_in_range(value: Decimal) -> bool:
+    """Can `value` be read as an exact Fraction at bounded cost? (Checked before converting.)"""
+    return value.is_finite() and (value == 0 or MIN_EXPONENT <= value.adjusted() <= MAX_EXPONENT)
+
+
+_INT_LIMIT: int = 10 ** (MAX_EXPONENT + 1)
+
+
+def int_in_range(value: int) -> bool:
+    return -_INT_LIMIT < value < _INT_LIMIT

@@ -16,7 +16,8 @@ import attrs
 import lark
 from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken
 
-from criteria_lang.core.diagnostics import Diagnostic, Span
+from criteria_lang.core.diagnostics import Diagnostic, Span, clip
+from criteria_lang.syntax import limits
 from criteria_lang.syntax.tables import load_parser
 
 MAX_SYNTAX_ERRORS = 50
@@ -133,7 +134,7 @@ def _syntax_diagnostic(error: UnexpectedInput, path: str, text: str) -> Diagnost
             message=(
                 f"unexpected {described}"
                 if (described := describe_terminal(token.type)).startswith("'")
-                else f"unexpected {described} '{token}'"
+                else f"unexpected {described} '{clip(str(token), 60)}'"
             ),
             fix=f"expected {_expected_list(error.expected)} here",
             file=path,
@@ -240,8 +241,14 @@ def parse_text(
 
     Given a list as `comments`, fills it with the file's comments in order (the formatter and
     the lint's inline `# criteria: ignore` read them)."""
+    # A UTF-8 byte order mark is not text: read as a blank, so every position stays the same.
+    text = " " + text[1:] if text.startswith("\ufeff") else text
+    # Limits first: a file past them is not handed to Lark at all (docs/limits.md).
+    too_costly = limits.check_text(text, path)
+    if too_costly:
+        return None, too_costly
     if comments is None:
-        return _parse_text(text, path)
+        return _within_depth(_parse_text(text, path), path)
     tokens: list[lark.Token] = []
     reset = _COMMENT_SINK.set(tokens)
     try:
@@ -249,6 +256,18 @@ def parse_text(
     finally:
         _COMMENT_SINK.reset(reset)
     comments.extend(_comments(text, tokens))
+    return _within_depth(result, path)
+
+
+def _within_depth(
+    result: tuple[lark.Tree | None, list[Diagnostic]], path: str
+) -> tuple[lark.Tree | None, list[Diagnostic]]:
+    """No tree deeper than the builder and checker can walk (they recurse once per level)."""
+    tree, diagnostics = result
+    if tree is not None:
+        too_deep = limits.check_depth(tree, path)
+        if too_deep:
+            return None, diagnostics + too_deep
     return result
 
 
