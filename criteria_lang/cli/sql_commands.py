@@ -117,6 +117,9 @@ def cmd_screen_omop(args: argparse.Namespace) -> int:
     if args.input is not None:
         print("criteria screen: give either patients or --omop, not both", file=sys.stderr)
         return EXIT_USAGE
+    if getattr(args, "html", None):
+        print("criteria screen: --html is not available with --omop yet", file=sys.stderr)
+        return EXIT_USAGE
     if args.rules.is_dir() or not args.rules.exists():
         print(f"{args.rules}: --omop screens one rule file", file=sys.stderr)
         return EXIT_USAGE
@@ -141,6 +144,19 @@ def cmd_screen_omop(args: argparse.Namespace) -> int:
         output = cli_screening.Output(
             handle, args.format, terminal=terminal, whole_table=args.table
         )
+        if args.format == "jsonl":  # the block of rows starts with the run's header, as `screen`
+            from criteria_lang.cli.report_commands import header_line
+            from criteria_lang.report.run import describe_run
+
+            info = describe_run(
+                rules.program,
+                "screen",
+                input_path=args.omop,
+                input_format=f"OMOP ({screen.warehouse.description}, SQL engine)",
+                policy="closed-world" if args.closed_world else "coverage",
+                dates=dict(args.date),
+            )
+            print(header_line(info), file=handle)
         for row in screen.results():
             output.add(row, None)
             if isinstance(row, RecordError):
