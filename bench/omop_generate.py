@@ -133,10 +133,8 @@ def build(
             if table == "measurement"
             else ""
         )
-        copy(
-            table,
-            f"SELECT {', '.join(exprs)} FROM r JOIN {ranked} t ON t.person_id = r.tpl {where} ORDER BY 1",
-        )
+        joined = f"FROM r JOIN {ranked} t ON t.person_id = r.tpl {where}"
+        copy(table, f"SELECT {', '.join(exprs)} {joined} ORDER BY 1")
     for table in VOCABULARY:
         copy(table, f"SELECT * FROM tpl_{table}")
     for table in CDM_TABLES:

@@ -57,7 +57,10 @@ class CompileOptions:
 
     policy: Policy = "coverage"
     dates: Mapping[str, dt.date] = attrs.field(factory=dict)
+    # The OMOP reader's options (docs/omop.md): era tables as events; events that start in no
+    # observation period dropped, as Circe does.
     eras: bool = False
+    outside_observation: Literal["keep", "drop"] = "keep"
 
 
 @attrs.frozen

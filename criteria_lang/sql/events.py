@@ -215,7 +215,7 @@ class EventSources:
         if kind == "condition":
             parts = [p for p in (self.conditions(), self.deaths()) if p is not None]
         elif kind == "medication":
-            parts = [p for p in (self.drugs(),) if p is not None]
+            parts = [p for p in (self.drugs(), *self.drug_eras()) if p is not None]
         elif kind == "procedure":
             parts = self.procedures()
         elif kind in ("lab", "observation", "score"):
@@ -292,6 +292,24 @@ class EventSources:
             "concept_id": num(DEATH_CONCEPT_ID),
         }
         return exp.select(*self._select(values)).from_(exp.table_(t, alias="e"))
+
+    def drug_eras(self) -> list[exp.Select]:
+        """drug_era and dose_era rows as exposures, with `eras` (the reader's eras=True); a
+        dose_era's dose is not read here yet."""
+        out = []
+        for t in ("drug_era", "dose_era") if self.eras else ():
+            if not self.has(t):
+                continue
+            start = self._date(t, "e", f"{t}_start_date")
+            values = {
+                "person_id": col("person_id", "e"),
+                "event_key": key(t, col(f"{t}_id", "e")),
+                "start_date": start,
+                "end_date": exp.func("COALESCE", self._date(t, "e", f"{t}_end_date"), start.copy()),
+                "concept_id": col("drug_concept_id", "e"),
+            }
+            out.append(exp.select(*self._select(values)).from_(exp.table_(t, alias="e")))
+        return out
 
     def drugs(self) -> exp.Select | None:
         t = "drug_exposure"

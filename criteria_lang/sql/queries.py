@@ -238,7 +238,29 @@ class QueryCompiler:
     def kind_relation(self, kind: str) -> str:
         name = self._kinds.get(kind)
         if name is None:
-            name = self.c.add(f"events_{kind}", self.c.sources.relation(kind))
+            relation = self.c.sources.relation(kind)
+            if self.c.options.outside_observation == "drop":
+                inside = exp.Exists(
+                    this=exp.select(num(1))
+                    .from_(exp.table_("islands", alias="i"))
+                    .where(
+                        and_(
+                            eq(col("person_id", "i"), col("person_id", "all_")),
+                            exp.LTE(this=col("s", "i"), expression=col("start_date", "all_")),
+                            exp.GTE(this=col("e", "i"), expression=col("start_date", "all_")),
+                        )
+                    )
+                )
+                relation = (
+                    exp.select(exp.Star())
+                    .from_(
+                        exp.Subquery(
+                            this=relation, alias=exp.TableAlias(this=exp.to_identifier("all_"))
+                        )
+                    )
+                    .where(inside)
+                )
+            name = self.c.add(f"events_{kind}", relation)
             self.c.materialize.add(name)
             self._kinds[kind] = name
         return name

@@ -223,7 +223,7 @@ class DuckDBWarehouse:
         out: dict[str, set[str]] = {}
         query = (
             "SELECT lower(table_name), lower(column_name) FROM information_schema.columns "
-            "WHERE table_schema = current_schema()"
+            "WHERE table_catalog = current_database() AND table_schema = current_schema()"
         )
         for table, column in self.con.execute(query).fetchall():
             out.setdefault(table, set()).add(column)
