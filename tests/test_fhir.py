@@ -28,9 +28,9 @@ from criteria_lang.records.fhir import (
 from criteria_lang.records.patient_json import Problem, RecordError
 from criteria_lang.records.timeline import (
     Allergy,
-    Immunization,
     Code,
     Condition,
+    Immunization,
     Interval,
     Measurement,
     MedicationExposure,

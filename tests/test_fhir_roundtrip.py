@@ -34,10 +34,10 @@ from criteria_lang.records.fhir import (
 from criteria_lang.records.fhir_write import event_ids, patient_to_bundle, resource_ids
 from criteria_lang.records.timeline import (
     Allergy,
-    Immunization,
     Condition,
     Event,
     Fact,
+    Immunization,
     Measurement,
     MedicationExposure,
     Patient,
