@@ -394,7 +394,15 @@ def test_dose_change_and_stable() -> None:
     assert truth(stable, med("acei", "2024-03-05", None, **daily(10))) == NOT_MET  # started inside
     assert truth(change, med("acei", "2023-01-01", None, **daily(10))) == NOT_MET
     assert truth(change, med("acei", "2024-03-10", None, **daily(10))) == MET  # a start inside
-    assert truth(change, *same) == MET  # a stop and a start inside the window
+    # A renewal the day after at the same dose is one course: no stop, no start, no change
+    # (docs/language.md, "Courses"; it was read as a stop and a start before issue 18).
+    assert truth(change, *same) == NOT_MET
+    assert truth(stable, *same) == MET
+    stopped = [
+        med("acei", "2023-01-01", "2024-02-15", **daily(10)),
+        med("acei", "2024-02-24", None, **daily(10)),  # 8 days without: a stop and a restart
+    ]
+    assert truth(change, *stopped) == MET
 
 
 def test_new_start() -> None:
