@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test check bench bench-report screenshot clean
+.PHONY: demo test lint check bench bench-report screenshot clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -21,6 +21,12 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest
+
+# The code's habits (ruff, formatting, mypy --strict, import layers, complexity, module sizes):
+# what CI enforces (.ci/lint says how to fix each).
+lint: $(STAMP)
+	$(BIN)/pip install --quiet -e ".[test,lint]"
+	BIN=$(BIN) .ci/lint
 
 check: $(STAMP)
 	$(BIN)/criteria check rules/ criteria_lang/stdlib/

@@ -125,7 +125,8 @@ def test_rows_round_trip_exactly_through_json() -> None:
 
 @pytest.mark.skipif(not SYNTHEA.is_dir(), reason="needs the shared Synthea bundles")
 def test_fhir_summary_round_trips() -> None:
-    run = ScreenRun(Rules.from_file(ROOT / "rules" / "examples" / "synthea_kidney.crit"), jobs=1)
+    rules = Rules.from_file(ROOT / "rules" / "examples" / "synthea_kidney.crit")
+    run = ScreenRun(rules, jobs=1, read_all=True)
     rows = list(run.rows(SYNTHEA / sorted(os.listdir(SYNTHEA))[0], fhir=True))
     assert rows and run.summary.total > 0 and run.summary.problems
     back = wire.summary_from_record(orjson.loads(orjson.dumps(wire.summary_record(run.summary))))

@@ -525,6 +525,7 @@ def cmd_screen(args: argparse.Namespace) -> int:
                 output=output,
                 watch=(check.note, count.note),
                 progress=not args.no_progress,
+                read_all=args.read_all,
                 stdin=sys.stdin.buffer,
                 stderr=sys.stderr,
             )

@@ -135,6 +135,7 @@ def screen_one(
     output: Output,
     watch: Sequence[Callable[[ReadRecord], None]],
     progress: bool,
+    read_all: bool = False,
     stdin: IO[bytes],
     stderr: IO[str],
 ) -> ReadSummary:
@@ -151,7 +152,15 @@ def screen_one(
             bar.advance(done.size, done.records, 0)
             bar.errors = output.errors - base_errors
 
-    run = ScreenRun(rules, dates=dates, needed=needed, jobs=jobs, on_unit=unit_done, stdin=stdin)
+    run = ScreenRun(
+        rules,
+        dates=dates,
+        needed=needed,
+        jobs=jobs,
+        on_unit=unit_done,
+        stdin=stdin,
+        read_all=read_all,
+    )
     try:
         for item in run.rows(input_path, fhir=fhir):
             for watcher in watch:

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any, cast
 
 import attrs
 
+from criteria_lang.core import ucum_known
 from criteria_lang.core.unit_limits import (
     MAX_TEN_POWER,
     MAX_UNIT_POWER,
@@ -495,6 +496,25 @@ class UnitSystem:
         return self._cached(self._parsed_ucum, code, self._parse_ucum)
 
     def _parse_ucum(self, code: str) -> Unit:
+        # Common codes come parsed ahead of time (core/ucum_known.py): no ucumvert, no pint.
+        entry = ucum_known.known(code)
+        if entry is not None:
+            if "error" in entry:
+                raise UnitError(entry["error"], text=code)
+            fields = entry["unit"]
+            return Unit(
+                text=fields["text"],
+                scale=Fraction(fields["scale"]),
+                terms=tuple((name, Fraction(power)) for name, power in fields["terms"]),
+                dimensions=tuple((name, Fraction(power)) for name, power in fields["dimensions"]),
+                dimensionality=fields["dimensionality"],
+                base_factor=Fraction(fields["base_factor"]),
+            )
+        return self.parse_ucum_uncached(code)
+
+    def parse_ucum_uncached(self, code: str) -> Unit:
+        """`parse_ucum` with ucumvert's parser, always (core/ucum_known.py's table is made
+        with it)."""
         from lark.exceptions import VisitError
 
         check_ucum_limits(code)

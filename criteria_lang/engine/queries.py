@@ -14,6 +14,7 @@ from criteria_lang.core.bounds import Range, holds
 from criteria_lang.core.concepts import ConceptSet, QuantityAttr
 from criteria_lang.core.dates import OutOfCalendar, period_last_day
 from criteria_lang.core.diagnostics import clip
+from criteria_lang.core.kinds import ABSENCE_IS_EVIDENCE
 from criteria_lang.core.results import Evidence
 from criteria_lang.core.units import UnitError, get_units
 from criteria_lang.engine.context import Context
@@ -64,9 +65,6 @@ from criteria_lang.records.timeline import (
     Quantity,
     format_number,
 )
-
-# Kinds whose absence inside the covered span means "did not happen" (docs: "Unknown").
-ABSENCE_IS_EVIDENCE = frozenset({"condition", "medication", "procedure"})
 
 Filter = Callable[[Context, Event], bool | str]  # kept, dropped, or undecided (why)
 DoseCheck = Callable[[Context, Event], tuple[bool | None, str]]

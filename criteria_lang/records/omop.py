@@ -29,9 +29,12 @@ from typing import Any, Literal
 import attrs
 
 from criteria_lang.core.bounds import is_bound_comparator
+from criteria_lang.core.codes import SYSTEM_OF_VOCABULARY
+from criteria_lang.core.data_units import DATA_UNITS
 from criteria_lang.core.dates import OutOfCalendar, add_days
 from criteria_lang.core.units import UnitError, get_units
 from criteria_lang.records.bounds_text import read_bound_text
+from criteria_lang.records.normalise import measurement_value
 from criteria_lang.records.omop_extensions import (
     CRITERIA_TABLES,
     PersonExtras,
@@ -72,21 +75,9 @@ __all__ = [
 # --------------------------------------------------------------------------------------------
 # Vocabulary
 
-# OMOP vocabulary_id -> our code system (timeline.CODE_SYSTEMS), compared without regard to case.
-# A concept of another vocabulary is matched by its OMOP concept id alone.
-VOCABULARIES: dict[str, str] = {
-    "snomed": "snomed",
-    "rxnorm": "rxnorm",
-    "loinc": "loinc",
-    "icd10": "icd10",
-    "icd10cm": "icd10",
-    "atc": "atc",
-    "cvx": "cvx",
-    # criteria-lang's own vocabularies for codes no OMOP vocabulary holds (omop_write.py): a
-    # stdlib concept named directly, a site's local code.
-    "criteria concept": "concept",
-    "criteria local": "local",
-}
+# OMOP vocabulary_id -> our code system, compared without regard to case (core/codes.py). A
+# concept of another vocabulary is matched by its OMOP concept id alone.
+VOCABULARIES: dict[str, str] = SYSTEM_OF_VOCABULARY
 
 # The OMOP standard concept "Death" (SNOMED 419620001): the code every death row carries.
 DEATH_CONCEPT_ID = 4306655
@@ -117,19 +108,7 @@ _OPERATORS = OPERATORS
 
 # UCUM unit concepts common in lab data, used when the concept table does not give the unit
 # (its concept_code, vocabulary UCUM, always wins).
-_UNITS = {
-    8840: "mg/dL",
-    8751: "mg/L",
-    8713: "g/dL",
-    8753: "mmol/L",
-    8749: "umol/L",
-    8842: "ng/mL",
-    8859: "ug/mL",
-    8554: "%",
-    8876: "mm[Hg]",
-    9529: "kg",
-    8582: "cm",
-}
+_UNITS = {u.omop_concept_id: u.ucum for u in DATA_UNITS if u.omop_concept_id is not None}
 
 # Measurement concept class -> event kind: body measures and vital signs ("Clinical Observation",
 # LOINC 29463-7 body weight) are observations, survey instruments are scores, the rest are labs.
@@ -1060,6 +1039,11 @@ def _measurement(self: _Reader, row: _Row, person: _Person) -> Event | None:
             )
     if row.problems or start is None:
         return None
+    # The normalisations every reader applies (records/normalise.py).
+    normalised, reference, note = measurement_value(codes, value, reference)
+    value = normalised  # type: ignore[assignment]
+    if note is not None:
+        self.note("measurement", note)
     concept = self.vocabulary.concepts.get(concept_id) if concept_id is not None else None
     kind = (
         _MEASUREMENT_KINDS.get((concept.concept_class or "").casefold(), "lab")

@@ -31,8 +31,10 @@ import attrs
 import orjson
 
 from criteria_lang.core.bounds import BoundComparator, is_bound_comparator
+from criteria_lang.core.dates import DAYS_PER_UNIT
 from criteria_lang.records.bounds_text import read_bound_text
 from criteria_lang.records.files import data_suffix, open_binary, read_bytes
+from criteria_lang.records.normalise import measurement_value
 from criteria_lang.records.timeline import (
     CODE_SYSTEMS,
     DETECTION_LIMITS,
@@ -70,13 +72,11 @@ FORMAT = "criteria-lang/patient@1"
 SEXES = ("female", "male", "other", "unknown")
 REVIEW_ANSWERS = {"met": True, "not_met": False}
 
-# Days per unit of a medication frequency. A month is 1/12 of 365.25 days, the same month the
-# unit system uses (docs/units.md), so "500 mg once a month" is exactly 500 mg/month.
+# Days per unit of a medication frequency: the one table (core/dates.py), whose month is 1/12 of
+# 365.25 days, the same month the unit system uses (docs/units.md), so "500 mg once a month" is
+# exactly 500 mg/month.
 FREQUENCY_UNITS: dict[str, Fraction] = {
-    "h": Fraction(1, 24),
-    "d": Fraction(1),
-    "wk": Fraction(7),
-    "mo": Fraction(36525, 1200),
+    unit: DAYS_PER_UNIT[unit] for unit in ("h", "d", "wk", "mo")
 }
 
 # The same date grammar as schema/patient.schema.json ("date" in $defs), so that the loader and the
@@ -877,6 +877,9 @@ class _Reader:
         raw = get("interpretation")
         if raw is not None and type(raw) is not str:
             raw = self.text(raw, base, "interpretation", empty_ok=True)
+        if isinstance(value, Quantity):  # the normalisations every reader applies
+            normalised, ref, _ = measurement_value(codes, value, ref)
+            value = normalised  # type: ignore[assignment]
         return Measurement(
             id=eid,
             kind=kind,

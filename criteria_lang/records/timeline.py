@@ -18,6 +18,7 @@ import attrs
 from criteria_lang.core.bounds import BoundComparator
 from criteria_lang.core.codes import CODE_SYSTEMS, Code
 from criteria_lang.core.diagnostics import clip
+from criteria_lang.core.kinds import EVENT_KINDS, EventKind
 from criteria_lang.core.visits import visit_key
 
 __all__ = [
@@ -47,18 +48,6 @@ __all__ = [
 
 # Re-exported: readers and the engine format numbers from here.
 from criteria_lang.core.numbers import format_number as format_number
-
-EventKind = Literal["condition", "medication", "lab", "procedure", "observation", "score", "fact"]
-EVENT_KINDS: tuple[str, ...] = (
-    "condition",
-    "medication",
-    "lab",
-    "procedure",
-    "observation",
-    "score",
-    "fact",
-)
-
 
 # What a result's bound is the limit of (docs/language.md, "Results reported as bounds").
 DetectionLimit = Literal["detection", "quantification"]

@@ -136,7 +136,11 @@ def render_outcomes(summaries: Sequence[OutcomeSummary]) -> str:
 
 
 def write_html(path: Path, html: str) -> None:
-    """Write the whole file or nothing: a reader never opens half a report."""
+    """Write the whole file or nothing: a reader never opens half a report. A target that is
+    not a regular file (`/dev/null`, a FIFO) is written directly, never replaced."""
+    if path.exists() and not path.is_file():
+        path.write_text(html, encoding="utf-8")
+        return
     partial = path.with_name(path.name + ".partial")
     partial.write_text(html, encoding="utf-8")
     os.replace(partial, path)
