@@ -136,15 +136,19 @@ def small_rules() -> Rules:
 
 
 @settings(
-    max_examples=25,
+    max_examples=40,
     deadline=None,
-    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+    suppress_health_check=[
+        HealthCheck.function_scoped_fixture,
+        HealthCheck.too_slow,
+        HealthCheck.data_too_large,
+    ],
 )
-@given(docs=st.lists(patient_doc(), min_size=40, max_size=80))
+@given(docs=st.lists(patient_doc(), min_size=20, max_size=50))
 def test_generated_patients_get_the_same_truths_from_both_engines(
     docs: list[dict[str, Any]], small_rules: Rules, tmp_path_factory: pytest.TempPathFactory
 ) -> None:
-    """25 batches of 40-80 generated patients (about 1,500), one DuckDB database a batch."""
+    """40 batches of 20-50 generated patients (about 1,400), one DuckDB database a batch."""
     patients = [load_patient(unique_ids(doc, i + 1)) for i, doc in enumerate(docs)]
     tables, _ = patients_to_omop(patients)
     warehouse = open_written("duckdb-file", tables, tmp_path_factory.mktemp("generated"))
