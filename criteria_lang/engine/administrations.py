@@ -10,11 +10,10 @@ from fractions import Fraction
 
 from criteria_lang.core.concepts import ConceptSet
 from criteria_lang.core.dates import OutOfCalendar, add_days
-from criteria_lang.core.results import Evidence
 from criteria_lang.core.units import Unit, UnitError
 from criteria_lang.engine.context import Context
-from criteria_lang.engine.evidence import daily_unit, describe_event, event_evidence, is_amount
-from criteria_lang.engine.values import Value, convert_quantity, fmt_quantity
+from criteria_lang.engine.evidence import describe_event, is_amount
+from criteria_lang.engine.values import convert_quantity, unit_of
 from criteria_lang.records.timeline import Event, MedicationExposure, format_number
 
 # An upper bound on the administrations listed for one record, so that a record of "every hour
@@ -76,68 +75,38 @@ def days_between(
     return out
 
 
-def cumulative_dose(
-    ctx: Context,
-    events: list[Event],
-    window: tuple[dt.date | None, dt.date | None],
-    label: str,
-    concept: ConceptSet,
-    basis: str | None = None,
-) -> Value:
-    """The total dose given in the window (docs: "Administrations and cumulative doses"): for
-    each exposure, its dose times its administrations in the window when both are recorded,
-    else its daily dose times its days in the window; `as BASIS` multiplies by each drug's
-    factor first. In mg; what cannot be computed makes the total unknown, saying why."""
-    target = ctx.units.parse("mg")
-    total = Fraction(0)
-    evidence: list[Evidence] = []
-    for event in events:
-        assert isinstance(event, MedicationExposure)
-        given = given_in(ctx, event, window, target)
-        if isinstance(given, str):
-            return Value(None, evidence=tuple(evidence), missing=(given,), label=label)
-        amount, how = given
-        if basis is not None:
-            factor = concept.attribute_for(event.codes, basis)
-            if not isinstance(factor, Fraction):
-                reason = f"{event.display} has no {basis} factor in the stdlib"
-                return Value(None, evidence=tuple(evidence), missing=(reason,), label=label)
-            amount *= factor
-            how += f" x {format_number(factor)} ({basis})"
-        total += amount
-        detail = f"{describe_event(event)}: {how} -> {fmt_quantity(amount, target)}"
-        evidence.append(event_evidence(event, label, detail))
-    return Value(total, target, tuple(evidence), label=label, concept=concept)
-
-
 def given_in(
-    ctx: Context,
-    event: MedicationExposure,
-    window: tuple[dt.date | None, dt.date | None],
-    target: Unit,
+    ctx: Context, record: MedicationExposure, first: dt.date, last: dt.date, target: Unit
 ) -> tuple[Fraction, str] | str:
-    """(the amount in `target` the exposure gave in the window, how it was worked out), or why
-    it cannot be known."""
-    start, end = window
+    """(the amount in `target` the record gave from `first` to `last`, how it was worked out),
+    or why it cannot be known: its dose times its administrations on those days when both are
+    recorded (docs: "Administrations and cumulative doses"), else its daily dose times the days."""
     try:
-        if event.dose is not None and event.per_day is not None and is_amount(event.dose):
-            days, unknown = administration_days(event, start, end)
+        if record.dose is not None and record.per_day is not None and is_amount(record.dose):
+            days, unknown = administration_days(record, first, last)
             if unknown is not None:
                 return unknown
-            dose = convert_quantity(event.dose, target, None)
+            dose = convert_quantity(record.dose, target, None)
             return dose * len(days), f"{len(days)} administrations"
-        daily = event.daily_amount()
+        daily = record.daily_amount()
         if daily is None:
-            return f"{describe_event(event)}: no dose recorded"
-        first = event.start if start is None else max(event.start, start)
-        ends = [d for d in (event.end, end) if d is not None]
-        if not ends:
-            return f"{describe_event(event)} has no end inside the window"
-        count = (min(ends) - first).days + 1
-        if count <= 0:
-            return Fraction(0), "no day in the window"
-        per_day = daily_unit(daily)
-        amount = ctx.units.convert(daily.value * count, ctx.units.multiply(per_day, "day"), target)
-        return amount, f"{count} days"
+            return f"{describe_event(record)}: no daily dose"
+        count = (last - first).days + 1
+        unit = unit_of(daily)
+        amount_unit = unit if is_amount(daily) else ctx.units.multiply(unit, "day")
+        return ctx.units.convert(daily.value * count, amount_unit, target), f"{count} days"
     except UnitError as error:
-        return f"{describe_event(event)}: the dose cannot be read: {error}"
+        return f"{describe_event(record)}: the dose cannot be read: {error}"
+
+
+def basis_amount(
+    concept: ConceptSet, record: MedicationExposure, amount: Fraction, basis: str | None
+) -> tuple[Fraction, str] | str:
+    """`cumulative ... as BASIS`: the amount times the drug's BASIS factor (from the stdlib),
+    with how, or why it has none."""
+    if basis is None:
+        return amount, ""
+    factor = concept.attribute_for(record.codes, basis)
+    if not isinstance(factor, Fraction):
+        return f"{record.display} has no {basis} factor in the stdlib"
+    return amount * factor, f" x {format_number(factor)} ({basis})"

@@ -15,14 +15,16 @@ from criteria_lang.core.bounds import Range, extreme, total
 from criteria_lang.core.concepts import molar_mass_of
 from criteria_lang.core.dates import completed_years
 from criteria_lang.core.derived import BUILTINS
+from criteria_lang.core.kinds import ABSENCE_IS_EVIDENCE
 from criteria_lang.core.results import Evidence
 from criteria_lang.core.units import Unit, UnitError, get_units
-from criteria_lang.engine.administrations import administration_days, cumulative_dose
+from criteria_lang.engine.administrations import administration_days
 from criteria_lang.engine.context import Context
-from criteria_lang.engine.doses import compute_builtin, dose_amount
+from criteria_lang.engine.course_doses import cumulative_dose, daily_total
+from criteria_lang.engine.courses import without_duplicates
+from criteria_lang.engine.doses import compute_builtin
 from criteria_lang.engine.evidence import describe_event, event_evidence, event_value
 from criteria_lang.engine.queries import (
-    ABSENCE_IS_EVIDENCE,
     Case,
     QueryFn,
     QueryResult,
@@ -43,7 +45,7 @@ from criteria_lang.engine.values import (
 )
 from criteria_lang.engine.windows import overlaps, resolve
 from criteria_lang.plan import model as p
-from criteria_lang.records.timeline import Event, MedicationExposure, format_number
+from criteria_lang.records.timeline import Event, format_number
 
 ExprFn = Callable[[Context], Outcome]
 ValueFn = Callable[[Context], Value]
@@ -196,7 +198,7 @@ class ValueCompiler(ABC):
     ) -> Callable[[Context, QueryResult], Value]:
         op, query = node.op, node.query
         if op == "count":
-            return lambda ctx, result: count_value(node, result)
+            return lambda ctx, result: count_value(ctx, node, result)
         if op == "cumulative":
             return lambda ctx, result: cumulative_dose(
                 ctx,
@@ -252,19 +254,10 @@ class ValueCompiler(ABC):
             except MissingData as missing:
                 return Value(None, missing=(missing.reason,), label=node.label, concept=concept)
             at = f"{node.label} on {fmt_date(day)}"
-            total = Fraction(0)
-            evidence: list[Evidence] = []
-            for event in ctx.events("medication", concept):
-                if not overlaps(event, day, day, "medication", False):
-                    continue
-                assert isinstance(event, MedicationExposure)
-                amount = dose_amount(ctx, event, "daily", per_day, basis, concept)
-                if isinstance(amount, str):
-                    return Value(
-                        None, evidence=tuple(evidence), missing=(amount,), label=at, concept=concept
-                    )
-                total += amount[0]
-                evidence.append(event_evidence(event, at, amount[1]))
+            found = daily_total(ctx, concept, day, per_day, basis, at)
+            if isinstance(found, str):
+                return Value(None, missing=(found,), label=at, concept=concept)
+            total, evidence = found
             if not evidence:
                 if not ctx.covered(day, day):
                     reason = (
@@ -354,11 +347,11 @@ def truth_value(condition: ExprFn) -> ValueFn:
     return value
 
 
-def count_value(node: p.Aggregate, result: QueryResult) -> Value:
+def count_value(ctx: Context, node: p.Aggregate, result: QueryResult) -> Value:
     """`count`: the matched events (the largest group, for `of the same type` / `in any`), a
     lower bound when the window is not covered or some events are undecided."""
     label, concept, query = node.label, node.query.concept, node.query
-    cases, uncounted = counted_cases(query, result)
+    cases, uncounted = counted_cases(ctx, query, result)
     notes: tuple[Evidence, ...] = ()
     if node.same_type or node.period is not None:
         cases, note = count_cases(cases, concept, node.same_type, node.period)
@@ -383,15 +376,18 @@ def count_value(node: p.Aggregate, result: QueryResult) -> Value:
     )
 
 
-def counted_cases(query: p.Query, result: QueryResult) -> tuple[list[Case], tuple[str, ...]]:
+def counted_cases(
+    ctx: Context, query: p.Query, result: QueryResult
+) -> tuple[list[Case], tuple[str, ...]]:
     """What a `count` counts: events, one on its start day -- but a medication exposure counts
-    its administrations in the window (docs: "Administrations and cumulative doses"); when those
+    its administrations in the window (docs: "Administrations and cumulative doses"), records of
+    one drug with the same days and daily dose once (docs: "Courses"); when the administrations
     cannot all be known, why (the count is then a lower bound)."""
     if query.kind != "medication":
         return [(e, e.start) for e in result.matched], ()
     cases: list[Case] = []
     why: list[str] = []
-    for event in result.matched:
+    for event in without_duplicates(ctx, query.concept, list(result.matched)):
         days, unknown = administration_days(event, result.start, result.end)
         cases.extend((event, day) for day in days)
         if unknown is not None:

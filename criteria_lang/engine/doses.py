@@ -10,9 +10,9 @@ from criteria_lang.core.concepts import ConceptSet
 from criteria_lang.core.dates import approximate_days, completed_years, run_reaches
 from criteria_lang.core.derived import BODY_MEASURE_TOLERANCE_DAYS, BUILTINS, WEIGHT, Builtin
 from criteria_lang.core.results import Evidence
-from criteria_lang.core.units import Unit, UnitError, get_units
+from criteria_lang.core.units import Unit, UnitError
 from criteria_lang.engine.context import Context
-from criteria_lang.engine.evidence import daily_unit, describe_event, event_evidence, is_amount
+from criteria_lang.engine.evidence import describe_event, event_evidence, is_amount
 from criteria_lang.engine.values import (
     Converter,
     Value,
@@ -178,73 +178,6 @@ def compute_builtin(
         Evidence(label, f"{fmt_quantity(result, unit)} ({builtin.title}; {builtin.source})")
     )
     return Value(result, unit, tuple(evidence), label=label)
-
-
-def daily_doses(
-    exposures: list[MedicationExposure],
-) -> tuple[list[Fraction], list[tuple[Event, str]]]:
-    """Each exposure's daily dose in one unit (the first readable one's per day: 0.5 mg/day and
-    0.5 g/week are different doses), or why it is not known."""
-    doses: list[Fraction] = []
-    undecided: list[tuple[Event, str]] = []
-    common: Unit | None = None
-    for exposure in exposures:
-        daily = exposure.daily_amount()
-        if daily is None:
-            undecided.append((exposure, f"{describe_event(exposure)}: no daily dose recorded"))
-            continue
-        try:
-            unit = daily_unit(daily)
-            common = common or unit
-            doses.append(get_units().convert(daily.value, unit, common))
-        except UnitError as error:
-            reason = f"{describe_event(exposure)}: the dose cannot be read: {error}"
-            undecided.append((exposure, reason))
-    return doses, undecided
-
-
-def dose_pattern(
-    kept: list[Event],
-    concept: ConceptSet,
-    pattern: str,
-    start: dt.date | None,
-    end: dt.date | None,
-) -> tuple[list[Event], list[Evidence], list[tuple[Event, str]]]:
-    """`with dose change` / `with stable dose` over the window, per drug (docs: "Doses")."""
-    by_leaf: dict[str, list[MedicationExposure]] = {}
-    for event in kept:
-        assert isinstance(event, MedicationExposure)
-        by_leaf.setdefault(concept.leaf_for(event.codes).name, []).append(event)
-    matched: list[Event] = []
-    details: list[Evidence] = []
-    undecided: list[tuple[Event, str]] = []
-    for exposures in by_leaf.values():
-        doses, unknown = daily_doses(exposures)
-        if unknown:
-            undecided.extend(unknown)
-            continue
-        exposures.sort(key=lambda e: e.start)
-        starts_inside = any(start is not None and e.start > start for e in exposures)
-        stops_inside = any(e.end is not None and end is not None and e.end < end for e in exposures)
-        varies = len(set(doses)) > 1
-        first = exposures[0]
-        if pattern == "change" and (varies or starts_inside or stops_inside):
-            matched.extend(exposures)
-            why = (
-                "dose differs between exposures"
-                if varies
-                else "started or stopped inside the window"
-            )
-            details.append(
-                Evidence(f"dose change {first.display}", why, first.id, fmt_date(first.start))
-            )
-        elif pattern != "change" and not (varies or starts_inside or stops_inside):
-            matched.extend(exposures)
-            per_day = f"{fmt_quantity(doses[0], None) if doses else '?'} per day throughout"
-            details.append(
-                Evidence(f"stable dose {first.display}", per_day, first.id, fmt_date(first.start))
-            )
-    return matched, details, undecided
 
 
 Run = tuple[dt.date, dt.date, list[Event]]

@@ -323,21 +323,10 @@ class Builder:
         if kind == "uln":
             number, limit = tree.children
             return n.LimitLit(Fraction(str(number)), self.word(limit), span=span)  # type: ignore[arg-type]
-        if kind == "aggregate":
-            op = self.word(tree.children[0])
-            return n.Aggregate(op, self.query(tree.children[1]), span=span)  # type: ignore[arg-type]
-        if kind == "cumulative":
-            basis = None
-            if len(tree.children) > 1:
-                basis = str(tree.children[1].children[0])
-            return n.Aggregate("cumulative", self.query(tree.children[0]), span=span, basis=basis)
+        if kind in ("aggregate", "cumulative"):
+            return self.aggregate(tree)
         if kind == "exists":
-            children = tree.children
-            negated = closed = False
-            if len(children) == 2:
-                negated = self.word(children[0]) == "no"
-                closed = self.word(children[0]) == "known"
-            return n.Exists(negated, self.query(children[-1]), span=span, closed=closed)
+            return self.exists(tree)
         if kind == "age":
             return n.Age(self.anchor(tree.children[0]), span=span)
         if kind == "derived_at_visit":
@@ -357,6 +346,24 @@ class Builder:
         if kind == "ref":
             return self.ref(tree)
         raise AssertionError(f"unhandled operand {kind}")
+
+    def aggregate(self, tree: Tree) -> n.Aggregate:
+        span = self.span(tree)
+        if tree.data == "cumulative":
+            basis = None
+            if len(tree.children) > 1:
+                basis = str(tree.children[1].children[0])
+            return n.Aggregate("cumulative", self.query(tree.children[0]), span=span, basis=basis)
+        op = self.word(tree.children[0])
+        return n.Aggregate(op, self.query(tree.children[1]), span=span)  # type: ignore[arg-type]
+
+    def exists(self, tree: Tree) -> n.Exists:
+        children = tree.children
+        negated = closed = False
+        if len(children) == 2:
+            negated = self.word(children[0]) == "no"
+            closed = self.word(children[0]) == "known"
+        return n.Exists(negated, self.query(children[-1]), span=self.span(tree), closed=closed)
 
     def ref(self, tree: Tree) -> n.Ref:
         return n.Ref(tuple(str(t) for t in tree.children), span=self.span(tree))
