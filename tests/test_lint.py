@@ -291,7 +291,9 @@ def test_review_the_data_could_decide() -> None:
     assert codes(both) == []
 
 
-STDLIB_HEADER = 'import drugs\nimport conditions\nimport facts\ntrial "T"\n  dates screening\n'
+STDLIB_HEADER = (
+    'import drugs\nimport conditions\nimport facts\nimport vaccines\ntrial "T"\n  dates screening\n'
+)
 
 
 def w108(body: str) -> list[str]:
@@ -318,9 +320,9 @@ def test_review_about_a_queried_class_or_its_members() -> None:
     body = (
         'condition infection_e4 "x" = conditions.infection\n'
         "define recent = condition infection_e4 within 4 weeks before screening\n"
-        'drug lv "x" = drugs.live_vaccines except drugs.herpes_zoster_vaccine\n'
+        'vaccine lv "x" = vaccines.live_vaccines except vaccines.herpes_zoster_vaccine\n'
         'exclusion\n  E1 "x":\n    recent and review "Is the infection severe?"\n'
-        '  E2 "y":\n    medication lv within 12 weeks before screening\n'
+        '  E2 "y":\n    immunization lv within 12 weeks before screening\n'
         '    or review "Is a live vaccine other than a herpes zoster vaccine planned?"\n'
     )
     assert w108(body) == []

@@ -1582,8 +1582,9 @@ def _optional(out: dict[str, Any], **fields: Any) -> None:
     out.update({key: value for key, value in fields.items() if value is not None})
 
 
-def _dump_condition(ev: Any, out: dict[str, Any], where: str) -> None:
-    out["type"] = "condition"
+def _dump_onset(ev: Any, out: dict[str, Any], where: str) -> None:
+    """A condition or an allergy: an onset, an abatement, a status."""
+    out["type"] = ev.kind
     out["onset"] = ev.start.isoformat()
     _optional(out, abatement=ev.end and ev.end.isoformat(), status=ev.status)
 
@@ -1645,12 +1646,6 @@ def _dump_immunization(ev: Any, out: dict[str, Any], where: str) -> None:
     _optional(out, route=ev.route, status=ev.status)
 
 
-def _dump_allergy(ev: Any, out: dict[str, Any], where: str) -> None:
-    out["type"] = "allergy"
-    out["onset"] = ev.start.isoformat()
-    _optional(out, abatement=ev.end and ev.end.isoformat(), status=ev.status)
-
-
 def _dump_fact(ev: Any, out: dict[str, Any], where: str) -> None:
     out["type"] = "fact"
     if ev.end != ev.start:
@@ -1662,12 +1657,12 @@ def _dump_fact(ev: Any, out: dict[str, Any], where: str) -> None:
 
 
 _DUMPERS: tuple[tuple[type, Callable[[Any, dict[str, Any], str], None]], ...] = (
-    (Condition, _dump_condition),
+    (Condition, _dump_onset),
     (MedicationExposure, _dump_medication),
     (Measurement, _dump_measurement),
     (Procedure, _dump_procedure),
     (Immunization, _dump_immunization),
-    (Allergy, _dump_allergy),
+    (Allergy, _dump_onset),
     (Fact, _dump_fact),
 )
 
