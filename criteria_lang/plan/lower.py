@@ -104,6 +104,20 @@ class Lowering:
             definitions=tuple(self.definitions.values()),
             criteria=criteria,
             outcomes=outcomes,
+            schedule=tuple(self.scheduled(v) for v in trial.schedule) if trial else (),
+        )
+
+    def scheduled(self, visit: n.ScheduledVisit) -> p.ScheduledVisit:
+        """A visit of the schedule: its target date and window (plain durations: the checker)."""
+        if not isinstance(visit.offset, n.Duration):
+            raise LoweringError("a scheduled visit not in plain durations passed the checker")
+        tolerance = visit.tolerance
+        if tolerance is not None and not isinstance(tolerance, n.Duration):
+            raise LoweringError("a scheduled visit not in plain durations passed the checker")
+        sign: p.Sign = -1 if visit.direction == "before" else 1
+        target = p.Edge(p.TrialDate(visit.anchor.text), self.duration(visit.offset), sign)
+        return p.ScheduledVisit(
+            visit.name, target, self.duration(tolerance) if tolerance is not None else None
         )
 
     def outcome(self, outcome: n.Outcome, section: n.OutcomeSection) -> p.OutcomePlan:

@@ -553,6 +553,17 @@ class OutcomePlan:
 
 
 @attrs.frozen
+class ScheduledVisit:
+    """A visit of the protocol's schedule (docs/language.md, "The visit schedule"): its target
+    is `target` (a trial date moved by an offset), its window the days `tolerance` around it (the
+    target day only when None). A patient's visit of that `name` outside it is not used."""
+
+    name: str
+    target: Edge
+    tolerance: Duration | None = None
+
+
+@attrs.frozen
 class Plan:
     """A whole rule file. `trial` names results (the registry id, else the file's path)."""
 
@@ -564,6 +575,7 @@ class Plan:
     criteria: tuple[Criterion, ...]
     outcomes: tuple[OutcomePlan, ...] = ()
     version: int = PLAN_VERSION
+    schedule: tuple[ScheduledVisit, ...] = ()
 
     def definition(self, ident: str) -> Definition:
         for definition in self.definitions:
@@ -625,6 +637,7 @@ NODE_TYPES: tuple[type, ...] = (
     Criterion,
     Timepoints,
     OutcomePlan,
+    ScheduledVisit,
     Plan,
     Input,
 )
