@@ -17,7 +17,8 @@ import attrs
 from criteria_lang.check import sources
 from criteria_lang.check.depth import DepthCounter, too_deep
 from criteria_lang.check.modules import CachedModule, ModuleRoot, module_cache, shipped_stdlib
-from criteria_lang.core.concepts import ConceptSet, QuantityAttr, UnitAttr
+from criteria_lang.check.unit_checks import conversion_problems, why_not, wrong_unit_fix
+from criteria_lang.core.concepts import ConceptSet, QuantityAttr, UnitAttr, basis_of
 from criteria_lang.core.concepts import molar_mass_of as molar_mass_of
 from criteria_lang.core.dates import MAX_DURATION_DAYS, MAX_DURATION_YEARS, approximate_days
 from criteria_lang.core.derived import BUILTINS, Builtin
@@ -469,6 +470,10 @@ class Checker:
         attributes: dict[str, Any] = {}
         for attr in decl.attributes:
             attributes[attr.name.text] = self.concept_attribute(attr)
+        spans = {attr.name.text: attr.span for attr in decl.attributes}
+        for name, message, fix in conversion_problems(attributes, self.units):
+            self.error("C310", message, fix, spans.get(name, decl.span))
+            attributes.pop(name, None)  # a conversion that cannot be read converts nothing
         qualified = f"{self.module.name}.{key}" if self.module.name else key
         return ConceptSet(
             name=qualified,
@@ -738,16 +743,16 @@ class Checker:
         concept = left.concept or right.concept
         if lunit is None or runit is None:
             return
-        molar = molar_mass_of(concept)
-        if not self.units.compatible(lunit, runit, molar_mass=molar):
+        if not self.units.compatible(lunit, runit, basis=basis_of(concept)):
             what = f"'{concept.short_name}'" if concept else "the value"
             node = rnode if isinstance(rnode, n.QuantityLit) else lnode
+            reason = why_not(self.units, lunit, runit, concept)
             self.error(
                 "C301",
                 f"{what} is measured in {lunit.text} ({self.units.describe(lunit)}) but is "
                 f"compared with {runit.text if node is rnode else lunit.text} "
-                f"({self.units.describe(runit)})",
-                f"use a unit of {self.units.describe(lunit)}, e.g. {lunit.text}",
+                f"({self.units.describe(runit)})" + (f": {reason}" if reason else ""),
+                wrong_unit_fix(concept, lunit, self.units),
                 getattr(node, "span", span),
                 unit_edit(node, lunit),
             )
@@ -914,12 +919,14 @@ class Checker:
                 unit_attr = concept.attributes.get("unit") if concept else None
                 if threshold is not None and isinstance(unit_attr, UnitAttr):
                     own = self.units.parse(unit_attr.unit)
-                    if not self.units.compatible(own, threshold, molar_mass=molar_mass_of(concept)):
+                    if not self.units.compatible(own, threshold, basis=basis_of(concept)):
+                        reason = why_not(self.units, own, threshold, concept)
                         self.error(
                             "C301",
                             f"'{concept.short_name}' is measured in {own.text} "  # type: ignore[union-attr]
-                            f"({self.units.describe(own)}), not {self.units.describe(threshold)}",
-                            f"use a unit of {self.units.describe(own)}, e.g. {own.text}",
+                            f"({self.units.describe(own)}), not {self.units.describe(threshold)}"
+                            + (f": {reason}" if reason else ""),
+                            wrong_unit_fix(concept, own, self.units),
                             query.value.value.span,
                             unit_edit(query.value.value, own),
                         )
