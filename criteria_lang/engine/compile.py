@@ -9,7 +9,7 @@ from typing import assert_never
 
 import attrs
 
-from criteria_lang.core.concepts import QuantityAttr, molar_mass_of
+from criteria_lang.core.concepts import QuantityAttr, basis_of
 from criteria_lang.core.dates import completed_months
 from criteria_lang.core.diagnostics import clip
 from criteria_lang.core.results import Evidence
@@ -319,15 +319,18 @@ def decide_lower_bound(
 
 
 def aligned(a: Value, b: Value, converter: Converter | None) -> tuple[Fraction, Fraction, str]:
-    """Both values as Fractions in the threshold's unit (b's), exactly."""
+    """Both values as Fractions in the threshold's unit (b's), exactly. A bare-number
+    threshold is in the unit the plan's conversion names (the value's canonical unit): a value
+    in another unit is converted into it, never compared raw (docs/units.md, "Bare numbers")."""
     if not isinstance(a.value, Fraction) or not isinstance(b.value, Fraction):
         raise TypeError
     left = a.value
     shown = fmt_quantity(left, a.unit)
-    if a.unit is not None and b.unit is not None and a.unit != b.unit:
-        molar = molar_mass_of(a.concept or b.concept)
-        left = convert_value(left, a.unit, a.ucum, b.unit, molar, converter)
-        shown = f"{fmt_quantity(left, b.unit)} (from {fmt_quantity(a.value, a.unit)})"
+    target = b.unit if b.unit is not None else converter.unit if converter is not None else None
+    if a.unit is not None and target is not None and a.unit != target:
+        basis = basis_of(a.concept or b.concept)
+        left = convert_value(left, a.unit, a.ucum, target, basis, converter)
+        shown = f"{fmt_quantity(left, target)} (from {fmt_quantity(a.value, a.unit)})"
     return left, b.value, shown
 
 
@@ -389,7 +392,7 @@ def compare_limit(left: ValueFn, op: str, limit: p.Limit) -> ExprFn:
             return Outcome(UNKNOWN, value.evidence, (reason,))
         try:
             limit_value = (
-                convert_quantity(bound, value.unit, molar_mass_of(value.concept))
+                convert_quantity(bound, value.unit, basis_of(value.concept))
                 if value.unit
                 else bound.value
             )

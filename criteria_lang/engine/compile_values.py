@@ -9,7 +9,7 @@ from collections.abc import Callable
 from fractions import Fraction
 from typing import Any, assert_never
 
-from criteria_lang.core.concepts import molar_mass_of
+from criteria_lang.core.concepts import basis_of
 from criteria_lang.core.dates import completed_years
 from criteria_lang.core.derived import BUILTINS
 from criteria_lang.core.results import Evidence
@@ -372,7 +372,7 @@ def over_values(node: p.Aggregate, result: QueryResult, canonical: Unit | None) 
             unit = v.unit
         try:
             converted = (
-                units.convert(v.value, v.unit, unit, molar_mass=query.molar_mass)
+                units.convert(v.value, v.unit, unit, basis=query.basis)
                 if v.unit is not None and unit is not None and v.unit != unit
                 else v.value
             )
@@ -411,8 +411,8 @@ def difference(a: Value, b: Value) -> Value:
     try:
         right = b.value
         if a.unit is not None and b.unit is not None and a.unit != b.unit:
-            molar = molar_mass_of(a.concept or b.concept)
-            right = get_units().convert(b.value, b.unit, a.unit, molar_mass=molar)
+            basis = basis_of(a.concept or b.concept)
+            right = get_units().convert(b.value, b.unit, a.unit, basis=basis)
     except UnitError as error:
         return Value(None, evidence=evidence, missing=(f"{label}: {error}",), label=label)
     value = a.value - right
