@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test check bench clean
+.PHONY: demo test lint check bench bench-report screenshot clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -15,10 +15,18 @@ $(STAMP): pyproject.toml
 
 demo: $(STAMP)
 	$(BIN)/criteria check rules/
-	$(BIN)/criteria screen rules/ examples/
+	mkdir -p out
+	$(BIN)/criteria screen rules/ examples/ --html out/report.html
+	@echo "The report of this screen, to open in a browser: out/report.html"
 
 test: $(STAMP)
 	$(BIN)/python -m pytest
+
+# The code's habits (ruff, formatting, mypy --strict, import layers, complexity, module sizes):
+# what CI enforces (.ci/lint says how to fix each).
+lint: $(STAMP)
+	$(BIN)/pip install --quiet -e ".[test,lint]"
+	BIN=$(BIN) .ci/lint
 
 check: $(STAMP)
 	$(BIN)/criteria check rules/ criteria_lang/stdlib/
@@ -28,6 +36,16 @@ check: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python bench/generate.py --patients 2000 --out bench/out/patients.jsonl
 	$(BIN)/python bench/bench_screen.py --data bench/out/patients.jsonl
+
+# 100,000 synthetic patients: generated and screened on the first run (cached in bench/out/).
+bench-report: $(STAMP)
+	$(BIN)/python bench/bench_report.py --patients 100000
+
+# docs/img/report*.png: the browser test's screenshots of the example patients' reports
+# (needs Debian's chromium and chromium-driver).
+screenshot: $(STAMP)
+	CRITERIA_SCREENSHOT_DIR=docs/img CRITERIA_REQUIRE_BROWSER=1 $(BIN)/python -m pytest \
+		tests/test_report_browser.py
 
 clean:
 	rm -rf $(VENV)

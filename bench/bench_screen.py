@@ -1,15 +1,18 @@
-"""How fast `screen` runs rules/nct03562065.crit over synthetic patients, on one core.
+"""How fast `screen` runs rules/nct03562065.crit over synthetic patients, per core.
 
     python bench/bench_screen.py [--patients N] [--data FILE] [--repeat R] [--no-cli]
     make bench        # 2,000 patients
 
 Generates N patients with bench/generate.py (cached in bench/out/ by seed and size) and prints:
-(a) evaluation alone, patients already loaded; (b) end to end from JSON Lines: read, validate,
-evaluate, write JSON Lines results to a null sink; (c) the same through the CLI process, wall
-clock; (d) peak memory: tracemalloc's peak while streaming (b), the resident high-water mark of
-this process (which holds all N patients for (a)) and of the CLI process; (e) the rule file's
-compile time. Then the verdict mix and the error records, which must be exactly the records
-generate.py broke on purpose: the run fails (exit 1) if a record is lost or an error is missing.
+(a) evaluation alone, patients already loaded, one core; (b) end to end from JSON Lines: read,
+validate, evaluate, write JSON Lines results to a null sink, one core, as `screen --jobs 1`
+does; (c) the whole command in its own processes (bench/measure.py): start-up, --jobs 1 (per
+core) and the default (every core); (d) peak memory: tracemalloc's peak while streaming (b), the
+resident high-water mark of this process (which holds all N patients for (a)) and of the CLI;
+(e) the rule file's compile time; (f) the plain-Python floor (bench/floor_nct03562065.py: the
+same 25 criteria from the same JSON with json + datetime) and our ratio to it. Then the verdict
+mix and the error records, which must be exactly the records generate.py broke on purpose: the
+run fails (exit 1) if a record is lost or an error is missing.
 
 CPU time (time.process_time) is printed beside wall time: on a shared machine it is the figure
 that does not depend on what else is running. See docs/performance.md.
@@ -36,9 +39,10 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
 import generate  # noqa: E402
-from measure import machine  # noqa: E402
+from measure import Measured, machine, run  # noqa: E402
 
 from criteria_lang import Rules  # noqa: E402
+from criteria_lang.batch.screen import ScreenRun  # noqa: E402
 from criteria_lang.core.results import PatientResult  # noqa: E402
 from criteria_lang.records.patient_json import RecordError, read_patients  # noqa: E402
 from criteria_lang.report.tables import jsonl  # noqa: E402
@@ -94,12 +98,35 @@ def data_file(patients: int, seed: int) -> tuple[Path, dict[str, Any]]:
 
 
 def screen_to_sink(rules: Rules, path: Path, sink: NullSink) -> Counter[str]:
-    """(b): read + validate + evaluate + write JSONL, as `criteria screen --format jsonl` does."""
+    """(b): read + validate + evaluate + write JSONL, as `criteria screen --format jsonl
+    --jobs 1` does (criteria_lang.batch, in this process)."""
     mix: Counter[str] = Counter()
-    for row in rules.screen(read_patients(path)):
+    for item in ScreenRun(rules, jobs=1).rows(path):
+        row = item.row
         sink.write(jsonl(row) + "\n")
         mix["error" if isinstance(row, RecordError) else row.verdict.value] += 1
     return mix
+
+
+def floor(path: Path, rules: Path) -> dict[str, Any]:
+    """(f) the plain-Python floor (bench/floor_nct03562065.py) on the same file, its concept
+    codes taken from the rule file's plan."""
+    plan = ROOT / "bench" / "out" / f"{rules.stem}.plan.json"
+    text = subprocess.run(
+        [sys.executable, "-m", "criteria_lang.cli.main", "plan", str(rules), "--json"],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
+    plan.write_text(text, encoding="utf-8")
+    out = subprocess.run(
+        [sys.executable, str(ROOT / "bench" / "floor_nct03562065.py"), str(plan), str(path)],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
+    result: dict[str, Any] = json.loads(out)
+    return result
 
 
 def evaluate_all(rules: Rules, patients: Iterable[Any]) -> list[PatientResult]:
@@ -130,6 +157,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rules", type=Path, default=RULES)
     parser.add_argument("--repeat", type=int, default=1, help="best of R runs for (a) and (b)")
     parser.add_argument("--no-cli", action="store_true", help="skip (c)")
+    parser.add_argument("--no-floor", action="store_true", help="skip (f)")
     args = parser.parse_args(argv)
 
     if args.data:
@@ -182,44 +210,19 @@ def main(argv: list[str] | None = None) -> int:
     tracemalloc.stop()
     self_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
 
-    # (c) the CLI, in its own process: startup + compile + screen; then startup + compile alone.
-    cli: tuple[float, float, float] | None = None
-    startup = None
+    # (c) the whole command, in its own process tree (bench/measure.py): on an empty file
+    # (start-up and compiling), then on the data with one process and with the default (every
+    # core).
+    cli: dict[str, Measured] = {}
     if not args.no_cli:
         command = [sys.executable, "-m", "criteria_lang.cli.main", "screen", str(args.rules)]
-        env = dict(os.environ, PYTHONPATH=str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""))
+        tail = ["--format", "jsonl", "-o", os.devnull]
         empty = ROOT / "bench" / "out" / "empty.jsonl"
         empty.write_text("")
-        for target in (empty, path):
-            before = resource.getrusage(resource.RUSAGE_CHILDREN)
-            began = time.perf_counter()
-            # Through a small launcher: a process forked from this big one inherits its
-            # resident high-water mark across exec, so the CLI's own would be hidden.
-            launched = subprocess.run(
-                [
-                    sys.executable,
-                    "-c",
-                    LAUNCHER,
-                    *command,
-                    str(target),
-                    "--format",
-                    "jsonl",
-                    "-o",
-                    os.devnull,
-                ],
-                check=True,
-                env=env,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.DEVNULL,
-                text=True,
-            )
-            wall = time.perf_counter() - began
-            after = resource.getrusage(resource.RUSAGE_CHILDREN)
-            child_cpu = (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime)
-            if target is empty:
-                startup = wall
-            else:
-                cli = (wall, child_cpu, int(launched.stdout.split()[-1]) / 1024)
+        cli["start-up"] = run([*command, str(empty), *tail, "--jobs", "1"], check=False)
+        cli["--jobs 1"] = run([*command, str(path), *tail, "--jobs", "1"], check=False)
+        cli["default"] = run([*command, str(path), *tail], check=False)
+    floor_figures = None if args.no_floor or args.rules != RULES else floor(path, args.rules)
 
     n = len(patients)
     print()
@@ -242,22 +245,37 @@ def main(argv: list[str] | None = None) -> int:
         f"{rate(mix_total, end_clock.cpu)} (CPU), {rate(mix_total, end_clock.wall)} (wall); "
         f"{sink.chars / 1e6:,.0f} MB of results"
     )
-    if cli is not None and startup is not None:
-        wall, cpu, rss = cli
+    if cli:
+        start = cli["start-up"].cpu
+        one, every = cli["--jobs 1"], cli["default"]
         print(
-            f"(c) CLI `criteria screen ... --format jsonl -o /dev/null`: {wall:.2f} s wall, "
-            f"{cpu:.2f} s CPU = {rate(mix_total, wall)} (wall, with {startup:.2f} s of startup "
-            f"and compile), {rate(mix_total, wall - startup)} (wall, without)"
+            f"(c) the whole command, --format jsonl -o /dev/null: start-up and compiling "
+            f"{start:.2f} s CPU; --jobs 1: {one.wall:.2f} s wall, {one.cpu:.2f} s CPU = "
+            f"{rate(mix_total, one.cpu)} per core (CPU), {rate(mix_total, one.cpu - start)} "
+            f"without start-up; every core ({os.cpu_count()}): {every.wall:.2f} s wall, "
+            f"{every.cpu:.2f} s CPU = {rate(mix_total, every.wall)} (wall), "
+            f"peak {every.peak_tree_rss_mib:,.0f} MiB RSS over {every.peak_processes} processes"
         )
     print(
         f"(d) memory: tracemalloc peak while streaming (b) {traced_peak / 1e6:,.1f} MB; "
         f"max RSS of this process {self_rss:,.0f} MB (holds all {n} patients for (a))",
         end="",
     )
-    if cli is not None:
-        print(f"; max RSS of the CLI process {cli[2]:,.0f} MB")
+    if cli:
+        print(f"; peak RSS of the CLI, --jobs 1: {cli['--jobs 1'].peak_tree_rss_mib:,.0f} MiB")
     else:
         print()
+    if floor_figures is not None:
+        f = floor_figures
+        ours_eval = n / evaluate_clock.cpu if evaluate_clock.cpu else 0.0
+        ours_e2e = mix_total / end_clock.cpu if end_clock.cpu else 0.0
+        print(
+            f"(f) plain-Python floor (bench/floor_nct03562065.py, json + datetime): evaluate "
+            f"{f['eval_per_s']:,.0f}/s, read {f['read_per_s']:,.0f}/s, end to end "
+            f"{f['end_to_end_per_s']:,.0f}/s (CPU); criteria-lang / floor: evaluate "
+            f"{ours_eval / f['eval_per_s']:.2f}x, end to end "
+            f"{ours_e2e / f['end_to_end_per_s']:.2f}x"
+        )
     order = ["eligible", "ineligible", "undetermined", "error"]
     print(
         f"verdicts: {mix_total} records: "

@@ -182,7 +182,7 @@ def to_patient(patient: PatientInput) -> Patient:
     if isinstance(patient, str) and not patient.lstrip().startswith("{"):
         path = Path(patient)
         return load_patient(path.read_bytes(), source=str(path))
-    return load_patient(patient)  # type: ignore[arg-type]
+    return load_patient(patient)
 
 
 def with_dates(patient: Patient, dates: Mapping[str, dt.date] | None) -> Patient:

@@ -131,6 +131,9 @@ FIELD_KINDS: dict[str, dict[tuple[str, ...], str]] = {
     "fact": {("date",): "date", ("value",): "value"},
 }
 FIELD_KINDS["observation"] = FIELD_KINDS["score"] = FIELD_KINDS["lab"]
+for _fields in FIELD_KINDS.values():  # every event has a code and an id
+    _fields[("code",)] = "code"
+    _fields[("id",)] = "text"
 
 VALUES_OF_KIND = {
     "unit": unit_texts,
@@ -140,6 +143,17 @@ VALUES_OF_KIND = {
     "value": st.one_of(numbers, texts, st.booleans()),
     "daily_dose": st.fixed_dictionaries({"value": numbers, "unit": unit_texts}),
     "any": json_values,
+    "code": st.one_of(
+        texts,
+        st.fixed_dictionaries(
+            {
+                "system": st.one_of(st.sampled_from(["loinc", "snomed", "rxnorm"]), texts),
+                "code": texts,
+            },
+            optional={"display": texts},
+        ),
+        st.lists(json_values, max_size=3),
+    ),  # fmt: skip
 }
 
 
@@ -176,7 +190,9 @@ def hostile_patient(
             value = draw(VALUES_OF_KIND[fields[path]])
             set_path(event, path, value)
             return doc, f"event {event.get('id')} {'.'.join(path)} = {value!r:.80}"
-    field = draw(st.sampled_from(("birth_date", "dates", "coverage", "sex")))
+    field = draw(
+        st.sampled_from(("birth_date", "dates", "coverage", "sex", "id", "reviews", "visits"))
+    )
     if field == "dates":
         name = draw(st.sampled_from(sorted(doc.get("dates", {})) or ["screening"]))
         value = draw(dates)
@@ -184,8 +200,12 @@ def hostile_patient(
         return doc, f"dates.{name} = {value!r:.80}"
     if field == "coverage":
         value = [{"start": draw(dates), "end": draw(st.one_of(st.none(), dates))}]
-    elif field == "sex":
+    elif field in ("sex", "id"):
         value = draw(texts)
+    elif field == "reviews":
+        value = {draw(texts): {"answer": draw(texts), "date": draw(dates), "note": draw(texts)}}
+    elif field == "visits":
+        value = [{"name": draw(texts), "date": draw(dates)}]
     else:
         value = draw(dates)
     doc[field] = value

@@ -72,7 +72,8 @@ def test_screen_batch_goes_on_past_bad_records(
     data.write_text("\n".join(lines) + "\n", encoding="utf-8")
     code, out, err = run(capsys, "screen", RULES, data, "--format", "jsonl")
     assert code == 1  # records that cannot be read are findings (docs/cli.md)
-    records = [json.loads(line) for line in out.splitlines()]
+    header, *records = [json.loads(line) for line in out.splitlines()]
+    assert header["header"] == "screen" and header["trial"] == "NCT03562065"
     assert [r["verdict"] for r in records] == ["eligible", "error", "error", "ineligible"]
     assert records[1]["source"].endswith(":2") and records[2]["source"].endswith(":3")
     assert any("$.events[0]" in p["path"] for p in records[2]["problems"])

@@ -7,9 +7,11 @@ from __future__ import annotations
 import gzip
 import json
 import os
+import stat
 import subprocess
 import sys
 import textwrap
+import threading
 from pathlib import Path
 
 import orjson
@@ -237,6 +239,31 @@ def test_output_is_written_whole_or_not_at_all(
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out.csv"]  # no partial file left
 
 
+@pytest.mark.parametrize("option", ["-o", "--html"])
+def test_an_output_that_is_not_a_regular_file_is_written_not_replaced(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, option: str
+) -> None:
+    """`-o /dev/null` (a device, here a FIFO standing in for it) is written into; moving a
+    temporary file over it would replace the device with a regular file."""
+    fifo = tmp_path / "sink"
+    os.mkfifo(fifo)
+    received: list[bytes] = []
+    reader = threading.Thread(target=lambda: received.append(fifo.read_bytes()), daemon=True)
+    reader.start()
+    try:
+        code, _, err = run(capsys, "screen", RULES, EXAMPLES, "--format", "csv", option, fifo)
+    finally:
+        reader.join(timeout=60)
+        if reader.is_alive():  # nothing opened the FIFO for writing: release the reader
+            os.close(os.open(fifo, os.O_WRONLY | os.O_NONBLOCK))
+            reader.join(timeout=10)
+    assert code == 0, err
+    assert stat.S_ISFIFO(fifo.lstat().st_mode), "the FIFO was replaced by a file"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["sink"]  # no partial file left
+    expected = b"patient,trial,verdict" if option == "-o" else b"<!DOCTYPE html>"
+    assert received and received[0].lstrip().startswith(expected), received[:1]
+
+
 # ---------------------------------------------------------------------------- findings
 
 
@@ -264,7 +291,7 @@ def test_duplicate_patient_ids_are_reported(
     data.write_text(jsonl([ELIGIBLE, EXAMPLES / "pregnant.json", ELIGIBLE]), encoding="utf-8")
     code, out, err = run(capsys, "screen", RULES, data, "--format", "jsonl")
     assert code == 1
-    assert len(out.splitlines()) == 3  # every record is still screened
+    assert len(out.splitlines()) == 1 + 3  # the header line, then every record: still screened
     assert "patient id 'nct03562065-eligible' appears 2 times" in err
     assert "patients.jsonl:1" in err and "patients.jsonl:3" in err
     assert "pregnant' appears" not in err

@@ -118,7 +118,8 @@ def test_csv_and_jsonl_put_the_summary_on_stderr(
         == 0
     )
     captured = capsys.readouterr()
-    rows = [json.loads(line) for line in captured.out.splitlines()]
+    header, *rows = [json.loads(line) for line in captured.out.splitlines()]
+    assert header["input"]["format"] == "FHIR R4" and header["dates"] == {"screening": "2024-03-01"}
     assert sorted(r["verdict"] for r in rows) == ["ineligible", "undetermined"]
     assert "2 problem(s):" in captured.err
 

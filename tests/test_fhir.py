@@ -321,7 +321,8 @@ def test_other_values_and_kinds() -> None:
         "Observation/o1": ("score", "Never smoker"),
         "Observation/o2": ("lab", "IV"),
         "Observation/o3": ("observation", True),
-        "Observation/o4": ("lab", "<0.5 mg/dL"),  # a bound, kept as text, never a number
+        # a bound, never the number 0.5 (docs/language.md, "Results reported as bounds")
+        "Observation/o4": ("lab", Quantity(Fraction(1, 2), "mg/dL", True, comparator="<")),
         "Observation/o5": ("lab", Quantity(Fraction(7), "%", True)),
     }
     assert event(p, "Observation/o5").start == dt.date(2024, 3, 1)

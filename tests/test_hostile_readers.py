@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from hostile import example, numbers, texts, unit_texts
+from hostile import example, json_values, numbers, texts, unit_texts
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from test_fhir import PID, bundle, med_request, observation, patient, ucum
@@ -266,6 +266,24 @@ FHIR_ELEMENTS: dict[str, list[tuple[tuple[Any, ...], st.SearchStrategy[Any]]]] =
         ),
         (("medicationCodeableConcept", "coding", 0, "display"), texts),
     ],
+    "Condition": [
+        (("onsetDateTime",), texts),
+        (("abatementDateTime",), texts),
+        (("clinicalStatus", "coding", 0, "code"), texts),
+        (("code", "coding", 0, "code"), texts),
+        (("code", "coding"), json_values),
+    ],
+    "Procedure": [
+        (("performedDateTime",), texts),
+        (("performedPeriod",), st.fixed_dictionaries({"start": texts, "end": texts})),
+        (("status",), texts),
+    ],
+    "MedicationDispense": [
+        (("daysSupply", "value"), numbers),
+        (("daysSupply", "code"), unit_texts),
+        (("whenHandedOver",), texts),
+        (("quantity",), json_values),
+    ],
 }
 
 
@@ -277,11 +295,25 @@ def set_in(target: Any, path: tuple[Any, ...], value: Any) -> None:
 
 @st.composite
 def hostile_bundle(draw: st.DrawFn) -> tuple[dict[str, Any], str]:
+    subject = {"reference": f"Patient/{PID}"}
+    snomed = {"coding": [{"system": "http://snomed.info/sct", "code": "22298006"}]}
     resources = {
         "Patient": patient(),
         "Observation": observation("o", ucum(1.1, "mg/dL")),
         "MedicationRequest": med_request("m"),
-    }
+        "Condition": {"resourceType": "Condition", "id": "c", "subject": subject,
+                      "code": snomed, "onsetDateTime": "2020-01-01",
+                      "clinicalStatus": {"coding": [{"code": "active"}]}},
+        "Procedure": {"resourceType": "Procedure", "id": "pr", "status": "completed",
+                      "subject": subject, "code": snomed, "performedDateTime": "2021-01-01"},
+        "MedicationDispense": {"resourceType": "MedicationDispense", "id": "d",
+                               "status": "completed", "subject": subject,
+                               "medicationCodeableConcept": med_request("x")[
+                                   "medicationCodeableConcept"],
+                               "whenHandedOver": "2022-01-01",
+                               "daysSupply": {"value": 30, "system": "http://unitsofmeasure.org",
+                                              "code": "d"}},
+    }  # fmt: skip
     rtype = draw(st.sampled_from(sorted(FHIR_ELEMENTS)))
     path, values = draw(st.sampled_from(FHIR_ELEMENTS[rtype]))
     value = draw(values)
@@ -325,3 +357,20 @@ def test_every_ndjson_line_is_accounted_for(lines: list[str], tmp_path_factory: 
     blank = sum(1 for line in lines if not line.strip())
     duplicates = summary.skipped[("Patient", DUPLICATE)]
     assert len(records) + duplicates + blank == 1 + len(lines), (records, lines)
+
+
+def test_a_gzip_bomb_is_not_read_whole(tmp_path: Path) -> None:
+    import gzip
+
+    from criteria_lang.records.patient_json import read_patients
+
+    bomb = tmp_path / "bomb.json.gz"
+    with gzip.open(bomb, "wb", compresslevel=9) as handle:
+        handle.write(b'{"id": "x", "events": [], "note": "')
+        for _ in range(200):
+            handle.write(b" " * (1 << 20))  # 200 MiB of blanks, about 200 KB compressed
+        handle.write(b'"}')
+    assert bomb.stat().st_size < 1 << 20
+    (record,) = list(read_patients(bomb))
+    assert isinstance(record, RecordError)
+    assert "expands to more than" in record.problems[0].message

@@ -440,8 +440,33 @@ def test_body_weight_is_an_observation_and_known_units_need_no_concept_table() -
 @pytest.mark.parametrize(
     ("fields", "value"),
     [
-        ({"value_as_number": 0.5, "operator_concept_id": 4171756}, "<0.5 mg/dL"),
-        ({"value_as_number": 3, "operator_concept_id": 4172704}, ">3 mg/dL"),
+        # A bound, never the number (docs/language.md, "Results reported as bounds").
+        (
+            {"value_as_number": 0.5, "operator_concept_id": 4171756},
+            Quantity(Fraction(1, 2), "mg/dL", ucum=True, comparator="<"),
+        ),
+        (
+            {"value_as_number": 3, "operator_concept_id": 4172704},
+            Quantity(Fraction(3), "mg/dL", ucum=True, comparator=">"),
+        ),
+        (
+            {"value_as_number": 3, "operator_concept_id": 4171754},
+            Quantity(Fraction(3), "mg/dL", ucum=True, comparator="<="),
+        ),
+        (
+            {"value_as_number": 3, "operator_concept_id": 4171755},
+            Quantity(Fraction(3), "mg/dL", ucum=True, comparator=">="),
+        ),
+        (
+            {"value_as_number": 3, "operator_concept_id": 4172703},
+            Quantity(Fraction(3), "mg/dL", ucum=True),
+        ),
+        # An export's text in value_source_value when there is no number.
+        (
+            {"value_source_value": "<0.5"},
+            Quantity(Fraction(1, 2), "mg/dL", ucum=True, comparator="<"),
+        ),
+        ({"value_source_value": "see note"}, None),
         ({"value_as_number": 3, "operator_concept_id": 99}, "(operator concept 99) 3 mg/dL"),
         ({"value_as_concept_id": 45884084, "unit_concept_id": None}, "Positive"),
         ({"value_as_concept_id": 12345, "unit_concept_id": None}, "12345"),
@@ -944,7 +969,7 @@ def test_a_bound_keeps_its_reference_range_in_its_unit() -> None:
         "range_high": 1.2,
     }
     event = only_event(database(measurement=[row]))
-    assert event.value == "<0.5 mg/dL"
+    assert event.value == Quantity(Fraction(1, 2), "mg/dL", ucum=True, comparator="<")
     assert event.reference_range == ReferenceRange(
         None, Quantity(Fraction(6, 5), "mg/dL", ucum=True)
     )

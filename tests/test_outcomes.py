@@ -516,7 +516,8 @@ def test_outcomes_cli(tmp_path: Path) -> None:
     assert lines[0].startswith("patient,trial,outcome,visit,visit_date,result")
     assert "a,T,PR,week 24,2024-09-25,met,baseline,2024-04-10,week 24,168," in text
     code, text = run("--format", "jsonl")
-    rows = [json.loads(line) for line in text.splitlines()]
+    header, *rows = [json.loads(line) for line in text.splitlines()]
+    assert header["header"] == "outcomes" and [o["id"] for o in header["outcomes"]] == ["PR", "CR"]
     assert len(rows) == 12 and {r["result"] for r in rows} == {"met", "unknown", "not_judged"}
     # A rule file without outcomes is refused.
     plain = tmp_path / "plain.crit"

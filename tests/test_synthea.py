@@ -204,7 +204,9 @@ def test_the_screen_has_every_kind_of_answer(results: dict[str, Any]) -> None:
 def test_the_cli_screen_prints_verdicts_and_the_reader_summary(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    status = main(["screen", str(RULES), str(SYNTHEA), "--date", f"screening={SCREENING}"])
+    # --read-all: every resource read and checked, also those the rules cannot use.
+    date = f"screening={SCREENING}"
+    status = main(["screen", str(RULES), str(SYNTHEA), "--date", date, "--read-all"])
     out = capsys.readouterr().out
     assert status == 0
     assert "37 records: 4 eligible, 7 ineligible, 26 undetermined, 0 error" in out
@@ -215,6 +217,13 @@ def test_the_cli_screen_prints_verdicts_and_the_reader_summary(
     assert "3 problem(s):" in out and "... and" not in out
     assert out.index("records:") < out.index("FHIR:")  # the summary comes after the verdicts
     assert "no record has the date" not in out  # the date was given
+    # By default the resources the rules cannot use are skipped unread, counted as such; the
+    # verdicts are the same.
+    assert main(["screen", str(RULES), str(SYNTHEA), "--date", date]) == 0
+    skipped = capsys.readouterr().out
+    assert "37 records: 4 eligible, 7 ineligible, 26 undetermined, 0 error" in skipped
+    assert "Observation: 504 read, 7680 not used by these rules" in skipped
+    assert "Procedure: 392 not used by these rules" in skipped
 
 
 # The stdlib concepts that match codes in the Synthea data (docs/fhir.md, "Codes and the

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 from fractions import Fraction
@@ -513,3 +514,26 @@ def test_importing_does_no_work() -> None:
     # The registry takes ~0.3 s to build: only the first parse may pay for it.
     code = "import criteria_lang.core.units as u; assert u._registry is None and u._units is None"
     subprocess.run([sys.executable, "-c", code], check=True, cwd=Path(__file__).parents[1])
+
+
+def test_the_table_of_common_ucum_codes_is_what_ucumvert_gives() -> None:
+    """core/ucum_known.json (parse results made ahead of time) equals parsing each code now;
+    regenerate with `python -m criteria_lang.core.ucum_known` when this fails."""
+    import json
+
+    from criteria_lang.core import ucum_known
+
+    stored = json.loads(
+        (Path(ucum_known.__file__).with_name("ucum_known.json")).read_text(encoding="utf-8")
+    )
+    assert stored == ucum_known.generate()
+    assert set(stored) == set(ucum_known.CODES)
+    units = get_units()
+    for code, entry in stored.items():
+        if "error" in entry:
+            with pytest.raises(UnitError, match=re.escape(entry["error"])):
+                units.parse_ucum(code)
+        else:
+            fast, live = units.parse_ucum(code), units.parse_ucum_uncached(code)
+            assert fast == live and fast.text == live.text and fast.scale == live.scale
+            assert fast.terms == live.terms and fast.dimensions == live.dimensions

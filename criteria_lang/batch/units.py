@@ -31,6 +31,7 @@ from criteria_lang.records.patient_json import (
     iter_patients_from_lines,
     read_patients,
 )
+from criteria_lang.records.relevance import Relevance
 from criteria_lang.records.timeline import Patient
 
 UnitKind = Literal["patient-file", "patient-lines", "fhir-file", "fhir-export", "whole"]
@@ -92,27 +93,31 @@ class Unit:
 
 
 def read_unit(
-    unit: Unit, dates: Mapping[str, dt.date], summary: ReadSummary
+    unit: Unit,
+    dates: Mapping[str, dt.date],
+    summary: ReadSummary,
+    relevance: Relevance | None = None,
 ) -> Iterator[Patient | RecordError]:
     """The records of one unit, as the sequential reader yields them for that part of the
-    input. FHIR patients get `dates`; `summary` collects what the FHIR reader did."""
+    input. FHIR patients get `dates`; `summary` collects what the FHIR reader did; FHIR
+    resources `relevance` does not want are skipped."""
     if unit.kind == "patient-lines":
         yield from iter_patients_from_lines(unit.lines(), unit.source, first_line=unit.first_line)
     elif unit.kind == "patient-file":
         yield from read_patients(unit.source)
     elif unit.kind == "fhir-file":
-        yield from read_fhir(unit.source, dates=dates, summary=summary)
+        yield from read_fhir(unit.source, dates=dates, summary=summary, relevance=relevance)
     elif unit.kind == "fhir-export":
         from criteria_lang.records.fhir import read_ndjson
 
-        yield from read_ndjson(unit.paths, dates=dates, summary=summary)
+        yield from read_ndjson(unit.paths, dates=dates, summary=summary, relevance=relevance)
     else:
         if unit.fhir is None:
             from criteria_lang.records.detect import read_any
 
-            yield from read_any(Path(unit.source), dates, summary)
+            yield from read_any(Path(unit.source), dates, summary, relevance)
         elif unit.fhir:
-            yield from read_fhir(unit.source, dates=dates, summary=summary)
+            yield from read_fhir(unit.source, dates=dates, summary=summary, relevance=relevance)
         else:
             yield from read_patients(unit.source)
 

@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING
 import attrs
 
 if TYPE_CHECKING:
-    from criteria_lang.check.checker import Module
+    from criteria_lang.check.symbols import Module
 
 __all__ = ["ModuleCache", "ModuleRoot", "module_cache", "shipped_stdlib", "source_key"]
 

@@ -21,10 +21,13 @@ import stat
 import tomllib
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import attrs
 
 from criteria_lang.check.modules import ModuleRoot
+from criteria_lang.core import messages as m
+from criteria_lang.core.diagnostics import NO_SPAN, Diagnostic, Span
 from criteria_lang.syntax.limits import MAX_FILE_CHARS
 
 # UTF-8 takes at most 4 bytes a character: more bytes than this cannot be within the limit.
@@ -32,13 +35,29 @@ MAX_FILE_BYTES = 4 * MAX_FILE_CHARS
 
 
 class SourceError(Exception):
-    """A rule file or module that is not read: the code, what is wrong and what to do."""
+    """A rule file or module that is not read: the message (core/messages.py) and its fields."""
 
-    def __init__(self, code: str, message: str, fix: str) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
-        self.fix = fix
+    def __init__(self, kind: m.Message, /, **fields: Any) -> None:
+        self.kind = kind
+        self.fields = fields
+        super().__init__(self.message)
+
+    @property
+    def code(self) -> str:
+        return self.kind.code
+
+    @property
+    def message(self) -> str:
+        return self.kind.message.format(**self.fields)
+
+    @property
+    def fix(self) -> str:
+        return self.kind.fix.format(**self.fields)
+
+    def diagnostic(self, file: str, span: Span = NO_SPAN, *, about: str = "") -> Diagnostic:
+        """As a diagnostic; `about` says of what (`module 'labs': `)."""
+        kind = self.kind.about(about) if about else self.kind
+        return kind.at(file, span, **self.fields)
 
 
 def read_source(path: Path, what: str = "rule file") -> str:
@@ -49,40 +68,24 @@ def read_source(path: Path, what: str = "rule file") -> str:
     try:
         handle = os.open(path, flags)
     except OSError as error:
-        raise SourceError(
-            "C001",
-            f"cannot read the {what}: {error.strerror or error}",
-            "check the path and that the file is UTF-8 text",
-        ) from None
+        raise SourceError(m.CANNOT_READ, what=what, reason=error.strerror or error) from None
     try:
         info = os.fstat(handle)
         if not stat.S_ISREG(info.st_mode):
-            raise SourceError(
-                "C002",
-                f"the {what} is {_kind(info.st_mode)}, not a regular file: it is not read",
-                "name a .crit file",
-            )
+            raise SourceError(m.NOT_A_REGULAR_FILE, what=what, kind=_kind(info.st_mode))
         data = _read_at_most(handle, MAX_FILE_BYTES + 1)
     except OSError as error:
         raise SourceError(
-            "C001", f"cannot read the {what}: {error.strerror or error}", "check the file"
+            m.CANNOT_READ_OPEN_FILE, what=what, reason=error.strerror or error
         ) from None
     finally:
         os.close(handle)
     if len(data) > MAX_FILE_BYTES:
-        raise SourceError(
-            "C003",
-            f"the {what} is larger than {MAX_FILE_BYTES:,} bytes: it is not read",
-            "split it into modules (docs/limits.md)",
-        )
+        raise SourceError(m.TOO_MANY_BYTES, what=what, limit=MAX_FILE_BYTES)
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as error:
-        raise SourceError(
-            "C001",
-            f"the {what} is not UTF-8 text (byte {error.start + 1} cannot be read)",
-            "save the file as UTF-8",
-        ) from None
+        raise SourceError(m.NOT_UTF8, what=what, byte=error.start + 1) from None
     return text.removeprefix("\ufeff")
 
 
@@ -153,7 +156,7 @@ def read_module(location: ModuleRoot) -> str:
     try:
         return location.read_text(encoding="utf-8").removeprefix("\ufeff")
     except (OSError, UnicodeDecodeError) as error:
-        raise SourceError("C001", f"cannot read the module: {error}", "reinstall") from None
+        raise SourceError(m.CANNOT_READ_SHIPPED, reason=error) from None
 
 
 def search_path(

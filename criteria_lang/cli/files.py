@@ -73,10 +73,21 @@ def check_output(output: Path, rules: Path, inputs: Iterable[Path]) -> None:
 
 class OutputFile:
     """A text file written in full or not at all: a temporary file in the target's folder,
-    moved over the target by `commit()`; closed without `commit()`, it is removed."""
+    moved over the target by `commit()`; closed without `commit()`, it is removed.
+
+    A target that exists and is not a regular file (`/dev/null`, a FIFO, a terminal) is written
+    directly: moving a file over it would replace the device itself (as root, `-o /dev/null`
+    once left /dev/null a regular file that other users could not open)."""
 
     def __init__(self, path: Path) -> None:
         self.path = path
+        self._temporary: Path | None = None
+        if path.exists() and not path.is_file():
+            try:
+                self.handle: IO[str] = open(path, "w", encoding="utf-8", newline="")  # noqa: SIM115
+            except OSError as error:
+                raise UsageError(f"-o {path}: cannot write there: {error.strerror}") from error
+            return
         try:
             descriptor, name = tempfile.mkstemp(
                 dir=path.parent, prefix=f".{path.name}.", suffix=".partial"
@@ -84,11 +95,12 @@ class OutputFile:
         except OSError as error:
             raise UsageError(f"-o {path}: cannot write there: {error.strerror}") from error
         self._temporary = Path(name)
-        self.handle: IO[str] = open(descriptor, "w", encoding="utf-8", newline="")  # noqa: SIM115
+        self.handle = open(descriptor, "w", encoding="utf-8", newline="")  # noqa: SIM115
 
     def commit(self) -> None:
         self.handle.close()
-        os.replace(self._temporary, self.path)
+        if self._temporary is not None:
+            os.replace(self._temporary, self.path)
 
     def __enter__(self) -> OutputFile:
         return self
@@ -101,7 +113,7 @@ class OutputFile:
     ) -> None:
         if not self.handle.closed:
             self.handle.close()
-        if self._temporary.exists():
+        if self._temporary is not None and self._temporary.exists():
             self._temporary.unlink()
 
 

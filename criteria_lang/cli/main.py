@@ -18,6 +18,7 @@ from typing import IO, TYPE_CHECKING
 
 from criteria_lang import __version__
 from criteria_lang.cli import lint_commands, plan_command, screen_options
+from criteria_lang.cli import report_commands as cli_report
 from criteria_lang.cli.files import (
     OutputFile,
     RecordCount,
@@ -117,8 +118,10 @@ def build_parser() -> argparse.ArgumentParser:
     screen.add_argument("--format", choices=["table", "csv", "jsonl"], default="table")
     screen.add_argument("--output", "-o", type=Path, help="write to a file instead of stdout")
     screen_options.add_options(screen)
+    cli_report.add_html_option(screen)
     data_options(screen)
     lint_commands.add_parsers(sub)
+    cli_report.add_parsers(sub)
     plan_command.add_parser(sub)
 
     outcomes = sub.add_parser(
@@ -140,6 +143,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--details", action="store_true", help="table: print the evidence of every judged visit"
     )
     outcomes.add_argument("--output", "-o", type=Path, help="write to a file instead of stdout")
+    cli_report.add_html_option(outcomes)
     data_options(outcomes)
 
     lsp = sub.add_parser(
@@ -162,6 +166,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SystemExit as exit_:
         return int(exit_.code) if isinstance(exit_.code, int) else EXIT_USAGE
     try:
+        unable = cli_report.preflight(args)
+        if unable is not None:
+            return unable
         if args.command == "check":
             return cmd_check(args)
         if args.command == "eval":
@@ -172,6 +179,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return lint_commands.cmd_fmt(args)
         if args.command == "outcomes":
             return cmd_outcomes(args)
+        if args.command == "report":
+            return cli_report.cmd_report(args)
         if args.command == "plan":
             return plan_command.cmd_plan(args)
         if args.command == "lsp":
@@ -485,6 +494,9 @@ def cmd_screen(args: argparse.Namespace) -> int:
         output = cli_screening.Output(
             handle, args.format, terminal=terminal, whole_table=args.table
         )
+        html = cli_report.HtmlReport(args.html, "screen") if args.html else None
+        if html:
+            output.listeners.append(html.add_line)
         for rule_file, input_path in pairs:
             rules = load_rules(rule_file, args.closed_world, sys.stderr, args.stdlib)
             if rules is None:
@@ -493,6 +505,14 @@ def cmd_screen(args: argparse.Namespace) -> int:
             fhir = is_fhir_input(input_path, args.input_format)
             check = DateCheck(rules, dates, fhir)
             count = RecordCount(input_path)
+            if args.format == "jsonl" or html:
+                info = cli_report.run_header(
+                    rules.program, "screen", input_path, fhir, args.closed_world, dates
+                )
+                if args.format == "jsonl":  # the rule file's block of rows starts with it
+                    print(cli_report.header_line(info), file=handle)
+                if html:
+                    html.begin(info)
             errors = output.errors
             summary = cli_screening.screen_one(
                 rules,
@@ -505,6 +525,7 @@ def cmd_screen(args: argparse.Namespace) -> int:
                 output=output,
                 watch=(check.note, count.note),
                 progress=not args.no_progress,
+                read_all=args.read_all,
                 stdin=sys.stdin.buffer,
                 stderr=sys.stderr,
             )
@@ -519,7 +540,8 @@ def cmd_screen(args: argparse.Namespace) -> int:
             if note:
                 notes.append(note)
         output.finish(f"screening {args.input}", notes, sys.stderr)
-    return EXIT_USAGE if usage_error else status
+    status = EXIT_USAGE if usage_error else status
+    return (html.write() if html else EXIT_OK) or status
 
 
 # ---------------------------------------------------------------------------- outcomes
@@ -543,12 +565,24 @@ def cmd_outcomes(args: argparse.Namespace) -> int:
     status = EXIT_OK
     rows: list[OutcomeReport | RecordError] = []
     count = RecordCount(args.input)
+    html = cli_report.HtmlReport(args.html, "outcomes") if args.html else None
     with output_to(args.output) as handle:
+        if args.format == "jsonl" or html:
+            fhir = is_fhir_input(args.input, args.input_format)
+            info = cli_report.run_header(
+                rules.program, "outcomes", args.input, fhir, args.closed_world, dates
+            )
+            if args.format == "jsonl":
+                print(cli_report.header_line(info), file=handle)
+            if html:
+                html.begin(info)
         records = count.watch(read_records(args.input, args.input_format, dates))
         # A visit a column: wider than a terminal's default when written to a file or a pipe.
         out = report.console(handle, width=None if handle.isatty() else 200)
         for row in rules.screen_outcomes(records, dates=dates):
             rows.append(row)
+            if html:
+                html.add(row)
             if isinstance(row, RecordError):
                 status = EXIT_FINDINGS
                 if args.format == "table":
@@ -563,7 +597,8 @@ def cmd_outcomes(args: argparse.Namespace) -> int:
         if args.format == "csv":
             report.write_outcomes_csv(rows, handle)
     print(report.outcomes_summary(rows), file=sys.stderr)
-    return watch_input("outcomes", count, status)
+    status = watch_input("outcomes", count, status)
+    return (html.write() if html else EXIT_OK) or status
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -23,6 +23,12 @@ def add_options(screen: argparse.ArgumentParser) -> None:
     screen.add_argument(
         "--no-progress", action="store_true", help="no progress bar on a terminal's stderr"
     )
+    screen.add_argument(
+        "--read-all",
+        action="store_true",
+        help="FHIR input: read and check every resource, also those the rules cannot use "
+        "(by default they are skipped unread and counted as such)",
+    )
 
 
 def positive_int(text: str) -> int:

@@ -63,6 +63,8 @@ class Output:
         self.counts: Counter[str] = Counter()
         self.kept: list[Row] = []
         self.csv: csv.DictWriter[str] | None = None
+        # Also told every row, in order (`--html` builds its report from them).
+        self.listeners: list[Callable[[Row, bytes | None], None]] = []
         if output_format == "csv":
             self.csv = csv.DictWriter(handle, fieldnames=report.CSV_FIELDS, lineterminator="\n")
             self.csv.writeheader()
@@ -73,6 +75,8 @@ class Output:
 
     def add(self, row: Row, line: bytes | None) -> None:
         self.counts["error" if isinstance(row, RecordError) else row.verdict.value] += 1
+        for listener in self.listeners:
+            listener(row, line)
         if self.format == "jsonl":
             self.handle.write(line.decode() if line is not None else report.jsonl(row))
             self.handle.write("\n")
@@ -131,6 +135,7 @@ def screen_one(
     output: Output,
     watch: Sequence[Callable[[ReadRecord], None]],
     progress: bool,
+    read_all: bool = False,
     stdin: IO[bytes],
     stderr: IO[str],
 ) -> ReadSummary:
@@ -147,7 +152,15 @@ def screen_one(
             bar.advance(done.size, done.records, 0)
             bar.errors = output.errors - base_errors
 
-    run = ScreenRun(rules, dates=dates, needed=needed, jobs=jobs, on_unit=unit_done, stdin=stdin)
+    run = ScreenRun(
+        rules,
+        dates=dates,
+        needed=needed,
+        jobs=jobs,
+        on_unit=unit_done,
+        stdin=stdin,
+        read_all=read_all,
+    )
     try:
         for item in run.rows(input_path, fhir=fhir):
             for watcher in watch:

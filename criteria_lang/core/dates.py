@@ -11,10 +11,26 @@ import calendar
 import datetime as dt
 from fractions import Fraction
 
-# Average Gregorian month and year in days: used only where a month must become a day count
-# (adding up disjoint exposure days in `total` mode), never for window edges.
+# The one month and year length, in days, of every place where a month must become a number of
+# days: the average Gregorian year (365.25 days) and a twelfth of it (30.4375 days), the same as
+# the unit registry's (so 500 mg once a month is exactly 500 mg/month). Used for daily rates
+# (a frequency "once per month"), course lengths and `for at least ... total`; never for window
+# edges, which are calendar months (docs/language.md, "Time").
 DAYS_PER_MONTH = Fraction(36525, 1200)
 DAYS_PER_YEAR = Fraction(36525, 100)
+
+# Days in one unit of a duration or of a frequency's period, as UCUM writes the unit (FHIR
+# `Timing.repeat.periodUnit` and `Duration.code`, our JSON's `frequency.unit`). Every reader
+# turns periods into days with this table.
+DAYS_PER_UNIT: dict[str, Fraction] = {
+    "s": Fraction(1, 86400),
+    "min": Fraction(1, 1440),
+    "h": Fraction(1, 24),
+    "d": Fraction(1),
+    "wk": Fraction(7),
+    "mo": DAYS_PER_MONTH,
+    "a": DAYS_PER_YEAR,
+}
 
 
 # The longest duration a rule file may write (docs/limits.md): ten lifetimes, so that a window

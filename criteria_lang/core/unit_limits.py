@@ -29,7 +29,7 @@ class UnitError(ValueError):
 MAX_UNIT_LENGTH = 100  # characters in one unit text
 MAX_UNIT_POWER = 9  # |n| in m^n, m**n, m2 (a unit name's power)
 MAX_TEN_POWER = 24  # |n| in 10^n, 10*n (a power of ten written in the unit)
-MAX_UNIT_NUMBER_DIGITS = 12  # digits in a number written in the unit (24, 1.73)
+MAX_UNIT_NUMBER_DIGITS = 40  # digits in a number written in the unit (24, 1.73, exact factors)
 # How much of an offending text a message quotes (a 1 MB code must not become a 1 MB message).
 QUOTE_LIMIT = 60
 

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any, cast
 
 import attrs
 
+from criteria_lang.core import ucum_known
 from criteria_lang.core.conversions import Affine, Basis, via_scales
 from criteria_lang.core.ucum_read import UnsupportedUcumAtom, make_ucum_transformer, ucum_numerator
 from criteria_lang.core.unit_dimensions import (
@@ -171,48 +172,6 @@ def _get_registry() -> pint.UnitRegistry[Any]:
             if _registry is None:
                 _registry = build_registry(CUSTOM_DEFINITIONS)
     return _registry
-
-
-# Our unit names (docs/units.md) -> UCUM atoms, for writing FHIR (`UnitSystem.ucum_code`). Names
-# not listed are written as they are (mg, dL, umol, kU, ...: SI prefixes and atoms UCUM shares).
-_TO_UCUM_ATOMS: dict[str, str] = {
-    "IU": "[iU]",
-    "iU": "[iU]",
-    "HPF": "[HPF]",
-    "hpf": "[HPF]",
-    "LPF": "[LPF]",
-    "lpf": "[LPF]",
-    "mmHg": "mm[Hg]",
-    "titer": "{titer}",
-    "titre": "{titer}",
-    "cell": "{cells}",
-    "cells": "{cells}",
-    "mcg": "ug",
-    "sec": "s",
-    "second": "s",
-    "seconds": "s",
-    "minute": "min",
-    "minutes": "min",
-    "hour": "h",
-    "hours": "h",
-    "hr": "h",
-    "day": "d",
-    "days": "d",
-    "week": "wk",
-    "weeks": "wk",
-    "month": "mo",
-    "months": "mo",
-    "year": "a",
-    "years": "a",
-    "yr": "a",
-    "mEq": "meq",
-    "Eq": "eq",
-    "degC": "Cel",
-    "°C": "Cel",
-    "degF": "[degF]",
-    "°F": "[degF]",
-}
-_SI_PREFIXES = ("k", "m", "u", "n", "p", "d", "c")
 
 
 # --- The unit system --------------------------------------------------------------------------
@@ -384,6 +343,17 @@ class UnitSystem:
         return self._cached(self._parsed_ucum, code, self._parse_ucum)
 
     def _parse_ucum(self, code: str) -> Unit:
+        # Common codes come parsed ahead of time (core/ucum_known.py): no ucumvert, no pint.
+        entry = ucum_known.known(code)
+        if entry is not None:
+            if "error" in entry:
+                raise ucum_known.error_kind(entry)(entry["error"], text=code)
+            return ucum_known.unit_of(entry["unit"])
+        return self.parse_ucum_uncached(code)
+
+    def parse_ucum_uncached(self, code: str) -> Unit:
+        """`parse_ucum` with ucumvert's parser, always (core/ucum_known.py's table is made
+        with it)."""
         from lark.exceptions import VisitError
 
         check_ucum_limits(code)
@@ -433,70 +403,11 @@ class UnitSystem:
         """
         code = self._ucum_codes.get(text)
         if code is None:
-            try:
-                code = self._ucum_code(text)
-            except UnitError as error:
-                # A unit our syntax does not read was read as UCUM (`[degF]`, `mm[Hg]`): it is
-                # its own code.
-                if not self._is_own_ucum_code(text):
-                    raise error from None
-                code = text
+            from criteria_lang.core.ucum_write import ucum_code
+
+            code = ucum_code(self, text)
             remember(self._ucum_codes, text, code)
         return code
-
-    def _is_own_ucum_code(self, text: str) -> bool:
-        try:
-            return self.parse_ucum(text) == self.parse(text)
-        except UnitError:
-            return False
-
-    def _ucum_code(self, text: str) -> str:
-        terms: list[str] = []
-        for index, segment in enumerate(tokenize(text)):
-            if index > 0 and len(segment) == 2 and segment[0].number == Fraction("1.73"):
-                second = segment[1]
-                if second.name is not None and second.name in ("m", "meter") and second.power == 2:
-                    terms.append("{1.73_m2}")  # per 1.73 m2 of body surface (LOINC's eGFR unit)
-                    continue
-            parts = [self._ucum_factor(factor, text) for factor in segment]
-            if index > 0 and len(parts) > 1:
-                terms.append("(" + ".".join(parts) + ")")
-            else:
-                terms.append(".".join(parts))
-        code = "/".join(terms) or "1"
-        try:
-            same = self.parse_ucum(code) == self.parse(text)
-        except UnitError:
-            same = False
-        if not same:
-            raise UnitError(
-                f"unit {text!r} has no UCUM code that criteria_lang can write", text=text
-            )
-        return code
-
-    @staticmethod
-    def _ucum_factor(factor: Factor, text: str) -> str:
-        if factor.number is not None:
-            number = factor.number
-            if number == Fraction(1, 100):
-                return "%"
-            exponent = 0
-            while number > 1 and number % 10 == 0:
-                number, exponent = number / 10, exponent + 1
-            if number == 1 and exponent > 1:
-                return f"10*{exponent}"
-            if factor.number.denominator == 1:
-                return str(factor.number.numerator)
-            raise UnitError(
-                f"unit {text!r}: UCUM has no decimal factors ({format(float(factor.number))})",
-                text=text,
-            )
-        assert factor.name is not None
-        name = _TO_UCUM_ATOMS.get(factor.name)
-        if name is None and factor.name[:1] in _SI_PREFIXES and factor.name[1:] in ("IU", "iU"):
-            name = factor.name[0] + "[iU]"
-        name = name or factor.name
-        return name if factor.power == 1 else f"{name}{factor.power}"
 
     def _make_unit(
         self, text: str, scale: Fraction, pint_unit: pint.Unit, up: Mapping[str, Fraction]

@@ -9,6 +9,7 @@ from typing import assert_never
 
 import attrs
 
+from criteria_lang.core.bounds import Range, holds, inside
 from criteria_lang.core.concepts import QuantityAttr, basis_of
 from criteria_lang.core.dates import completed_months
 from criteria_lang.core.diagnostics import clip
@@ -40,7 +41,8 @@ from criteria_lang.engine.values import (
     in_bounds,
     matches_word,
     negate,
-    parse_titer,
+    range_verdict,
+    titer_range,
     undecided_or,
 )
 from criteria_lang.plan import model as p
@@ -196,6 +198,8 @@ class Compiler(ValueCompiler):
                 return Outcome(UNKNOWN, evidence, value.missing + low.missing + high.missing)
             if value.kind == AGE and low.unit is not None:
                 value = age_in(value, low.unit)
+            if value.range is not None or low.range is not None or high.range is not None:
+                return between_bounds(value, low, high, bounds, ctx, converter)
             try:
                 v_low, lo, shown = aligned(value, low, converter)
                 hi = high.value
@@ -258,6 +262,33 @@ class Compiler(ValueCompiler):
 # --------------------------------------------------------------------------- helpers
 
 
+def between_bounds(
+    value: Value, low: Value, high: Value, bounds: str, ctx: Context, converter: Converter | None
+) -> Outcome:
+    """`between` where the value (or an end) is a bound: met when every value it allows is
+    inside, not met when none is (docs: "Results reported as bounds")."""
+    evidence = tuple(dict.fromkeys(value.evidence + low.evidence + high.evidence))
+    if low.range is not None or high.range is not None:
+        reason = f"the ends of between for {value.label} are bounds, not numbers"
+        return Outcome(UNKNOWN, evidence, (reason,))
+    try:
+        values, shown = range_aligned(value, low, converter)
+        lo, hi = low.value, high.value
+        if isinstance(hi, Fraction) and high.unit is not None and low.unit is not None:
+            hi = ctx.units.convert(hi, high.unit, low.unit)
+        if not isinstance(lo, Fraction) or not isinstance(hi, Fraction):
+            raise TypeError
+    except (UnitError, TypeError) as error:
+        return Outcome(UNKNOWN, evidence, (f"cannot compare {value.label}: {error}",))
+    verdict = inside(values, lo, hi, bounds)
+    band = f"between {fmt_quantity(lo, low.unit)} and {fmt_quantity(hi, low.unit)} ({bounds})"
+    detail = range_verdict(shown, band, verdict, value.shown())
+    evidence = evidence + (Evidence(value.label, detail),)
+    if verdict is None:
+        return Outcome(UNKNOWN, evidence, (f"{value.label}: {detail}",))
+    return Outcome(decided(verdict), evidence)
+
+
 def review(question: str) -> ExprFn:
     def review(ctx: Context) -> Outcome:
         answer = ctx.patient.reviews.get(ctx.criterion_id)
@@ -279,6 +310,8 @@ def decide(a: Value, op: str, b: Value, ctx: Context, converter: Converter | Non
         return Outcome(UNKNOWN, evidence, a.missing + b.missing)
     if a.kind == AGE and b.unit is not None:
         a = age_in(a, b.unit)
+    if a.range is not None or b.range is not None:
+        return decide_bounds(a, op, b, converter, evidence)
     try:
         left, right, shown = aligned(a, b, converter)
     except UnitError as error:
@@ -295,6 +328,51 @@ def decide(a: Value, op: str, b: Value, ctx: Context, converter: Converter | Non
     detail = f"{shown} {op} {threshold}: {'yes' if ok else 'no'}"
     evidence = evidence + change_evidence(a, b)
     return Outcome(decided(ok), evidence + (Evidence(a.label or "value", detail),))
+
+
+def decide_bounds(
+    a: Value, op: str, b: Value, converter: Converter | None, evidence: tuple[Evidence, ...]
+) -> Outcome:
+    """`a op b` where either is reported as a bound: by interval logic, met when every value
+    the bounds allow meets it, not met when none does (docs: "Results reported as bounds")."""
+    try:
+        left, shown = range_aligned(a, b, converter)
+    except UnitError as error:
+        return Outcome(UNKNOWN, evidence, (f"cannot compare {a.label}: {error}",))
+    except TypeError:
+        return Outcome(
+            UNKNOWN, evidence, (f"{a.label} '{a.shown()}' cannot be compared with {b.shown()}",)
+        )
+    if a.lower_bound or b.lower_bound:
+        return Outcome(UNKNOWN, evidence, (f"{a.label} is only known to be at least {shown}",))
+    verdict = holds(left, op, b.values())
+    detail = range_verdict(shown, f"{op} {b.shown()}", verdict, a.shown())
+    evidence = evidence + (Evidence(a.label or "value", detail),)
+    if verdict is None:
+        return Outcome(UNKNOWN, evidence, (f"{a.label}: {detail}",))
+    return Outcome(decided(verdict), evidence)
+
+
+def range_aligned(a: Value, b: Value, converter: Converter | None) -> tuple[Range, str]:
+    """a's values in b's unit (a bound converts end by end), and a as evidence shows it."""
+    if not isinstance(a.value, Fraction) or not isinstance(b.value, Fraction):
+        raise TypeError
+    values, shown = a.values(), a.shown()
+    target = threshold_unit(b, converter)
+    if a.unit is not None and target is not None and a.unit != target:
+        basis, source = basis_of(a.concept or b.concept), a.unit
+        values = values.map(lambda x: convert_value(x, source, a.ucum, target, basis, converter))
+        shown = f"{values.text(lambda x: fmt_quantity(x, target))} (from {shown})"
+    return values, shown
+
+
+def threshold_unit(b: Value, converter: Converter | None) -> Unit | None:
+    """The unit a comparison is made in: the threshold's, or, for a bare number, the unit the
+    plan's conversion names (the value's canonical unit): a value in another unit is converted
+    into it, never compared raw (docs/units.md, "Bare numbers")."""
+    if b.unit is not None:
+        return b.unit
+    return converter.unit if converter is not None else None
 
 
 def decide_lower_bound(
@@ -319,14 +397,12 @@ def decide_lower_bound(
 
 
 def aligned(a: Value, b: Value, converter: Converter | None) -> tuple[Fraction, Fraction, str]:
-    """Both values as Fractions in the threshold's unit (b's), exactly. A bare-number
-    threshold is in the unit the plan's conversion names (the value's canonical unit): a value
-    in another unit is converted into it, never compared raw (docs/units.md, "Bare numbers")."""
+    """Both values as Fractions in the threshold's unit (`threshold_unit`), exactly."""
     if not isinstance(a.value, Fraction) or not isinstance(b.value, Fraction):
         raise TypeError
     left = a.value
     shown = fmt_quantity(left, a.unit)
-    target = b.unit if b.unit is not None else converter.unit if converter is not None else None
+    target = threshold_unit(b, converter)
     if a.unit is not None and target is not None and a.unit != target:
         basis = basis_of(a.concept or b.concept)
         left = convert_value(left, a.unit, a.ucum, target, basis, converter)
@@ -354,15 +430,22 @@ def compare_titer(left: ValueFn, op: str, titer: p.Titer) -> ExprFn:
         value = left(ctx)
         if value.value is None:
             return Outcome(UNKNOWN, value.evidence, value.missing)
-        found = parse_titer(value.value)
+        found = titer_range(value.value)
         if found is None and isinstance(value.value, Fraction):
-            found = value.value
+            found = value.values()
         if found is None:
             shown = clip(str(value.value), 100)
             return Outcome(UNKNOWN, value.evidence, (f"{value.label} '{shown}' is not a titer",))
-        ok = compare_values(found, op, threshold)
-        detail = f"1:{format_number(found)} {op} {text}: {'yes' if ok else 'no'}"
-        return Outcome(decided(ok), value.evidence + (Evidence(value.label, detail),))
+        shown = found.text(lambda x: f"1:{format_number(x)}")
+        verdict = holds(found, op, Range.point(threshold))
+        if found.exact is not None:
+            detail = f"{shown} {op} {text}: {'yes' if verdict else 'no'}"
+        else:
+            detail = range_verdict(shown, f"{op} {text}", verdict)
+        evidence = value.evidence + (Evidence(value.label, detail),)
+        if verdict is None:
+            return Outcome(UNKNOWN, evidence, (f"{value.label}: {detail}",))
+        return Outcome(decided(verdict), evidence)
 
     return compare_titer
 
@@ -403,15 +486,21 @@ def compare_limit(left: ValueFn, op: str, limit: p.Limit) -> ExprFn:
                 reason = unit_problem(event, error, "the reference range")
             return Outcome(UNKNOWN, value.evidence, (reason,))
         threshold = multiple * limit_value
-        assert isinstance(value.value, Fraction)
-        ok = compare_values(value.value, op, threshold)
+        if not isinstance(value.value, Fraction):
+            shown = clip(str(value.value), 100)
+            return Outcome(UNKNOWN, value.evidence, (f"{value.label} '{shown}' is not a number",))
+        verdict = holds(value.values(), op, Range.point(threshold))
+        answer = {True: "yes", False: "no", None: "unknown"}[verdict]
         detail = (
-            f"{fmt_quantity(value.value, value.unit)} {op} {format_number(multiple)} x {which} "
+            f"{value.shown()} {op} {format_number(multiple)} x {which} "
             f"({fmt_quantity(threshold, value.unit)}, "
             f"{which} {fmt_quantity(limit_value, value.unit)} "
-            f"from {source}): {'yes' if ok else 'no'}"
+            f"from {source}): {answer}"
         )
-        return Outcome(decided(ok), value.evidence + (Evidence(value.label, detail),))
+        evidence = value.evidence + (Evidence(value.label, detail),)
+        if verdict is None:
+            return Outcome(UNKNOWN, evidence, (f"{value.label}: {detail}",))
+        return Outcome(decided(verdict), evidence)
 
     return compare_limit
 

@@ -9,7 +9,11 @@ from collections.abc import Callable
 from fractions import Fraction
 from typing import Any, assert_never
 
+import attrs
+
+from criteria_lang.core.bounds import Range, extreme, total
 from criteria_lang.core.concepts import basis_of
+from criteria_lang.core.conversions import Basis
 from criteria_lang.core.dates import completed_years
 from criteria_lang.core.derived import BUILTINS
 from criteria_lang.core.results import Evidence
@@ -191,18 +195,18 @@ class ValueCompiler(ABC):
                 missing = base.missing or (f"{base.label} is not a number",)
                 return Value(None, evidence=base.evidence, missing=missing, label=label)
             value = base.value * factor
-            detail = (
-                f"{percent} % of {fmt_quantity(base.value, base.unit)} = "
-                f"{fmt_quantity(value, base.unit)}"
-            )
-            return Value(
+            scaled = None if base.range is None else base.range.scaled(factor)
+            result = Value(
                 value,
                 base.unit,
-                base.evidence + (Evidence(label, detail),),
+                base.evidence,
                 concept=base.concept,
                 label=label,
                 base=base,
+                range=scaled,
             )
+            detail = f"{percent} % of {base.shown()} = {result.shown()}"
+            return attrs.evolve(result, evidence=base.evidence + (Evidence(label, detail),))
 
         return percent_of
 
@@ -358,10 +362,9 @@ def over_values(node: p.Aggregate, result: QueryResult, canonical: Unit | None) 
     concept = query.concept
     if not result.matched:
         return no_events(node, result)
-    values: list[tuple[Fraction, Event]] = []
+    values: list[tuple[Range, Event]] = []
     unreadable: list[str] = []
     unit = canonical
-    units = get_units()
     for event in result.matched:
         v = event_value(event, label, concept)
         if v.kind == UNREADABLE:
@@ -371,11 +374,7 @@ def over_values(node: p.Aggregate, result: QueryResult, canonical: Unit | None) 
         if unit is None:
             unit = v.unit
         try:
-            converted = (
-                units.convert(v.value, v.unit, unit, basis=query.basis)
-                if v.unit is not None and unit is not None and v.unit != unit
-                else v.value
-            )
+            converted = converted_range(v, unit, query.basis)
         except UnitError:
             continue
         values.append((converted, event))
@@ -386,15 +385,44 @@ def over_values(node: p.Aggregate, result: QueryResult, canonical: Unit | None) 
     if not values:
         missing = (f"no numeric {query.kind} {concept.short_name} {query.window.text}",)
         return Value(None, missing=missing, label=label)
+    if any(r.exact is None for r, _ in values):
+        return over_bounds(node, values, unit)
+    numbers = [(r.exact, e) for r, e in values if r.exact is not None]
     if node.op == "sum":
-        total = sum((v for v, _ in values), Fraction(0))
-        evidence = tuple(event_evidence(e, label) for _, e in values)
+        total = sum((v for v, _ in numbers), Fraction(0))
+        evidence = tuple(event_evidence(e, label) for _, e in numbers)
         return Value(total, unit, evidence, label=label, concept=concept)
     pick = min if node.op == "min" else max
-    value, event = pick(values, key=lambda item: item[0])
+    value, event = pick(numbers, key=lambda item: item[0])
     return Value(
         value, unit, (event_evidence(event, label),), event=event, label=label, concept=concept
     )
+
+
+def converted_range(value: Value, unit: Unit | None, basis: Basis) -> Range:
+    """The values `value` allows, in `unit` (a bound converts end by end: every conversion
+    keeps the order of values, docs/units.md)."""
+    source = value.unit
+    if source is None or unit is None or source == unit:
+        return value.values()
+    units = get_units()
+    return value.values().map(lambda x: units.convert(x, source, unit, basis=basis))
+
+
+def over_bounds(node: p.Aggregate, values: list[tuple[Range, Event]], unit: Unit | None) -> Value:
+    """`min` / `max` / `sum` where some results are bounds: the range the answer lies in
+    (docs: "Results reported as bounds"): the largest of `<0.5` and 0.3 is in [0.3, 0.5)."""
+    label, concept = node.label, node.query.concept
+    ranges = [r for r, _ in values]
+    found = total(ranges) if node.op == "sum" else extreme(ranges, largest=node.op == "max")
+    evidence = tuple(event_evidence(e, label) for _, e in values)
+    if found.low is None and found.high is None:
+        missing = (f"{label}: the bounds reported leave it at any value",)
+        return Value(None, evidence=evidence, missing=missing, label=label, concept=concept)
+    ends = [end.value for end in (found.high, found.low) if end is not None]
+    result = Value(ends[0], unit, evidence, label=label, concept=concept, range=found)
+    detail = f"{node.op} of {len(values)} results, some reported as bounds: {result.shown()}"
+    return attrs.evolve(result, evidence=evidence + (Evidence(label, detail),))
 
 
 def difference(a: Value, b: Value) -> Value:
@@ -409,26 +437,40 @@ def difference(a: Value, b: Value) -> Value:
         missing = (f"{b.label} is only known to be at least {format_number(b.value)}",)
         return Value(None, evidence=evidence, missing=missing, label=label)
     try:
-        right = b.value
+        right, right_range = b.value, b.range
         if a.unit is not None and b.unit is not None and a.unit != b.unit:
             basis = basis_of(a.concept or b.concept)
-            right = get_units().convert(b.value, b.unit, a.unit, basis=basis)
+            source, target = b.unit, a.unit
+
+            def convert(x: Fraction) -> Fraction:
+                return get_units().convert(x, source, target, basis=basis)
+
+            right = convert(b.value)
+            right_range = None if right_range is None else right_range.map(convert)
     except UnitError as error:
         return Value(None, evidence=evidence, missing=(f"{label}: {error}",), label=label)
     value = a.value - right
-    detail = (
-        f"{fmt_quantity(a.value, a.unit)} - {fmt_quantity(right, a.unit)} = "
-        f"{fmt_quantity(value, a.unit)}"
-    )
-    return Value(
+    both = None
+    if a.range is not None or right_range is not None:
+        # Bounds subtract as ranges (docs: "Results reported as bounds"): `<5 - 2` is `<3`.
+        right_values = right_range or Range.point(right)
+        both = a.values().minus(right_values)
+        if both.low is None and both.high is None:
+            missing = (f"{label}: {a.shown()} - {b.shown()} can be any value",)
+            return Value(None, evidence=evidence, missing=missing, label=label)
+    result = Value(
         value,
         a.unit,
-        evidence + (Evidence(label, detail),),
+        evidence,
         missing=a.missing,
         lower_bound=a.lower_bound,
         concept=a.concept or b.concept,
         label=label,
+        range=both,
     )
+    shown_right = (right_range or Range.point(right)).text(lambda x: fmt_quantity(x, a.unit))
+    detail = f"{a.shown()} - {shown_right} = {result.shown()}"
+    return attrs.evolve(result, evidence=evidence + (Evidence(label, detail),))
 
 
 Grade = tuple[str | None, Event | None, str]

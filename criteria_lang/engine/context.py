@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
 from fractions import Fraction
 from typing import Any, Literal, assert_never
 
@@ -12,7 +11,8 @@ from criteria_lang.core.concepts import ConceptSet
 from criteria_lang.core.conversions import Basis
 from criteria_lang.core.derived import Input
 from criteria_lang.core.units import UnitError, get_units
-from criteria_lang.engine.evidence import unit_problem
+from criteria_lang.engine.evidence import describe_event, unit_problem
+from criteria_lang.engine.index import ConceptIndex, Matcher
 from criteria_lang.engine.values import MissingData, convert_quantity, fmt_date
 from criteria_lang.plan import model as p
 from criteria_lang.records.timeline import (
@@ -27,7 +27,6 @@ from criteria_lang.records.timeline import (
 # docs/language.md, "Unknown and absence": the default judges absence inside the record's
 # coverage; closed-world treats every absent condition, medication and procedure as absent.
 AbsencePolicy = Literal["coverage", "closed-world"]
-CodeGroup = tuple[object, tuple[Code, ...], list[int]]
 
 
 class Context:
@@ -42,6 +41,8 @@ class Context:
         "units",
         "visit",
         "previous_visit",
+        "index",
+        "by_concept",
     )
 
     def __init__(
@@ -51,6 +52,7 @@ class Context:
         *,
         visit: Visit | None = None,
         previous_visit: Visit | None = None,
+        index: ConceptIndex | None = None,
     ) -> None:
         # `visit` is the visit being judged when an outcome is evaluated (docs: "Outcomes").
         self.visit = visit
@@ -66,6 +68,9 @@ class Context:
         self.memo: dict[Any, Any] = {}
         self.criterion_id = ""
         self.units = get_units()
+        # Shared by every patient of a run (the Evaluator's): codes matched once per code.
+        self.index = index if index is not None else ConceptIndex()
+        self.by_concept: dict[str, dict[str, list[Event]]] = {}
 
     # ------------------------------------------------------------------ dates
     def date(self, anchor: p.Anchor) -> dt.date:
@@ -108,24 +113,34 @@ class Context:
         key = (kind, concept.name)
         found: list[Event] | None = self.memo.get(key)
         if found is None:
-            # Match each distinct set of codes once, not each event (see `code_groups`).
-            hits = concept.select(self.code_groups(kind))
-            events = self.by_kind.get(kind, [])
-            if not hits:
-                found = []
-            elif len(hits) == 1:
-                found = [events[i] for i in hits[0]]
-            else:
-                found = [events[i] for i in sorted(i for places in hits for i in places)]
-            self.memo[key] = found
+            table = self.indexed(kind, concept.name, concept.matches)
+            found = self.memo[key] = table.get(concept.name, [])
         return found
 
-    def code_groups(self, kind: str) -> list[CodeGroup]:
-        key = ("code groups", kind)
-        groups: list[CodeGroup] | None = self.memo.get(key)
-        if groups is None:
-            groups = self.memo[key] = code_groups(self.by_kind.get(kind, ()))
-        return groups
+    def indexed(self, kind: str, name: str, matches: Matcher) -> dict[str, list[Event]]:
+        """The patient's events of `kind` by the name of each concept they match, in one pass
+        over them (engine/index.py); `name` (matched by `matches`) is one of the concepts."""
+        index = self.index
+        if not index.knows(kind, name):
+            index.add(kind, name, matches)
+            self.by_concept.pop(kind, None)
+        table = self.by_concept.get(kind)
+        if table is None:
+            table = {}
+            known = index.memo_for(kind)  # inlined `index.names`: this runs once an event
+            for event in self.by_kind.get(kind, ()):
+                codes = event.codes
+                key = id(codes[0]) if len(codes) == 1 else tuple(map(id, codes))
+                entry = known.get(key)
+                hits = entry[1] if entry is not None else index.names(kind, codes)
+                for hit in hits:
+                    events = table.get(hit)
+                    if events is None:
+                        table[hit] = [event]
+                    else:
+                        events.append(event)
+            self.by_concept[kind] = table
+        return table
 
     # ------------------------------------------------------------------ coverage
     def covered(self, start: dt.date | None, end: dt.date | None) -> bool:
@@ -168,14 +183,11 @@ class Context:
         key = ("measures", spec.key)
         found: list[Measurement] | None = self.memo.get(key)
         if found is None:
-            groups = self.code_groups(spec.kind)
-            places = sorted(
-                i for _, codes, ps in groups if input_codes_match(spec, codes) for i in ps
-            )
-            events = self.by_kind.get(spec.kind, [])
+            name = f"input {spec.key}"
+            table = self.indexed(spec.kind, name, lambda codes: input_codes_match(spec, codes))
             found = [
                 e
-                for e in (events[i] for i in places)
+                for e in table.get(name, ())
                 if isinstance(e, Measurement) and isinstance(e.value, Quantity)
             ]
             self.memo[key] = found
@@ -203,6 +215,9 @@ class Context:
                 value = convert_quantity(event.value, spec.unit, Basis(spec.molar_mass))
             except UnitError as error:
                 value = unit_problem(event, error, "the value")
+            if event.value.comparator is not None:
+                # A formula needs a number (docs: "Results reported as bounds").
+                value = f"{describe_event(event)} is reported as a bound, not a number"
             best = (distance, value, event)
         result: tuple[Fraction, Event] | str | None = None
         if best is not None:
@@ -218,22 +233,3 @@ def input_codes_match(spec: Input, codes: tuple[Code, ...]) -> bool:
         if (code.system, code.code) in spec.codes:
             return True
     return False
-
-
-def code_groups(events: Sequence[Event]) -> list[CodeGroup]:
-    """The events' distinct codes, each with the places of the events that carry them, in the
-    form `ConceptSet.select` takes.
-
-    Readers share one Code object per distinct code, so identity groups them without hashing
-    (codes that are equal but not shared only make more groups, never a wrong one).
-    """
-    groups: dict[object, CodeGroup] = {}
-    for place, event in enumerate(events):
-        codes = event.codes
-        key = id(codes[0]) if len(codes) == 1 else tuple(map(id, codes))
-        group = groups.get(key)
-        if group is None:
-            groups[key] = (key, codes, [place])
-        else:
-            group[2].append(place)
-    return list(groups.values())

@@ -16,6 +16,7 @@ import attrs
 from criteria_lang.core.results import CriterionResult, PatientResult, overall
 from criteria_lang.engine.compile import Compiler
 from criteria_lang.engine.context import AbsencePolicy, Context
+from criteria_lang.engine.index import ConceptIndex
 from criteria_lang.engine.values import UNKNOWN, MissingData, Outcome
 from criteria_lang.plan import model as p
 from criteria_lang.records.timeline import Patient
@@ -46,9 +47,10 @@ class Evaluator:
         compiler = Compiler(plan)
         self.criteria = tuple(CompiledCriterion(c, compiler.expr(c.expr)) for c in plan.criteria)
         self.trial_id = plan.trial
+        self.index = ConceptIndex()  # shared by every patient (engine/index.py)
 
     def evaluate(self, patient: Patient) -> PatientResult:
-        ctx = Context(patient, self.policy)
+        ctx = Context(patient, self.policy, index=self.index)
         results = []
         for compiled in self.criteria:
             criterion = compiled.criterion

@@ -12,9 +12,11 @@ from criteria_lang.core.units import IncompatibleUnits, Unit, UnitError, get_uni
 from criteria_lang.engine.values import (
     UNREADABLE,
     Value,
+    compare_quantity,
     convert_quantity,
     fmt_date,
     fmt_quantity,
+    quantity_range,
     unit_of,
 )
 from criteria_lang.records.timeline import (
@@ -84,7 +86,14 @@ def event_value(event: Event, label: str, concept: ConceptSet) -> Value:
             except UnitError as error:
                 return unreadable("the value", error)
             return Value(
-                raw.value, unit, evidence, event=event, concept=concept, label=label, ucum=raw.ucum
+                raw.value,
+                unit,
+                evidence,
+                event=event,
+                concept=concept,
+                label=label,
+                ucum=raw.ucum,
+                range=None if raw.comparator is None else quantity_range(raw),
             )
         if raw is None:
             return absent("value")
@@ -141,7 +150,12 @@ def numeric_word(
         limit = convert_quantity(bound, unit_of(raw), basis_of(concept))
     except UnitError as error:
         return unit_problem(event, error, "the value or its reference range")
-    positive = raw.value > limit
+    positive = compare_quantity(raw, raw.value, ">", limit)
+    if positive is None:  # a bound on both sides of the limit (docs: "Results reported as bounds")
+        return (
+            f"{describe_event(event)} may be above or below the upper reference limit "
+            f"{format_number(limit)}, so it is neither {word} nor its opposite"
+        )
     return positive if word in ("positive", "present") else not positive
 
 
@@ -149,10 +163,10 @@ def change_evidence(value: Value, threshold: Value) -> tuple[Evidence, ...]:
     """Comparing with `P % of V`: the change from V to the value, absolute and relative
     (docs/language.md, "Values relative to other values")."""
     base = threshold.base
-    if base is None or not isinstance(base.value, Fraction):
+    if base is None or not isinstance(base.value, Fraction) or base.range is not None:
         return ()
-    if not isinstance(value.value, Fraction):
-        return ()
+    if not isinstance(value.value, Fraction) or value.range is not None:
+        return ()  # a change from or to a bound has no one number
     now = value.value
     try:
         if value.unit is not None and base.unit is not None and value.unit != base.unit:

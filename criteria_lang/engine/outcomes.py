@@ -18,6 +18,7 @@ from criteria_lang.core.visits import visit_key
 from criteria_lang.engine.compile import Compiler
 from criteria_lang.engine.context import AbsencePolicy, Context
 from criteria_lang.engine.evaluate import judge
+from criteria_lang.engine.index import ConceptIndex
 from criteria_lang.engine.values import MissingData, Outcome
 from criteria_lang.engine.windows import resolve
 from criteria_lang.plan import model as p
@@ -39,6 +40,7 @@ class OutcomeEvaluator:
         self.trial_id = plan.trial
         compiler = Compiler(plan)
         self.outcomes = tuple(CompiledOutcome(o, compiler.expr(o.expr)) for o in plan.outcomes)
+        self.index = ConceptIndex()  # shared by every patient (engine/index.py)
 
     def evaluate(self, patient: Patient) -> OutcomeReport:
         visits = sorted(patient.visits, key=lambda v: v.date)  # stable: ties keep record order
@@ -50,7 +52,11 @@ class OutcomeEvaluator:
             if index not in contexts:
                 previous = visits[index - 1] if index > 0 else None
                 contexts[index] = Context(
-                    patient, self.policy, visit=visits[index], previous_visit=previous
+                    patient,
+                    self.policy,
+                    visit=visits[index],
+                    previous_visit=previous,
+                    index=self.index,
                 )
             return contexts[index]
 
@@ -123,7 +129,9 @@ class OutcomeEvaluator:
         end: dt.date | None = None
         if timepoints.window is not None:
             try:
-                start, end = resolve(timepoints.window, Context(patient, self.policy), None)
+                start, end = resolve(
+                    timepoints.window, Context(patient, self.policy, index=self.index), None
+                )
             except MissingData as missing:
                 return [f"the visits to judge are not known: {missing.reason}" for _ in visits]
         return [

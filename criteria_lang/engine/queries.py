@@ -10,28 +10,38 @@ from fractions import Fraction
 
 import attrs
 
+from criteria_lang.core.bounds import Range, holds
 from criteria_lang.core.concepts import ConceptSet, QuantityAttr
 from criteria_lang.core.conversions import Basis
 from criteria_lang.core.dates import OutOfCalendar, period_last_day
 from criteria_lang.core.diagnostics import clip
+from criteria_lang.core.kinds import ABSENCE_IS_EVIDENCE
 from criteria_lang.core.results import Evidence
 from criteria_lang.core.units import UnitError, get_units
 from criteria_lang.engine.context import Context
 from criteria_lang.engine.doses import dose_amount, dose_pattern, duration_runs
-from criteria_lang.engine.evidence import event_evidence, note_evidence, numeric_word, unit_problem
+from criteria_lang.engine.evidence import (
+    describe_event,
+    event_evidence,
+    note_evidence,
+    numeric_word,
+    unit_problem,
+)
 from criteria_lang.engine.values import (
     MET,
     NOT_MET,
     UNKNOWN,
     Converter,
     Outcome,
+    compare_quantity,
     compare_values,
     convert_quantity,
     decided,
     fmt_date,
     in_bounds,
     matches_word,
-    parse_titer,
+    quantity_range,
+    titer_range,
     unit_of,
 )
 from criteria_lang.engine.windows import (
@@ -50,9 +60,6 @@ from criteria_lang.records.timeline import (
     Quantity,
     format_number,
 )
-
-# Kinds whose absence inside the covered span means "did not happen" (docs: "Unknown").
-ABSENCE_IS_EVIDENCE = frozenset({"condition", "medication", "procedure"})
 
 Filter = Callable[[Context, Event], bool | str]  # kept, dropped, or undecided (why)
 DoseCheck = Callable[[Context, Event], tuple[bool | None, str]]
@@ -277,10 +284,10 @@ def value_filter(vf: p.ValueFilter, query: p.Query) -> Filter:
         if op == "is":
             return word_filter(event, raw, concept, str(target))
         if isinstance(target, p.Titer):
-            titer = parse_titer(raw) if not isinstance(raw, Quantity) else raw.value
+            titer = titer_range(raw) if not isinstance(raw, Quantity) else quantity_range(raw)
             if titer is None:
                 return f"'{clip(str(raw), 100)}' is not a titer"
-            return compare_values(titer, op, target.dilution)
+            return undecided_bound(event, holds(titer, op, Range.point(target.dilution)))
         if isinstance(target, p.Limit):
             return limit_filter(event, raw, op, target, concept, basis)
         assert isinstance(target, p.Number)
@@ -296,9 +303,16 @@ def value_filter(vf: p.ValueFilter, query: p.Query) -> Filter:
                     value = convert_quantity(raw, unit, basis)
         except UnitError as error:
             return unit_problem(event, error, "the value")
-        return compare_values(value, op, target.value)
+        return undecided_bound(event, compare_quantity(raw, value, op, target.value))
 
     return check
+
+
+def undecided_bound(event: Event, verdict: bool | None) -> bool | str:
+    """A filter's verdict; a bound that cannot decide leaves the event undecided, saying so."""
+    if verdict is None:
+        return f"{describe_event(event)} is a bound that may or may not qualify"
+    return verdict
 
 
 def word_filter(event: Event, raw: object, concept: ConceptSet, word: str) -> bool | str:
@@ -329,7 +343,7 @@ def limit_filter(
         limit = convert_quantity(bound, unit_of(raw), basis)
     except UnitError as error:
         return unit_problem(event, error, "the value or its reference range")
-    return compare_values(raw.value, op, target.multiple * limit)
+    return undecided_bound(event, compare_quantity(raw, raw.value, op, target.multiple * limit))
 
 
 def dose_filter(dose: p.DoseFilter, concept: ConceptSet) -> DoseCheck:

@@ -12,6 +12,7 @@ from fractions import Fraction
 
 import attrs
 
+from criteria_lang.core.bounds import BOUND_COMPARATORS, Range, holds
 from criteria_lang.core.concepts import ConceptSet
 from criteria_lang.core.conversions import Affine, Basis
 from criteria_lang.core.results import Evidence, Truth
@@ -53,6 +54,25 @@ class Value:
     # How `unit` was written in the data: as a UCUM code (True, FHIR and OMOP data), in our
     # syntax (False), or None when it was composed here (mg given per day is mg/day).
     ucum: bool | None = None
+    # A result reported as a bound (`<40 %`) or a range of such (the max of `<0.5` and 0.3):
+    # the values it allows, in `unit`; `value` is then the bound as reported, never the result
+    # (docs/language.md, "Results reported as bounds"). None: `value` is exact.
+    range: Range | None = None
+
+    def values(self) -> Range:
+        """The values this one allows: its range, or its number."""
+        if self.range is not None:
+            return self.range
+        assert isinstance(self.value, Fraction)
+        return Range.point(self.value)
+
+    def shown(self) -> str:
+        """The value for evidence, a bound as reported (`<40 %`)."""
+        if self.range is not None:
+            return self.range.text(lambda x: fmt_quantity(x, self.unit))
+        if isinstance(self.value, Fraction):
+            return fmt_quantity(self.value, self.unit)
+        return str(self.value)
 
 
 class MissingData(Exception):
@@ -157,10 +177,53 @@ def compare_values(left: Fraction, op: str, right: Fraction) -> bool:
     raise ValueError(op)
 
 
+def range_verdict(shown: str, claim: str, verdict: bool | None, bound: str | None = None) -> str:
+    """Evidence for a bound compared by interval logic: `<40 % < 50 %: yes (...)`, where `claim`
+    is what is asked of it (`< 50 %`) and `bound` the bound as reported (default: `shown`)
+    (docs: "Results reported as bounds")."""
+    bound = bound or shown
+    if verdict is True:
+        return f"{shown} {claim}: yes (every value {bound} allows is)"
+    if verdict is False:
+        return f"{shown} {claim}: no (no value {bound} allows is)"
+    return f"{shown} {claim}: unknown ({bound} allows values that are and values that are not)"
+
+
+def quantity_range(quantity: Quantity) -> Range:
+    """The values a data quantity allows: its number, or the bound its comparator gives."""
+    return Range.bound(quantity.comparator, quantity.value)
+
+
+def compare_quantity(
+    quantity: Quantity, value: Fraction, op: str, threshold: Fraction
+) -> bool | None:
+    """A data quantity (`value` is its number in the threshold's unit) against a threshold, by
+    interval logic when it is a bound: None when the bound cannot decide."""
+    if quantity.comparator is None:
+        return compare_values(value, op, threshold)
+    return holds(Range.bound(quantity.comparator, value), op, Range.point(threshold))
+
+
 def in_bounds(value: Fraction, low: Fraction, high: Fraction, bounds: str) -> bool:
     low_ok = value >= low if bounds in ("inclusive", "left-inclusive") else value > low
     high_ok = value <= high if bounds in ("inclusive", "right-inclusive") else value < high
     return low_ok and high_ok
+
+
+def titer_range(value: object) -> Range | None:
+    """A titer as text, `1:160`, or reported as a bound, `<1:40` (docs: "Results reported as
+    bounds"): the reciprocal dilutions it allows."""
+    if not isinstance(value, str):
+        return None
+    text = value.strip()
+    comparator = next((c for c in _LONGEST_FIRST if text.startswith(c)), None)
+    dilution = parse_titer(text[len(comparator) :] if comparator else text)
+    if dilution is None:
+        return None
+    return Range.bound(comparator, dilution)
+
+
+_LONGEST_FIRST = sorted(BOUND_COMPARATORS, key=len, reverse=True)
 
 
 def parse_titer(value: object) -> Fraction | None:

@@ -12,16 +12,15 @@ from __future__ import annotations
 import functools
 from collections.abc import Iterator
 from fractions import Fraction
-from pathlib import Path
 from typing import Literal
 
 import attrs
 
 from criteria_lang.check import checker
+from criteria_lang.core.concepts import QuantityAttr, UnitAttr
 from criteria_lang.core.derived import BUILTINS, Builtin
 from criteria_lang.core.diagnostics import NO_SPAN, Diagnostic, Span
 from criteria_lang.core.units import COMMON_UNITS, UnitError, get_units
-from criteria_lang.core.concepts import QuantityAttr, UnitAttr
 from criteria_lang.syntax import nodes as n
 from criteria_lang.tools import lint
 from criteria_lang.tools.fmt import FormatError, format_text
@@ -260,8 +259,3 @@ def _number(value: Fraction) -> str:
     if value.denominator == 1:
         return str(value.numerator)
     return f"{float(value):g}"
-
-
-def stdlib_root() -> Path:
-    """The stdlib that ships with criteria-lang."""
-    return checker.DEFAULT_STDLIB

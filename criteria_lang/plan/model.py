@@ -23,10 +23,10 @@ import attrs
 from criteria_lang.core.concepts import ConceptSet
 from criteria_lang.core.conversions import Basis, Scale
 from criteria_lang.core.derived import Input
+from criteria_lang.core.kinds import EventKind
 
 PLAN_VERSION = 1
 
-EventKind = Literal["condition", "medication", "lab", "procedure", "observation", "score", "fact"]
 TimeUnit = Literal["days", "weeks", "months", "years"]
 Comparator = Literal["<", "<=", ">", ">=", "=", "!="]
 AttributeOp = Literal["<", "<=", ">", ">=", "=", "!=", "in"]

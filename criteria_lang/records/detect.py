@@ -26,6 +26,7 @@ from criteria_lang.records.patient_json import (
     read_patient_file,
     read_patients,
 )
+from criteria_lang.records.relevance import Relevance
 from criteria_lang.records.timeline import Patient
 
 SUFFIXES = frozenset({".json", ".jsonl", ".ndjson"})
@@ -92,14 +93,18 @@ def plan_folder(root: Path, errors: list[OSError]) -> list[Item]:
 
 
 def read_any(
-    path: Path, dates: Mapping[str, dt.date], summary: ReadSummary | None
+    path: Path,
+    dates: Mapping[str, dt.date],
+    summary: ReadSummary | None,
+    relevance: Relevance | None = None,
 ) -> Iterator[Patient | RecordError]:
     """Every record under `path`, each file read by the reader its content calls for. FHIR
-    patients get `dates`; `summary` collects what the FHIR reader did. Nothing is raised."""
+    patients get `dates`; `summary` collects what the FHIR reader did; `relevance`: FHIR
+    resources the rules cannot use are skipped (records/relevance.py). Nothing is raised."""
     summary = summary if summary is not None else ReadSummary()
     if not path.is_dir():
         if is_fhir_file(path):
-            yield from read_fhir(path, dates=dates, summary=summary)
+            yield from read_fhir(path, dates=dates, summary=summary, relevance=relevance)
         else:
             yield from read_patients(path)
         return
@@ -115,7 +120,7 @@ def read_any(
             yield from read_patient_file(what)
         elif kind == "bundle":
             assert isinstance(what, Path)
-            yield from read_fhir_bundle_file(what, dates, summary)
+            yield from read_fhir_bundle_file(what, dates, summary, relevance)
         else:
             assert isinstance(what, tuple)
-            yield from read_ndjson(what, dates=dates, summary=summary)
+            yield from read_ndjson(what, dates=dates, summary=summary, relevance=relevance)

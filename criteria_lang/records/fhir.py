@@ -32,20 +32,27 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from decimal import Decimal
 from fractions import Fraction
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import attrs
 import orjson
 
-from criteria_lang.core.dates import OutOfCalendar, add_days
+from criteria_lang.core.bounds import BoundComparator, is_bound_comparator
+from criteria_lang.core.codes import CONCEPT_SYSTEM, FHIR_BASE, LOCAL_SYSTEM, SYSTEM_OF_URI
+from criteria_lang.core.dates import DAYS_PER_MONTH, DAYS_PER_UNIT, OutOfCalendar, add_days
 from criteria_lang.core.diagnostics import clip
 from criteria_lang.core.units import UnitError, get_units
+from criteria_lang.records.bounds_text import read_bound_text
 from criteria_lang.records.files import data_suffix, open_binary, read_bytes
+from criteria_lang.records.normalise import measurement_value
 from criteria_lang.records.patient_json import Problem, RecordError
+from criteria_lang.records.relevance import SKIPPED, Relevance
 from criteria_lang.records.timeline import (
+    DETECTION_LIMITS,
     NUMBER_RANGE,
     Code,
     Condition,
+    DetectionLimit,
     Event,
     Fact,
     Interval,
@@ -64,6 +71,7 @@ __all__ = [
     "CATEGORY_SYSTEM",
     "CONCEPT_SYSTEM",
     "COVERAGE_EXTENSION",
+    "DETECTION_LIMIT_EXTENSION",
     "DUPLICATE",
     "FACT_CATEGORY",
     "FHIR_BASE",
@@ -92,10 +100,8 @@ __all__ = [
 # Our namespace for the code systems and extensions that carry what standard FHIR has no place
 # for (docs/fhir.md, "Writing FHIR"). `.example` is reserved (RFC 2606): these URIs identify and are
 # never fetched. criteria_lang.records.fhir_write writes them; this reader reads them back.
-FHIR_BASE = "https://criteria-lang.example/fhir"
-# Codes naming a stdlib concept directly (`Code("concept", "sle")`), and our `local` codes.
-CONCEPT_SYSTEM = f"{FHIR_BASE}/CodeSystem/concept"
-LOCAL_SYSTEM = f"{FHIR_BASE}/CodeSystem/local"
+# FHIR_BASE, and the URIs of codes naming a stdlib concept directly (`Code("concept", "sle")`)
+# and of our `local` codes, are in the table of code systems (core/codes.py).
 # Observation.category: an Observation in this category is a `fact` event (pregnant, consent).
 CATEGORY_SYSTEM = f"{FHIR_BASE}/CodeSystem/observation-category"
 FACT_CATEGORY = "fact"
@@ -105,6 +111,9 @@ COVERAGE_EXTENSION = f"{FHIR_BASE}/StructureDefinition/record-coverage"
 ATTRIBUTE_EXTENSION = f"{FHIR_BASE}/StructureDefinition/attribute"
 # Medication extension: the status as recorded, when FHIR's status value set has no code for it.
 STATUS_EXTENSION = f"{FHIR_BASE}/StructureDefinition/status"
+# valueQuantity extension (valueCode `detection` or `quantification`): the bound given by the
+# comparator is the assay's limit of detection or quantification (docs/fhir.md, "Values").
+DETECTION_LIMIT_EXTENSION = f"{FHIR_BASE}/StructureDefinition/detection-limit"
 # Resource.identifier: the event's (or patient's) id in our format, when a FHIR id cannot hold it
 # (`fact-consent_signed` is written `fact-consent-signed`). The reader names the event after it.
 ID_SYSTEM = f"{FHIR_BASE}/id"
@@ -113,28 +122,8 @@ ID_SYSTEM = f"{FHIR_BASE}/id"
 TAG_SYSTEM = f"{FHIR_BASE}/CodeSystem/tag"
 DOSE_AS_RECORDED = "dose-as-recorded"
 
-# Coding system URIs -> our short names (timeline.CODE_SYSTEMS). URIs and OIDs as listed in
-# FHIR R4 "Using Codes in Resources", section 4.3 (hl7.org/fhir/R4/terminologies-systems.html).
-SYSTEMS: dict[str, str] = {
-    CONCEPT_SYSTEM: "concept",
-    LOCAL_SYSTEM: "local",
-    "http://snomed.info/sct": "snomed",
-    "urn:oid:2.16.840.1.113883.6.96": "snomed",
-    "http://hl7.org/fhir/sid/icd-10": "icd10",
-    "urn:oid:2.16.840.1.113883.6.3": "icd10",
-    "http://hl7.org/fhir/sid/icd-10-cm": "icd10",
-    "urn:oid:2.16.840.1.113883.6.90": "icd10",
-    "http://loinc.org": "loinc",
-    "urn:oid:2.16.840.1.113883.6.1": "loinc",
-    "http://www.nlm.nih.gov/research/umls/rxnorm": "rxnorm",
-    "urn:oid:2.16.840.1.113883.6.88": "rxnorm",
-    "http://www.whocc.no/atc": "atc",
-    "urn:oid:2.16.840.1.113883.6.73": "atc",
-    "http://hl7.org/fhir/sid/cvx": "cvx",
-    "urn:oid:2.16.840.1.113883.12.292": "cvx",
-    # OHDSI Standardized Vocabularies (OMOP concept ids), as registered in HL7 terminology (UTG).
-    "https://fhir-terminology.ohdsi.org": "omop",
-}
+# Coding system URIs -> our short names: the one table of code systems (core/codes.py).
+SYSTEMS: dict[str, str] = SYSTEM_OF_URI
 UCUM = "http://unitsofmeasure.org"
 
 IGNORED = "ignored (not used for eligibility)"
@@ -161,18 +150,9 @@ _SKIP_STATUS: dict[str, frozenset[str]] = {
     "Encounter": frozenset({"planned", "cancelled", "entered-in-error"}),
 }
 
-# Days in one unit of a FHIR `Timing.repeat.periodUnit` / a UCUM duration. A month is 30 days
-# and a year 365, as in our JSON format's frequency (docs/patient-format.md): approximations used
-# only to turn "every n months" into a daily rate or a course length into days.
-_DAYS_PER_UNIT: dict[str, Fraction] = {
-    "s": Fraction(1, 86400),
-    "min": Fraction(1, 1440),
-    "h": Fraction(1, 24),
-    "d": Fraction(1),
-    "wk": Fraction(7),
-    "mo": Fraction(30),
-    "a": Fraction(365),
-}
+# Days in one unit of a FHIR `Timing.repeat.periodUnit` / a UCUM duration: the one table
+# (core/dates.py), whose month is 30.4375 days, as in our JSON format and the unit registry.
+_DAYS_PER_UNIT: dict[str, Fraction] = DAYS_PER_UNIT
 _DURATION_WORDS = {"day": "d", "days": "d", "week": "wk", "weeks": "wk", "hour": "h", "hours": "h"}
 
 # Administrations per day for the FHIR R4 timing abbreviations (value set timing-abbreviation,
@@ -193,7 +173,7 @@ _TIMING_CODES: dict[str, Fraction] = {
     "Q6H": Fraction(4),
     "Q8H": Fraction(3),
     "WK": Fraction(1, 7),
-    "MO": Fraction(1, 30),
+    "MO": 1 / DAYS_PER_MONTH,
 }
 
 # References: `Patient/123`, `https://server/fhir/Patient/123/_history/2`; `urn:uuid:...` ones
@@ -705,6 +685,8 @@ class _Scope:
     medications: dict[str, dict[str, Any]] = attrs.field(factory=dict)
     # fullUrl -> resource type, to tell a reference to a Group from one to a Patient.
     types_by_url: dict[str, str] = attrs.field(factory=dict)
+    # What the rules can use: resources none of whose codes they hold are skipped (unread).
+    relevance: Relevance | None = None
 
 
 _Reader = Callable[[_Ctx, dict[str, Any], str, _Scope], list[Event]]
@@ -1084,32 +1066,6 @@ def _read_medication(ctx: _Ctx, res: dict[str, Any], rid: str, scope: _Scope) ->
     ]
 
 
-# LOINC terms of a glomerular filtration rate per 1.73 m2 of body surface (property VRat/Area,
-# "GFR/1.73 sq M.predicted"): the eGFR codes of stdlib/labs.crit. The unit of such a result is
-# mL/min/{1.73_m2}; a result written in plain `mL/min` under one of these codes is the same
-# normalised rate with the annotation left out (in UCUM an annotation has no meaning, so the two
-# codes even denote the same unit), not an absolute clearance: it is read as mL/min/{1.73_m2} and
-# counted in the summary's notes. Synthea writes 33914-3 in both units.
-_GFR_PER_BSA_LOINC = frozenset(
-    {"33914-3", "48642-3", "48643-1", "62238-1", "88293-6", "88294-4", "98979-8"}
-)
-_GFR_PER_BSA_UNIT = "mL/min/{1.73_m2}"
-_NOTE_GFR = "eGFR results in mL/min read as mL/min/{1.73_m2}: their LOINC code is per 1.73 m2"
-
-
-def _gfr_per_bsa(quantity: Quantity | None) -> Quantity | None:
-    """A quantity in plain mL/min as mL/min/{1.73_m2}; None when it is in any other unit."""
-    if quantity is None or quantity.unit == _GFR_PER_BSA_UNIT:
-        return None
-    units = get_units()
-    try:
-        if units.parse_ucum(quantity.unit) != units.parse_ucum("mL/min"):
-            return None
-    except UnitError:
-        return None
-    return Quantity(quantity.value, _GFR_PER_BSA_UNIT, ucum=True)
-
-
 def _observation_kind(ctx: _Ctx, res: dict[str, Any]) -> str:
     """`lab` for the laboratory category, `score` for survey (or score), `fact` for our fact
     category (CATEGORY_SYSTEM), else `observation`."""
@@ -1164,24 +1120,17 @@ def _value(
         if key == "valueQuantity":
             # A number without a unit is a pure number (a score, an INR, a specific gravity).
             quantity = _quantity(ctx, raw, where, default_unit="1")
-            comparator = (
-                _text(ctx, raw.get("comparator"), where + ".comparator")
-                if (isinstance(raw, dict))
-                else None
-            )
             if quantity is None:
                 return None, None
-            if comparator is not None:
-                # "<0.5 mg/dL" is a bound, not a value: kept as text, so that no comparison
-                # reads it as exactly 0.5.
-                return f"{comparator}{quantity}", None
-            return quantity, quantity.unit
+            return _bound(ctx, raw, quantity, where), quantity.unit
         if key == "valueCodeableConcept":
             label = _concept_label(ctx, raw, where)
             if label is None and not ctx.problems:
                 ctx.problem(where, "the coded value has no text, display or code")
             return label, None
-        if key in ("valueString", "valueDateTime", "valueTime"):
+        if key == "valueString":
+            return _string_value(ctx, raw, where)
+        if key in ("valueDateTime", "valueTime"):
             return _text(ctx, raw, where), None
         if key == "valueBoolean":
             if isinstance(raw, bool):
@@ -1196,6 +1145,56 @@ def _value(
         ctx.problem(where, f"{key} is not read by criteria_lang (see docs/fhir.md)")
         return None, None
     return None, None
+
+
+def _bound(ctx: _Ctx, raw: dict[str, Any], quantity: Quantity, where: str) -> Quantity | str:
+    """A valueQuantity with its `comparator` (<, <=, >=, >: the result is a bound, docs/fhir.md)
+    and our detection-limit extension. R5's `ad` ("sufficient to achieve this total") is no
+    bound of the result: it is kept as text, which no number compares with."""
+    written = raw.get("comparator")
+    comparator: BoundComparator | None = None
+    if written is not None:
+        text = _text(ctx, written, where + ".comparator")
+        if text is None:
+            return quantity
+        if not is_bound_comparator(text):
+            return f"{text} {quantity}"
+        comparator = text
+    limit = _detection_limit(ctx, raw, where)
+    if comparator is None and limit is None:
+        return quantity
+    if comparator is None:
+        ctx.problem(
+            where + ".extension", "a limit of detection or quantification needs a comparator"
+        )
+        return quantity
+    return attrs.evolve(quantity, comparator=comparator, limit=limit)
+
+
+def _detection_limit(ctx: _Ctx, raw: dict[str, Any], where: str) -> DetectionLimit | None:
+    for _, found in _extensions(ctx, raw, DETECTION_LIMIT_EXTENSION, where):
+        code = found.get("valueCode")
+        if code in DETECTION_LIMITS:
+            return cast(DetectionLimit, code)
+        ctx.wrong(where + ".extension.valueCode", '"detection" or "quantification"', code)
+    return None
+
+
+def _string_value(ctx: _Ctx, raw: object, where: str) -> tuple[Quantity | str | None, str | None]:
+    """A valueString; one that is a bound with its unit ("<0.5 mg/dL", as exports write them)
+    is read as that bound (the unit in our syntax, docs/units.md). Without a unit it stays
+    text: no unit could be assumed."""
+    text = _text(ctx, raw, where)
+    if text is None:
+        return None, None
+    written = read_bound_text(text)
+    if written is None or written.unit is None:
+        return text, None
+    try:
+        get_units().parse(written.unit)
+    except UnitError:
+        return text, None
+    return Quantity(written.value, written.unit, comparator=written.comparator), written.unit
 
 
 def _reference_range(
@@ -1284,18 +1283,10 @@ def _read_observation(ctx: _Ctx, res: dict[str, Any], rid: str, scope: _Scope) -
             value=fact_value,
         )
         return [fact]
-    if isinstance(value, Quantity) and any(
-        code.system == "loinc" and code.code in _GFR_PER_BSA_LOINC for code in codes
-    ):
-        per_bsa = _gfr_per_bsa(value)
-        if per_bsa is not None:
-            value = per_bsa
-            if reference is not None:
-                reference = ReferenceRange(
-                    _gfr_per_bsa(reference.low) or reference.low,
-                    _gfr_per_bsa(reference.high) or reference.high,
-                )
-            scope.summary.notes[("Observation", _NOTE_GFR)] += 1
+    normalised, reference, note = measurement_value(codes, value, reference)
+    value = normalised  # type: ignore[assignment]
+    if note is not None:
+        scope.summary.notes[("Observation", note)] += 1
     events: list[Event] = []
     if value is not None or not parts:
         # A panel with components and no value of its own (blood pressure) gives only its
@@ -1425,6 +1416,9 @@ class _Entry:
     full_url: str | None = None
     # What was expected instead, when this is not an entry (or not a resource) at all.
     bad: str | None = None
+    # Its place among all the entries of its scope, when they are not read in one run
+    # (records/ndjson_export.py reads a large export bucket by bucket); else its place in the run.
+    index: int | None = None
 
 
 @attrs.define
@@ -1437,6 +1431,9 @@ class _PatientBuild:
     error: RecordError | None = None
     # The spans the record declares it covers (COVERAGE_EXTENSION); None: computed from events.
     coverage: tuple[Interval, ...] | None = None
+    order: int = 0  # the place of its Patient entry in the scope (see _Entry.index)
+    # Resources the rules cannot use, kept unread until the patient is finished (`settle`).
+    deferred: list[tuple[_Entry, dict[str, Any], str, str]] = attrs.field(factory=list)
 
 
 def _our_id(res: dict[str, Any]) -> str | None:
@@ -1520,59 +1517,73 @@ class _Assembler:
         self.summary.problems.extend(ResourceProblem(source, p, patient) for p in problems)
 
     def run(self, entries: Iterable[_Entry]) -> Iterator[Patient | RecordError]:
+        for _, record in self.run_ordered(entries):
+            yield record
+
+    def run_ordered(self, entries: Iterable[_Entry]) -> Iterator[tuple[int, Patient | RecordError]]:
+        """Each patient with the place of its Patient entry (`_Entry.index`, else its place in
+        `entries`), in that order."""
         pending: list[tuple[_Entry, dict[str, Any], str, str]] = []
-        for index, entry in enumerate(entries):
-            res = entry.resource
-            if entry.bad is not None or (res is not None and not isinstance(res, dict)):
-                expected = entry.bad or "a FHIR resource (a JSON object)"
-                problem = Problem(entry.base, f"expected {expected}, got {_describe(res)}")
-                self.report("(not a resource)", entry.source, [problem])
-                continue
-            if res is None:
-                self.skip("(no resource)", NO_RESOURCE)
-                continue
-            assert isinstance(res, dict)
-            rtype = res.get("resourceType")
-            if not isinstance(rtype, str) or not rtype:
-                problem = Problem(
-                    entry.base + ".resourceType",
-                    f"expected a FHIR resource type as text, got {_describe(rtype)}",
-                )
-                self.report("(no resourceType)", entry.source, [problem])
-                continue
-            rid = _resource_id(res, entry.full_url, f"entry-{index}")
-            if isinstance(res.get("id"), str) and res.get("id"):
-                if (rtype, rid) in self.seen:
-                    self.skip(rtype, DUPLICATE)
-                    continue
-                self.seen.add((rtype, rid))
-            if entry.full_url is not None:
-                self.scope.types_by_url[entry.full_url] = rtype
-            if rtype == "Patient":
-                self.add_patient(res, entry, rid)
-            elif rtype == "Medication":
-                # Read through the references to it; counted as read whether used or not.
-                for key in (entry.full_url, f"Medication/{rid}", f"urn:uuid:{rid}"):
-                    if key is not None:
-                        self.scope.medications.setdefault(key, res)
-                self.summary.read[rtype] += 1
-            elif rtype in _READERS:
-                pending.append((entry, res, rtype, rid))
-            else:
-                self.skip(rtype, IGNORED)
+        for place, entry in enumerate(entries):
+            self.take(entry, entry.index if entry.index is not None else place, pending)
         # Resources are read once every Patient and Medication of the scope is known, so that
         # a reference may point forwards.
         for entry, res, rtype, rid in pending:
             self.add_events(entry, res, rtype, rid)
         for build in self.patients:
+            self.settle(build)
             if build.error is not None:
                 self.summary.record_errors += 1
-                yield build.error
+                yield build.order, build.error
             else:
                 self.summary.patients += 1
-                yield _finish(build, self.dates)
+                yield build.order, _finish(build, self.dates)
 
-    def add_patient(self, res: dict[str, Any], entry: _Entry, rid: str) -> None:
+    def take(
+        self, entry: _Entry, index: int, pending: list[tuple[_Entry, dict[str, Any], str, str]]
+    ) -> None:
+        """One entry: a Patient or Medication is taken in now, a clinical resource is put in
+        `pending` (read once all patients are known), anything else is counted."""
+        res = entry.resource
+        if entry.bad is not None or (res is not None and not isinstance(res, dict)):
+            expected = entry.bad or "a FHIR resource (a JSON object)"
+            problem = Problem(entry.base, f"expected {expected}, got {_describe(res)}")
+            self.report("(not a resource)", entry.source, [problem])
+            return
+        if res is None:
+            self.skip("(no resource)", NO_RESOURCE)
+            return
+        assert isinstance(res, dict)
+        rtype = res.get("resourceType")
+        if not isinstance(rtype, str) or not rtype:
+            problem = Problem(
+                entry.base + ".resourceType",
+                f"expected a FHIR resource type as text, got {_describe(rtype)}",
+            )
+            self.report("(no resourceType)", entry.source, [problem])
+            return
+        rid = _resource_id(res, entry.full_url, f"entry-{index}")
+        if isinstance(res.get("id"), str) and res.get("id"):
+            if (rtype, rid) in self.seen:
+                self.skip(rtype, DUPLICATE)
+                return
+            self.seen.add((rtype, rid))
+        if entry.full_url is not None:
+            self.scope.types_by_url[entry.full_url] = rtype
+        if rtype == "Patient":
+            self.add_patient(res, entry, rid).order = index
+        elif rtype == "Medication":
+            # Read through the references to it; counted as read whether used or not.
+            for key in (entry.full_url, f"Medication/{rid}", f"urn:uuid:{rid}"):
+                if key is not None:
+                    self.scope.medications.setdefault(key, res)
+            self.summary.read[rtype] += 1
+        elif rtype in _READERS:
+            pending.append((entry, res, rtype, rid))
+        else:
+            self.skip(rtype, IGNORED)
+
+    def add_patient(self, res: dict[str, Any], entry: _Entry, rid: str) -> _PatientBuild:
         build = _read_patient(res, entry, rid)
         build.id = _our_id(res) or build.id
         if build.error is not None:
@@ -1583,6 +1594,7 @@ class _Assembler:
         for key in (entry.full_url, f"Patient/{rid}", f"urn:uuid:{rid}"):
             if key is not None:
                 self.by_key.setdefault(key, build)
+        return build
 
     def owner(self, ctx: _Ctx, res: dict[str, Any], rtype: str) -> _PatientBuild | None:
         """The patient a resource is about; None with a problem, or _Skip, when there is none."""
@@ -1618,6 +1630,10 @@ class _Assembler:
             if build is not None and build.error is not None:
                 self.skip(rtype, PATIENT_NOT_READABLE)
                 return
+            relevance = self.scope.relevance
+            if build is not None and relevance is not None and not wanted(res, relevance):
+                build.deferred.append((entry, res, rtype, rid))
+                return
             events = _READERS[rtype](ctx, res, _our_id(res) or rid, self.scope)
         except _Skip as skip:
             self.skip(rtype, skip.reason)
@@ -1635,6 +1651,151 @@ class _Assembler:
             return
         self.summary.read[rtype] += 1
         build.events.extend(events)
+
+    def settle(self, build: _PatientBuild) -> None:
+        """The resources the rules cannot use stay unread (counted as skipped), unless the
+        record's coverage is computed from its events (no coverage declared, and the rules
+        judge absence by it) and one of them may lie outside the span of those read: then it is
+        read, so that the coverage is what reading everything gives (`_finish`)."""
+        deferred, build.deferred = build.deferred, []
+        relevance = self.scope.relevance
+        spans = relevance is not None and relevance.coverage and build.coverage is None
+        for entry, res, rtype, rid in deferred:
+            if spans and (rtype in _EXTENDED_SPANS or not _inside(res, _event_span(build))):
+                self.scope.relevance = None  # read it as any resource
+                try:
+                    self.add_events(entry, res, rtype, rid)
+                finally:
+                    self.scope.relevance = relevance
+            else:
+                self.skip(rtype, SKIPPED)
+
+
+# Resources whose event may end past every date they hold (a supply's days, a duration).
+_EXTENDED_SPANS = frozenset(
+    {
+        "MedicationRequest",
+        "MedicationStatement",
+        "MedicationAdministration",
+        "MedicationDispense",
+        "Immunization",
+    }
+)
+_DATE_TEXT = re.compile(r"(\d{4})(?:-(\d{2})(?:-(\d{2})(?:T[0-9:.]+(?:Z|[+-]\d{2}:\d{2})?)?)?)?")
+
+
+def wanted(res: dict[str, Any], relevance: Relevance) -> bool:
+    """Can the rules use this resource: does one of the codes its reader would give it name a
+    code one of their concepts holds? Looked up in the elements each reader takes codes from;
+    a drug given by reference, or a type without such elements, is always wanted."""
+    rtype = res.get("resourceType")
+    if rtype == "Encounter":
+        cls = res.get("class")
+        code = cls.get("code") if isinstance(cls, dict) else None
+        if isinstance(code, str) and code and relevance.wants_code(_coding_of_class(code)):
+            return True
+        types = res.get("type")
+        concepts = types if isinstance(types, list) else []
+    else:
+        element = _CODE_ELEMENT.get(rtype) if isinstance(rtype, str) else None
+        if element is None or (element == "medicationCodeableConcept" and element not in res):
+            return True
+        concepts = [res.get(element)]
+        if rtype == "Observation" and isinstance(res.get("component"), list):
+            concepts += [c.get("code") for c in res["component"] if isinstance(c, dict)]
+    for concept in concepts:
+        codings = concept.get("coding") if isinstance(concept, dict) else None
+        for coding in codings if isinstance(codings, list) else ():
+            if not isinstance(coding, dict):
+                continue
+            system, code, display = coding.get("system"), coding.get("code"), coding.get("display")
+            if not isinstance(code, str) or not code:
+                continue
+            found = _coding(
+                system if isinstance(system, str) else None,
+                code,
+                display if isinstance(display, str) else None,
+            )
+            if relevance.wants_code(found):
+                return True
+    return False
+
+
+# The element each reader takes a resource's codes from (_read_condition, _medication_codes,
+# _read_observation, _read_procedure); Encounter: its type and class (_encounter_codes).
+_CODE_ELEMENT = {
+    "Condition": "code",
+    "AllergyIntolerance": "code",
+    "Observation": "code",
+    "Procedure": "code",
+    "Immunization": "vaccineCode",
+    "MedicationRequest": "medicationCodeableConcept",
+    "MedicationStatement": "medicationCodeableConcept",
+    "MedicationAdministration": "medicationCodeableConcept",
+    "MedicationDispense": "medicationCodeableConcept",
+}
+
+
+_CLASS_CODES: dict[str, Code] = {}
+
+
+def _coding_of_class(code: str) -> Code:
+    """The code _encounter_codes gives an Encounter's class (matching uses system and code),
+    one object per class code."""
+    found = _CLASS_CODES.get(code)
+    if found is None:
+        if len(_CLASS_CODES) > 10_000:
+            _CLASS_CODES.clear()
+        found = _CLASS_CODES[code] = Code("local", f"encounter-{code}")
+    return found
+
+
+def _event_span(build: _PatientBuild) -> tuple[dt.date, dt.date] | None:
+    if not build.events:
+        return None
+    first = min(event.start for event in build.events)
+    last = max(max(event.start, event.end or event.start) for event in build.events)
+    return first, last
+
+
+def _inside(res: dict[str, Any], span: tuple[dt.date, dt.date] | None) -> bool:
+    """Do all the dates the resource holds (anywhere in it, each as the whole period a partial
+    date names) lie within `span`? A resource with no date, or one that cannot be read as a
+    date, is not known to be inside."""
+    if span is None:
+        return False
+    low, high = span
+    found = False
+    stack: list[Any] = [res]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, dict):
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+        elif isinstance(item, str) and len(item) >= 4 and item[:4].isdigit():
+            match = _DATE_TEXT.fullmatch(item)
+            if match is None:
+                continue
+            bounds = _date_bounds(match)
+            if bounds is None or bounds[0] < low or bounds[1] > high:
+                return False
+            found = True
+    return found
+
+
+def _date_bounds(match: re.Match[str]) -> tuple[dt.date, dt.date] | None:
+    year, month, day = match[1], match[2], match[3]
+    try:
+        if day is not None:
+            exact = dt.date(int(year), int(month), int(day))
+            return exact, exact
+        if month is not None:
+            last = calendar.monthrange(int(year), int(month))[1]
+            return dt.date(int(year), int(month), 1), dt.date(int(year), int(month), last)
+        return dt.date(int(year), 1, 1), dt.date(int(year), 12, 31)
+    except ValueError:
+        return None
 
 
 def _finish(build: _PatientBuild, dates: Mapping[str, dt.date]) -> Patient:
@@ -1705,7 +1866,11 @@ def _file_error(summary: ReadSummary, source: str, problem: Problem) -> RecordEr
 
 
 def _read_bundle_records(
-    data: object, source: str, summary: ReadSummary, dates: Mapping[str, dt.date] | None
+    data: object,
+    source: str,
+    summary: ReadSummary,
+    dates: Mapping[str, dt.date] | None,
+    relevance: Relevance | None = None,
 ) -> Iterator[Patient | RecordError]:
     if isinstance(data, bytes | bytearray | memoryview | str):
         text = bytes(data) if isinstance(data, bytearray | memoryview) else data
@@ -1719,7 +1884,8 @@ def _read_bundle_records(
         yield _file_error(summary, source, bad)
         return
     try:
-        yield from _Assembler(_Scope(source, summary), dates).run(entries)
+        scope = _Scope(source, summary, relevance=relevance)
+        yield from _Assembler(scope, dates).run(entries)
     except Exception as error:  # noqa: BLE001 - never raise for input, whatever it is
         yield _file_error(summary, source, _internal(error))
 
@@ -1729,6 +1895,7 @@ def read_bundle(
     source: str = "<bundle>",
     *,
     dates: Mapping[str, dt.date] | None = None,
+    relevance: Relevance | None = None,
 ) -> tuple[list[Patient], list[Problem], ReadSummary]:
     """Read one FHIR R4 Bundle, parsed or as JSON text: its patients, problems and summary.
 
@@ -1739,7 +1906,7 @@ def read_bundle(
     summary = ReadSummary(files=1)
     patients = [
         record
-        for record in _read_bundle_records(data, source, summary, dates)
+        for record in _read_bundle_records(data, source, summary, dates, relevance)
         if isinstance(record, Patient)
     ]
     return patients, [p.problem for p in summary.problems], summary
@@ -1774,37 +1941,70 @@ def _ndjson_entries(
             try:
                 for line in handle:
                     lineno += 1
-                    text = line.strip()
-                    if lineno == 1:
-                        text = text.removeprefix(b"\xef\xbb\xbf")
-                    if not text:
-                        continue
-                    where = f"{file}:{lineno}"
-                    doc, bad = _parse_json(text)
-                    if bad is None and not _is_resource(doc):
-                        bad = Problem(
-                            "$",
-                            "expected a FHIR resource (a JSON object with a resourceType), got "
-                            + _describe(doc),
-                        )
-                    meant = _meant_type(file, text) if bad is not None else ""
-                    if meant == "Patient":
-                        # A patient whose line is broken is a patient that cannot be read: an
-                        # error row, not a line counted away.
-                        assert bad is not None
-                        summary.skipped[("Patient", NOT_READABLE)] += 1
-                        problem = Problem("$", f"a Patient that cannot be read: {bad.message}")
-                        failed.append(_file_error(summary, where, problem))
-                    elif bad is not None and doc is None:
-                        summary.problems.append(ResourceProblem(where, bad))
-                        summary.skipped[(meant, NOT_READABLE)] += 1
-                    elif bad is not None:
-                        yield _Entry(doc, where, "$", bad="a FHIR resource (a JSON object)")
-                    else:
-                        yield _Entry(doc, where, "$")
+                    entry = ndjson_line(file, lineno, line, summary, failed)
+                    if entry is not None:
+                        yield entry
             except OSError as error:
                 problem = Problem("$", f"reading stopped at line {lineno + 1}: {error}")
                 failed.append(_file_error(summary, str(file), problem))
+
+
+def ndjson_line(
+    file: Path, lineno: int, line: bytes, summary: ReadSummary, failed: list[RecordError]
+) -> _Entry | None:
+    """One line of an NDJSON file: its entry, or None when it is blank or is no resource at all
+    (then counted and reported, or, when it was meant to be a Patient, an error in `failed`)."""
+    text = line.strip()
+    if lineno == 1:
+        text = text.removeprefix(b"\xef\xbb\xbf")
+    if not text:
+        return None
+    where = f"{file}:{lineno}"
+    doc, bad = _parse_json(text)
+    if bad is None and not _is_resource(doc):
+        bad = Problem(
+            "$",
+            "expected a FHIR resource (a JSON object with a resourceType), got " + _describe(doc),
+        )
+    meant = _meant_type(file, text) if bad is not None else ""
+    if meant == "Patient":
+        # A patient whose line is broken is a patient that cannot be read: an error row, not a
+        # line counted away.
+        assert bad is not None
+        summary.skipped[("Patient", NOT_READABLE)] += 1
+        problem = Problem("$", f"a Patient that cannot be read: {bad.message}")
+        failed.append(_file_error(summary, where, problem))
+        return None
+    if bad is not None and doc is None:
+        summary.problems.append(ResourceProblem(where, bad))
+        summary.skipped[(meant, NOT_READABLE)] += 1
+        return None
+    if bad is not None:
+        return _Entry(doc, where, "$", bad="a FHIR resource (a JSON object)")
+    return _Entry(doc, where, "$")
+
+
+def owner_key(res: object) -> str | None:
+    """The id of the Patient a resource belongs to, as `_Assembler` would find it: a Patient's
+    own id; else the id its subject (or patient) reference names (`Patient/<id>`, `urn:uuid:<id>`
+    or an URL ending in `Patient/<id>`). None when it names none (records/ndjson_export.py groups
+    a large export by it)."""
+    if not isinstance(res, dict):
+        return None
+    rtype = res.get("resourceType")
+    if rtype == "Patient":
+        rid = res.get("id")
+        return rid if isinstance(rid, str) and rid else None
+    ref = res.get(_SUBJECT_KEY.get(rtype, "subject")) if isinstance(rtype, str) else None
+    if ref is None:
+        ref = res.get("patient")
+    target = ref.get("reference") if isinstance(ref, dict) else None
+    if not isinstance(target, str) or not target:
+        return None
+    if target.startswith("urn:uuid:"):
+        return target[len("urn:uuid:") :]
+    match = _PATIENT_REF.search(target)
+    return match[1] if match is not None else None
 
 
 def _is_resource(doc: object) -> bool:
@@ -1834,6 +2034,7 @@ def read_ndjson(
     *,
     dates: Mapping[str, dt.date] | None = None,
     summary: ReadSummary | None = None,
+    relevance: Relevance | None = None,
 ) -> Iterator[Patient | RecordError]:
     """Read the NDJSON files of one bulk export together (Patient.ndjson, Observation.ndjson,
     ...; one resource a line), joining resources to patients by their subject/patient reference
@@ -1846,9 +2047,8 @@ def read_ndjson(
     source = str(paths[0].parent) if paths else "<ndjson>"
     failed: list[RecordError] = []
     try:
-        yield from _Assembler(_Scope(source, summary), dates).run(
-            _ndjson_entries(paths, summary, failed)
-        )
+        scope = _Scope(source, summary, relevance=relevance)
+        yield from _Assembler(scope, dates).run(_ndjson_entries(paths, summary, failed))
     except Exception as error:  # noqa: BLE001 - never raise for input
         yield _file_error(summary, source, _internal(error))
     # Files that could not be read, after the patients: they are only known once all is read.
@@ -1867,6 +2067,7 @@ def read_fhir(
     *,
     dates: Mapping[str, dt.date] | None = None,
     summary: ReadSummary | None = None,
+    relevance: Relevance | None = None,
 ) -> Iterator[Patient | RecordError]:
     """Read every patient under `path`: a Bundle .json file, an .ndjson file (either may be
     gzip-compressed: .json.gz, .ndjson.gz), or a folder.
@@ -1876,7 +2077,8 @@ def read_fhir(
     Patient comes out as a `Patient` or, when its Patient resource cannot be read, a
     `RecordError`; a file that is not a bundle at all is one `RecordError`. `dates` (the trial's
     named dates) is given to every patient. Pass a `ReadSummary` to get the counts and the
-    problems of resources that could not be read; nothing is raised for bad input.
+    problems of resources that could not be read; nothing is raised for bad input. With a
+    `relevance` (records/relevance.py), resources the rules cannot use are skipped unread.
     """
     summary = summary if summary is not None else ReadSummary()
     root = Path(path)
@@ -1889,15 +2091,18 @@ def read_fhir(
     if not exists:
         yield _file_error(summary, str(root), Problem("$", "no such file or directory"))
     elif is_dir:
-        yield from _read_folder(root, dates, summary)
+        yield from _read_folder(root, dates, summary, relevance)
     elif data_suffix(root) in _NDJSON_SUFFIXES:
-        yield from read_ndjson([root], dates=dates, summary=summary)
+        yield from read_ndjson([root], dates=dates, summary=summary, relevance=relevance)
     else:
-        yield from read_fhir_bundle_file(root, dates, summary)
+        yield from read_fhir_bundle_file(root, dates, summary, relevance)
 
 
 def read_fhir_bundle_file(
-    file: Path, dates: Mapping[str, dt.date] | None, summary: ReadSummary
+    file: Path,
+    dates: Mapping[str, dt.date] | None,
+    summary: ReadSummary,
+    relevance: Relevance | None = None,
 ) -> Iterator[Patient | RecordError]:
     """The patients of one bundle file (records.detect reads a mixed folder file by file)."""
     summary.files += 1
@@ -1908,13 +2113,16 @@ def read_fhir_bundle_file(
         yield _file_error(summary, str(file), Problem("$", f"cannot be read: {reason}"))
         return
     try:
-        yield from _read_bundle_records(raw, str(file), summary, dates)
+        yield from _read_bundle_records(raw, str(file), summary, dates, relevance)
     except Exception as error:  # noqa: BLE001 - never raise for input
         yield _file_error(summary, str(file), _internal(error))
 
 
 def _read_folder(
-    root: Path, dates: Mapping[str, dt.date] | None, summary: ReadSummary
+    root: Path,
+    dates: Mapping[str, dt.date] | None,
+    summary: ReadSummary,
+    relevance: Relevance | None,
 ) -> Iterator[Patient | RecordError]:
     errors: list[OSError] = []
     folders: list[tuple[Path, list[str]]] = []
@@ -1927,7 +2135,7 @@ def _read_folder(
     for here, names in folders:
         for name in names:
             if data_suffix(name) in _BUNDLE_SUFFIXES:
-                yield from read_fhir_bundle_file(here / name, dates, summary)
+                yield from read_fhir_bundle_file(here / name, dates, summary, relevance)
         ndjson = [here / n for n in names if data_suffix(n) in _NDJSON_SUFFIXES]
         if ndjson:
-            yield from read_ndjson(ndjson, dates=dates, summary=summary)
+            yield from read_ndjson(ndjson, dates=dates, summary=summary, relevance=relevance)

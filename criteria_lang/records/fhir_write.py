@@ -26,16 +26,16 @@ from collections.abc import Mapping
 from fractions import Fraction
 from typing import Any
 
+from criteria_lang.core.codes import URI_OF_SYSTEM
 from criteria_lang.core.units import UnitError, get_units
 from criteria_lang.records.fhir import (
     ATTRIBUTE_EXTENSION,
     CATEGORY_SYSTEM,
-    CONCEPT_SYSTEM,
     COVERAGE_EXTENSION,
+    DETECTION_LIMIT_EXTENSION,
     DOSE_AS_RECORDED,
     FACT_CATEGORY,
     ID_SYSTEM,
-    LOCAL_SYSTEM,
     STATUS_EXTENSION,
     TAG_SYSTEM,
     UCUM,
@@ -57,18 +57,8 @@ from criteria_lang.records.timeline import (
 
 __all__ = ["event_ids", "patient_to_bundle", "resource_ids"]
 
-# Our code systems -> FHIR coding system URIs (the first URI of each in fhir.SYSTEMS).
-SYSTEM_URIS: dict[str, str] = {
-    "snomed": "http://snomed.info/sct",
-    "icd10": "http://hl7.org/fhir/sid/icd-10",
-    "loinc": "http://loinc.org",
-    "rxnorm": "http://www.nlm.nih.gov/research/umls/rxnorm",
-    "atc": "http://www.whocc.no/atc",
-    "cvx": "http://hl7.org/fhir/sid/cvx",
-    "omop": "https://fhir-terminology.ohdsi.org",
-    "concept": CONCEPT_SYSTEM,
-    "local": LOCAL_SYSTEM,
-}
+# Our code systems -> FHIR coding system URIs (the first URI of each, core/codes.py).
+SYSTEM_URIS: dict[str, str] = URI_OF_SYSTEM
 OBSERVATION_CATEGORY = "http://terminology.hl7.org/CodeSystem/observation-category"
 CONDITION_CLINICAL = "http://terminology.hl7.org/CodeSystem/condition-clinical"
 INTERPRETATION = "http://terminology.hl7.org/CodeSystem/v3-ObservationInterpretation"
@@ -407,6 +397,11 @@ def _observation(
     value = event.value
     if isinstance(value, Quantity):
         res["valueQuantity"] = _quantity(value, where)
+        if value.comparator is not None:  # a bound: Quantity.comparator (docs/fhir.md, "Values")
+            res["valueQuantity"]["comparator"] = value.comparator
+        if value.limit is not None:
+            limit = {"url": DETECTION_LIMIT_EXTENSION, "valueCode": value.limit}
+            res["valueQuantity"]["extension"] = [limit]
     elif isinstance(value, bool):
         res["valueBoolean"] = value
     elif isinstance(value, str):

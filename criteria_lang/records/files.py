@@ -74,9 +74,24 @@ def open_binary(path: Path) -> IO[bytes] | CompressedFile:
     return path.open("rb")
 
 
+# A whole file is decompressed to at most this many times its compressed size (and never less
+# than the floor): JSON compresses 10 to 30 times, a gzip bomb a thousand times and more, so a
+# 1 MB file cannot cost gigabytes of memory (docs/limits.md).
+MAX_EXPANSION = 100
+EXPANSION_FLOOR = 64 << 20
+
+
 def read_bytes(path: Path) -> bytes:
-    """The whole content of `path`; decompressed when its name ends in `.gz`."""
+    """The whole content of `path`; decompressed when its name ends in `.gz`, refused (OSError)
+    when it expands more than MAX_EXPANSION times."""
     if path.suffix.lower() != COMPRESSED_SUFFIX:
         return path.read_bytes()
+    limit = max(EXPANSION_FLOOR, MAX_EXPANSION * path.stat().st_size)
     with CompressedFile(path) as handle:
-        return handle.read()
+        data = handle.read(limit + 1)
+    if len(data) > limit:
+        raise OSError(
+            f"it expands to more than {limit:,} bytes ({MAX_EXPANSION} times its size): "
+            "not read (docs/limits.md)"
+        )
+    return data

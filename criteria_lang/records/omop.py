@@ -28,8 +28,13 @@ from typing import Any, Literal
 
 import attrs
 
+from criteria_lang.core.bounds import is_bound_comparator
+from criteria_lang.core.codes import SYSTEM_OF_VOCABULARY
+from criteria_lang.core.data_units import DATA_UNITS
 from criteria_lang.core.dates import OutOfCalendar, add_days
 from criteria_lang.core.units import UnitError, get_units
+from criteria_lang.records.bounds_text import read_bound_text
+from criteria_lang.records.normalise import measurement_value
 from criteria_lang.records.omop_extensions import (
     CRITERIA_TABLES,
     PersonExtras,
@@ -38,6 +43,7 @@ from criteria_lang.records.omop_extensions import (
 )
 from criteria_lang.records.patient_json import Problem, RecordError
 from criteria_lang.records.timeline import (
+    DETECTION_LIMITS,
     NUMBER_RANGE,
     Code,
     Condition,
@@ -69,21 +75,9 @@ __all__ = [
 # --------------------------------------------------------------------------------------------
 # Vocabulary
 
-# OMOP vocabulary_id -> our code system (timeline.CODE_SYSTEMS), compared without regard to case.
-# A concept of another vocabulary is matched by its OMOP concept id alone.
-VOCABULARIES: dict[str, str] = {
-    "snomed": "snomed",
-    "rxnorm": "rxnorm",
-    "loinc": "loinc",
-    "icd10": "icd10",
-    "icd10cm": "icd10",
-    "atc": "atc",
-    "cvx": "cvx",
-    # criteria-lang's own vocabularies for codes no OMOP vocabulary holds (omop_write.py): a
-    # stdlib concept named directly, a site's local code.
-    "criteria concept": "concept",
-    "criteria local": "local",
-}
+# OMOP vocabulary_id -> our code system, compared without regard to case (core/codes.py). A
+# concept of another vocabulary is matched by its OMOP concept id alone.
+VOCABULARIES: dict[str, str] = SYSTEM_OF_VOCABULARY
 
 # The OMOP standard concept "Death" (SNOMED 419620001): the code every death row carries.
 DEATH_CONCEPT_ID = 4306655
@@ -98,24 +92,23 @@ _GENDERS = {8507: "male", 8532: "female", 8551: "unknown"}
 _SEX_NAMES = frozenset({"male", "female", "other", "unknown"})
 
 # Measurement operator_concept_id (OMOP "Meas Value Operator" concepts) -> symbol. With "=" or no
-# operator the value is a number; with another it is a bound such as "<0.5", read as text.
-_OPERATORS = {4172703: "=", 4171756: "<", 4171754: "<=", 4171755: ">=", 4172704: ">"}
+# operator the value is a number; with another it is a bound such as "<0.5" (docs/language.md,
+# "Results reported as bounds"). The ids are those OHDSI's ETL-LambdaBuilder writes for the
+# symbols (its Optum Panther builder: "<=" 4171754, ">=" 4171755, "<" 4171756, "=" 4172703,
+# ">" 4172704; https://github.com/OHDSI/ETL-LambdaBuilder), as in Athena
+# (https://athena.ohdsi.org/search-terms/terms/4172704).
+OPERATORS: dict[int, str] = {
+    4172703: "=",
+    4171756: "<",
+    4171754: "<=",
+    4171755: ">=",
+    4172704: ">",
+}
+_OPERATORS = OPERATORS
 
 # UCUM unit concepts common in lab data, used when the concept table does not give the unit
 # (its concept_code, vocabulary UCUM, always wins).
-_UNITS = {
-    8840: "mg/dL",
-    8751: "mg/L",
-    8713: "g/dL",
-    8753: "mmol/L",
-    8749: "umol/L",
-    8842: "ng/mL",
-    8859: "ug/mL",
-    8554: "%",
-    8876: "mm[Hg]",
-    9529: "kg",
-    8582: "cm",
-}
+_UNITS = {u.omop_concept_id: u.ucum for u in DATA_UNITS if u.omop_concept_id is not None}
 
 # Measurement concept class -> event kind: body measures and vital signs ("Clinical Observation",
 # LOINC 29463-7 body weight) are observations, survey instruments are scores, the rest are labs.
@@ -729,8 +722,8 @@ class _Reader:
                 extra = self.attributes.get((table, ident)) if ident is not None else None
                 if extra and isinstance(result, Condition | Procedure):
                     result.attributes.update(extra)
-                elif extra and isinstance(result, Measurement) and "interpretation" in extra:
-                    result = attrs.evolve(result, interpretation=str(extra["interpretation"]))
+                elif extra and isinstance(result, Measurement):
+                    result = _measurement_extras(result, extra)
                 if self.outside_observation == "drop" and not any(
                     span.contains(result.start) for span in person.coverage
                 ):
@@ -792,7 +785,8 @@ class _Reader:
                 attributes[column] = str(value)
 
     def quantity(self, row: _Row, value_column: str, unit_column: str) -> Quantity | str | None:
-        """A number with its unit concept; a number with a comparison operator is text ("<0.5")."""
+        """A number with its unit concept; with a comparison operator, a bound ("<0.5"); with an
+        operator that is no comparison, text naming it (no number compares with it)."""
         number = row.number(value_column)
         if number is None:
             return None
@@ -816,11 +810,13 @@ class _Reader:
         operator_id = row.int("operator_concept_id") if "operator_concept_id" in row.data else None
         if operator_id:
             symbol = self.vocabulary.operator(operator_id)
+            if is_bound_comparator(symbol):
+                self.note(row.table, "values with a comparison operator, read as bounds")
+                return Quantity(number, unit, ucum=True, comparator=symbol)
             if symbol != "=":
                 shown = Quantity(number, "" if unit == "1" else unit)
-                prefix = symbol if symbol is not None else f"(operator concept {operator_id}) "
-                self.note(row.table, "values with a comparison operator, read as text")
-                return f"{prefix}{shown}"
+                self.note(row.table, "values with an unknown operator, read as text")
+                return f"(operator concept {operator_id}) {shown}"
         return Quantity(number, unit, ucum=True)
 
 
@@ -1043,6 +1039,11 @@ def _measurement(self: _Reader, row: _Row, person: _Person) -> Event | None:
             )
     if row.problems or start is None:
         return None
+    # The normalisations every reader applies (records/normalise.py).
+    normalised, reference, note = measurement_value(codes, value, reference)
+    value = normalised  # type: ignore[assignment]
+    if note is not None:
+        self.note("measurement", note)
     concept = self.vocabulary.concepts.get(concept_id) if concept_id is not None else None
     kind = (
         _MEASUREMENT_KINDS.get((concept.concept_class or "").casefold(), "lab")
@@ -1105,7 +1106,44 @@ def _value(self: _Reader, row: _Row) -> Quantity | str | bool | None:
         if concept is not None and (concept.concept_class or "").casefold() == "boolean":
             return (concept.name or "").casefold() == "true"  # omop_write.py's yes / no
         return self.vocabulary.name(concept_id) or str(concept_id)
-    return None
+    return _source_bound(self, row)
+
+
+def _measurement_extras(result: Measurement, extra: Mapping[str, object]) -> Measurement:
+    """What omop_write.py keeps in criteria_attribute for a result: its interpretation, and
+    whether its bound is a limit of detection or quantification."""
+    if "interpretation" in extra:
+        result = attrs.evolve(result, interpretation=str(extra["interpretation"]))
+    limit = extra.get("detection_limit")
+    value = result.value
+    if isinstance(value, Quantity) and value.comparator is not None and limit in DETECTION_LIMITS:
+        result = attrs.evolve(result, value=attrs.evolve(value, limit=limit))
+    return result
+
+
+def _source_bound(self: _Reader, row: _Row) -> Quantity | None:
+    """A result with no value_as_number whose value_source_value is a bound such as "<0.5" (as
+    exports write it): that bound, in the row's unit concept; None for any other text."""
+    if "value_source_value" not in row.data:
+        return None
+    text = row.text("value_source_value")
+    written = read_bound_text(text) if text else None
+    if written is None or row.problems:
+        return None
+    unit_id = row.int("unit_concept_id")
+    if unit_id:  # the row's unit concept, whatever the text says
+        unit = self.vocabulary.unit(unit_id)
+        ucum = True
+    else:  # the unit written after the number, in our syntax (docs/units.md), else none
+        unit, ucum = written.unit or "1", False
+        try:
+            get_units().parse(unit)
+        except UnitError:
+            unit = None
+    if unit is None:
+        return None
+    self.note(row.table, "bounds read from value_source_value (no value_as_number)")
+    return Quantity(written.value, unit, ucum=ucum, comparator=written.comparator)
 
 
 def _death(self: _Reader, row: _Row, person: _Person) -> Event | None:

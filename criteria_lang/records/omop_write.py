@@ -37,8 +37,10 @@ from typing import Any
 
 import attrs
 
+from criteria_lang.core.codes import VOCABULARY_OF_SYSTEM
+from criteria_lang.core.data_units import DATA_UNITS
 from criteria_lang.core.units import UnitError, get_units
-from criteria_lang.records.omop import OPEN_END
+from criteria_lang.records.omop import OPEN_END, OPERATORS
 from criteria_lang.records.timeline import (
     Code,
     Condition,
@@ -50,6 +52,9 @@ from criteria_lang.records.timeline import (
     Procedure,
     Quantity,
 )
+
+# Our comparators -> OMOP operator_concept_id (the reader's table, reversed).
+OPERATOR_IDS: dict[str, int] = {symbol: ident for ident, symbol in OPERATORS.items()}
 
 __all__ = [
     "CRITERIA_TABLES",
@@ -67,17 +72,14 @@ LOCAL_CONCEPT_START = 2_000_000_000
 
 # Our code systems -> OMOP vocabulary_id. The reader maps these back (omop.VOCABULARIES).
 _VOCABULARY_IDS = {
-    "snomed": "SNOMED",
-    "rxnorm": "RxNorm",
-    "loinc": "LOINC",
-    "icd10": "ICD10",
-    "atc": "ATC",
-    "cvx": "CVX",
+    system: vocabulary
+    for system, vocabulary in VOCABULARY_OF_SYSTEM.items()
+    if system not in ("concept", "local")
 }
 # Our own vocabularies, for codes no OMOP vocabulary has: a stdlib concept named directly
 # (system "concept"), a site's local code (system "local"), and values with no code system
 # (routes, result words, yes/no).
-LOCAL_VOCABULARIES = {"concept": "Criteria concept", "local": "Criteria local"}
+LOCAL_VOCABULARIES = {system: VOCABULARY_OF_SYSTEM[system] for system in ("concept", "local")}
 VALUE_VOCABULARY = "Criteria value"
 
 # The tables of ours (docs/omop.md, "Writing OMOP"): what OMOP has no place for.
@@ -120,19 +122,7 @@ def _known_concepts() -> dict[tuple[str, str], dict[str, Any]]:
 
 
 # UCUM code -> the OMOP unit concept the reader knows without a concept table (omop._UNITS).
-_KNOWN_UNITS = {
-    "mg/dL": 8840,
-    "mg/L": 8751,
-    "g/dL": 8713,
-    "mmol/L": 8753,
-    "umol/L": 8749,
-    "ng/mL": 8842,
-    "ug/mL": 8859,
-    "%": 8554,
-    "mm[Hg]": 8876,
-    "kg": 9529,
-    "cm": 8582,
-}
+_KNOWN_UNITS = {u.ucum: u.omop_concept_id for u in DATA_UNITS if u.omop_concept_id is not None}
 
 
 def decimal(value: Fraction, where: str) -> Decimal:
@@ -640,6 +630,10 @@ class OmopWriter:
         if isinstance(value, Quantity):
             _, unit = self.unit_concept(value, where)
             out |= {"value_as_number": decimal(value.value, where), "unit_concept_id": unit}
+            if value.comparator is not None:  # a bound (docs/omop.md, "Writing OMOP")
+                out["operator_concept_id"] = OPERATOR_IDS[value.comparator]
+                if value.limit is not None:
+                    out["_attributes"] = {"detection_limit": value.limit}
         elif isinstance(value, Fraction):
             out["value_as_number"] = decimal(value, where)
         elif value is not None:
@@ -678,9 +672,9 @@ class OmopWriter:
                     source_unit = units.parse_ucum(_ucum(bound, where))
                     value = units.convert(bound.value, source_unit, target)
                     row[column] = decimal(value, f"{where}: {column}")
-        ident_attributes = (
-            {} if event.interpretation is None else {"interpretation": event.interpretation}
-        )
+        ident_attributes = row.pop("_attributes", {})
+        if event.interpretation is not None:
+            ident_attributes["interpretation"] = event.interpretation
         return "measurement", row | {"_attributes": ident_attributes}
 
     def _fact(self, event: Fact) -> tuple[str, dict[str, Any]]:

@@ -30,12 +30,18 @@ from typing import Any
 import attrs
 import orjson
 
+from criteria_lang.core.bounds import BoundComparator, is_bound_comparator
+from criteria_lang.core.dates import DAYS_PER_UNIT
+from criteria_lang.records.bounds_text import read_bound_text
 from criteria_lang.records.files import data_suffix, open_binary, read_bytes
+from criteria_lang.records.normalise import measurement_value
 from criteria_lang.records.timeline import (
     CODE_SYSTEMS,
+    DETECTION_LIMITS,
     NUMBER_RANGE,
     Code,
     Condition,
+    DetectionLimit,
     Event,
     Fact,
     Interval,
@@ -66,13 +72,11 @@ FORMAT = "criteria-lang/patient@1"
 SEXES = ("female", "male", "other", "unknown")
 REVIEW_ANSWERS = {"met": True, "not_met": False}
 
-# Days per unit of a medication frequency. A month is 1/12 of 365.25 days, the same month the
-# unit system uses (docs/units.md), so "500 mg once a month" is exactly 500 mg/month.
+# Days per unit of a medication frequency: the one table (core/dates.py), whose month is 1/12 of
+# 365.25 days, the same month the unit system uses (docs/units.md), so "500 mg once a month" is
+# exactly 500 mg/month.
 FREQUENCY_UNITS: dict[str, Fraction] = {
-    "h": Fraction(1, 24),
-    "d": Fraction(1),
-    "wk": Fraction(7),
-    "mo": Fraction(36525, 1200),
+    unit: DAYS_PER_UNIT[unit] for unit in ("h", "d", "wk", "mo")
 }
 
 # The same date grammar as schema/patient.schema.json ("date" in $defs), so that the loader and the
@@ -96,6 +100,8 @@ _FREE_PREFIXES = ("x-", "_comment")
 
 _DATE_EXPECTED = "a date as YYYY-MM-DD (or an ISO 8601 date-time such as 2024-03-01T09:30:00Z)"
 _IDENT_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+# First characters of a text value that may be a bound ("<0.5", "≥ 60").
+_BOUND_STARTS = frozenset("<>=≤≥")
 _FLOAT_INT_LIMIT = 2.0**63
 _MEMO_NUMBER_LIMIT = 2**53
 
@@ -210,7 +216,15 @@ def _parse_date(text: str) -> dt.date | None:
 # Reading one patient
 
 _COMMON_KEYS = frozenset({"type", "id", "code"})
-_MEASUREMENT_KEYS = _COMMON_KEYS | {"date", "value", "unit", "reference_range", "interpretation"}
+_MEASUREMENT_KEYS = _COMMON_KEYS | {
+    "date",
+    "value",
+    "unit",
+    "comparator",
+    "limit",
+    "reference_range",
+    "interpretation",
+}
 _EVENT_KEYS: dict[str, frozenset[str]] = {
     "condition": _COMMON_KEYS | {"onset", "abatement", "status", "attributes"},
     "medication": _COMMON_KEYS
@@ -852,11 +866,20 @@ class _Reader:
             value = raw
         else:
             value = self.other_value(raw, base, unit)
+        if (
+            get("comparator") is not None
+            or get("limit") is not None
+            or (type(value) is str and value.lstrip()[:1] in _BOUND_STARTS)
+        ):
+            value = self.bound(obj, base, kind, value, unit, raw_unit is not None)
         raw = get("reference_range")
         ref = None if raw is None else self.reference_range(raw, base, unit, raw_unit)
         raw = get("interpretation")
         if raw is not None and type(raw) is not str:
             raw = self.text(raw, base, "interpretation", empty_ok=True)
+        if isinstance(value, Quantity):  # the normalisations every reader applies
+            normalised, ref, _ = measurement_value(codes, value, ref)
+            value = normalised  # type: ignore[assignment]
         return Measurement(
             id=eid,
             kind=kind,
@@ -868,6 +891,76 @@ class _Reader:
             reference_range=ref,
             interpretation=raw,
         )
+
+    def bound(
+        self,
+        obj: dict[Any, Any],
+        base: str,
+        kind: str,
+        value: Quantity | str | bool | None,
+        unit: str | None,
+        unit_given: bool,
+    ) -> Quantity | str | bool | None:
+        """A result reported as a bound: a number with `comparator` (and perhaps `limit`), or
+        text such as "<0.5" (docs/patient-format.md, "Results reported as bounds"). `unit` is
+        the result's unit (a score's default "1" when `unit_given` is false)."""
+        raw_comparator, raw_limit = obj.get("comparator"), obj.get("limit")
+        comparator: BoundComparator | None = None
+        if raw_comparator is not None:
+            if is_bound_comparator(raw_comparator):
+                comparator = raw_comparator
+            elif raw_comparator != "=":
+                self.wrong(base, "comparator", '"<", "<=", ">", ">=" or "="', raw_comparator)
+                return value
+        limit: DetectionLimit | None = None
+        if raw_limit is not None:
+            if raw_limit not in DETECTION_LIMITS:
+                self.wrong(base, "limit", '"detection" or "quantification"', raw_limit)
+                return value
+            limit = raw_limit
+        if isinstance(value, str):
+            if raw_comparator is not None or raw_limit is not None:
+                self.problem(
+                    _at(base, "value"),
+                    f"A {kind} result with a comparator or a limit needs a numeric value, got "
+                    f'{_describe(value)}; write the bound\'s number as "value" and its side as '
+                    '"comparator".',
+                )
+                return value
+            written = read_bound_text(value)
+            if written is None:
+                return value
+            if written.unit is not None and unit_given and written.unit != unit:
+                self.problem(
+                    _at(base, "unit"),
+                    f'{_describe(value).capitalize()} is in "{written.unit}" but "unit" says '
+                    f'"{unit}"; give the unit once.',
+                )
+                return value
+            unit = written.unit or unit
+            if unit is None:
+                self.missing(
+                    base, "unit", f"A {kind} result given as a bound", 'its unit, such as "mg/dL"'
+                )
+                return None
+            comparator = written.comparator
+            value = Quantity(written.value, unit)
+        if not isinstance(value, Quantity):
+            if value is not None:
+                self.problem(
+                    _at(base, "comparator"),
+                    f"A comparator or a limit applies to a numeric {kind} result, not to "
+                    f"{_describe(value)}.",
+                )
+            return value
+        if limit is not None and comparator is None:
+            self.problem(
+                _at(base, "limit"),
+                'A limit of detection or quantification is a bound: give the number as "value" '
+                'and the side as "comparator" (usually "<").',
+            )
+            return value
+        return Quantity(value.value, value.unit, value.ucum, comparator, limit)
 
     def other_value(self, raw: object, base: str, unit: str | None) -> Quantity | str | bool | None:
         """A measurement value of an unusual Python type (a dict given by a caller)."""
@@ -1387,6 +1480,10 @@ def _dump_event(ev: Event) -> dict[str, Any]:
         if isinstance(ev.value, Quantity):
             out["value"] = _dump_number(ev.value.value, where)
             out["unit"] = ev.value.unit
+            if ev.value.comparator is not None:
+                out["comparator"] = ev.value.comparator
+            if ev.value.limit is not None:
+                out["limit"] = ev.value.limit
         elif ev.value is not None:
             out["value"] = ev.value
         if ev.reference_range is not None:

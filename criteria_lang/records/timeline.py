@@ -15,13 +15,18 @@ from typing import Literal
 
 import attrs
 
+from criteria_lang.core.bounds import BoundComparator
 from criteria_lang.core.codes import CODE_SYSTEMS, Code
 from criteria_lang.core.diagnostics import clip
+from criteria_lang.core.kinds import EVENT_KINDS, EventKind
 from criteria_lang.core.visits import visit_key
 
 __all__ = [
     "CODE_SYSTEMS",
+    "DETECTION_LIMITS",
     "EVENT_KINDS",
+    "BoundComparator",
+    "DetectionLimit",
     "Code",
     "Condition",
     "Event",
@@ -44,29 +49,33 @@ __all__ = [
 # Re-exported: readers and the engine format numbers from here.
 from criteria_lang.core.numbers import format_number as format_number
 
-EventKind = Literal["condition", "medication", "lab", "procedure", "observation", "score", "fact"]
-EVENT_KINDS: tuple[str, ...] = (
-    "condition",
-    "medication",
-    "lab",
-    "procedure",
-    "observation",
-    "score",
-    "fact",
-)
+# What a result's bound is the limit of (docs/language.md, "Results reported as bounds").
+DetectionLimit = Literal["detection", "quantification"]
+DETECTION_LIMITS: tuple[DetectionLimit, ...] = ("detection", "quantification")
 
 
 @attrs.frozen
 class Quantity:
-    """A value with the unit text it came with (parsed by `units.py` when it is compared)."""
+    """A value with the unit text it came with (parsed by `units.py` when it is compared).
+
+    With a `comparator` the value is a bound, not the result: `<0.5 mg/dL` says the result is
+    below 0.5 mg/dL (FHIR's Quantity.comparator). `limit` says the bound is the assay's limit of
+    detection or quantification, for evidence.
+    """
 
     value: Fraction
     unit: str
     # True when `unit` is a UCUM code (FHIR data) rather than our own unit syntax (docs/units.md).
     ucum: bool = False
+    comparator: BoundComparator | None = None
+    limit: DetectionLimit | None = None
 
     def __str__(self) -> str:
-        return f"{format_number(self.value)} {clip(self.unit, 60)}".strip()
+        text = f"{self.comparator or ''}{format_number(self.value)} {clip(self.unit, 60)}".strip()
+        if self.limit is not None:
+            side = "below" if self.comparator in ("<", "<=") else "above"
+            text += f" ({side} the limit of {self.limit})"
+        return text
 
 
 @attrs.frozen

@@ -225,17 +225,27 @@ def outcome_cell(result: VisitOutcome) -> Text:
 
 def first_met_text(series: OutcomeSeries) -> str:
     """When the outcome was first met: `week 24 (+168 d)`; `<=` when earlier visits are open."""
-    if series.first_met is None:
-        judged = [v for v in series.visits if v.judged]
+    return first_met_words(
+        series.first_met,
+        series.days_to_first_met,
+        series.baseline,
+        bool(series.open_before),
+        any(v.judged for v in series.visits),
+    )
+
+
+def first_met_words(
+    first_met: str | None, days: int | None, baseline: str, open_before: bool, judged: bool
+) -> str:
+    """`first_met_text` from its parts (also for outcome rows read back from JSON Lines)."""
+    if first_met is None:
         if not judged:
             return "not judged"
-        return "open" if series.open_before else "never"
-    if series.days_to_first_met is None:
-        days = f"{series.baseline} date unknown"
-    else:
-        bound = "<= " if series.open_before else ""
-        days = f"{bound}{series.days_to_first_met} d"
-    return f"{series.first_met} ({days})"
+        return "open" if open_before else "never"
+    if days is None:
+        return f"{first_met} ({baseline} date unknown)"
+    bound = "<= " if open_before else ""
+    return f"{first_met} ({bound}{days} d)"
 
 
 def outcome_table(report: OutcomeReport) -> Table:
@@ -308,6 +318,7 @@ def outcome_row(
         "baseline_date": series.baseline_date.isoformat() if series.baseline_date else None,
         "first_met": series.first_met,
         "days_to_first_met": series.days_to_first_met,
+        "open_before": list(series.open_before),
         "evidence": [e.to_dict() for e in result.evidence],
         "missing": list(result.missing),
         "questions": list(result.questions),

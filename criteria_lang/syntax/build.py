@@ -13,7 +13,9 @@ from typing import Any
 import lark
 from lark import Token, Tree
 
+from criteria_lang.core import messages as m
 from criteria_lang.core.diagnostics import NO_SPAN, Diagnostic, Span
+from criteria_lang.core.kinds import concept_kind, event_kind
 from criteria_lang.syntax import nodes as n
 
 TIME_UNITS: dict[str, n.TimeUnit] = {
@@ -51,8 +53,8 @@ class Builder:
         self.diagnostics: list[Diagnostic] = []
 
     # -------------------------------------------------------------- helpers
-    def error(self, code: str, message: str, fix: str, span: Span) -> None:
-        self.diagnostics.append(Diagnostic(code, "error", message, fix, self.path, span))
+    def report(self, message: m.Message, span: Span, **fields: Any) -> None:
+        self.diagnostics.append(message.at(self.path, span, **fields))
 
     @staticmethod
     def span(item: Tree | Token) -> Span:
@@ -92,12 +94,7 @@ class Builder:
             if kind == "trial":
                 built = self.trial(item)
                 if trial is not None:
-                    self.error(
-                        "C210",
-                        "a second trial header",
-                        "keep one `trial` header per rule file",
-                        built.span,
-                    )
+                    self.report(m.SECOND_TRIAL, built.span)
                 else:
                     trial = built
             elif kind in ("import_module", "import_names"):
@@ -145,9 +142,7 @@ class Builder:
     # -------------------------------------------------------------- declarations
     def concept_decl(self, tree: Tree) -> n.ConceptDecl:
         children = list(tree.children)
-        kind = self.word(children.pop(0))
-        if kind == "medication":
-            kind = "drug"
+        kind = concept_kind(self.word(children.pop(0)))
         name = self.name(children.pop(0))
         title = None
         if children and isinstance(children[0], Token) and children[0].type == "STRING":
@@ -246,12 +241,7 @@ class Builder:
             count_token = tree.children[0]
             count = Fraction(str(count_token))
             if count.denominator != 1 or count < 0:
-                self.error(
-                    "C110",
-                    f"`at least {count_token} of` needs a whole number",
-                    "write a whole number of criteria, e.g. `at least 4 of (...)`",
-                    self.span(count_token),
-                )
+                self.report(m.AT_LEAST_NOT_WHOLE, self.span(count_token), count=count_token)
             operands = tuple(self.expr(c) for c in tree.children[1:])
             return n.AtLeast(int(count), operands, span=span)
         if kind == "review":
@@ -368,9 +358,7 @@ class Builder:
     # -------------------------------------------------------------- queries
     def query(self, tree: Tree) -> n.Query:
         children = list(tree.children)
-        kind = self.word(children.pop(0))
-        if kind == "drug":
-            kind = "medication"
+        kind = event_kind(self.word(children.pop(0)))
         concept = self.ref(children.pop(0))
         window_tree = children.pop()
         fields: dict[str, Any] = {}
@@ -483,12 +471,7 @@ class Builder:
                 unit = far.unit
             near: n.DurationLike
             if unit is None:
-                self.error(
-                    "C120",
-                    f"'{near_tree.children[0]}' is not a duration",
-                    "write the window's near end in days, weeks, months or years",
-                    self.span(near_tree),
-                )
+                self.report(m.NOT_A_NEAR_DURATION, self.span(near_tree), text=near_tree.children[0])
                 near = n.Duration(near_value, "days", span=self.span(near_tree))
             else:
                 near = n.Duration(near_value, unit, span=self.span(near_tree))
@@ -538,12 +521,7 @@ class Builder:
         value, unit = split_quantity(text)
         time_unit = TIME_UNITS.get(unit or "")
         if time_unit is None:
-            self.error(
-                "C120",
-                f"'{text}' is not a duration",
-                "write a duration in days, weeks, months or years, e.g. `6 months`",
-                span,
-            )
+            self.report(m.NOT_A_DURATION, span, text=text)
             return n.Duration(value, "days", span=span)
         return n.Duration(value, time_unit, span=span)
 
@@ -567,12 +545,7 @@ class Builder:
         if kind == "percent_of":
             value, unit = split_quantity(str(c[0]))
             if unit != "%":
-                self.error(
-                    "C123",
-                    f"'{c[0]} of' is not a percentage",
-                    "write a percentage of a value as `80 % of <value>`",
-                    self.span(c[0]),
-                )
+                self.report(m.NOT_A_PERCENTAGE, self.span(c[0]), text=c[0])
             return n.PercentOf(value, self.operand(c[1]), span=span)
         if kind == "daily_dose":
             drug = self.ref(c[0])
@@ -587,9 +560,7 @@ class Builder:
         while isinstance(c[index], Token) and c[index].type == "STRING":
             grades.append(self.string(c[index]))
             index += 1
-        query_kind = self.word(c[index])
-        if query_kind == "drug":
-            query_kind = "medication"
+        query_kind = event_kind(self.word(c[index]))
         concept = self.ref(c[index + 1])
         window = self.window(c[index + 2])
         anchor_tree = c[index + 3]
@@ -618,17 +589,12 @@ class Builder:
             span = self.span(option)
             if option.data == "compared_to":
                 if baseline is not None:
-                    self.error("C211", f"{where} has two `compared to` dates", "keep one", span)
+                    self.report(m.TWO_BASELINES, span, where=where)
                     continue
                 baseline = self.name(option.children[0])
                 continue
             if timepoints is not None:
-                self.error(
-                    "C211",
-                    f"{where} has two timepoint options",
-                    'keep one: `at visits "week 24", ...` or `at every visit [window]`',
-                    span,
-                )
+                self.report(m.TWO_TIMEPOINTS, span, where=where)
                 continue
             if option.data == "at_visits":
                 timepoints = n.Timepoints(

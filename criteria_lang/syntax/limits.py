@@ -17,6 +17,7 @@ import re
 
 import lark
 
+from criteria_lang.core import messages as m
 from criteria_lang.core.diagnostics import Diagnostic, Span
 
 MAX_FILE_CHARS = 1_048_576  # characters in one rule file (1 MiB of ASCII)
@@ -36,22 +37,11 @@ def _span(text: str, start: int, end: int) -> Span:
     return Span(start, end, line, column, end_line, end_column)
 
 
-def _diagnostic(code: str, message: str, fix: str, path: str, span: Span) -> Diagnostic:
-    return Diagnostic(code, "error", message, fix, path, span)
-
-
 def check_text(text: str, path: str) -> list[Diagnostic]:
     """What makes `text` too costly to parse; empty when it is within every limit."""
     if len(text) > MAX_FILE_CHARS:
         return [
-            _diagnostic(
-                "C003",
-                f"the rule file has {len(text):,} characters, more than the limit of "
-                f"{MAX_FILE_CHARS:,}",
-                "split it into modules (docs/limits.md)",
-                path,
-                _span(text, 0, 0),
-            )
+            m.TOO_MANY_CHARACTERS.at(path, _span(text, 0, 0), chars=len(text), limit=MAX_FILE_CHARS)
         ]
     found = _long_lines(text, path)
     found += _long_tokens(text, path)
@@ -59,20 +49,15 @@ def check_text(text: str, path: str) -> list[Diagnostic]:
 
 
 def _long_lines(text: str, path: str) -> list[Diagnostic]:
-    found = []
+    found: list[Diagnostic] = []
     start = 0
     while start <= len(text) and len(found) < MAX_REPORTED:
         end = text.find("\n", start)
         end = len(text) if end == -1 else end
         if end - start > MAX_LINE_CHARS:
             found.append(
-                _diagnostic(
-                    "C004",
-                    f"a line of {end - start:,} characters, more than the limit of "
-                    f"{MAX_LINE_CHARS:,}",
-                    "break the line (a long quoted text can span lines inside triple quotes)",
-                    path,
-                    _span(text, start, start + 1),
+                m.LINE_TOO_LONG.at(
+                    path, _span(text, start, start + 1), chars=end - start, limit=MAX_LINE_CHARS
                 )
             )
         start = end + 1
@@ -96,34 +81,30 @@ def _long_tokens(text: str, path: str) -> list[Diagnostic]:
             break
         if match["text"] is not None and len(match["text"]) > MAX_TEXT_CHARS:
             found.append(
-                _diagnostic(
-                    "C005",
-                    f"a quoted text of {len(match['text']):,} characters, more than the limit "
-                    f"of {MAX_TEXT_CHARS:,}",
-                    "shorten the text; criteria quote the registry, not whole documents",
+                m.TEXT_TOO_LONG.at(
                     path,
                     _span(text, match.start(), match.start() + 1),
+                    chars=len(match["text"]),
+                    limit=MAX_TEXT_CHARS,
                 )
             )
         elif match["number"] is not None:
             digits = sum(c.isdigit() for c in match["number"])
             if digits > MAX_NUMBER_DIGITS:
                 found.append(
-                    _diagnostic(
-                        "C006",
-                        f"a number of {digits:,} digits, more than the limit of "
-                        f"{MAX_NUMBER_DIGITS}",
-                        "write the number with fewer digits",
+                    m.NUMBER_TOO_LONG.at(
                         path,
                         _span(text, match.start(), match.end()),
+                        digits=digits,
+                        limit=MAX_NUMBER_DIGITS,
                     )
                 )
     return found
 
 
-def check_depth(tree: lark.Tree, path: str) -> list[Diagnostic]:
+def check_depth(tree: lark.Tree[lark.Token], path: str) -> list[Diagnostic]:
     """A diagnostic at the first node deeper than MAX_DEPTH (measured without recursion)."""
-    stack: list[tuple[lark.Tree | lark.Token, int]] = [(tree, 1)]
+    stack: list[tuple[lark.Tree[lark.Token] | lark.Token, int]] = [(tree, 1)]
     while stack:
         node, depth = stack.pop()
         if not isinstance(node, lark.Tree):
@@ -131,14 +112,6 @@ def check_depth(tree: lark.Tree, path: str) -> list[Diagnostic]:
         if depth > MAX_DEPTH:
             meta = node.meta
             span = Span.from_meta(meta)
-            return [
-                _diagnostic(
-                    "C007",
-                    f"an expression nested more than {MAX_DEPTH} levels deep",
-                    "name parts of it with `define` and use the names",
-                    path,
-                    span,
-                )
-            ]
+            return [m.NESTED_TOO_DEEP.at(path, span, limit=MAX_DEPTH)]
         stack.extend((child, depth + 1) for child in node.children)
     return []

@@ -14,6 +14,7 @@ from typing import Literal, Union
 import attrs
 
 from criteria_lang.core.diagnostics import NO_SPAN, Span
+from criteria_lang.core.kinds import ConceptKind, EventKind
 
 _span = attrs.field(default=NO_SPAN, eq=False, repr=False, kw_only=True)
 
@@ -167,7 +168,7 @@ class Window:
 
 # ------------------------------------------------------------------ queries
 
-QueryKind = Literal["condition", "medication", "lab", "procedure", "observation", "score", "fact"]
+QueryKind = EventKind
 
 
 @attrs.frozen
@@ -430,8 +431,6 @@ class InValues:
 Expr = Union[And, Or, Not, AtLeast, Review, Conditional, Truth, Compare, Between, IsValue, InValues]
 
 # ------------------------------------------------------------------ declarations
-
-ConceptKind = Literal["condition", "drug", "lab", "procedure", "observation", "score", "fact"]
 
 
 @attrs.frozen

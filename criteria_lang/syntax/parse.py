@@ -16,7 +16,9 @@ import attrs
 import lark
 from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken
 
+from criteria_lang.core import messages as m
 from criteria_lang.core.diagnostics import Diagnostic, Span, clip
+from criteria_lang.core.kinds import CONCEPT_KINDS
 from criteria_lang.syntax import limits
 from criteria_lang.syntax.tables import load_parser
 
@@ -27,7 +29,7 @@ _STATEMENT_START = re.compile(
     r"^[ \t]*(?:"
     # keywords that only start statements
     r"(?:trial|import|from|define|inclusion|exclusion|outcomes)\b"
-    r"|(?:condition|drug|lab|procedure|observation|score|fact)"
+    rf"|(?:{'|'.join(CONCEPT_KINDS)})"
     r"[ \t]+\w+[ \t]*(?:\"[^\"\n]*\"[ \t]*)?="
     r"|(?!review\b)[A-Za-z_]\w*[ \t]+\"[^\"\n]*\"[ \t]*:"  # a criterion: ID "text":
     # an outcome with options: ID "text" at visits ... / at every visit / compared to DATE
@@ -114,53 +116,28 @@ def _syntax_diagnostic(error: UnexpectedInput, path: str, text: str) -> Diagnost
         line = len(lines)
         column = len(lines[-1]) + 1
         span = Span(len(text), len(text), line, column, line, column + 1)
-        return Diagnostic(
-            code="C102",
-            severity="error",
-            message="the file ends in the middle of a statement",
-            fix=f"finish the statement; expected {_expected_list(error.expected)}",
-            file=path,
-            span=span,
-        )
+        return m.FILE_ENDS_IN_STATEMENT.at(path, span, expected=_expected_list(error.expected))
     if isinstance(error, UnexpectedToken):
         token = error.token
         width = max(1, len(str(token)))
         span = Span(
             token.start_pos or 0, (token.start_pos or 0) + width, line, column, line, column + width
         )
-        return Diagnostic(
-            code="C100",
-            severity="error",
-            message=(
-                f"unexpected {described}"
-                if (described := describe_terminal(token.type)).startswith("'")
-                else f"unexpected {described} '{clip(str(token), 60)}'"
-            ),
-            fix=f"expected {_expected_list(error.expected)} here",
-            file=path,
-            span=span,
-        )
+        described = describe_terminal(token.type)
+        what = described if described.startswith("'") else f"{described} '{clip(str(token), 60)}'"
+        return m.UNEXPECTED.at(path, span, what=what, expected=_expected_list(error.expected))
     if isinstance(error, UnexpectedCharacters):
         char = text[error.pos_in_stream] if error.pos_in_stream < len(text) else ""
         span = Span(error.pos_in_stream, error.pos_in_stream + 1, line, column, line, column + 1)
         allowed = error.allowed or set()
-        return Diagnostic(
-            code="C101",
-            severity="error",
-            message=f"unexpected character {char!r}",
-            fix=(
-                f"expected {_expected_list(allowed)} here"
-                if allowed
-                else "remove the character or put the text in double quotes"
-            ),
-            file=path,
-            span=span,
-        )
+        if allowed:
+            return m.UNEXPECTED_CHARACTER.at(
+                path, span, char=repr(char), expected=_expected_list(allowed)
+            )
+        return m.STRAY_CHARACTER.at(path, span, char=repr(char))
     assert isinstance(error, UnexpectedEOF)
     span = Span(len(text), len(text), line, column, line, column + 1)
-    return Diagnostic(
-        "C102", "error", "the file ends too early", "finish the statement", path, span
-    )
+    return m.FILE_ENDS_EARLY.at(path, span)
 
 
 def _statement_starts(text: str) -> list[int]:
@@ -220,14 +197,7 @@ def _unfinished_previous(text: str, path: str, offset: int) -> tuple[Diagnostic,
     line = text.count("\n", 0, end_offset) + 1
     column = end_offset - _line_start(text, end_offset) + 1
     span = Span(end_offset, end_offset + 1, line, column, line, column + 1)
-    diagnostic = Diagnostic(
-        code="C103",
-        severity="error",
-        message="this statement ends too early: the next line starts a new one",
-        fix="finish the expression (e.g. the value after a comparison) or remove the dangling word",
-        file=path,
-        span=span,
-    )
+    diagnostic = m.STATEMENT_ENDS_EARLY.at(path, span)
     blanked = _blank(text, begin, header)
     if blanked is None:
         return None
