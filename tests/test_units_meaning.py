@@ -1,9 +1,9 @@
-"""Units with meaning (docs/units.md, "Units with meaning"; issue 15 item 1), pinned at the edges.
+"""Units with meaning (docs/units.md, "Units with meaning"; issue 15 item 1).
 
-Kinds of ratio, equivalents through a valence, declared scales (HbA1c IFCC/NGSP), affine
-temperatures, bare-number thresholds that are never compared raw, one parser for units in data,
-C301/C310 at compile time, and the plan's affine maps. Test names are cited in
-docs/language.md ("Numbers and units").
+The engine's answers at the edges are conformance cases (tests/conformance/units.json: HbA1c
+both ways, mEq through a valence, temperatures, bare thresholds, UCUM in our JSON), run by every
+engine. Here: the stdlib's declarations, the unit system itself (kinds of ratio, affine maps,
+scales, one parser), C301/C310 at compile time, round trips (hypothesis) and the plan's maps.
 """
 
 from __future__ import annotations
@@ -67,26 +67,6 @@ def result(code: str, value: Any, unit: str, kind: str = "lab") -> dict[str, Any
 # --------------------------------------------------------------------------- HbA1c scales
 
 
-def test_hba1c_ifcc_result_against_ngsp_threshold() -> None:
-    # 62 mmol/mol is 7.82376 % NGSP (not "6.2 %"): met; 52 mmol/mol is 6.90896 %: not met.
-    expr = f"latest lab a1c {WINDOW} >= 7.0 %"
-    assert on(expr, result("59261-8", 62, "mmol/mol")) == MET
-    assert on(expr, result("59261-8", 52, "mmol/mol")) == NOT_MET
-    expr = f"latest lab a1c {WINDOW} between 7.0 % and 10.0 %"
-    assert on(expr, result("59261-8", 62, "mmol/mol")) == MET
-
-
-def test_hba1c_ngsp_result_against_ifcc_threshold_exact_at_the_edge() -> None:
-    # 53 mmol/mol is exactly 7.00044 %: a result of 7.00044 % is equal, 7.0004 % just below.
-    assert NGSP(Fraction(53)) == Fraction("7.00044")
-    assert on(f"latest lab a1c {WINDOW} >= 53 mmol/mol", result("4548-4", 7.00044, "%")) == MET
-    assert on(f"latest lab a1c {WINDOW} = 53 mmol/mol", result("4548-4", 7.00044, "%")) == MET
-    assert on(f"latest lab a1c {WINDOW} > 53 mmol/mol", result("4548-4", 7.00044, "%")) == NOT_MET
-    assert on(f"latest lab a1c {WINDOW} >= 53 mmol/mol", result("4548-4", 7.0004, "%")) == NOT_MET
-    # value filters and the other scale's own prefixes go the same way
-    assert on(f"any lab a1c value >= 53000 umol/mol {WINDOW}", result("4548-4", 7.1, "%")) == MET
-
-
 def test_hba1c_scale_declared_on_the_ifcc_side() -> None:
     # A concept in mmol/mol whose scale maps % into it (the exact inverse, written as fractions).
     expr = f"latest lab a1c_ifcc {WINDOW} >= 53 mmol/mol"
@@ -131,19 +111,6 @@ def test_dimensionless_mix_without_a_declared_scale() -> None:
 # --------------------------------------------------------------------------- equivalents
 
 
-def test_potassium_in_meq() -> None:
-    assert on(f"latest lab k {WINDOW} = 4.9 mmol/L", result("2823-3", 4.9, "mEq/L")) == MET
-    assert on(f"latest lab k {WINDOW} > 4.9 mmol/L", result("2823-3", 4.9, "mEq/L")) == NOT_MET
-    assert on(f"latest lab k {WINDOW} > 5 mEq/L", result("2823-3", 5.1, "mmol/L")) == MET
-    assert on(f"latest lab k {WINDOW} > 5", result("2823-3", 5.1, "meq/L")) == MET  # UCUM
-
-
-def test_calcium_in_meq_through_valence_and_molar_mass() -> None:
-    # 5 mEq/L of Ca2+ = 2.5 mmol/L = 10.0195 mg/dL (40.078 g/mol).
-    assert on(f"latest lab ca {WINDOW} = 10.0195 mg/dL", result("17861-6", 5, "mEq/L")) == MET
-    assert on(f"latest lab ca {WINDOW} = 2.5 mmol/L", result("17861-6", 5, "mEq/L")) == MET
-
-
 def test_meq_without_a_valence() -> None:
     text = (
         'trial "T"\n  dates screening\n  index screening\n'
@@ -152,8 +119,6 @@ def test_meq_without_a_valence() -> None:
     )
     (diagnostic,) = compile_text(text).diagnostics
     assert diagnostic.code == "C301" and "valence" in diagnostic.message
-    expr = f"latest lab na_no_valence {WINDOW} > 140 mmol/L"
-    assert on(expr, result("2951-2", 145, "mEq/L")) == UNKNOWN
 
 
 def test_stdlib_electrolytes_declare_valences() -> None:
@@ -168,18 +133,6 @@ def test_stdlib_electrolytes_declare_valences() -> None:
 # --------------------------------------------------------------------------- temperatures
 
 
-def test_fever_in_fahrenheit() -> None:
-    expr = f"latest observation temp {WINDOW} > 100.4 [degF]"
-    assert on(expr, result("8310-5", 38, "Cel", "observation")) == NOT_MET  # exactly 100.4
-    assert on(expr, result("8310-5", 38.1, "Cel", "observation")) == MET
-    assert on(expr, result("8310-5", 100.5, "[degF]", "observation")) == MET
-    assert on(expr, result("8310-5", 100.4, "degF", "observation")) == NOT_MET
-    expr = f"latest observation temp {WINDOW} >= 38"  # bare: in the concept's Cel
-    assert on(expr, result("8310-5", 100.4, "[degF]", "observation")) == MET
-    assert on(expr, result("8310-5", 100.3, "[degF]", "observation")) == NOT_MET
-    assert on(expr, result("8310-5", 311.15, "K", "observation")) == MET
-
-
 def test_stdlib_body_temperature() -> None:
     evaluate = stdlib_rules(
         "observations",
@@ -191,49 +144,6 @@ def test_stdlib_body_temperature() -> None:
 
 
 # --------------------------------------------------------------------------- bare numbers
-
-
-def test_bare_threshold_borrows_the_concept_unit() -> None:
-    # h15b's case: 69 % on a concept measured in 1 is 0.69, not 69.
-    expr = f"latest observation ratio {WINDOW} < 0.7"
-    assert on(expr, result("ratio", 69, "%", "observation")) == MET
-    assert on(expr, result("ratio", 70, "%", "observation")) == NOT_MET
-    assert on(expr, result("ratio", 0.69, "1", "observation")) == MET
-    assert (
-        on(f"any observation ratio value < 0.7 {WINDOW}", result("ratio", 69, "%", "observation"))
-        == MET
-    )
-    assert (
-        on(
-            f"latest observation ratio {WINDOW} between 0.6 and 0.7",
-            result("ratio", 65, "%", "observation"),
-        )
-        == MET
-    )
-    # A unit of another kind is unknown, never compared as the number it is.
-    assert on(expr, result("ratio", 0.5, "mmol/mol", "observation")) == UNKNOWN
-
-
-# --------------------------------------------------------------------------- units in data
-
-
-@pytest.mark.parametrize(
-    ("expr", "value", "unit"),
-    [
-        ("latest observation sbp {w} >= 140 mmHg", 140, "mm[Hg]"),
-        ("latest observation weight {w} > 100 kg", 221, "[lb_av]"),  # 100.244... kg
-        ("latest lab egfr {w} < 30 mL/min/1.73m2", 29, "mL/min/{1.73_m2}"),
-    ],
-)
-def test_ucum_units_in_our_json(expr: str, value: int, unit: str) -> None:
-    kind = "lab" if "lab " in expr else "observation"
-    code = {"sbp": "8480-6", "weight": "3141-9", "egfr": "62238-1"}[expr.split()[2]]
-    assert on(expr.format(w=WINDOW), result(code, value, unit, kind)) == MET
-
-
-def test_ucum_units_in_rules() -> None:
-    expr = f"latest observation sbp {WINDOW} >= 140 mm[Hg]"
-    assert on(expr, result("8480-6", 140, "mmHg", "observation")) == MET
 
 
 # --------------------------------------------------------------------------- compile time
