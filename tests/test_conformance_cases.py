@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import attrs
 import pytest
 
 from criteria_lang import Rules, load_patient
@@ -34,6 +35,7 @@ CASE_KEYS = {
     "expect",
     "expect_outcomes",
     "note",
+    "fhir_bundle",
 }
 CRITERION_KEYS = {
     "truth",
@@ -101,10 +103,13 @@ ENGINES: dict[str, Engine] = {"python": python_engine}
 # ---------------------------------------------------------------------- readers
 
 
-def through(doc: dict[str, Any], fmt: str) -> tuple[Patient, dict[str, str]]:
+def through(
+    doc: dict[str, Any], fmt: str, bundle: dict[str, Any] | None = None
+) -> tuple[Patient, dict[str, str]]:
     """The patient as a reader reads it from `fmt` -- our JSON, or written to FHIR or OMOP by
     our writers and read back, so that every reader is held to the same cases -- and the ids its
-    events get there (OMOP numbers them)."""
+    events get there (OMOP numbers them). A case's own FHIR `bundle` is read instead of the
+    written one (for what our writer never writes, such as a date-time with its zone)."""
     patient = load_patient(doc)
     same = {e.id: e.id for e in patient.events}
     if fmt == "json":
@@ -113,11 +118,16 @@ def through(doc: dict[str, Any], fmt: str) -> tuple[Patient, dict[str, str]]:
         from criteria_lang.records.fhir import read_bundle
         from criteria_lang.records.fhir_write import patient_to_bundle
 
-        # FHIR has no place for a trial's dates: they are given to the reader, as `--date` does.
-        bundle = patient_to_bundle(patient)
+        # FHIR has no place for a trial's dates: they are given to the reader, as `--date` does;
+        # nor for study visits and review answers, which are kept beside the bundle.
+        if bundle is None:
+            bundle = patient_to_bundle(patient)
+        else:
+            same = case_resource_ids(bundle)
         patients, problems, _ = read_bundle(bundle, "case", dates=patient.dates)
         assert not problems and len(patients) == 1, problems
-        return patients[0], same
+        read = attrs.evolve(patients[0], visits=patient.visits, reviews=patient.reviews)
+        return read, same
     if fmt == "omop":
         from criteria_lang.records.omop import read_omop_tables
         from criteria_lang.records.omop_write import patients_to_omop
@@ -128,6 +138,12 @@ def through(doc: dict[str, Any], fmt: str) -> tuple[Patient, dict[str, str]]:
         ids = {e: str(writer.event_ids[(p, e)]) for (p, e) in writer.event_ids if p == patient.id}
         return back[0], ids
     raise ValueError(f"unknown format {fmt!r}")
+
+
+def case_resource_ids(bundle: dict[str, Any]) -> dict[str, str]:
+    """A case bundle's resource ids -> the event ids the FHIR reader gives (`Observation/o1`)."""
+    resources = [e.get("resource", {}) for e in bundle.get("entry", [])]
+    return {r["id"]: f"{r['resourceType']}/{r['id']}" for r in resources if "id" in r}
 
 
 # ---------------------------------------------------------------------- the cases
@@ -154,7 +170,8 @@ CASES = list(cases())
     ("source", "case", "fmt"), CASES, ids=[f"{c['id']}[{f}]" for _, c, f in CASES]
 )
 def test_case(source: str, case: Case, fmt: str, engine: str) -> None:
-    patient, ids = through(patient_doc(case), fmt)
+    bundle = case.get("fhir_bundle") if fmt == "fhir" else None
+    patient, ids = through(patient_doc(case), fmt, bundle)
     try:
         result = ENGINES[engine](case, patient)
     except NotSupported as why:
