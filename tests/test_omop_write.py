@@ -7,7 +7,6 @@ by criterion, as the patient itself: every example patient of every trial, the S
 from __future__ import annotations
 
 import datetime as dt
-import re
 from decimal import Decimal
 from fractions import Fraction
 from pathlib import Path
@@ -15,7 +14,7 @@ from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, given, settings
-from test_fhir_roundtrip import SMALL_RULES, patient_doc, units_as_ucum
+from test_fhir_roundtrip import SMALL_RULES, patient_doc, units_as_ucum, units_blank
 
 from criteria_lang import PatientResult, Rules, load_patient
 from criteria_lang.records.fhir import read_fhir
@@ -57,17 +56,6 @@ def in_ucum(text: str, units: list[tuple[str, str]]) -> str:
     return text
 
 
-def units_blank(text: str) -> str:
-    """`pred 0 mg/day 2022-10-28` -> `pred 0 <unit> 2022-10-28`: the numbers and the words kept,
-    the unit after each number left out. A daily dose written as an amount (`150 mg` a day) is
-    stored in OMOP as a rate (`mg/d`) and reads back as one, so a text quoting it (the record's
-    dose, a course's dose per day) names another unit of the same quantity."""
-    return _UNIT_AFTER_NUMBER.sub(r"\1 <unit>", text)
-
-
-_UNIT_AFTER_NUMBER = re.compile(r"(\d) (?!\d{4}-)[^\s\]\);,=]+")
-
-
 def assert_same_results(
     a: PatientResult, b: PatientResult, patient: Patient, writer: OmopWriter, back: Patient
 ) -> None:
@@ -84,7 +72,6 @@ def assert_same_results(
     # One display read back under two names (a dose concept named as the record, and the real
     # concept's name) cannot be mapped back in the text: compare the missing items only when
     # every display maps to one name.
-    # (A display kept by one record and renamed on another counts: both names are in the text.)
     read_as = {(e.display, names[ids[e.id]]) for e in patient.events}
     same_text = len({old for old, _ in read_as}) == len(read_as)
     for x, y in zip(a.criteria, b.criteria, strict=True):
