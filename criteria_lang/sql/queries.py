@@ -642,9 +642,11 @@ class QueryCompiler:
                 partition_by=[col("person_id")],
                 order=exp.Order(expressions=order),
             ).as_("rn"),
+            self.tie_differs(pick).as_("tie_differs"),
         ).from_(exp.Subquery(this=inner, alias=exp.TableAlias(this=exp.to_identifier("k"))))
         del query
         return ranked, [
+            "tie_differs",
             "state",
             "value_number",
             "unit_code",
@@ -653,6 +655,22 @@ class QueryCompiler:
             "range_high",
             "range_low",
         ]
+
+    @staticmethod
+    def tie_differs(pick: str) -> exp.Expr:
+        """1 when other events of the same state on the event's day have another value (`latest`
+        and `earliest` of one day's results that nothing orders are unknown: docs/language.md,
+        "Values and comparisons"); the OMOP events carry no time of day to order them."""
+        if pick not in ("latest", "earliest"):
+            return num(0)
+        parts: list[exp.Expr] = []
+        for column in ("value_number", "unit_code", "value_text", "value_bool"):
+            parts += [exp.func("COALESCE", cast(col(column), "VARCHAR"), string("~")), string("|")]
+        key = exp.func("CONCAT", *parts)
+        group = [col("person_id"), col("state"), col("start_date")]
+        low = exp.Window(this=exp.func("MIN", key), partition_by=group)
+        high = exp.Window(this=exp.func("MAX", key.copy()), partition_by=[g.copy() for g in group])
+        return case((eq(low, high), num(0)), default=num(1))
 
     # -- conditions ------------------------------------------------------------------------------
 

@@ -143,7 +143,7 @@ class ValueCompiler:
             unit=pick("unit_code"),
             text=text,
             flag=flag,
-            missing=or_(missing_date, eq(kept, num(0)), none),
+            missing=or_(missing_date, eq(kept, num(0)), none, eq(pick("tie_differs"), num(1))),
             high=pick("range_high"),
             low=pick("range_low"),
             concept=query.concept,
