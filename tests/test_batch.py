@@ -267,6 +267,8 @@ def test_progress_bar_shows_count_rate_eta_and_errors() -> None:
     text = bar.text(now[0], 200)
     assert "NCT1: data.jsonl" in text and "25%" in text and "50 records" in text
     assert "25/s" in text and "ETA 0:06" in text and "2 errors" in text
+    narrow = bar.text(now[0], 50)  # the figures first; the label and the bar as room allows
+    assert len(narrow) < 50 and "ETA 0:06" in narrow and "2 errors" in narrow
     assert stream.getvalue().startswith("\r\x1b[K")
     bar.close()
     assert stream.getvalue().endswith("\r\x1b[K")

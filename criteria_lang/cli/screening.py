@@ -143,7 +143,7 @@ def screen_one(
     read for each row; returns what the FHIR reader did."""
     bar: ProgressBar | None = None
     if progress and ProgressBar.wanted(stderr):
-        label = f"{rules.trial_id}: {input_path}"
+        label = f"{rules.trial_id} {input_path.name or input_path}"
         bar = ProgressBar(stderr, label, input_size(input_path))
     base_errors = output.errors
 
