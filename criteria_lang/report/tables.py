@@ -17,6 +17,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from criteria_lang.batch.wire import json_record as json_record  # re-exported: eval --json uses it
 from criteria_lang.core.results import (
     CriterionResult,
     OutcomeReport,
@@ -178,16 +179,6 @@ def csv_row(row: PatientResult | RecordError) -> dict[str, str]:
         "reasons": reasons,
         "source": row.source or "",
     }
-
-
-def json_record(row: PatientResult | RecordError) -> dict[str, Any]:
-    if isinstance(row, RecordError):
-        return {
-            "verdict": "error",
-            "source": row.source,
-            "problems": [{"path": p.path, "message": p.message} for p in row.problems],
-        }
-    return row.to_dict()
 
 
 def dumps(data: Any) -> str:
