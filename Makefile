@@ -19,8 +19,10 @@ demo: $(STAMP)
 	$(BIN)/criteria screen rules/ examples/ --html out/report.html
 	@echo "The report of this screen, to open in a browser: out/report.html"
 
+# On every core (pytest-xdist; workers steal queued tests, so the slow Spark and browser tests
+# do not leave a core idle at the end). PYTEST_ARGS adds options, e.g. PYTEST_ARGS="-x -k fhir".
 test: $(STAMP)
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n auto --dist worksteal $(PYTEST_ARGS)
 
 # The code's habits (ruff, formatting, mypy --strict, import layers, complexity, module sizes):
 # what CI enforces (.ci/lint says how to fix each).

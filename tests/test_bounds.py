@@ -278,81 +278,8 @@ def test_fhir_values_that_are_or_are_not_bounds(value: dict[str, Any], expected:
 
 # --------------------------------------------------------------------------- the engine
 
-LATEST = "latest lab egfr within 1 year before screening"
-
-
-def egfr(value: Any, comparator: str | None = None) -> dict[str, Any]:
-    extra = {"comparator": comparator} if comparator else {}
-    return lab("egfr", "2024-03-01", value, "mL/min/1.73m2", **extra)
-
-
-BOUND_TABLE = {
-    "<": [UNKNOWN, MET, MET, MET, NOT_MET, NOT_MET, NOT_MET, UNKNOWN],
-    "<=": [UNKNOWN, UNKNOWN, MET, MET, UNKNOWN, UNKNOWN, NOT_MET, UNKNOWN],
-    ">": [NOT_MET, NOT_MET, NOT_MET, UNKNOWN, NOT_MET, MET, MET, MET],
-    ">=": [NOT_MET, NOT_MET, UNKNOWN, UNKNOWN, UNKNOWN, MET, UNKNOWN, MET],
-}
-THRESHOLDS = ["< 30", "< 40", "<= 40", "< 50", "= 40", ">= 40", "> 40", "> 30"]
-
-
-@pytest.mark.parametrize("comparator", sorted(BOUND_TABLE))
-def test_bound_comparisons(comparator: str) -> None:
-    """docs/language.md, "Results reported as bounds": the table, at the threshold's edges."""
-    found = [truth(f"{LATEST} {t} mL/min/1.73m2", egfr(40, comparator)) for t in THRESHOLDS]
-    assert found == BOUND_TABLE[comparator]
-
-
-def test_a_bound_in_the_evidence_and_in_another_unit() -> None:
-    met = result(f"{LATEST} >= 60 mL/min/1.73m2", egfr(">60"))
-    assert met.truth.value == MET
-    assert met.evidence[-1].detail == (
-        ">60 mL/min/1.73m2 >= 60 mL/min/1.73m2: yes (every value >60 mL/min/1.73m2 allows is)"
-    )
-    unknown = result(f"{LATEST} >= 90 mL/min/1.73m2", egfr(">60"))
-    assert unknown.truth.value == UNKNOWN
-    assert "allows values that are and values that are not" in unknown.missing[0]
-    creatinine = lab("creatinine", "2024-03-01", "<0.5", "mg/dL")
-    converted = result(
-        "latest lab creatinine within 1 year before screening < 45 umol/L", creatinine
-    )
-    assert converted.truth.value == MET
-    assert "(from <0.5 mg/dL)" in converted.evidence[-1].detail
-    # 0.5 mg/dL is 44.2 umol/L (113.12 g/mol): a value below it may be at or above 44 umol/L.
-    assert (
-        truth("latest lab creatinine within 1 year before screening < 44 umol/L", creatinine)
-        == UNKNOWN
-    )
-
-
-def test_bounds_elsewhere_in_the_language() -> None:
-    ast = lab("ast", "2024-03-01", "<50", "U/L")  # upper_limit 40 U/L
-    assert truth("latest lab ast within 1 year before screening > 2 x ULN", ast) == NOT_MET
-    assert truth("latest lab ast within 1 year before screening > 1 x ULN", ast) == UNKNOWN
-    assert truth("latest lab ast within 1 year before screening <= 60 U/L", ast) == MET
-    # The other side of a bound is open: `<50` may be below 0.
-    assert (
-        truth("latest lab ast within 1 year before screening between 0 and 60 U/L", ast) == UNKNOWN
-    )
-    assert (
-        truth("latest lab ast within 1 year before screening between 60 and 90 U/L", ast) == NOT_MET
-    )
-    low = lab("ast", "2024-03-01", "<30", "U/L")
-    assert truth("latest lab ast within 1 year before screening is negative", low) == MET
-    assert truth("latest lab ast within 1 year before screening is negative", ast) == UNKNOWN
-    assert (
-        truth(
-            "latest lab ana within 1 year before screening >= 1:80",
-            lab("ana", "2024-03-01", "<1:40"),
-        )
-        == NOT_MET
-    )
-    assert (
-        truth(
-            "any lab ana value >= 1:80 within 1 year before screening",
-            lab("ana", "2024-03-01", "<1:40"),
-        )
-        == NOT_MET
-    )
+# The table of docs/language.md and the bound in every other comparison are conformance cases
+# (tests/conformance/bounds.json); what follows are the values made of several results.
 
 
 def test_aggregates_of_bounds() -> None:

@@ -1,5 +1,6 @@
 """The ready-made integration runs: the commands of `.pre-commit-hooks.yaml` and of the GitHub
-Actions workflow in docs/ci.md, run as written (`criteria` -> `python -m criteria_lang.cli.main`) on a
+Actions workflow in docs/ci.md, run as written (`criteria` -> `python -m criteria_lang.cli.main`)
+on a
 good and a bad rule file."""
 
 from __future__ import annotations

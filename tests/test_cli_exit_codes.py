@@ -136,9 +136,12 @@ def test_lint_help_still_lists_the_rules(capsys: pytest.CaptureFixture[str]) -> 
     ids=lambda a: " ".join(str(x).replace(str(ROOT), "") for x in a),
 )
 def test_a_path_that_does_not_exist_is_a_usage_error(
-    args: list[object], capsys: pytest.CaptureFixture[str], tmp_path: Path
+    args: list[object],
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    os.chdir(tmp_path)
+    monkeypatch.chdir(tmp_path)  # undone after the test: later tests run where they started
     err = usage_error(capsys, *args)
     assert "no such file or folder: missing" in err
 

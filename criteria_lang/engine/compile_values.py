@@ -18,7 +18,9 @@ from criteria_lang.core.derived import BUILTINS
 from criteria_lang.core.results import Evidence
 from criteria_lang.core.units import Unit, UnitError, get_units
 from criteria_lang.engine.context import Context
-from criteria_lang.engine.doses import compute_builtin, cumulative_dose, dose_amount
+from criteria_lang.engine.course_doses import cumulative_dose, daily_total
+from criteria_lang.engine.courses import without_duplicates
+from criteria_lang.engine.doses import compute_builtin
 from criteria_lang.engine.evidence import describe_event, event_evidence, event_value
 from criteria_lang.engine.queries import QueryFn, QueryResult, compile_query, count_cases
 from criteria_lang.engine.values import (
@@ -33,7 +35,7 @@ from criteria_lang.engine.values import (
 )
 from criteria_lang.engine.windows import overlaps, resolve
 from criteria_lang.plan import model as p
-from criteria_lang.records.timeline import Event, MedicationExposure, format_number
+from criteria_lang.records.timeline import Event, format_number
 
 ExprFn = Callable[[Context], Outcome]
 ValueFn = Callable[[Context], Value]
@@ -172,7 +174,7 @@ class ValueCompiler(ABC):
     ) -> Callable[[Context, QueryResult], Value]:
         op, query = node.op, node.query
         if op == "count":
-            return lambda ctx, result: count_value(node, result)
+            return lambda ctx, result: count_value(ctx, node, result)
         if op == "cumulative":
             return lambda ctx, result: cumulative_dose(
                 ctx, list(result.matched), (result.start, result.end), node.label, query.concept
@@ -223,19 +225,10 @@ class ValueCompiler(ABC):
             except MissingData as missing:
                 return Value(None, missing=(missing.reason,), label=node.label, concept=concept)
             at = f"{node.label} on {fmt_date(day)}"
-            total = Fraction(0)
-            evidence: list[Evidence] = []
-            for event in ctx.events("medication", concept):
-                if not overlaps(event, day, day, "medication", False):
-                    continue
-                assert isinstance(event, MedicationExposure)
-                amount = dose_amount(ctx, event, "daily", per_day, basis, concept)
-                if isinstance(amount, str):
-                    return Value(
-                        None, evidence=tuple(evidence), missing=(amount,), label=at, concept=concept
-                    )
-                total += amount[0]
-                evidence.append(event_evidence(event, at, amount[1]))
+            found = daily_total(ctx, concept, day, per_day, basis, at)
+            if isinstance(found, str):
+                return Value(None, missing=(found,), label=at, concept=concept)
+            total, evidence = found
             if not evidence:
                 if not ctx.covered(day, day):
                     reason = (
@@ -305,11 +298,14 @@ def truth_value(condition: ExprFn) -> ValueFn:
     return value
 
 
-def count_value(node: p.Aggregate, result: QueryResult) -> Value:
+def count_value(ctx: Context, node: p.Aggregate, result: QueryResult) -> Value:
     """`count`: the matched events (the largest group, for `of the same type` / `in any`), a
     lower bound when the window is not covered or some events are undecided."""
     label, concept = node.label, node.query.concept
     events = list(result.matched)
+    if node.query.kind == "medication":
+        # Records of one drug with the same days and daily dose count once (docs: "Courses").
+        events = without_duplicates(ctx, concept, events)
     notes: tuple[Evidence, ...] = ()
     if node.same_type or node.period is not None:
         events, note = count_cases(events, concept, node.same_type, node.period)

@@ -16,7 +16,6 @@ from criteria_lang.engine.evidence import describe_event, event_evidence, is_amo
 from criteria_lang.engine.values import (
     Converter,
     Value,
-    convert_quantity,
     convert_value,
     fmt_date,
     fmt_quantity,
@@ -179,116 +178,6 @@ def compute_builtin(
         Evidence(label, f"{fmt_quantity(result, unit)} ({builtin.title}; {builtin.source})")
     )
     return Value(result, unit, tuple(evidence), label=label)
-
-
-def cumulative_dose(
-    ctx: Context,
-    events: list[Event],
-    window: tuple[dt.date | None, dt.date | None],
-    label: str,
-    concept: ConceptSet,
-) -> Value:
-    """Sum over exposures of daily dose x days inside the window (docs: "Cumulative dose")."""
-    units = ctx.units
-    total = Fraction(0)
-    evidence: list[Evidence] = []
-    target = units.parse("mg")
-    start, end = window
-    for event in events:
-        assert isinstance(event, MedicationExposure)
-        daily = event.daily_amount()
-        if daily is None:
-            return Value(None, missing=(f"{describe_event(event)}: no daily dose",), label=label)
-        first = max(event.start, start) if start else event.start
-        last_candidates = [d for d in (event.end, end) if d is not None]
-        if not last_candidates:
-            return Value(
-                None,
-                missing=(f"{describe_event(event)} has no end inside the window",),
-                label=label,
-            )
-        days = (min(last_candidates) - first).days + 1
-        if days <= 0:
-            continue
-        try:
-            unit = unit_of(daily)
-            amount_unit = unit if is_amount(daily) else units.multiply(unit, "day")
-            amount = units.convert(daily.value * days, amount_unit, target)
-        except UnitError as error:
-            reason = f"{describe_event(event)}: the dose cannot be read: {error}"
-            return Value(None, missing=(reason,), label=label)
-        total += amount
-        evidence.append(
-            event_evidence(
-                event,
-                label,
-                f"{describe_event(event)}: {days} days -> {fmt_quantity(amount, target)}",
-            )
-        )
-    return Value(total, target, tuple(evidence), label=label, concept=concept)
-
-
-def daily_doses(
-    exposures: list[MedicationExposure],
-) -> tuple[list[Fraction], list[tuple[Event, str]]]:
-    """Each exposure's daily dose, or why it is not known."""
-    doses: list[Fraction] = []
-    undecided: list[tuple[Event, str]] = []
-    for exposure in exposures:
-        daily = exposure.daily_amount()
-        if daily is None:
-            undecided.append((exposure, f"{describe_event(exposure)}: no daily dose recorded"))
-            continue
-        try:
-            doses.append(convert_quantity(daily, unit_of(daily), None))
-        except UnitError as error:
-            reason = f"{describe_event(exposure)}: the dose cannot be read: {error}"
-            undecided.append((exposure, reason))
-    return doses, undecided
-
-
-def dose_pattern(
-    kept: list[Event],
-    concept: ConceptSet,
-    pattern: str,
-    start: dt.date | None,
-    end: dt.date | None,
-) -> tuple[list[Event], list[Evidence], list[tuple[Event, str]]]:
-    """`with dose change` / `with stable dose` over the window, per drug (docs: "Doses")."""
-    by_leaf: dict[str, list[MedicationExposure]] = {}
-    for event in kept:
-        assert isinstance(event, MedicationExposure)
-        by_leaf.setdefault(concept.leaf_for(event.codes).name, []).append(event)
-    matched: list[Event] = []
-    details: list[Evidence] = []
-    undecided: list[tuple[Event, str]] = []
-    for exposures in by_leaf.values():
-        doses, unknown = daily_doses(exposures)
-        if unknown:
-            undecided.extend(unknown)
-            continue
-        exposures.sort(key=lambda e: e.start)
-        starts_inside = any(start is not None and e.start > start for e in exposures)
-        stops_inside = any(e.end is not None and end is not None and e.end < end for e in exposures)
-        varies = len(set(doses)) > 1
-        first = exposures[0]
-        if pattern == "change" and (varies or starts_inside or stops_inside):
-            matched.extend(exposures)
-            why = (
-                "dose differs between exposures"
-                if varies
-                else "started or stopped inside the window"
-            )
-            details.append(
-                Evidence(f"dose change {first.display}", why, first.id, fmt_date(first.start))
-            )
-        elif pattern != "change" and not (varies or starts_inside or stops_inside):
-            matched.extend(exposures)
-            per_day = f"{fmt_quantity(doses[0], None) if doses else '?'} per day throughout"
-            details.append(
-                Evidence(f"stable dose {first.display}", per_day, first.id, fmt_date(first.start))
-            )
-    return matched, details, undecided
 
 
 Run = tuple[dt.date, dt.date, list[Event]]

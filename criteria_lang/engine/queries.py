@@ -18,7 +18,13 @@ from criteria_lang.core.kinds import ABSENCE_IS_EVIDENCE
 from criteria_lang.core.results import Evidence
 from criteria_lang.core.units import UnitError, get_units
 from criteria_lang.engine.context import Context
-from criteria_lang.engine.doses import dose_amount, dose_pattern, duration_runs
+from criteria_lang.engine.course_doses import (
+    DailyDoseCheck,
+    course_ended,
+    dose_pattern,
+    is_daily_shape,
+)
+from criteria_lang.engine.doses import dose_amount, duration_runs
 from criteria_lang.engine.evidence import (
     describe_event,
     event_evidence,
@@ -98,7 +104,9 @@ def compile_query(query: p.Query) -> QueryFn:
         start, end = window(ctx, None, None)
         in_window, pending = events_in_window(ctx, query, window, per_event, start, end)
         if filtering:
-            kept, undecided, details = filtered(ctx, query, in_window, pending, filters, dose_check)
+            kept, undecided, details = filtered(
+                ctx, query, in_window, pending, filters, dose_check, (start, end)
+            )
         else:
             kept, undecided, details = in_window, [], []
         if qualifying:
@@ -155,25 +163,33 @@ def filtered(
     events: list[Event],
     pending: dict[str, str],
     filters: list[Filter],
-    dose_check: DoseCheck | None,
+    dose_check: DoseChecker | None,
+    window: tuple[dt.date | None, dt.date | None],
 ) -> tuple[list[Event], list[tuple[Event, str]], list[Evidence]]:
     """The events that pass every filter; those a filter cannot decide, with why; the evidence
-    the dose filter computed."""
-    kept: list[Event] = []
-    undecided: list[tuple[Event, str]] = []
-    details: list[Evidence] = []
+    the dose filter computed. The dose filter sees every event the other filters keep (a daily
+    dose is the drug's, over its courses: docs/language.md, "Courses")."""
+    first: list[tuple[Event, bool | str | None]] = []
     for event in events:
         if query.routes and not route_ok(event, query.routes):
             continue
         if query.statuses and not status_ok(event, query.statuses):
             continue
-        verdict = first_failure(ctx, event, filters)
+        first.append((event, first_failure(ctx, event, filters)))
+    doses: dict[int, tuple[bool | None, str]] = {}
+    if dose_check is not None:
+        candidates = [event for event, verdict in first if verdict is None]
+        doses = dose_check.check_all(ctx, candidates, window)
+    kept: list[Event] = []
+    undecided: list[tuple[Event, str]] = []
+    details: list[Evidence] = []
+    for event, verdict in first:
         if verdict is not None:
             if isinstance(verdict, str):
                 undecided.append((event, verdict))
             continue
         if dose_check is not None:
-            ok, note = dose_check(ctx, event)
+            ok, note = doses[id(event)]
             if ok is None:
                 undecided.append((event, note))
                 continue
@@ -209,10 +225,10 @@ def after_filters(
     if query.new_start:
         kept = [e for e in kept if is_new_start(ctx, e, query.concept, start)]
     if query.ended:
-        kept = [e for e in kept if ends_inside(e, start, end)]
+        kept = [e for e in kept if course_ended(ctx, query.concept, e, start, end)]
     if query.dose_pattern is not None:
         kept, pattern_details, pattern_undecided = dose_pattern(
-            kept, query.concept, query.dose_pattern, start, end
+            ctx, kept, query.concept, query.dose_pattern, start, end
         )
         details.extend(pattern_details)
         undecided.extend(pattern_undecided)
@@ -345,9 +361,12 @@ def limit_filter(
     return undecided_bound(event, compare_quantity(raw, raw.value, op, target.multiple * limit))
 
 
-def dose_filter(dose: p.DoseFilter, concept: ConceptSet) -> DoseCheck:
+def dose_filter(dose: p.DoseFilter, concept: ConceptSet) -> DoseChecker:
     threshold = get_units().parse(dose.unit)
     converter = Converter.of(dose.conversion)
+    if is_daily_shape(dose):
+        # A dose per day: the drug's courses on the record's days, read together.
+        return DailyDoseCheck(dose, threshold, converter, concept)
     low, high = dose.low, dose.high
 
     def check(ctx: Context, event: Event) -> tuple[bool | None, str]:
@@ -365,7 +384,22 @@ def dose_filter(dose: p.DoseFilter, concept: ConceptSet) -> DoseCheck:
             text = f"{shown} {dose.op} {format_number(low)} {threshold.text}"
         return ok, f"{text}: {'yes' if ok else 'no'}"
 
-    return check
+    return PerRecordDoseCheck(check)
+
+
+@attrs.frozen
+class PerRecordDoseCheck:
+    """A dose per administration (per kg, per m2): each record on its own."""
+
+    check: DoseCheck
+
+    def check_all(
+        self, ctx: Context, events: list[Event], window: tuple[dt.date | None, dt.date | None]
+    ) -> dict[int, tuple[bool | None, str]]:
+        return {id(event): self.check(ctx, event) for event in events}
+
+
+DoseChecker = PerRecordDoseCheck | DailyDoseCheck
 
 
 def is_new_start(
@@ -381,16 +415,6 @@ def is_new_start(
         if leaf.matches(other.codes):
             return False
     return True
-
-
-def ends_inside(event: Event, window_start: dt.date | None, window_end: dt.date | None) -> bool:
-    """`ended`: the exposure's last day is inside the window (an ongoing one has not ended)."""
-    last = event.end
-    if last is None:
-        return False
-    if window_start is not None and last < window_start:
-        return False
-    return window_end is None or last <= window_end
 
 
 # --------------------------------------------------------------------------- truth of a query

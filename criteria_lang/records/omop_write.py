@@ -374,6 +374,19 @@ class OmopWriter:
         return ident
 
     def write_patient(self, patient: Patient) -> int:
+        """Write one patient: all its rows, or none (ValueError) when one cannot be written."""
+        sizes = {table: len(rows) for table, rows in self.tables.items()}
+        try:
+            return self._write_patient(patient)
+        except ValueError:
+            for table, rows in self.tables.items():
+                if table != "concept" and table not in ("concept_ancestor", "drug_strength"):
+                    del rows[sizes.get(table, 0) :]
+            self.person_ids.pop(patient.id, None)
+            self.event_ids = {k: v for k, v in self.event_ids.items() if k[0] != patient.id}
+            raise
+
+    def _write_patient(self, patient: Patient) -> int:
         person_id = self.person_id(patient)
         birth = patient.birth_date
         self._add(

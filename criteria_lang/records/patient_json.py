@@ -1472,24 +1472,7 @@ def _dump_event(ev: Event) -> dict[str, Any]:
         if ev.status is not None:
             out["status"] = ev.status
     elif isinstance(ev, Measurement):
-        if ev.kind not in ("lab", "observation", "score"):
-            raise ValueError(f"{where}: a Measurement must be a lab, observation or score")
-        if ev.end != ev.start:
-            raise ValueError(f"{where}: a {ev.kind} result is one day; its end must be its start")
-        out["date"] = ev.start.isoformat()
-        if isinstance(ev.value, Quantity):
-            out["value"] = _dump_number(ev.value.value, where)
-            out["unit"] = ev.value.unit
-            if ev.value.comparator is not None:
-                out["comparator"] = ev.value.comparator
-            if ev.value.limit is not None:
-                out["limit"] = ev.value.limit
-        elif ev.value is not None:
-            out["value"] = ev.value
-        if ev.reference_range is not None:
-            out["reference_range"] = _dump_range(ev.reference_range, where)
-        if ev.interpretation is not None:
-            out["interpretation"] = ev.interpretation
+        out |= _dump_measurement(ev, where)
     elif isinstance(ev, Procedure):
         out["type"] = "procedure"
         if ev.end is None:
@@ -1509,6 +1492,28 @@ def _dump_event(ev: Event) -> dict[str, Any]:
         out["value"] = _dump_scalar(ev.value, where)
     else:
         raise ValueError(f"{where}: {type(ev).__name__} has no form in the patient format")
+    return out
+
+
+def _dump_measurement(ev: Measurement, where: str) -> dict[str, Any]:
+    if ev.kind not in ("lab", "observation", "score"):
+        raise ValueError(f"{where}: a Measurement must be a lab, observation or score")
+    if ev.end != ev.start:
+        raise ValueError(f"{where}: a {ev.kind} result is one day; its end must be its start")
+    out: dict[str, Any] = {"date": ev.start.isoformat()}
+    if isinstance(ev.value, Quantity):
+        out["value"] = _dump_number(ev.value.value, where)
+        out["unit"] = ev.value.unit
+        if ev.value.comparator is not None:  # a bound (docs: "Results reported as bounds")
+            out["comparator"] = ev.value.comparator
+        if ev.value.limit is not None:
+            out["limit"] = ev.value.limit
+    elif ev.value is not None:
+        out["value"] = ev.value
+    if ev.reference_range is not None:
+        out["reference_range"] = _dump_range(ev.reference_range, where)
+    if ev.interpretation is not None:
+        out["interpretation"] = ev.interpretation
     return out
 
 

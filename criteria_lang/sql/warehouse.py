@@ -186,6 +186,14 @@ class DuckDBWarehouse:
 
     @classmethod
     def open(cls, path: Path) -> DuckDBWarehouse:
+        warehouse = cls._open(path)
+        # The screen's query is one wide tree of common table expressions; DuckDB's
+        # projection pull-up pass spends seconds on it and gains nothing there.
+        warehouse.con.execute("SET disabled_optimizers = 'projection_pullup'")
+        return warehouse
+
+    @classmethod
+    def _open(cls, path: Path) -> DuckDBWarehouse:
         import duckdb
 
         if path.is_dir():
@@ -215,7 +223,7 @@ class DuckDBWarehouse:
         out: dict[str, set[str]] = {}
         query = (
             "SELECT lower(table_name), lower(column_name) FROM information_schema.columns "
-            "WHERE table_schema = current_schema()"
+            "WHERE table_catalog = current_database() AND table_schema = current_schema()"
         )
         for table, column in self.con.execute(query).fetchall():
             out.setdefault(table, set()).add(column)

@@ -37,7 +37,7 @@ import re
 from collections import defaultdict
 from collections.abc import Iterator
 from fractions import Fraction
-from typing import Any, TypeGuard, get_args
+from typing import Any, TypeGuard, assert_never, get_args
 
 import attrs
 from lark import Token, Tree
@@ -558,37 +558,42 @@ class Formatter:
         return " inclusive" if written else ""
 
     def operand(self, operand: n.Operand) -> str:
-        if isinstance(operand, n.QuantityLit):
-            return self.quantity(operand)
-        if isinstance(operand, n.TiterLit):
-            return self.titer(operand)
-        if isinstance(operand, n.LimitLit):
-            return f"{self.number(operand.multiple, operand.span.start)} x {operand.limit}"
-        if isinstance(operand, n.Aggregate):
-            return f"{operand.op} {self.query(operand.query)}"
-        if isinstance(operand, n.Exists):
-            parsed = self.parsed.get(("exists", operand.span.start))
-            if operand.negated:
-                quantifier = "no "
-            elif parsed is not None and len(parsed.children) == 2:
-                quantifier = "any "
-            else:
-                quantifier = ""
-            return quantifier + self.query(operand.query)
-        if isinstance(operand, n.Age):
-            return f"age at {operand.anchor.text}"
-        if isinstance(operand, n.Sex):
-            return "sex"
-        if isinstance(operand, n.DerivedValue):
-            text = f"value {operand.function.dotted} at {operand.anchor.text}"
-            if operand.tolerance is not None:
-                text += f" +/- {self.duration(operand.tolerance)}"
-            return text
-        if isinstance(operand, n.Ref):
-            return operand.dotted
-        if isinstance(operand, (n.PercentOf, n.Difference, n.DailyDose, n.NewGrades)):
-            return self.relative_operand(operand)
-        raise FormatError(f"internal error: cannot format {type(operand).__name__}")
+        match operand:
+            case n.QuantityLit():
+                return self.quantity(operand)
+            case n.TiterLit():
+                return self.titer(operand)
+            case n.LimitLit():
+                return f"{self.number(operand.multiple, operand.span.start)} x {operand.limit}"
+            case n.Aggregate():
+                return f"{operand.op} {self.query(operand.query)}"
+            case n.Exists():
+                return self.exists(operand)
+            case n.Age():
+                return f"age at {operand.anchor.text}"
+            case n.Sex():
+                return "sex"
+            case n.DerivedValue():
+                text = f"value {operand.function.dotted} at {operand.anchor.text}"
+                if operand.tolerance is not None:
+                    text += f" +/- {self.duration(operand.tolerance)}"
+                return text
+            case n.Ref():
+                return operand.dotted
+            case n.PercentOf() | n.Difference() | n.DailyDose() | n.NewGrades():
+                return self.relative_operand(operand)
+            case _:
+                assert_never(operand)
+
+    def exists(self, operand: n.Exists) -> str:
+        parsed = self.parsed.get(("exists", operand.span.start))
+        if operand.negated:
+            quantifier = "no "
+        elif parsed is not None and len(parsed.children) == 2:
+            quantifier = "any "
+        else:
+            quantifier = ""
+        return quantifier + self.query(operand.query)
 
     def quantity(self, quantity: n.QuantityLit) -> str:
         number = self.number(quantity.value, quantity.span.start)

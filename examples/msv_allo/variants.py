@@ -156,7 +156,8 @@ VARIANTS = [
     ),
     Variant(
         "sle-classification-not-met",
-        "Arthritis and the renal disorder are recorded as not met (3 of the 11 ACR criteria) and the "
+        "Arthritis and the renal disorder are recorded as not met (3 of the 11 ACR criteria) and "
+        "the "
         "SLICC 2012 classification as not met.",
         "ineligible",
         ("I2",),
@@ -168,7 +169,8 @@ VARIANTS = [
     ),
     Variant(
         "acr-3-of-11-slicc-met",
-        "Only 3 of the 11 ACR criteria (arthritis and renal disorder not met), but classified by the "
+        "Only 3 of the 11 ACR criteria (arthritis and renal disorder not met), but classified by "
+        "the "
         "SLICC 2012 criteria: the record accepts either.",
         "eligible",
         (),
@@ -179,7 +181,8 @@ VARIANTS = [
     ),
     Variant(
         "biopsy-7-months-from-induction",
-        "The biopsy was on 15 July 2023, 7.5 months before the selection visit, and the patient enters "
+        "The biopsy was on 15 July 2023, 7.5 months before the selection visit, and the patient "
+        "enters "
         "from the induction period, where the limit is 6 months.",
         "ineligible",
         ("I3",),
@@ -195,7 +198,8 @@ VARIANTS = [
     ),
     Variant(
         "biopsy-7-months-with-recurrence",
-        "The same biopsy of 15 July 2023, but the patient enters with a moderate/severe recurrence, "
+        "The same biopsy of 15 July 2023, but the patient enters with a moderate/severe "
+        "recurrence, "
         "where the limit is one year (and the recurrence also meets I4).",
         "eligible",
         (),
@@ -207,7 +211,8 @@ VARIANTS = [
     ),
     Variant(
         "biopsy-13-months-with-recurrence",
-        "Entering with a moderate/severe recurrence, but the biopsy was on 1 February 2023, 13 months "
+        "Entering with a moderate/severe recurrence, but the biopsy was on 1 February 2023, 13 "
+        "months "
         "before the selection visit.",
         "ineligible",
         ("I3",),
@@ -227,7 +232,8 @@ VARIANTS = [
     ),
     Variant(
         "complete-response",
-        "The investigator answers that the nephritis responded completely to standard treatment, and "
+        "The investigator answers that the nephritis responded completely to standard treatment, "
+        "and "
         "there is no recurrence.",
         "ineligible",
         ("I4",),
@@ -277,7 +283,8 @@ VARIANTS = [
     ),
     Variant(
         "influenza-vaccine-last-season",
-        "The only influenza vaccination on record is of 17 October 2022, more than 12 months before "
+        "The only influenza vaccination on record is of 17 October 2022, more than 12 months "
+        "before "
         "the selection visit: whether she was vaccinated in the last campaign is not recorded.",
         "undetermined",
         ("I7",),
@@ -417,7 +424,8 @@ VARIANTS = [
     Variant(
         "investigational-product-4-months",
         "Another trial's investigational product taken until 1 November 2023, 4 months before: "
-        "whether that is within 5 of its half-lives is unknown (the agent's half-life is not known).",
+        "whether that is within 5 of its half-lives is unknown (the agent's half-life is not "
+        "known).",
         "undetermined",
         ("E7",),
         add(course("other-ip", "investigational_product", "2023-08-01", "2023-11-01")),
@@ -432,7 +440,8 @@ VARIANTS = [
     ),
     Variant(
         "limb-embolism-2-months",
-        "An arterial embolism of a leg (ICD-10 I74.3) on 2 January 2024: a peripheral cardiovascular "
+        "An arterial embolism of a leg (ICD-10 I74.3) on 2 January 2024: a peripheral "
+        "cardiovascular "
         "event (E9) that is also a thromboembolic event in the 12 months (E11).",
         "ineligible",
         ("E9", "E11"),
@@ -457,14 +466,16 @@ VARIANTS = [
     ),
     Variant(
         "deep-vein-thrombosis-5-months",
-        "A deep vein thrombosis (ICD-10 I80.2) on 1 October 2023, in the 12 months before selection.",
+        "A deep vein thrombosis (ICD-10 I80.2) on 1 October 2023, in the 12 months before "
+        "selection.",
         "ineligible",
         ("E11",),
         add(icd10("dvt", "I80.2", "2023-10-01", "2024-01-01")),
     ),
     Variant(
         "anticoagulation-inadequate",
-        "On acenocoumarol (ATC B01AA07) since 2023, with INRs the investigator judges inadequate in "
+        "On acenocoumarol (ATC B01AA07) since 2023, with INRs the investigator judges inadequate "
+        "in "
         "the 6 weeks before selection.",
         "ineligible",
         ("E11",),
@@ -484,7 +495,8 @@ VARIANTS = [
     ),
     Variant(
         "cns-lupus-anticonvulsant-change",
-        "Active CNS lupus, and levetiracetam started on 15 January 2024 (a change in anticonvulsant "
+        "Active CNS lupus, and levetiracetam started on 15 January 2024 (a change in "
+        "anticonvulsant "
         "treatment within 3 months).",
         "ineligible",
         ("E12",),
@@ -618,7 +630,8 @@ VARIANTS = [
     ),
     Variant(
         "urinary-infections-13-months-apart",
-        "Three urinary tract infections, the first and the last 13 months apart (March 2022, August "
+        "Three urinary tract infections, the first and the last 13 months apart (March 2022, "
+        "August "
         "2022, April 2023): no 12-month period holds all three.",
         "eligible",
         (),

@@ -156,7 +156,8 @@ VARIANTS = [
     Variant("eligible", "The eligible patient itself.", "eligible", ()),
     Variant(
         "azathioprine-below-2-mg-kg",
-        "Azathioprine was 100 mg/day (1.67 mg/kg/day at 60 kg), not above 2 mg/kg/day, and no other "
+        "Azathioprine was 100 mg/day (1.67 mg/kg/day at 60 kg), not above 2 mg/kg/day, and no "
+        "other "
         "immunosuppressant reached its threshold.",
         "ineligible",
         ("I4",),
@@ -164,14 +165,16 @@ VARIANTS = [
     ),
     Variant(
         "azathioprine-too-short",
-        "Azathioprine at 2.5 mg/kg/day lasted 89 days (1 January to 30 March 2017), one day short of 90.",
+        "Azathioprine at 2.5 mg/kg/day lasted 89 days (1 January to 30 March 2017), one day short "
+        "of 90.",
         "ineligible",
         ("I4",),
         set_fields("aza", end="2017-03-30"),
     ),
     Variant(
         "ast-over-2x-uln",
-        "AST is 130 U/L against the result's own upper limit of 40 U/L (more than 2 x ULN), and the "
+        "AST is 130 U/L against the result's own upper limit of 40 U/L (more than 2 x ULN), and "
+        "the "
         "investigator judged it unrelated to SLE activity.",
         "ineligible",
         ("E4",),
@@ -227,7 +230,8 @@ VARIANTS = [
     ),
     Variant(
         "creatinine-clearance-low",
-        "Creatinine 3.0 mg/dL at 50 kg: Cockcroft-Gault clearance (140-34) x 50 x 0.85 / (72 x 3.0) "
+        "Creatinine 3.0 mg/dL at 50 kg: Cockcroft-Gault clearance (140-34) x 50 x 0.85 / (72 x "
+        "3.0) "
         "= 20.9 mL/min, below 30.",
         "ineligible",
         ("E2",),

@@ -68,7 +68,8 @@ VARIANTS = [
     Variant("eligible", "The eligible patient itself.", "eligible", ()),
     Variant(
         "age-17",
-        "Born 2 July 2006: 17 completed years at screening on 1 July 2024 (adults are a choice made "
+        "Born 2 July 2006: 17 completed years at screening on 1 July 2024 (adults are a choice "
+        "made "
         "in the rule file).",
         "ineligible",
         ("I1",),
@@ -147,7 +148,8 @@ VARIANTS = [
     ),
     Variant(
         "upcr-in-mg-per-mmol",
-        "The protein/creatinine ratio reported as 400 mg/mmol, which is 3.54 g/g (creatinine 113.12 "
+        "The protein/creatinine ratio reported as 400 mg/mmol, which is 3.54 g/g (creatinine "
+        "113.12 "
         "g/mol): at or above 3 g/g.",
         "eligible",
         (),
@@ -171,7 +173,8 @@ VARIANTS = [
     ),
     Variant(
         "upcr-below-3-partial-response",
-        "The ratio is 1.2 g/g, down from 4 g/g, and the investigator answers that this is a partial "
+        "The ratio is 1.2 g/g, down from 4 g/g, and the investigator answers that this is a "
+        "partial "
         "response: not refractory.",
         "ineligible",
         ("I4",),
