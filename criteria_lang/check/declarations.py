@@ -18,6 +18,7 @@ from criteria_lang.check.symbols import (
     ModuleSymbol,
     OutcomeSymbol,
 )
+from criteria_lang.check.unit_checks import conversion_problems
 from criteria_lang.core import messages as m
 from criteria_lang.core.concepts import AttributeValue, ConceptSet, QuantityAttr, UnitAttr
 from criteria_lang.core.diagnostics import Edit, did_you_mean
@@ -190,6 +191,11 @@ def build_concept(
     codes, prefixes, members = concept_terms(cx, decl, decl.include, resolved, on_path)
     ex_codes, ex_prefixes, excluded = concept_terms(cx, decl, decl.exclude, resolved, on_path)
     module_name = cx.module.name
+    attributes = {attr.name.text: concept_attribute(cx, attr) for attr in decl.attributes}
+    spans = {attr.name.text: attr.span for attr in decl.attributes}
+    for name, error, fix in conversion_problems(attributes, cx.units):
+        cx.report(m.CONVERSION_ATTRIBUTE, spans.get(name, decl.span), error=error, fix=fix)
+        attributes.pop(name, None)  # a conversion that cannot be read converts nothing
     return ConceptSet(
         name=f"{module_name}.{key}" if module_name else key,
         short_name=key,
@@ -201,7 +207,7 @@ def build_concept(
         excluded=tuple(excluded),
         own_excluded_codes=frozenset(ex_codes),
         own_excluded_prefixes=tuple(sorted(set(ex_prefixes))),
-        attributes={attr.name.text: concept_attribute(cx, attr) for attr in decl.attributes},
+        attributes=attributes,
     )
 
 

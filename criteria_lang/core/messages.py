@@ -61,6 +61,7 @@ CODES: dict[str, str] = {
     "C303": "`x ULN` on something that is not a result",
     "C304": "a qualifier that does not apply, or a dose without a dose unit",
     "C305": "a way of counting without `count`",
+    "C310": "a conversion attribute that cannot be used",
     "C401": "a window with no date to count from",
     "C402": "an attribute no concept declares",
     "C403": "`visit` outside an outcome",
@@ -324,16 +325,20 @@ MODULE_HIDES_SHIPPED = Message(
 # ---------------------------------------------------------------------- types and units (C3xx)
 
 UNKNOWN_UNIT = Message("C300", "{error}", "write a unit from docs/units.md")
+# `why` is empty or ": " and the reason (a valence the concept lacks, ratios of different
+# kinds); `fix` names units of the concept's kind (check/unit_checks.py).
 UNIT_OF_OTHER_KIND = Message(
     "C301",
-    "{what} is measured in {unit} ({dimension}) but is compared with {other} ({other_dimension})",
-    "use a unit of {dimension}, e.g. {unit}",
+    "{what} is measured in {unit} ({dimension}) but is compared with {other} "
+    "({other_dimension}){why}",
+    "{fix}",
 )
 VALUE_UNIT_OF_OTHER_KIND = Message(
     "C301",
-    "'{name}' is measured in {unit} ({dimension}), not {other_dimension}",
-    "use a unit of {dimension}, e.g. {unit}",
+    "'{name}' is measured in {unit} ({dimension}), not {other_dimension}{why}",
+    "{fix}",
 )
+CONVERSION_ATTRIBUTE = Message("C310", "{error}", "{fix}")
 NOT_A_CONDITION = Message(
     "C302",
     "{what} is not a condition",

@@ -8,6 +8,7 @@ from typing import Any, Literal, assert_never
 
 from criteria_lang.core.codes import Code
 from criteria_lang.core.concepts import ConceptSet
+from criteria_lang.core.conversions import Basis
 from criteria_lang.core.derived import Input
 from criteria_lang.core.units import UnitError, get_units
 from criteria_lang.engine.evidence import describe_event, unit_problem
@@ -211,7 +212,7 @@ class Context:
                 continue
             value: Fraction | str
             try:
-                value = convert_quantity(event.value, spec.unit, spec.molar_mass)
+                value = convert_quantity(event.value, spec.unit, Basis(spec.molar_mass))
             except UnitError as error:
                 value = unit_problem(event, error, "the value")
             if event.value.comparator is not None:

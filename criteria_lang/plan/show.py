@@ -162,13 +162,24 @@ def _window(window: p.Window) -> str:
 
 
 def _conversion(conversion: p.Conversion) -> str:
-    molar = (
-        f" (molar mass {fraction_text(conversion.molar_mass)} g/mol)"
-        if conversion.molar_mass is not None
-        else ""
-    )
-    factors = ", ".join(f"{f.unit} x {fraction_text(f.factor)}" for f in conversion.factors)
-    return f"to {conversion.target}{molar}, from {factors or 'no listed unit'}"
+    declared = []
+    if conversion.molar_mass is not None:
+        declared.append(f"molar mass {fraction_text(conversion.molar_mass)} g/mol")
+    if conversion.valence is not None:
+        declared.append(f"valence {fraction_text(conversion.valence)}")
+    declared.extend(f"scale {scale}" for scale in conversion.scales)
+    through = f" ({'; '.join(declared)})" if declared else ""
+    factors = ", ".join(_unit_map(f) for f in conversion.factors)
+    return f"to {conversion.target}{through}, from {factors or 'no listed unit'}"
+
+
+def _unit_map(factor: p.UnitFactor) -> str:
+    """`mg/dL x 10` for a factor; `Cel x 9/5 + 32` with an offset."""
+    text = f"{factor.unit} x {fraction_text(factor.factor)}"
+    if factor.offset:
+        sign = "-" if factor.offset < 0 else "+"
+        text += f" {sign} {fraction_text(abs(factor.offset))}"
+    return text
 
 
 def _concept(concept: ConceptSet) -> Iterator[str]:
