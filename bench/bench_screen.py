@@ -147,7 +147,7 @@ def agreement(ours: dict[tuple[str, str], str], floor_answers: dict[tuple[str, s
     same = len(both) - sum(differ.values())
     worst = ", ".join(f"{c} {n}" for c, n in differ.most_common(5)) or "none"
     share = 100 * same / max(1, len(both))
-    return f"{same:,} of {len(both):,} answers the same as ours ({share:.1f}%); differing: {worst}"
+    return f"{same:,} of {len(both):,} answers the same as ours ({share:.2f}%); differing: {worst}"
 
 
 def evaluate_all(rules: Rules, patients: Iterable[Any]) -> list[PatientResult]:

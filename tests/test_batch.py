@@ -314,3 +314,21 @@ def test_not_on_a_terminal_nothing_changes(capsys: pytest.CaptureFixture[str]) -
     assert code == 0 and err == ""
     assert out.index("screening") < out.index(" records: ")
     assert "\x1b" not in out
+
+
+@pytest.mark.parametrize("output_format", ["jsonl", "csv"])
+def test_screen_to_jsonl_or_csv_imports_no_rich(output_format: str, tmp_path: Path) -> None:
+    """rich renders tables only: a JSON Lines or CSV run, summary line included, never loads it
+    (it costs every such command about 20 ms of CPU)."""
+    out = tmp_path / f"out.{output_format}"
+    code = (
+        "import sys\n"
+        "from criteria_lang.cli.main import main\n"
+        f"code = main(['screen', {str(RULES)!r}, {str(EXAMPLES / 'nct03562065')!r},"
+        f" '--format', {output_format!r}, '-o', {str(out)!r}])\n"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] == 'rich'"
+        " or m == 'criteria_lang.report.tables'))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip().splitlines()[-1] == "[]"
+    assert "records:" in done.stderr and out.stat().st_size > 0

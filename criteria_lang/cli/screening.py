@@ -66,7 +66,7 @@ class Output:
         # Also told every row, in order (`--html` builds its report from them).
         self.listeners: list[Callable[[Row, bytes | None], None]] = []
         if output_format == "csv":
-            from criteria_lang.report.tables import CSV_FIELDS
+            from criteria_lang.report.plain import CSV_FIELDS
 
             self.csv = csv.DictWriter(handle, fieldnames=CSV_FIELDS, lineterminator="\n")
             self.csv.writeheader()
@@ -84,14 +84,14 @@ class Output:
             self.handle.write((line if line is not None else row_json(row)).decode())
             self.handle.write("\n")
         elif self.csv is not None:
-            from criteria_lang.report.tables import csv_row
+            from criteria_lang.report.plain import csv_row
 
             self.csv.writerow(csv_row(row))
         elif not self.terminal or self.whole_table or len(self.kept) <= SHORT_TABLE:
             self.kept.append(compact(row))
 
     def summary(self) -> str:
-        from criteria_lang.report.tables import counts_line
+        from criteria_lang.report.plain import counts_line
 
         return counts_line(self.counts)
 
