@@ -22,6 +22,7 @@ from criteria_lang.check.unit_checks import conversion_problems
 from criteria_lang.core import messages as m
 from criteria_lang.core.concepts import AttributeValue, ConceptSet, QuantityAttr, UnitAttr
 from criteria_lang.core.diagnostics import Edit, did_you_mean
+from criteria_lang.core.visits import visit_key
 from criteria_lang.syntax import nodes as n
 
 Terms = tuple[set[tuple[str, str]], list[tuple[str, str]], list[ConceptSet]]
@@ -135,6 +136,25 @@ def check_trial(cx: CheckContext) -> None:
     if trial.index and trial.index.text not in seen:
         listed = ", ".join(sorted(seen)) or "(none)"
         cx.report(m.UNKNOWN_INDEX_DATE, trial.index.span, name=trial.index.text, dates=listed)
+    check_schedule(cx, trial.schedule)
+
+
+def check_schedule(cx: CheckContext, schedule: tuple[n.ScheduledVisit, ...]) -> None:
+    """The visit schedule: each visit once, before or after a trial date, in plain durations
+    (docs/language.md, "The visit schedule")."""
+    first: dict[str, n.ScheduledVisit] = {}
+    for visit in schedule:
+        key = visit_key(visit.name)
+        if key in first:
+            line = first[key].span.line
+            cx.report(m.VISIT_SCHEDULED_TWICE, visit.span, name=visit.name, line=line)
+        first.setdefault(key, visit)
+        if visit.direction == "around":
+            cx.report(m.SCHEDULE_AROUND, visit.span, name=visit.name)
+        plain = (visit.offset, visit.tolerance or visit.offset)
+        if not all(isinstance(d, n.Duration) for d in plain):
+            cx.report(m.SCHEDULE_NOT_PLAIN, visit.span, name=visit.name)
+        cx.date_name(visit.anchor, visit.anchor.span)
 
 
 # ---------------------------------------------------------------------- concept sets

@@ -67,6 +67,9 @@ CODES: dict[str, str] = {
     "C403": "`visit` outside an outcome",
     "C404": "grades that are not declared",
     "C405": "half-lives in the visits an outcome is judged at",
+    "C420": "a scheduled visit not counted before or after a date in plain durations",
+    "C421": "a visit scheduled twice",
+    "C422": "`reported first` or `computed first` on a derived value that no site reports",
 }
 
 
@@ -436,6 +439,28 @@ HALF_LIVES_IN_TIMEPOINTS = Message(
     "C405",
     "the visits an outcome is judged at are counted in days, weeks, months or years",
     "write the window without half-lives, e.g. `within 24 weeks after baseline`",
+)
+
+SCHEDULE_AROUND = Message(
+    "C420",
+    "visit '{name}' is scheduled around a date; its target is before or after it",
+    'write `visit "{name}" at <duration> after <date> +/- <days>`',
+)
+SCHEDULE_NOT_PLAIN = Message(
+    "C420",
+    "the target and window of visit '{name}' are counted in days, weeks, months or years",
+    "write them without max(...) or half-lives, e.g. `at 12 months after baseline +/- 14 days`",
+)
+VISIT_SCHEDULED_TWICE = Message(
+    "C421",
+    "visit '{name}' is scheduled twice (first at line {line})",
+    "schedule each visit once; names are compared ignoring case and repeated spaces",
+)
+
+NOTHING_REPORTED = Message(
+    "C422",
+    "'{name}' has no reported counterpart: `{precedence} first` has nothing to choose from",
+    "drop `{precedence} first`; values that have one: {reported}",
 )
 
 MESSAGES: tuple[Message, ...] = tuple(v for v in list(globals().values()) if isinstance(v, Message))

@@ -13,6 +13,7 @@ from criteria_lang.core.derived import Input
 from criteria_lang.core.units import UnitError, get_units
 from criteria_lang.engine.evidence import describe_event, unit_problem
 from criteria_lang.engine.index import ConceptIndex, Matcher
+from criteria_lang.engine.schedule import Schedule, on_time
 from criteria_lang.engine.values import MissingData, convert_quantity, fmt_date
 from criteria_lang.plan import model as p
 from criteria_lang.records.timeline import (
@@ -43,6 +44,7 @@ class Context:
         "previous_visit",
         "index",
         "by_concept",
+        "schedule",
     )
 
     def __init__(
@@ -53,6 +55,7 @@ class Context:
         visit: Visit | None = None,
         previous_visit: Visit | None = None,
         index: ConceptIndex | None = None,
+        schedule: Schedule | None = None,
     ) -> None:
         # `visit` is the visit being judged when an outcome is evaluated (docs: "Outcomes").
         self.visit = visit
@@ -71,6 +74,8 @@ class Context:
         # Shared by every patient of a run (the Evaluator's): codes matched once per code.
         self.index = index if index is not None else ConceptIndex()
         self.by_concept: dict[str, dict[str, list[Event]]] = {}
+        # The protocol's visit schedule: a visit done outside its window is not that visit.
+        self.schedule: Schedule = schedule or {}
 
     # ------------------------------------------------------------------ dates
     def date(self, anchor: p.Anchor) -> dt.date:
@@ -105,6 +110,9 @@ class Context:
         found = find_visit(self.patient.visits, wanted)
         if found is None:
             raise MissingData(f"the patient has no visit named '{wanted}'")
+        timing = on_time(self.schedule, self.patient, found)
+        if timing is not None and timing.inside is not True:
+            raise MissingData(timing.why)  # docs: "The visit schedule"
         return found.date
 
     # ------------------------------------------------------------------ events
@@ -173,8 +181,11 @@ class Context:
         spans = self.patient.coverage
         if not spans:
             return "the record declares no coverage span"
+        # By start, then end (an open span last): the text reads the same whichever order the
+        # source listed its spans in (OMOP observation periods have no order).
+        ordered = sorted(spans, key=lambda s: (s.start, s.end is None, s.end or s.start))
         return "the record covers " + ", ".join(
-            f"{fmt_date(s.start)}..{fmt_date(s.end) if s.end else 'open'}" for s in spans
+            f"{fmt_date(s.start)}..{fmt_date(s.end) if s.end else 'open'}" for s in ordered
         )
 
     # ------------------------------------------------------------------ measurements

@@ -110,6 +110,20 @@ class Lowering:
             definitions=tuple(self.definitions.values()),
             criteria=criteria,
             outcomes=outcomes,
+            schedule=tuple(self.scheduled(v) for v in trial.schedule) if trial else (),
+        )
+
+    def scheduled(self, visit: n.ScheduledVisit) -> p.ScheduledVisit:
+        """A visit of the schedule: its target date and window (plain durations: the checker)."""
+        if not isinstance(visit.offset, n.Duration):
+            raise LoweringError("a scheduled visit not in plain durations passed the checker")
+        tolerance = visit.tolerance
+        if tolerance is not None and not isinstance(tolerance, n.Duration):
+            raise LoweringError("a scheduled visit not in plain durations passed the checker")
+        sign: p.Sign = -1 if visit.direction == "before" else 1
+        target = p.Edge(p.TrialDate(visit.anchor.text), self.duration(visit.offset), sign)
+        return p.ScheduledVisit(
+            visit.name, target, self.duration(tolerance) if tolerance is not None else None
         )
 
     def outcome(self, outcome: n.Outcome, section: n.OutcomeSection) -> p.OutcomePlan:
@@ -363,6 +377,8 @@ class Lowering:
             needs_sex=builtin.needs_sex,
             title=builtin.title,
             source=builtin.source,
+            precedence=one_of(node.precedence, PRECEDENCES) if node.precedence else None,
+            reported=builtin.reported if node.precedence else None,
         )
 
     def daily_dose(self, node: n.DailyDose, module: Module) -> p.DailyDose:
@@ -590,6 +606,7 @@ ATTRIBUTE_OPS: dict[str, p.AttributeOp] = {op: op for op in get_args(p.Attribute
 VALUE_OPS: dict[str, p.ValueOp] = {op: op for op in get_args(p.ValueOp)}
 DOSE_OPS: dict[str, p.DoseOp] = {op: op for op in get_args(p.DoseOp)}
 BOUNDS: dict[str, p.Bounds] = {b: b for b in get_args(p.Bounds)}
+PRECEDENCES: dict[str, p.Precedence] = {w: w for w in get_args(p.Precedence)}
 
 
 def one_of(text: str, allowed: dict[str, T]) -> T:

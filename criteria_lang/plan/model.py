@@ -29,6 +29,7 @@ PLAN_VERSION = 1
 
 TimeUnit = Literal["days", "weeks", "months", "years"]
 Comparator = Literal["<", "<=", ">", ">=", "=", "!="]
+Precedence = Literal["reported", "computed"]  # `value F reported first|computed first at ...`
 AttributeOp = Literal["<", "<=", ">", ">=", "=", "!=", "in"]
 ValueOp = Literal["<", "<=", ">", ">=", "=", "!=", "is"]
 DoseOp = Literal["<", "<=", ">", ">=", "=", "!=", "between"]
@@ -334,6 +335,11 @@ class Derived:
     needs_sex: bool
     title: str
     source: str
+    # `reported first` / `computed first`: which of `reported` (the measurement a site reports
+    # for the same quantity) and the formula is used when both are there; None: the formula only
+    # (docs/language.md, "Reported and computed values").
+    precedence: Precedence | None = None
+    reported: Input | None = None
 
 
 @attrs.frozen
@@ -580,6 +586,17 @@ class OutcomePlan:
 
 
 @attrs.frozen
+class ScheduledVisit:
+    """A visit of the protocol's schedule (docs/language.md, "The visit schedule"): its target
+    is `target` (a trial date moved by an offset), its window the days `tolerance` around it (the
+    target day only when None). A patient's visit of that `name` outside it is not used."""
+
+    name: str
+    target: Edge
+    tolerance: Duration | None = None
+
+
+@attrs.frozen
 class Plan:
     """A whole rule file. `trial` names results (the registry id, else the file's path)."""
 
@@ -591,6 +608,7 @@ class Plan:
     criteria: tuple[Criterion, ...]
     outcomes: tuple[OutcomePlan, ...] = ()
     version: int = PLAN_VERSION
+    schedule: tuple[ScheduledVisit, ...] = ()
 
     def definition(self, ident: str) -> Definition:
         for definition in self.definitions:
@@ -653,6 +671,7 @@ NODE_TYPES: tuple[type, ...] = (
     Criterion,
     Timepoints,
     OutcomePlan,
+    ScheduledVisit,
     Plan,
     Input,
 )

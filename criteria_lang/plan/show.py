@@ -28,6 +28,9 @@ def _plan_lines(plan: p.Plan) -> Iterator[str]:
     yield f"plan (version {plan.version}) of {plan.source}"
     index = f"; index {plan.index_date}" if plan.index_date else ""
     yield f"trial {plan.trial}; dates {', '.join(plan.dates) or '(none)'}{index}"
+    for visit in plan.schedule:
+        window = f" +/- {_scalar(visit.tolerance)}" if visit.tolerance is not None else ""
+        yield f'visit "{visit.name}" at {_edge(visit.target, "")}{window}'
     concepts: dict[str, ConceptSet] = {}
     if plan.definitions:
         yield ""

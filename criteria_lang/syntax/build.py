@@ -122,6 +122,7 @@ class Builder:
         title: str | None = None
         dates: list[n.Name] = []
         index: n.Name | None = None
+        schedule: list[n.ScheduledVisit] = []
         for field in tree.children[1:]:
             if field.data == "title":
                 title = self.string(field.children[0])
@@ -129,7 +130,24 @@ class Builder:
                 dates.extend(self.name(t) for t in field.children)
             elif field.data == "index_date":
                 index = self.name(field.children[0])
-        return n.Trial(registry_id, title, tuple(dates), index, span=self.span(tree))
+            elif field.data == "scheduled_visit":
+                schedule.append(self.scheduled_visit(field))
+        return n.Trial(
+            registry_id, title, tuple(dates), index, span=self.span(tree), schedule=tuple(schedule)
+        )
+
+    def scheduled_visit(self, tree: Tree[Any]) -> n.ScheduledVisit:
+        name, offset, direction, anchor, *rest = tree.children
+        assert isinstance(name, Token) and isinstance(anchor, Token)
+        assert isinstance(offset, Tree) and all(isinstance(r, Tree) for r in rest)
+        return n.ScheduledVisit(
+            self.string(name),
+            self.duration(offset),
+            self.word(direction),
+            self.name(anchor),
+            self.tolerance(rest[0]) if rest else None,
+            span=self.span(tree),
+        )
 
     def import_stmt(self, tree: Tree) -> n.Import:
         module = tuple(str(t) for t in tree.children[0].children)
@@ -334,23 +352,33 @@ class Builder:
             return n.Age(self.name(tree.children[0]), span=span)
         if kind == "age_at_visit":
             return n.Age(self.visit_anchor(tree.children[0]), span=span)
-        if kind == "derived_at_visit":
-            function = self.ref(tree.children[0])
-            visit = self.visit_anchor(tree.children[1])
-            tolerance = self.tolerance(tree.children[2]) if len(tree.children) > 2 else None
-            return n.DerivedValue(function, visit, tolerance, span=span)
+        if kind in ("derived", "derived_at_visit"):
+            return self.derived(tree)
         if kind in ("difference", "percent_of", "daily_dose", "new_grades"):
             return self.relative_operand(tree)
         if kind == "sex":
             return n.Sex(span=span)
-        if kind == "derived":
-            function = self.ref(tree.children[0])
-            anchor = self.name(tree.children[1])
-            tolerance = self.tolerance(tree.children[2]) if len(tree.children) > 2 else None
-            return n.DerivedValue(function, anchor, tolerance, span=span)
         if kind == "ref":
             return self.ref(tree)
         raise AssertionError(f"unhandled operand {kind}")
+
+    def derived(self, tree: Tree[Any]) -> n.DerivedValue:
+        """`value F [reported|computed first] at DATE|visit [+/- D]`."""
+        function, *rest = tree.children
+        precedence = None
+        if isinstance(rest[0], Tree) and rest[0].data == "precedence":
+            precedence = self.word(rest.pop(0)).split()[0]  # reported | computed
+        where, *tail = rest
+        anchor: n.Name
+        if isinstance(where, Tree):
+            anchor = self.visit_anchor(where)
+        else:
+            anchor = self.name(where)
+        tolerance = self.tolerance(tail[0]) if tail and isinstance(tail[0], Tree) else None
+        assert isinstance(function, Tree)
+        return n.DerivedValue(
+            self.ref(function), anchor, tolerance, span=self.span(tree), precedence=precedence
+        )
 
     def ref(self, tree: Tree) -> n.Ref:
         return n.Ref(tuple(str(t) for t in tree.children), span=self.span(tree))
