@@ -638,11 +638,15 @@ class QueryCompiler:
         if pick is not None:
             source, columns = self.picked(inner, pick, query)
             for column in columns:
-                grouped = grouped.select(
-                    exp.func(
-                        "MAX", case((eq(col("rn", "x"), num(1)), col(column, "x")), default=null())
-                    ).as_(f"pick_{column}")
+                picked = case((eq(col("rn", "x"), num(1)), col(column, "x")), default=null())
+                # The one row numbered 1 per person; PostgreSQL has no MAX of a boolean (BOOL_OR
+                # of that one value is the value itself).
+                aggregate = (
+                    exp.LogicalOr(this=picked)
+                    if column == "value_bool"
+                    else exp.func("MAX", picked)
                 )
+                grouped = grouped.select(aggregate.as_(f"pick_{column}"))
         grouped = grouped.from_(
             exp.Subquery(this=source, alias=exp.TableAlias(this=exp.to_identifier("x")))
         ).group_by(col("person_id", "x"))
