@@ -10,13 +10,12 @@ order (route and status; attributes; value; dose).
 
 from __future__ import annotations
 
-from fractions import Fraction
 from typing import TYPE_CHECKING
 
 import attrs
 from sqlglot import exp
 
-from criteria_lang.core.concepts import ConceptSet, QuantityAttr
+from criteria_lang.core.concepts import ConceptSet, QuantityAttr, basis_of
 from criteria_lang.plan import model as p
 from criteria_lang.sql import bounds as interval
 from criteria_lang.sql import truth as t
@@ -457,7 +456,7 @@ class QueryCompiler:
         elif isinstance(vf.target, p.Number):
             factors = None
             if vf.conversion is not None:
-                factors = self.c.numbers.factors(vf.conversion.target, vf.conversion.molar_mass)
+                factors = self.c.numbers.factors(vf.conversion.target, vf.conversion.basis)
             threshold = vf.target.value
 
             def against_number(op: str) -> exp.Expr:
@@ -542,7 +541,7 @@ class QueryCompiler:
             )
         limit = limits[0]
         # The value, converted into the limit's unit, against the limit.
-        factors = self.c.numbers.factors(limit.unit, _molar(concept))
+        factors = self.c.numbers.factors(limit.unit, basis_of(concept))
         by_stdlib = interval.compare(
             ">",
             comparator,
@@ -771,10 +770,3 @@ class QueryCompiler:
     @property
     def values(self) -> ValueCompiler:
         return ValueCompiler(self)
-
-
-def _molar(concept: ConceptSet) -> Fraction | None:
-    value = concept.attributes.get("molar_mass")
-    if isinstance(value, QuantityAttr):
-        return value.value
-    return None

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 import attrs
 from sqlglot import exp
 
-from criteria_lang.core.concepts import ConceptSet, QuantityAttr
+from criteria_lang.core.concepts import ConceptSet, QuantityAttr, basis_of
 from criteria_lang.plan import model as p
 from criteria_lang.sql import bounds
 from criteria_lang.sql import truth as t
@@ -196,7 +196,7 @@ class ValueCompiler:
         number = left.need_number()
         factors = None
         if conversion is not None and left.unit is not None:
-            factors = self.q.c.numbers.factors(conversion.target, conversion.molar_mass)
+            factors = self.q.c.numbers.factors(conversion.target, conversion.basis)
         unit = left.unit
         threshold = right.value
 
@@ -256,7 +256,7 @@ class ValueCompiler:
                 left.concept.members and name not in left.concept.attributes
             ):
                 raise NotExpressible(f"a {name} that differs between the members of a class")
-            factors = self.q.c.numbers.factors(limits[0].unit, _molar(left.concept))
+            factors = self.q.c.numbers.factors(limits[0].unit, basis_of(left.concept))
             unit = left.unit
             assert unit is not None
 
@@ -296,7 +296,7 @@ class ValueCompiler:
             den: exp.Expr = num(1)
             convertible: exp.Expr = exp.true()
         else:
-            factors = self.q.c.numbers.factors(node.conversion.target, node.conversion.molar_mass)
+            factors = self.q.c.numbers.factors(node.conversion.target, node.conversion.basis)
             if not factors:
                 return num(t.UNKNOWN)
             scaled, den = self.q.c.numbers.scale(number, left.unit, factors)
@@ -371,10 +371,3 @@ class ValueCompiler:
 
 def coalesce0(value: exp.Expr) -> exp.Expr:
     return exp.func("COALESCE", value, num(0))
-
-
-def _molar(concept: ConceptSet) -> Fraction | None:
-    value = concept.attributes.get("molar_mass")
-    if isinstance(value, QuantityAttr):
-        return value.value
-    return None
