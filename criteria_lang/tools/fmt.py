@@ -584,7 +584,8 @@ class Formatter:
             case n.Sex():
                 return "sex"
             case n.DerivedValue():
-                text = f"value {operand.function.dotted} at {operand.anchor.text}"
+                first = f" {operand.precedence} first" if operand.precedence else ""
+                text = f"value {operand.function.dotted}{first} at {operand.anchor.text}"
                 if operand.tolerance is not None:
                     text += f" +/- {self.duration(operand.tolerance)}"
                 return text
