@@ -52,6 +52,9 @@ EVENT_COLUMNS = (
     "rate_unit",
     "per_day_num",
     "per_day_den",
+    # The recorded datetime of a result, as text (NULL: a date only): orders one day's results
+    # for latest/earliest as the Python engine's time of day does.
+    "start_time",
 )
 
 # The reader's unit concepts for data without a concept table (omop._UNITS).
@@ -625,6 +628,7 @@ class EventSources:
             "person_id": col("person_id", "e"),
             "event_key": key(t, col("measurement_id", "e")),
             "start_date": self._date(t, "e", "measurement_date", "measurement_datetime"),
+            "start_time": self._col(t, "measurement_datetime", "e"),
             "concept_id": col("measurement_concept_id", "e"),
             "source_concept_id": self._col(t, "measurement_source_concept_id", "e"),
             "range_low": self._col(t, "range_low", "e"),
@@ -650,6 +654,7 @@ class EventSources:
             "person_id": col("person_id", "e"),
             "event_key": key(t, col("observation_id", "e")),
             "start_date": self._date(t, "e", "observation_date", "observation_datetime"),
+            "start_time": self._col(t, "observation_datetime", "e"),
             "concept_id": col("observation_concept_id", "e"),
             "source_concept_id": self._col(t, "observation_source_concept_id", "e"),
         }

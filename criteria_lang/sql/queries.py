@@ -10,6 +10,7 @@ order (route and status; attributes; value; dose).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 import attrs
@@ -147,6 +148,8 @@ class QueryCompiler:
         if isinstance(offset, p.HalfLives):
             if offset.own:
                 raise NotExpressible("a window of the matched drug's own half-lives")
+            if not offset.declared:
+                raise NotExpressible("half-lives from the records' half_life attribute")
             return add_days(day, sign * offset.days)
         options = [self.offset(day.copy(), o, sign) for o in offset.options]
         if len(options) == 1:
@@ -378,6 +381,12 @@ class QueryCompiler:
         """2 passes, 1 undecided, 0 fails: route and status, attributes, value, dose."""
         steps: list[tuple[exp.Expr, exp.Expr | None]] = []  # (fails, undecided)
         if query.routes:
+            # Route texts and codes are matched through core/routes.py (synonyms, SNOMED and
+            # EDQM codes, groups such as parenteral): not in SQL yet.
+            raise NotExpressible("route qualifiers (matched through core/routes.py)")
+        if query.related or query.reasons:
+            raise NotExpressible("`with (...)` or `for CONCEPT` on a query")
+        if query.routes:
             names = [
                 string(f"{r}{suffix}")
                 for r in query.routes
@@ -603,6 +612,7 @@ class QueryCompiler:
             exp.select(
                 col("person_id", "pp"),
                 col("start_date", "e"),
+                col("start_time", "e"),
                 col("event_key", "e"),
                 col("value_number", "e"),
                 col("value_op", "e"),
@@ -656,14 +666,21 @@ class QueryCompiler:
         """The kept events ranked for `pick` (latest, earliest, nearest): rn = 1 is the one."""
         start, key = col("start_date"), col("event_key")
         kept_first = exp.Ordered(this=case((eq(col("state"), num(PASS)), num(0)), default=num(1)))
+        time = col("start_time")
         if pick == "latest":
             order = [
                 kept_first,
                 exp.Ordered(this=start, desc=True),
+                exp.Ordered(this=time, desc=True, nulls_first=False),
                 exp.Ordered(this=key, desc=True),
             ]
         elif pick == "earliest":
-            order = [kept_first, exp.Ordered(this=start), exp.Ordered(this=key)]
+            order = [
+                kept_first,
+                exp.Ordered(this=start),
+                exp.Ordered(this=time.copy(), nulls_first=False),
+                exp.Ordered(this=key),
+            ]
         elif pick.startswith("nearest:"):
             target = col(date_column(pick.split(":", 1)[1]), "k")
             distance = exp.func(
@@ -703,17 +720,31 @@ class QueryCompiler:
     def tie_differs(pick: str) -> exp.Expr:
         """1 when other events of the same state on the event's day have another value (`latest`
         and `earliest` of one day's results that nothing orders are unknown: docs/language.md,
-        "Values and comparisons"); the OMOP events carry no time of day to order them."""
+        "Values and comparisons"); results with different recorded times are ordered by them."""
         if pick not in ("latest", "earliest"):
             return num(0)
         parts: list[exp.Expr] = []
         for column in ("value_number", "unit_code", "value_text", "value_bool"):
             parts += [exp.func("COALESCE", cast(col(column), "VARCHAR"), string("~")), string("|")]
         key = exp.func("CONCAT", *parts)
-        group = [col("person_id"), col("state"), col("start_date")]
-        low = exp.Window(this=exp.func("MIN", key), partition_by=group)
-        high = exp.Window(this=exp.func("MAX", key.copy()), partition_by=[g.copy() for g in group])
-        return case((eq(low, high), num(0)), default=num(1))
+        day = [col("person_id"), col("state"), col("start_date")]
+        same_time = [*(c.copy() for c in day), col("start_time")]
+        untimed = case((is_null(col("start_time")), key.copy()), default=null())
+
+        def over(function: str, value: exp.Expr, group: Sequence[exp.Expr]) -> exp.Expr:
+            return exp.Window(
+                this=exp.func(function, value), partition_by=[g.copy() for g in group]
+            )
+
+        # The events of the picked one's time, and those of its day with no time (which nothing
+        # orders against it), all have one value.
+        low, high = over("MIN", key, same_time), over("MAX", key, same_time)
+        u_low, u_high = over("MIN", untimed, day), over("MAX", untimed.copy(), day)
+        agree = and_(
+            eq(low, high),
+            or_(is_null(u_low), and_(eq(u_low.copy(), low.copy()), eq(u_high, low.copy()))),
+        )
+        return case((agree, num(0)), default=num(1))
 
     # -- conditions ------------------------------------------------------------------------------
 
