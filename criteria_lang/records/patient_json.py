@@ -288,7 +288,7 @@ def _event_paths(count: int) -> tuple[str, ...]:
     return paths
 
 
-class _Reader:
+class _ValueReader:
     """One pass over one patient document, collecting problems as it converts.
 
     Every reader has a fast path for well-formed data (type checks and a memo lookup) and falls
@@ -693,6 +693,14 @@ class _Reader:
             if type(display) in (str, type(None)):
                 _CODES[key] = made
         return made
+
+
+
+class _Reader(_ValueReader):
+    """One patient document: its events, named dates, coverage, review answers and visits (the
+    values inside them read by _ValueReader)."""
+
+    __slots__ = ()
 
     # -- events ----------------------------------------------------------------------------
 
