@@ -118,8 +118,7 @@ def test_celecoxib_cohort_counts_through_the_sql_engine() -> None:
     above). Index events are the caller's (docs/conformance.md): a view `criteria_date` gives
     each person the start of their first celecoxib era in an observation period and the 31
     December of that year."""
-    from criteria_lang.sql.compile import CompileOptions
-    from criteria_lang.sql.compile import compile_plan
+    from criteria_lang.sql.compile import CompileOptions, compile_plan
     from criteria_lang.sql.run import run_screen
     from criteria_lang.sql.warehouse import DuckDBWarehouse
 

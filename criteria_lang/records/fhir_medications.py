@@ -239,6 +239,39 @@ def _medication_dates(
     return start, start, None, ".occurrenceDateTime"
 
 
+def _dosage_amounts(
+    ctx: _Ctx, res: dict[str, Any], rtype: str, dosage: dict[str, Any] | None, dosage_path: str
+) -> tuple[str | None, Quantity | None, Fraction | None, Quantity | None, Fraction | None]:
+    """(route, dose, units a dose, daily dose, doses a day) of a medication resource: an
+    Immunization's own dose and route, an administration's `dose`, or the first `doseAndRate`
+    and the timing of the others."""
+    daily: Quantity | None = None
+    dose: Quantity | None = None
+    count: Fraction | None = None
+    per_day: Fraction | None = None
+    if rtype == "Immunization":
+        if res.get("doseQuantity") is not None:
+            dose, count = _dose(ctx, res.get("doseQuantity"), ".doseQuantity")
+        return _route(ctx, res.get("route"), ".route"), dose, count, daily, per_day
+    if dosage is None:
+        return None, dose, count, daily, per_day
+    route = _route(ctx, dosage.get("route"), dosage_path + ".route")
+    if rtype == "MedicationAdministration":
+        if dosage.get("dose") is not None:
+            dose, count = _dose(ctx, dosage.get("dose"), dosage_path + ".dose")
+        return route, dose, count, daily, per_day
+    rates = _array(ctx, dosage.get("doseAndRate"), dosage_path + ".doseAndRate")
+    first = _obj(ctx, rates[0], dosage_path + ".doseAndRate[0]") if rates else None
+    if first is not None and first.get("doseQuantity") is not None:
+        where = dosage_path + ".doseAndRate[0].doseQuantity"
+        dose, count = _dose(ctx, first.get("doseQuantity"), where)
+    if first is not None and first.get("rateQuantity") is not None:
+        where = dosage_path + ".doseAndRate[0].rateQuantity"
+        daily = _daily_dose(ctx, first.get("rateQuantity"), where)
+    per_day = _frequency(ctx, dosage, dosage_path)
+    return route, dose, count, daily, per_day
+
+
 def _read_medication(ctx: _Ctx, res: dict[str, Any], rid: str, scope: _Scope) -> list[Event]:
     """MedicationRequest/-Statement/-Administration/-Dispense and Immunization: an exposure."""
     rtype = res["resourceType"]
@@ -248,7 +281,6 @@ def _read_medication(ctx: _Ctx, res: dict[str, Any], rid: str, scope: _Scope) ->
     recorded = None if status == "unknown" else status
     for index, ext in _extensions(ctx, res, STATUS_EXTENSION, ""):
         recorded = _text(ctx, ext.get("valueString"), f".extension[{index}].valueString")
-    daily: Quantity | None = None
     if rtype == "Immunization":
         codes = _codes(ctx, res.get("vaccineCode"), ".vaccineCode", "vaccineCode")
         name = None
@@ -256,29 +288,7 @@ def _read_medication(ctx: _Ctx, res: dict[str, Any], rid: str, scope: _Scope) ->
         codes, name = _medication_codes(ctx, res, scope)
     dosage, dosage_path = _dosage(ctx, res, rtype)
     start, end, days, date_path = _medication_dates(ctx, res, rtype, dosage, dosage_path)
-    dose: Quantity | None = None
-    count: Fraction | None = None
-    per_day: Fraction | None = None
-    route: str | None = None
-    if rtype == "Immunization":
-        if res.get("doseQuantity") is not None:
-            dose, count = _dose(ctx, res.get("doseQuantity"), ".doseQuantity")
-        route = _route(ctx, res.get("route"), ".route")
-    elif dosage is not None:
-        route = _route(ctx, dosage.get("route"), dosage_path + ".route")
-        if rtype == "MedicationAdministration":
-            if dosage.get("dose") is not None:
-                dose, count = _dose(ctx, dosage.get("dose"), dosage_path + ".dose")
-        else:
-            rates = _array(ctx, dosage.get("doseAndRate"), dosage_path + ".doseAndRate")
-            first = _obj(ctx, rates[0], dosage_path + ".doseAndRate[0]") if rates else None
-            if first is not None and first.get("doseQuantity") is not None:
-                where = dosage_path + ".doseAndRate[0].doseQuantity"
-                dose, count = _dose(ctx, first.get("doseQuantity"), where)
-            if first is not None and first.get("rateQuantity") is not None:
-                where = dosage_path + ".doseAndRate[0].rateQuantity"
-                daily = _daily_dose(ctx, first.get("rateQuantity"), where)
-            per_day = _frequency(ctx, dosage, dosage_path)
+    route, dose, count, daily, per_day = _dosage_amounts(ctx, res, rtype, dosage, dosage_path)
     if ctx.problems or codes is None:
         return []
     if start is None:

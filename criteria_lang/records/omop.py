@@ -189,6 +189,12 @@ class _Reader:
     # -- lookups -----------------------------------------------------------------------------
 
     def read_lookups(self) -> None:
+        """The tables events refer to: concepts and their ancestors, drug strengths, providers'
+        specialties and care sites' places of service."""
+        self.read_concepts()
+        self.read_strengths_and_places()
+
+    def read_concepts(self) -> None:
         for index, data in self.tables.get("concept", ()):
             row = _Row("concept", index, data)
             concept_id = row.int("concept_id")
@@ -210,6 +216,8 @@ class _Reader:
             if ancestor != descendant:
                 self.vocabulary.ancestors.setdefault(descendant, []).append(ancestor)
             self.summary.read["concept_ancestor"] += 1
+
+    def read_strengths_and_places(self) -> None:
         for index, data in self.tables.get("drug_strength", ()):
             row = _Row("drug_strength", index, data)
             drug = row.int("drug_concept_id")

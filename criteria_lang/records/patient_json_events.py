@@ -83,40 +83,50 @@ class _Reader(_ValueReader):
                     continue
             if not obj.keys() <= allowed:
                 self.check_keys(obj, allowed, base, f"a {kind} event")
-            raw = obj.get("id")
-            if raw is None:
-                event_id = f"{kind}-{index}"
-            elif type(raw) is str and raw:
-                event_id = raw
-            else:
-                event_id = self.text(raw, base, "id") or ""
-            if event_id:
-                first = owners.setdefault(event_id, base)
-                if first is not base:
-                    named = "" if raw is not None else " (the default id of this event)"
-                    self.problem(
-                        base if raw is None else _at(base, "id"),
-                        f'The event id "{event_id}"{named} is already used by {first}; '
-                        "event ids must be unique within a patient.",
-                    )
-            raw = obj.get("code")
-            code: Code | None = None
-            if type(raw) is str:
-                code = _CODES.get(raw)
-            elif type(raw) is dict and raw.keys() <= _CODE_KEYS:
-                try:  # the memo only holds text keys: anything else misses or is unhashable
-                    code = _CODES.get((raw.get("system"), raw.get("code"), raw.get("display")))
-                except TypeError:
-                    code = None
-            if code is not None:
-                codes: tuple[Code, ...] = (code,)
-            elif raw is None:
-                self.missing(base, "code", f"A {kind} event", _CODE_EXPECTED)
-                codes = ()
-            else:
-                codes = self.codes(raw, base)
+            event_id = self.event_id(obj.get("id"), base, kind, index, owners)
+            codes = self.event_codes(obj.get("code"), base, kind)
             out.append(_EVENT_READERS[kind](self, obj, base, kind, event_id, codes))
         return tuple(out)
+
+    def event_id(
+        self, raw: object, base: str, kind: str, index: int, owners: dict[str, str]
+    ) -> str:
+        """An event's id (by default `<type>-<index>`), unique within the patient."""
+        if raw is None:
+            event_id = f"{kind}-{index}"
+        elif type(raw) is str and raw:
+            event_id = raw
+        else:
+            event_id = self.text(raw, base, "id") or ""
+        if event_id:
+            first = owners.setdefault(event_id, base)
+            if first is not base:
+                named = "" if raw is not None else " (the default id of this event)"
+                self.problem(
+                    base if raw is None else _at(base, "id"),
+                    f'The event id "{event_id}"{named} is already used by {first}; '
+                    "event ids must be unique within a patient.",
+                )
+        return event_id
+
+    def event_codes(self, raw: object, base: str, kind: str) -> tuple[Code, ...]:
+        """An event's codes: one code (text naming a concept, or a code object) or a list."""
+        code: Code | None = None
+        if type(raw) is str:
+            code = _CODES.get(raw)
+        elif type(raw) is dict and raw.keys() <= _CODE_KEYS:
+            try:  # the memo only holds text keys: anything else misses or is unhashable
+                code = _CODES.get((raw.get("system"), raw.get("code"), raw.get("display")))
+            except TypeError:
+                code = None
+        if code is not None:
+            codes: tuple[Code, ...] = (code,)
+        elif raw is None:
+            self.missing(base, "code", f"A {kind} event", _CODE_EXPECTED)
+            codes = ()
+        else:
+            codes = self.codes(raw, base)
+        return codes
 
     def condition(
         self, obj: dict[Any, Any], base: str, kind: str, eid: str, codes: tuple[Code, ...]

@@ -71,57 +71,81 @@ def _dump_event(ev: Event) -> dict[str, Any]:
     where = f"event {ev.id!r}"
     out: dict[str, Any] = {"type": ev.kind, "id": ev.id, "code": _dump_codes(ev.codes, where)}
     if isinstance(ev, Condition):
-        out["type"] = "condition"
-        out["onset"] = ev.start.isoformat()
-        if ev.end is not None:
-            out["abatement"] = ev.end.isoformat()
-        if ev.status is not None:
-            out["status"] = ev.status
-        if ev.attributes:
-            out["attributes"] = {k: _dump_scalar(v, where) for k, v in ev.attributes.items()}
+        out |= _dump_condition(ev, where)
     elif isinstance(ev, MedicationExposure):
-        out["type"] = "medication"
-        out["start"] = ev.start.isoformat()
-        if ev.end is None:
-            out["ongoing"] = True
-        else:
-            out["end"] = ev.end.isoformat()
-        if ev.dose is not None:
-            out["dose"] = _dump_quantity(ev.dose, where)
-        if ev.per_day is not None:
-            # n administrations every p days, with n/p the exact fraction per day.
-            out["frequency"] = {
-                "count": ev.per_day.numerator,
-                "period": ev.per_day.denominator,
-                "unit": "d",
-            }
-        if ev.daily_dose is not None:
-            out["daily_dose"] = _dump_quantity(ev.daily_dose, where)
-        if ev.route is not None:
-            out["route"] = ev.route
-        if ev.status is not None:
-            out["status"] = ev.status
+        out |= _dump_medication(ev, where)
     elif isinstance(ev, Measurement):
         out |= _dump_measurement(ev, where)
     elif isinstance(ev, Procedure):
-        out["type"] = "procedure"
-        if ev.end is None:
-            raise ValueError(f"{where}: a procedure needs an end date (its date if one day)")
-        out["date"] = ev.start.isoformat()
-        if ev.end != ev.start:
-            out["end"] = ev.end.isoformat()
-        if ev.attributes:
-            out["attributes"] = {k: _dump_scalar(v, where) for k, v in ev.attributes.items()}
+        out |= _dump_procedure(ev, where)
     elif isinstance(ev, Fact):
-        out["type"] = "fact"
-        if ev.end != ev.start:
-            raise ValueError(f"{where}: a fact is one day; its end must be its start")
-        if ev.value is None:
-            raise ValueError(f"{where}: a fact needs a value")
-        out["date"] = ev.start.isoformat()
-        out["value"] = _dump_scalar(ev.value, where)
+        out |= _dump_fact(ev, where)
     else:
         raise ValueError(f"{where}: {type(ev).__name__} has no form in the patient format")
+    return out
+
+
+def _dump_condition(ev: Condition, where: str) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    out["type"] = "condition"
+    out["onset"] = ev.start.isoformat()
+    if ev.end is not None:
+        out["abatement"] = ev.end.isoformat()
+    if ev.status is not None:
+        out["status"] = ev.status
+    if ev.attributes:
+        out["attributes"] = {k: _dump_scalar(v, where) for k, v in ev.attributes.items()}
+    return out
+
+
+def _dump_medication(ev: MedicationExposure, where: str) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    out["type"] = "medication"
+    out["start"] = ev.start.isoformat()
+    if ev.end is None:
+        out["ongoing"] = True
+    else:
+        out["end"] = ev.end.isoformat()
+    if ev.dose is not None:
+        out["dose"] = _dump_quantity(ev.dose, where)
+    if ev.per_day is not None:
+        # n administrations every p days, with n/p the exact fraction per day.
+        out["frequency"] = {
+            "count": ev.per_day.numerator,
+            "period": ev.per_day.denominator,
+            "unit": "d",
+        }
+    if ev.daily_dose is not None:
+        out["daily_dose"] = _dump_quantity(ev.daily_dose, where)
+    if ev.route is not None:
+        out["route"] = ev.route
+    if ev.status is not None:
+        out["status"] = ev.status
+    return out
+
+
+def _dump_procedure(ev: Procedure, where: str) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    out["type"] = "procedure"
+    if ev.end is None:
+        raise ValueError(f"{where}: a procedure needs an end date (its date if one day)")
+    out["date"] = ev.start.isoformat()
+    if ev.end != ev.start:
+        out["end"] = ev.end.isoformat()
+    if ev.attributes:
+        out["attributes"] = {k: _dump_scalar(v, where) for k, v in ev.attributes.items()}
+    return out
+
+
+def _dump_fact(ev: Fact, where: str) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    out["type"] = "fact"
+    if ev.end != ev.start:
+        raise ValueError(f"{where}: a fact is one day; its end must be its start")
+    if ev.value is None:
+        raise ValueError(f"{where}: a fact needs a value")
+    out["date"] = ev.start.isoformat()
+    out["value"] = _dump_scalar(ev.value, where)
     return out
 
 
