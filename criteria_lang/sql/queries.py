@@ -436,7 +436,7 @@ class QueryCompiler:
             col("value_text", "e"),
             col("value_bool", "e"),
         )
-        comparator = col("value_op", "e")
+        comparator = col("value_op", "e") if self.c.sources.bounds else None
         no_value = and_(is_null(number.copy()), is_null(text.copy()), is_null(flag.copy()))
         if vf.op == "is":
             word = str(vf.target).casefold()
@@ -607,7 +607,7 @@ class QueryCompiler:
                 col("start_date", "e"),
                 col("event_key", "e"),
                 col("value_number", "e"),
-                col("value_op", "e"),
+                *([col("value_op", "e")] if self.c.sources.bounds else []),
                 col("unit_code", "e"),
                 col("value_text", "e"),
                 col("value_bool", "e"),
@@ -688,16 +688,18 @@ class QueryCompiler:
             ).as_("rn"),
         ).from_(exp.Subquery(this=inner, alias=exp.TableAlias(this=exp.to_identifier("k"))))
         del query
-        return ranked, [
+        columns = [
             "state",
             "value_number",
-            "value_op",
             "unit_code",
             "value_text",
             "value_bool",
             "range_high",
             "range_low",
         ]
+        if self.c.sources.bounds:
+            columns.append("value_op")
+        return ranked, columns
 
     # -- conditions ------------------------------------------------------------------------------
 
