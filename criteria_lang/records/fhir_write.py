@@ -459,7 +459,25 @@ def _observation(
         else:
             res |= _scalar(fact, where)
         return res
-    value = event.value
+    res |= _result_value(event.value, where)
+    if event.interpretation is not None:
+        if event.interpretation in _INTERPRETATIONS:
+            coding = {"system": INTERPRETATION, "code": event.interpretation}
+            res["interpretation"] = [{"coding": [coding]}]
+        elif event.interpretation:
+            res["interpretation"] = [{"text": event.interpretation}]
+        else:
+            raise ValueError(f"{where}: FHIR has no empty strings (interpretation)")
+    if event.reference_range is not None:
+        res["referenceRange"] = [_reference_range(event.reference_range, where)]
+    if event.attributes:
+        res["extension"] = _attributes(event.attributes, where)
+    return res
+
+
+def _result_value(value: Quantity | bool | str | None, where: str) -> dict[str, Any]:
+    """The value[x] element of an Observation holding a result (dataAbsentReason when none)."""
+    res: dict[str, Any] = {}
     if isinstance(value, Quantity):
         res["valueQuantity"] = _quantity(value, where)
         if value.comparator is not None:  # a bound: Quantity.comparator (docs/fhir.md, "Values")
@@ -480,18 +498,6 @@ def _observation(
             res["valueString"] = value
     else:
         res["dataAbsentReason"] = {"coding": [{"system": DATA_ABSENT, "code": "unknown"}]}
-    if event.interpretation is not None:
-        if event.interpretation in _INTERPRETATIONS:
-            coding = {"system": INTERPRETATION, "code": event.interpretation}
-            res["interpretation"] = [{"coding": [coding]}]
-        elif event.interpretation:
-            res["interpretation"] = [{"text": event.interpretation}]
-        else:
-            raise ValueError(f"{where}: FHIR has no empty strings (interpretation)")
-    if event.reference_range is not None:
-        res["referenceRange"] = [_reference_range(event.reference_range, where)]
-    if event.attributes:
-        res["extension"] = _attributes(event.attributes, where)
     return res
 
 

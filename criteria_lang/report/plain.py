@@ -5,6 +5,7 @@ CSV row. `screen --format jsonl|csv` needs only these, and importing the table r
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import Any
 
 from criteria_lang.core.results import CriterionResult, PatientResult, Truth
 from criteria_lang.records.patient_json import RecordError
@@ -59,3 +60,16 @@ def csv_row(row: PatientResult | RecordError) -> dict[str, str]:
         "reasons": reasons,
         "source": row.source or "",
     }
+
+
+def json_record(row: PatientResult | RecordError) -> dict[str, Any]:
+    """A row as JSON data: `PatientResult.to_dict()`, or a record that could not be read
+    (report/tables.py writes JSON Lines with it, and batch/wire.py sends it between processes;
+    here, below both, so that workers need no tables)."""
+    if isinstance(row, RecordError):
+        return {
+            "verdict": "error",
+            "source": row.source,
+            "problems": [{"path": p.path, "message": p.message} for p in row.problems],
+        }
+    return row.to_dict()

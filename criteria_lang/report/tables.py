@@ -17,7 +17,6 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from criteria_lang.batch.wire import json_record as json_record  # re-exported: eval --json uses it
 from criteria_lang.core.results import (
     CriterionResult,
     OutcomeReport,
@@ -32,6 +31,7 @@ from criteria_lang.report.coverage import coverage_line as coverage_line  # re-e
 from criteria_lang.report.plain import CSV_FIELDS as CSV_FIELDS  # re-exported
 from criteria_lang.report.plain import counts_line as counts_line  # re-exported
 from criteria_lang.report.plain import csv_row as csv_row  # re-exported
+from criteria_lang.report.plain import json_record as json_record  # re-exported: eval --json
 from criteria_lang.report.plain import reason as reason  # re-exported
 
 TRUTH_STYLE = {

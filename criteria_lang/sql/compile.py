@@ -598,12 +598,15 @@ def compile_plan(
     *,
     options: CompileOptions | None = None,
     units: Iterable[str] | None = None,
+    bounds: bool = True,
 ) -> CompiledScreen:
     """The screen of `plan` over a warehouse whose tables and columns are `columns`.
 
     `units`: the UCUM codes the data carry that our unit registry reads (sql/run.py asks the
-    warehouse); without it, the units of core/data_units.py."""
+    warehouse); without it, the units of core/data_units.py. `bounds`: whether results may be
+    reported as bounds (sql/run.py asks whether any row has a comparison operator): False
+    leaves the interval logic out of every comparison, which costs time."""
     options = options or CompileOptions()
     numbers = Numbers.for_units(units)
-    sources = EventSources(columns, frozenset(numbers.valid), options.eras)
+    sources = EventSources(columns, frozenset(numbers.valid), options.eras, bounds)
     return Compiler(plan, sources, options, numbers).screen()

@@ -28,7 +28,7 @@ from sqlglot import exp
 from criteria_lang.records.omop import DEATH_CONCEPT_ID, OPEN_END, OPERATORS
 from criteria_lang.sql.cdm import NUMBER
 
-__all__ = ["EVENT_COLUMNS", "EventSources", "NotExpressible"]
+__all__ = ["EVENT_COLUMNS", "OPERATOR_EQUALS", "EventSources", "NotExpressible"]
 
 EVENT_COLUMNS = (
     "person_id",
@@ -71,7 +71,7 @@ BUILTIN_UNITS: dict[int, str] = {
     9529: "kg",
     8582: "cm",
 }
-_OPERATOR_EQUALS = 4172703
+OPERATOR_EQUALS = 4172703
 # operator_concept_id -> comparator, as the reader maps it (records/omop.py OPERATORS).
 _COMPARATORS = {ident: symbol for ident, symbol in OPERATORS.items() if symbol != "="}
 
@@ -167,6 +167,9 @@ class EventSources:
     columns: Mapping[str, frozenset[str]]
     valid_units: frozenset[str]
     eras: bool = False
+    # Whether any result may be a bound (an operator_concept_id other than '='): else value_op is
+    # always NULL and comparisons need no interval logic.
+    bounds: bool = True
 
     def has(self, table: str, column: str | None = None) -> bool:
         present = self.columns.get(table)
@@ -521,16 +524,32 @@ class EventSources:
             unit_id, "uc" if self.vocabulary and self.has(table, "unit_concept_id") else None
         )
         operator = cast(self._col(table, "operator_concept_id", "e"), "BIGINT")
-        named = self.vocabulary and self.has(table, "operator_concept_id")
+        # Without bounds in the data (sql/run.py has_bounds) every operator is '=' or none.
+        named = self.bounds and self.vocabulary and self.has(table, "operator_concept_id")
         if named:
-            select = self._concept_join(select, col("operator_concept_id", "e"), "opc")
+            # Only the concepts named as comparisons: a small table to join every row with.
+            operators = (
+                exp.select("concept_id", "concept_name")
+                .from_("concept")
+                .where(
+                    exp.In(
+                        this=col("concept_name"),
+                        expressions=[string(c) for c in ("<", "<=", ">", ">=", "=")],
+                    )
+                )
+            )
+            select = select.join(
+                exp.Subquery(this=operators, alias=exp.TableAlias(this=exp.to_identifier("opc"))),
+                on=eq(col("concept_id", "opc"), col("operator_concept_id", "e")),
+                join_type="left",
+            )
         comparator = self._comparator(operator, "opc" if named else None)
         # An operator that is neither '=' nor a comparison: the reader keeps the row as text
         # naming it, which no number compares with and no word matches.
         strange = and_(
             not_null(operator.copy()),
             exp.NEQ(this=operator.copy(), expression=num(0)),
-            exp.NEQ(this=operator.copy(), expression=num(_OPERATOR_EQUALS)),
+            exp.NEQ(this=operator.copy(), expression=num(OPERATOR_EQUALS)),
             is_null(comparator.copy()),
         )
         if named:
@@ -540,6 +559,8 @@ class EventSources:
                     exp.func("COALESCE", eq(col("concept_name", "opc"), string("=")), exp.false())
                 ),
             )
+        if not self.bounds:
+            comparator, strange = null(), exp.false()
         has_value_concept = self.vocabulary and self.has(table, "value_as_concept_id")
         name = col("concept_name", "vc") if has_value_concept else null()
         boolean = (

@@ -10,7 +10,6 @@ order (route and status; attributes; value; dose).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 import attrs
@@ -39,6 +38,7 @@ from criteria_lang.sql.events import (
     string,
 )
 from criteria_lang.sql.numbers import compare_op, fraction_literal
+from criteria_lang.sql.ties import tie_differs
 from criteria_lang.sql.values import ValueCompiler
 
 if TYPE_CHECKING:
@@ -443,7 +443,7 @@ class QueryCompiler:
             col("value_text", "e"),
             col("value_bool", "e"),
         )
-        comparator = col("value_op", "e")
+        comparator = col("value_op", "e") if self.c.sources.bounds else None
         no_value = and_(is_null(number.copy()), is_null(text.copy()), is_null(flag.copy()))
         if vf.op == "is":
             word = str(vf.target).casefold()
@@ -615,7 +615,7 @@ class QueryCompiler:
                 col("start_time", "e"),
                 col("event_key", "e"),
                 col("value_number", "e"),
-                col("value_op", "e"),
+                *([col("value_op", "e")] if self.c.sources.bounds else []),
                 col("unit_code", "e"),
                 col("value_text", "e"),
                 col("value_bool", "e"),
@@ -701,50 +701,22 @@ class QueryCompiler:
                 partition_by=[col("person_id")],
                 order=exp.Order(expressions=order),
             ).as_("rn"),
-            self.tie_differs(pick).as_("tie_differs"),
+            tie_differs(pick).as_("tie_differs"),
         ).from_(exp.Subquery(this=inner, alias=exp.TableAlias(this=exp.to_identifier("k"))))
         del query
-        return ranked, [
+        columns = [
             "tie_differs",
             "state",
             "value_number",
-            "value_op",
             "unit_code",
             "value_text",
             "value_bool",
             "range_high",
             "range_low",
         ]
-
-    @staticmethod
-    def tie_differs(pick: str) -> exp.Expr:
-        """1 when other events of the same state on the event's day have another value (`latest`
-        and `earliest` of one day's results that nothing orders are unknown: docs/language.md,
-        "Values and comparisons"); results with different recorded times are ordered by them."""
-        if pick not in ("latest", "earliest"):
-            return num(0)
-        parts: list[exp.Expr] = []
-        for column in ("value_number", "unit_code", "value_text", "value_bool"):
-            parts += [exp.func("COALESCE", cast(col(column), "VARCHAR"), string("~")), string("|")]
-        key = exp.func("CONCAT", *parts)
-        day = [col("person_id"), col("state"), col("start_date")]
-        same_time = [*(c.copy() for c in day), col("start_time")]
-        untimed = case((is_null(col("start_time")), key.copy()), default=null())
-
-        def over(function: str, value: exp.Expr, group: Sequence[exp.Expr]) -> exp.Expr:
-            return exp.Window(
-                this=exp.func(function, value), partition_by=[g.copy() for g in group]
-            )
-
-        # The events of the picked one's time, and those of its day with no time (which nothing
-        # orders against it), all have one value.
-        low, high = over("MIN", key, same_time), over("MAX", key, same_time)
-        u_low, u_high = over("MIN", untimed, day), over("MAX", untimed.copy(), day)
-        agree = and_(
-            eq(low, high),
-            or_(is_null(u_low), and_(eq(u_low.copy(), low.copy()), eq(u_high, low.copy()))),
-        )
-        return case((agree, num(0)), default=num(1))
+        if self.c.sources.bounds:
+            columns.append("value_op")
+        return ranked, columns
 
     # -- conditions ------------------------------------------------------------------------------
 

@@ -21,7 +21,7 @@ from criteria_lang.core.results import Truth
 from criteria_lang.plan import model as p
 from criteria_lang.sql.cdm import CDM_TABLES
 from criteria_lang.sql.compile import CompiledScreen, CompileOptions, compile_plan
-from criteria_lang.sql.events import BUILTIN_UNITS
+from criteria_lang.sql.events import BUILTIN_UNITS, OPERATOR_EQUALS
 from criteria_lang.sql.warehouse import Warehouse
 
 __all__ = ["SqlRow", "compile_for", "data_units", "omop_rows", "run_screen"]
@@ -67,7 +67,42 @@ def data_units(warehouse: Warehouse) -> set[str]:
 def compile_for(
     plan: p.Plan, warehouse: Warehouse, options: CompileOptions | None = None
 ) -> CompiledScreen:
-    return compile_plan(plan, warehouse.columns(), options=options, units=data_units(warehouse))
+    return compile_plan(
+        plan,
+        warehouse.columns(),
+        options=options,
+        units=data_units(warehouse),
+        bounds=has_bounds(warehouse),
+    )
+
+
+def has_bounds(warehouse: Warehouse) -> bool:
+    """Whether some result carries an operator other than '=' (OMOP's 4172703): a bound, or
+    text naming the operator. Without any, the compiled comparisons leave out interval logic."""
+    columns = warehouse.columns()
+    tables = [
+        t for t in ("measurement", "observation") if "operator_concept_id" in columns.get(t, ())
+    ]
+    for table in tables:
+        operator = exp.Cast(this=exp.column("operator_concept_id"), to=exp.DataType.build("BIGINT"))
+        probe = (
+            exp.select(exp.Literal.number(1))
+            .from_(table)
+            .where(
+                exp.and_(
+                    exp.Not(this=exp.Is(this=operator, expression=exp.Null())),
+                    exp.Not(
+                        this=operator.copy().isin(
+                            exp.Literal.number(0), exp.Literal.number(OPERATOR_EQUALS)
+                        )
+                    ),
+                )
+            )
+            .limit(1)
+        )
+        if list(warehouse.rows(probe.sql(dialect=warehouse.dialect))):
+            return True
+    return False
 
 
 def run_screen(

@@ -154,7 +154,7 @@ class ValueCompiler:
             high=pick("range_high"),
             low=pick("range_low"),
             concept=query.concept,
-            comparator=pick("value_op"),
+            comparator=pick("value_op") if self.q.c.sources.bounds else None,
         )
 
     def nearest_key(self, node: p.Aggregate) -> str:

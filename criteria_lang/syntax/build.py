@@ -57,13 +57,14 @@ class Builder:
         self.diagnostics.append(message.at(self.path, span, **fields))
 
     @staticmethod
-    def span(item: Tree | Token) -> Span:
+    def span(item: Tree[Any] | Token) -> Span:
         if isinstance(item, Token):
             return Span.from_token(item)
         return Span.from_meta(item.meta)
 
     @staticmethod
-    def string(token: Token) -> str:
+    def string(token: Token | Tree[Any]) -> str:
+        assert isinstance(token, Token), "the grammar puts a STRING here"
         raw = str(token)
         if raw.startswith('"""'):
             return raw[3:-3]
@@ -71,18 +72,19 @@ class Builder:
         # Only \" and \\ are escapes; the rest is kept as written.
         return body.replace('\\"', '"').replace("\\\\", "\\")
 
-    def name(self, token: Token) -> n.Name:
+    def name(self, token: Token | Tree[Any]) -> n.Name:
+        assert isinstance(token, Token), "the grammar puts a name here"
         return n.Name(str(token), span=self.span(token))
 
     @staticmethod
-    def word(tree: Tree | Token) -> str:
+    def word(tree: Tree[Any] | Token) -> str:
         """The keyword(s) of a `!rule` of literals, e.g. `direction` -> "before"."""
         if isinstance(tree, Token):
             return str(tree)
         return " ".join(str(t) for t in tree.children)
 
     # -------------------------------------------------------------- file
-    def build_file(self, tree: Tree) -> n.RuleFile:
+    def build_file(self, tree: Tree[Any]) -> n.RuleFile:
         trial: n.Trial | None = None
         imports: list[n.Import] = []
         concepts: list[n.ConceptDecl] = []
@@ -117,7 +119,7 @@ class Builder:
             outcome_sections=tuple(outcome_sections),
         )
 
-    def trial(self, tree: Tree) -> n.Trial:
+    def trial(self, tree: Tree[Any]) -> n.Trial:
         registry_id = self.string(tree.children[0])
         title: str | None = None
         dates: list[n.Name] = []
@@ -149,7 +151,7 @@ class Builder:
             span=self.span(tree),
         )
 
-    def import_stmt(self, tree: Tree) -> n.Import:
+    def import_stmt(self, tree: Tree[Any]) -> n.Import:
         module = tuple(str(t) for t in tree.children[0].children)
         rest = tree.children[1:]
         if tree.data == "import_module":
@@ -158,7 +160,7 @@ class Builder:
         return n.Import(module, names=tuple(self.name(t) for t in rest), span=self.span(tree))
 
     # -------------------------------------------------------------- declarations
-    def concept_decl(self, tree: Tree) -> n.ConceptDecl:
+    def concept_decl(self, tree: Tree[Any]) -> n.ConceptDecl:
         children = list(tree.children)
         kind = concept_kind(self.word(children.pop(0)))
         name = self.name(children.pop(0))
@@ -172,7 +174,7 @@ class Builder:
         if children:
             attributes = tuple(self.concept_attr(a) for a in children[0].children)
         return n.ConceptDecl(
-            kind=kind,  # type: ignore[arg-type]
+            kind=kind,
             name=name,
             title=title,
             include=include,
@@ -181,7 +183,7 @@ class Builder:
             span=self.span(tree),
         )
 
-    def concept_union(self, tree: Tree) -> tuple[n.ConceptTerm, ...]:
+    def concept_union(self, tree: Tree[Any]) -> tuple[n.ConceptTerm, ...]:
         terms: list[n.ConceptTerm] = []
         for term in tree.children:
             if term.data == "code_term":
@@ -194,7 +196,7 @@ class Builder:
             # empty_term: `{}` adds nothing (an open class a trial extends)
         return tuple(terms)
 
-    def concept_attr(self, tree: Tree) -> n.ConceptAttr:
+    def concept_attr(self, tree: Tree[Any]) -> n.ConceptAttr:
         name = self.name(tree.children[0])
         raw = tree.children[1]
         value: n.QuantityLit | n.UnitLit | str
@@ -214,7 +216,7 @@ class Builder:
                 )
         return n.ConceptAttr(name, value, span=self.span(tree))
 
-    def define(self, tree: Tree) -> n.Define:
+    def define(self, tree: Tree[Any]) -> n.Define:
         children = list(tree.children)
         name = self.name(children.pop(0))
         title = None
@@ -229,7 +231,7 @@ class Builder:
             expr = self.expr(body)
         return n.Define(name, title, expr, span=self.span(tree))
 
-    def section(self, tree: Tree) -> list[n.Criterion]:
+    def section(self, tree: Tree[Any]) -> list[n.Criterion]:
         section = self.word(tree.children[0])
         out = []
         for crit in tree.children[1:]:
@@ -246,7 +248,7 @@ class Builder:
         return out
 
     # -------------------------------------------------------------- expressions
-    def expr(self, tree: Tree) -> n.Expr:
+    def expr(self, tree: Tree[Any]) -> n.Expr:
         kind = tree.data
         span = self.span(tree)
         if kind == "or_expr":
@@ -302,7 +304,7 @@ class Builder:
         return low, high
 
     # -------------------------------------------------------------- operands
-    def quantity(self, item: Tree | Token) -> n.QuantityLit:
+    def quantity(self, item: Tree[Any] | Token) -> n.QuantityLit:
         if isinstance(item, Tree):
             if item.data == "scaled_quantity":
                 number, unit = item.children
@@ -328,7 +330,7 @@ class Builder:
             )
         return n.QuantityLit(value, unit, span=span, unit_span=unit_span)
 
-    def operand(self, tree: Tree | Token) -> n.Operand:
+    def operand(self, tree: Tree[Any] | Token) -> n.Operand:
         if isinstance(tree, Token):
             raise AssertionError(f"unexpected token {tree!r}")
         kind = tree.data
@@ -357,7 +359,7 @@ class Builder:
             return self.ref(tree)
         raise AssertionError(f"unhandled operand {kind}")
 
-    def aggregate(self, tree: Tree) -> n.Aggregate:
+    def aggregate(self, tree: Tree[Any]) -> n.Aggregate:
         span = self.span(tree)
         if tree.data == "cumulative":
             basis = None
@@ -367,7 +369,7 @@ class Builder:
         op = self.word(tree.children[0])
         return n.Aggregate(op, self.query(tree.children[1]), span=span)  # type: ignore[arg-type]
 
-    def exists(self, tree: Tree) -> n.Exists:
+    def exists(self, tree: Tree[Any]) -> n.Exists:
         children = tree.children
         negated = closed = False
         if len(children) == 2:
@@ -393,11 +395,11 @@ class Builder:
             self.ref(function), anchor, tolerance, span=self.span(tree), precedence=precedence
         )
 
-    def ref(self, tree: Tree) -> n.Ref:
+    def ref(self, tree: Tree[Any]) -> n.Ref:
         return n.Ref(tuple(str(t) for t in tree.children), span=self.span(tree))
 
     # -------------------------------------------------------------- queries
-    def query(self, tree: Tree) -> n.Query:
+    def query(self, tree: Tree[Any]) -> n.Query:
         children = list(tree.children)
         kind = event_kind(self.word(children.pop(0)))
         concept = self.ref(children.pop(0))
@@ -438,14 +440,14 @@ class Builder:
                 related = n.Related(inner, negated, span=self.span(qualifier))
                 fields["related"] = fields.get("related", ()) + (related,)
         return n.Query(
-            kind=kind,  # type: ignore[arg-type]
+            kind=kind,
             concept=concept,
             window=self.window(window_tree),
             span=self.span(tree),
             **fields,
         )
 
-    def dose(self, tree: Tree) -> n.DoseFilter:
+    def dose(self, tree: Tree[Any]) -> n.DoseFilter:
         children = list(tree.children)
         basis = None
         if children and isinstance(children[-1], Tree) and children[-1].data == "dose_basis":
@@ -461,7 +463,7 @@ class Builder:
             "between", low_q, high=high_q, bounds=bounds, basis=basis, span=self.span(tree)
         )
 
-    def duration_requirement(self, tree: Tree) -> n.DurationRequirement:
+    def duration_requirement(self, tree: Tree[Any]) -> n.DurationRequirement:
         children = list(tree.children)
         duration = self.duration(children.pop(0))
         mode = "continuous"
@@ -473,7 +475,7 @@ class Builder:
                 gap = self.duration(child.children[0])
         return n.DurationRequirement(duration, mode, gap, span=self.span(tree))  # type: ignore[arg-type]
 
-    def where(self, tree: Tree) -> n.AttributeFilter:
+    def where(self, tree: Tree[Any]) -> n.AttributeFilter:
         name = str(tree.children[0])
         if tree.data == "where_in":
             values = tuple(self.attr_literal(v) for v in tree.children[1:])
@@ -483,21 +485,21 @@ class Builder:
             name, op, (self.attr_literal(tree.children[2]),), span=self.span(tree)
         )
 
-    def attr_literal(self, item: Tree | Token) -> str | n.QuantityLit | bool:
+    def attr_literal(self, item: Tree[Any] | Token) -> str | n.QuantityLit | bool:
         if isinstance(item, Token) and item.type == "STRING":
             return self.string(item)
         if isinstance(item, Tree) and item.data == "boolean":
             return self.word(item) == "true"
         return self.quantity(item)
 
-    def value_filter(self, tree: Tree) -> n.ValueFilter:
+    def value_filter(self, tree: Tree[Any]) -> n.ValueFilter:
         if tree.data == "value_is":
             return n.ValueFilter("is", self.word(tree.children[0]), span=self.span(tree))
         op, value = tree.children
         return n.ValueFilter(str(op), self.operand(value), span=self.span(tree))  # type: ignore[arg-type]
 
     # -------------------------------------------------------------- windows
-    def window(self, tree: Tree) -> n.Window:
+    def window(self, tree: Tree[Any]) -> n.Window:
         kind = tree.data
         span = self.span(tree)
         c = tree.children
@@ -575,7 +577,7 @@ class Builder:
             return n.Window("age", anchor=birth, direction=age_side, far=age, span=span)
         raise AssertionError(f"unhandled window {kind}")
 
-    def anchor(self, tree: Tree) -> n.Name:
+    def anchor(self, tree: Tree[Any]) -> n.Name:
         span = self.span(tree)
         if tree.data == "birth_anchor":
             return n.birth_anchor(span=span)
@@ -606,10 +608,10 @@ class Builder:
         )
         return self.anchor(anchor), shift
 
-    def tolerance(self, tree: Tree) -> n.DurationLike:
+    def tolerance(self, tree: Tree[Any]) -> n.DurationLike:
         return self.duration(tree.children[0])
 
-    def duration(self, tree: Tree) -> n.DurationLike:
+    def duration(self, tree: Tree[Any]) -> n.DurationLike:
         span = self.span(tree)
         if tree.data == "longest":
             return n.LongestDuration(tuple(self.duration(c) for c in tree.children), span=span)
@@ -630,7 +632,7 @@ class Builder:
     # -------------------------------------------------------------- outcomes
     # The `outcomes` section and the operands that compare a value with another
     # (docs/language.md, "Outcomes").
-    def visit_anchor(self, tree: Tree) -> n.VisitAnchor:
+    def visit_anchor(self, tree: Tree[Any]) -> n.VisitAnchor:
         span = self.span(tree)
         if tree.data == "previous_visit":
             return n.visit_anchor("previous", span=span)
@@ -638,7 +640,7 @@ class Builder:
             return n.visit_anchor("named", self.string(tree.children[0]), span=span)
         return n.visit_anchor("current", span=span)
 
-    def relative_operand(self, tree: Tree) -> n.Operand:
+    def relative_operand(self, tree: Tree[Any]) -> n.Operand:
         kind = tree.data
         span = self.span(tree)
         c = tree.children
@@ -659,8 +661,8 @@ class Builder:
         # new_grades: STRING+ kind ref window anchor tolerance?
         grades: list[str] = []
         index = 0
-        while isinstance(c[index], Token) and c[index].type == "STRING":
-            grades.append(self.string(c[index]))
+        while isinstance(token := c[index], Token) and token.type == "STRING":
+            grades.append(self.string(token))
             index += 1
         query_kind = event_kind(self.word(c[index]))
         concept = self.ref(c[index + 1])
@@ -675,7 +677,7 @@ class Builder:
         )
         return n.NewGrades(
             tuple(grades),
-            query_kind,  # type: ignore[arg-type]
+            query_kind,
             concept,
             window,
             reference,
@@ -683,7 +685,7 @@ class Builder:
         )
 
     def timepoints(
-        self, options: list[Tree], where: str
+        self, options: list[Tree[Any]], where: str
     ) -> tuple[n.Timepoints | None, n.Name | None]:
         timepoints: n.Timepoints | None = None
         baseline: n.Name | None = None
@@ -707,7 +709,7 @@ class Builder:
                 timepoints = n.Timepoints(every=True, window=window, span=span)
         return timepoints, baseline
 
-    def outcome_section(self, tree: Tree) -> n.OutcomeSection:
+    def outcome_section(self, tree: Tree[Any]) -> n.OutcomeSection:
         options = [c for c in tree.children if c.data != "outcome"]
         timepoints, baseline = self.timepoints(options, "the `outcomes` section")
         outcomes = []
@@ -730,7 +732,7 @@ class Builder:
         return n.OutcomeSection(tuple(outcomes), timepoints, baseline, span=self.span(tree))
 
 
-def build(tree: lark.Tree, path: str) -> tuple[n.RuleFile, list[Diagnostic]]:
+def build(tree: lark.ParseTree, path: str) -> tuple[n.RuleFile, list[Diagnostic]]:
     builder = Builder(path)
     rule_file = builder.build_file(tree)
     return rule_file, builder.diagnostics

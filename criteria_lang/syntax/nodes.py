@@ -9,7 +9,7 @@ is `build(fmt(src)) == build(src)`). Nothing here evaluates: `check.py` resolves
 from __future__ import annotations
 
 from fractions import Fraction
-from typing import Literal, Union
+from typing import Literal, cast
 
 import attrs
 
@@ -171,7 +171,7 @@ class HalfLives:
     span: Span = _span
 
 
-DurationLike = Union[Duration, LongestDuration, HalfLives]
+DurationLike = Duration | LongestDuration | HalfLives
 
 WindowKind = Literal["within", "between", "at", "ever", "span", "any_time", "open", "age", "during"]
 Direction = Literal["before", "after", "around"]
@@ -387,21 +387,21 @@ class NewGrades:
     span: Span = _span
 
 
-Operand = Union[
-    QuantityLit,
-    TiterLit,
-    LimitLit,
-    Aggregate,
-    Exists,
-    Age,
-    Sex,
-    DerivedValue,
-    Ref,
-    PercentOf,
-    Difference,
-    DailyDose,
-    NewGrades,
-]
+Operand = (
+    QuantityLit
+    | TiterLit
+    | LimitLit
+    | Aggregate
+    | Exists
+    | Age
+    | Sex
+    | DerivedValue
+    | Ref
+    | PercentOf
+    | Difference
+    | DailyDose
+    | NewGrades
+)
 
 # ------------------------------------------------------------------ boolean expressions
 
@@ -477,7 +477,8 @@ class Compare:
 
 @attrs.frozen
 class Between:
-    """`x between a and b [inclusive|exclusive|left-inclusive|right-inclusive]` (default inclusive)."""
+    """`x between a and b [inclusive|exclusive|left-inclusive|right-inclusive]` (default
+    inclusive)."""
 
     operand: Operand
     low: Operand
@@ -505,9 +506,20 @@ class InValues:
     span: Span = _span
 
 
-Expr = Union[
-    And, Or, Not, AtLeast, Review, Conditional, Constant, Truth, Compare, Between, IsValue, InValues
-]
+Expr = (
+    And
+    | Or
+    | Not
+    | AtLeast
+    | Review
+    | Conditional
+    | Constant
+    | Truth
+    | Compare
+    | Between
+    | IsValue
+    | InValues
+)
 
 # ------------------------------------------------------------------ declarations
 
@@ -525,7 +537,7 @@ class RefTerm:
     span: Span = _span
 
 
-ConceptTerm = Union[CodeTerm, RefTerm]
+ConceptTerm = CodeTerm | RefTerm
 
 
 @attrs.frozen
@@ -665,7 +677,8 @@ class RuleFile:
 def children(node: object) -> list[object]:
     """The direct child nodes of a node, in field order (for generic walks)."""
     out: list[object] = []
-    for field in attrs.fields(type(node)):
+    # Every node is an attrs class (attrs.fields raises NotAnAttrsClassError otherwise).
+    for field in attrs.fields(cast("type[attrs.AttrsInstance]", type(node))):
         if field.name == "span":
             continue
         value = getattr(node, field.name)

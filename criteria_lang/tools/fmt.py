@@ -33,58 +33,29 @@ line of code, with the line of the node it follows.
 from __future__ import annotations
 
 import bisect
-import re
 from collections import defaultdict
 from collections.abc import Iterator
 from fractions import Fraction
-from typing import Any, TypeGuard, assert_never, get_args
+from typing import Any, assert_never
 
-import attrs
 from lark import Token, Tree
 
-from criteria_lang.core.diagnostics import Diagnostic
 from criteria_lang.syntax import nodes as n
 from criteria_lang.syntax.build import TIME_UNITS, Builder, build
 from criteria_lang.syntax.parse import Comment, parse_text
-
-WIDTH = 100
-
-_NUMBER = re.compile(r"[0-9]+(\.[0-9]+)?")
-_TITER = re.compile(r"1:([0-9]+)")
-_RATIO = re.compile(
-    r"([0-9]+(?:\.[0-9]+)?)[ \t]*/([0-9]+(?:\.[0-9]+)?)(?![A-Za-z0-9_%µμ/^.\[\]{}*])"
+from criteria_lang.tools.fmt_text import (
+    _NUMBER,
+    _QUANTITY_UNIT,
+    _RATIO,
+    _TITER,
+    WIDTH,
+    Line,
+    _needs_parens,
+    quote,
 )
-_QUANTITY_UNIT = re.compile(r"[0-9]+(?:\.[0-9]+)?[ \t]*([A-Za-z%µμ/\[{][A-Za-z0-9_%µμ/^.\[\]{}*]*)")
-
-
-EXPR_TYPES: tuple[type, ...] = get_args(n.Expr)
-
-
-def is_expr(node: object) -> TypeGuard[n.Expr]:
-    """A boolean expression (as opposed to an operand, e.g. a define's value)."""
-    return isinstance(node, EXPR_TYPES)
-
-
-class FormatError(ValueError):
-    """The file cannot be formatted: it has syntax errors, or (a bug) formatting would have
-    changed it. Carries the diagnostics when there are some."""
-
-    def __init__(self, message: str, diagnostics: tuple[Diagnostic, ...] = ()) -> None:
-        super().__init__(message)
-        self.diagnostics = diagnostics
-
-
-@attrs.define
-class Line:
-    """One output line. `anchor` is the source offset of the first node printed on it (comments
-    are placed by it); `statement` marks the first line of a statement (a blank line may come
-    before it)."""
-
-    text: str
-    anchor: int | None
-    statement: bool = False
-    # Lines with the same key have their trailing comments aligned (one concept declaration).
-    align: int | None = None
+from criteria_lang.tools.fmt_text import FormatError as FormatError
+from criteria_lang.tools.fmt_text import fraction_text as fraction_text
+from criteria_lang.tools.fmt_text import is_expr as is_expr
 
 
 def _parse(text: str, path: str) -> tuple[Tree[Any], n.RuleFile, list[Comment]]:
@@ -111,39 +82,6 @@ def format_text(text: str, path: str = "<string>") -> str:
     if sorted(c.text for c in comments) != sorted(c.text for c in comments_again):
         raise FormatError("internal error: formatting would lose a comment; file left as is")
     return out
-
-
-def fraction_text(value: Fraction) -> str:
-    """A decimal as written (every number in a rule file is a decimal)."""
-    if value.denominator == 1:
-        return str(value.numerator)
-    for places in range(1, 60):
-        scaled = value * 10**places
-        if scaled.denominator == 1:
-            sign = "-" if scaled < 0 else ""
-            digits = str(abs(scaled.numerator)).rjust(places + 1, "0")
-            return f"{sign}{digits[:-places]}.{digits[-places:]}"
-    raise FormatError(f"internal error: {value} is not a decimal")
-
-
-def quote(value: str) -> str:
-    """A string literal that the builder reads back as `value`."""
-    if "\n" in value:
-        if '"""' in value:
-            raise FormatError('internal error: a multi-line string holding \'"""\'')
-        return f'"""{value}"""'
-    return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
-
-
-def _needs_parens(parent: n.Expr, child: n.Expr) -> bool:
-    """Parentheses the tree needs to read back the same (`not` binds tighter than `and`, and a
-    nested `a or (b or c)` stays nested), and around an `and` inside an `or`, which the reader
-    should not have to work out."""
-    if isinstance(parent, n.Or):
-        return isinstance(child, (n.And, n.Or))
-    if isinstance(parent, (n.And, n.Not)):
-        return isinstance(child, (n.And, n.Or))
-    return False
 
 
 class Formatter:
