@@ -113,8 +113,8 @@ class ValueCompiler:
         query = node.query
         missing_date = self.q.bounds(query.window, "persons").missing
         if node.op == "count":
-            if node.same_type or node.period is not None:
-                raise NotExpressible("count of the same type / in any period")
+            if node.same_type or node.period is not None or node.distinct:
+                raise NotExpressible("count distinct / of the same type / in any period")
             info = self.q.query(query)
             kept, undec = (coalesce0(col(c, info.name)) for c in ("n_kept", "n_undec"))
             lower = or_(
