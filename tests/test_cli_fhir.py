@@ -41,8 +41,9 @@ def resources(pid: str, egfr: float) -> list[dict[str, Any]]:
         {"resourceType": "Patient", "id": pid, "birthDate": "1960-01-01", "gender": "female"},
         observation(f"{pid}-egfr", pid, "33914-3", "2023-12-01", egfr, "mL/min/{1.73_m2}"),
         observation(f"{pid}-acr", pid, "14959-1", "2023-12-01", 12.5, "mg/g"),
-        # a temperature: not readable (units.py refuses temperatures), a problem with its path
-        observation(f"{pid}-temp", pid, "8310-5", "2024-02-01", 37.1, "Cel"),
+        # an arbitrary unit: not readable (criteria_lang gives [arb'U] no meaning), a problem
+        # with its path
+        observation(f"{pid}-arb", pid, "5048-4", "2024-02-01", 37.1, "[arb'U]"),
         {"resourceType": "Claim", "id": f"{pid}-claim"},
     ]
 
@@ -74,7 +75,9 @@ def test_screen_a_folder_of_bundles(fhir_dir: Path, capsys: pytest.CaptureFixtur
     )
     assert "Claim: 2 ignored (not used for eligibility)" in out
     assert "Observation: 4 read, 2 not readable (see problems)" in out
-    assert 'a.json: $.entry[3].resource.valueQuantity.code: Observation/a-temp: unit "Cel"' in out
+    assert (
+        'a.json: $.entry[3].resource.valueQuantity.code: Observation/a-arb: unit "[arb\'U]"' in out
+    )
 
 
 def test_without_the_date_the_run_says_so_once(
@@ -122,7 +125,7 @@ def test_csv_and_jsonl_put_the_summary_on_stderr(
 
 
 def test_problems_lists_every_problem(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    temps = [observation(f"t{i}", "a", "8310-5", "2024-01-01", 37, "Cel") for i in range(25)]
+    temps = [observation(f"t{i}", "a", "5048-4", "2024-01-01", 37, "[arb'U]") for i in range(25)]
     path = tmp_path / "many.json"
     path.write_text(json.dumps(bundle(*resources("a", 45), *temps)))
     main(["screen", str(KIDNEY), str(path), "--date", "screening=2024-03-01"])
@@ -156,7 +159,7 @@ def test_an_ndjson_export(tmp_path: Path, capsys: pytest.CaptureFixture[str]) ->
     out = capsys.readouterr().out
     assert "2 records: 0 eligible, 1 ineligible, 1 undetermined, 0 error" in out
     assert "FHIR: 3 file(s), 10 resources" in out
-    assert "Observation.ndjson:3: $.valueQuantity.code: Observation/a-temp" in out
+    assert "Observation.ndjson:3: $.valueQuantity.code: Observation/a-arb" in out
 
 
 def test_our_format_missing_a_date_in_some_records(

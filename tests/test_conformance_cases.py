@@ -213,14 +213,29 @@ def lines(criterion: Any) -> list[str]:
 
 
 def check_outcomes(report: OutcomeReport, expected: dict[str, Any], where: str) -> None:
+    """Per outcome: the result at each named visit -- a word, or `{"result": word,
+    "evidence_contains": [...], "missing_contains": [...]}` -- and `first_met`."""
     for ident, visits in expected.items():
         series = report.outcome(ident)
         want = dict(visits)
         first = want.pop("first_met", "(not given)")
-        got = {v.visit: v.result for v in series.visits}
-        assert {k: got.get(k) for k in want} == want, f"{where}: {ident}: {got}"
+        got = {v.visit: v for v in series.visits}
+        results = {k: got[k].result if k in got else None for k in want}
+        words = {k: w["result"] if isinstance(w, dict) else w for k, w in want.items()}
+        assert results == words, f"{where}: {ident}: {results}"
+        for name, wanted in want.items():
+            if isinstance(wanted, dict):
+                check_visit_words(got[name], wanted, f"{where}: {ident} at {name}")
         if first != "(not given)":
             assert series.first_met == first, f"{where}: {ident}: first met {series.first_met}"
+
+
+def check_visit_words(visit: Any, expected: dict[str, Any], where: str) -> None:
+    shown = f"evidence {lines(visit)}, missing {list(visit.missing)}"
+    for text in expected.get("evidence_contains", []):
+        assert any(text in line for line in lines(visit)), f"{where}: {text!r} {shown}"
+    for text in expected.get("missing_contains", []):
+        assert any(text in m for m in visit.missing), f"{where}: {text!r} {shown}"
 
 
 def test_every_case_cites_the_rule_it_pins() -> None:

@@ -44,7 +44,11 @@ GROUPS = (
     ("mL/min", "ml/min", "L/h"),
     ("mL/min/1.73m2", "ml/min/1.73 m2", "mL/min/m2"),
     ("g/24h", "g/day", "g/d", "mg/day", "mg/d", "mg/week", "mg/month"),
-    ("%", "1", "titer", "g/g", "mg/g", "mg/mg", "mg/kg"),
+    # Ratios keep their kind (docs/units.md, "Kinds of ratio"): numbers, mass ratios, amount
+    # ratios convert within their kind only.
+    ("%", "1", "titer", "cells"),
+    ("g/g", "mg/g", "mg/mg", "mg/kg"),
+    ("mmol/mol", "umol/mol", "mol/mol", "mmol/mmol"),
     ("mg/kg/day", "mg/kg/week", "/day"),
     ("mm", "cm", "m"),
     ("g", "mg", "kg"),
@@ -124,8 +128,12 @@ def test_scale_is_the_number_written_in_the_unit(
         ("g/day", "g/24h"),
         ("years", "year"),
         ("titer", "1"),
-        ("g/g", "1"),
+        ("g/g", "mg/mg"),
+        ("mmol/mol", "umol/mmol"),
         ("%", "percent"),
+        ("Cel", "degC"),
+        ("[degF]", "°F"),
+        ("mEq/L", "meq/L"),
     ],
 )
 def test_units_that_denote_the_same_thing_are_equal(units: UnitSystem, a: str, b: str) -> None:
@@ -234,8 +242,10 @@ def test_malformed_units(units: UnitSystem, text: str, message: str) -> None:
     assert str(caught.value) == message
 
 
-@pytest.mark.parametrize("text", ["degC", "°C", "Cel", "degF"])
-def test_temperatures_are_rejected_clearly(units: UnitSystem, text: str) -> None:
+@pytest.mark.parametrize("text", ["Cel/min", "degC/h", "2 degF", "mg/degC", "K2"])
+def test_temperatures_other_than_a_reading_are_rejected_clearly(
+    units: UnitSystem, text: str
+) -> None:
     with pytest.raises(UnitError, match="temperature unit .* is not supported"):
         units.parse(text)
 
@@ -353,7 +363,8 @@ def test_urine_protein_creatinine_ratio_mg_per_mmol_to_g_per_g(units: UnitSystem
         ("mg/day", "mg/week", Fraction(7)),
         ("%", "1", Fraction(1, 100)),
         ("1", "%", Fraction(100)),
-        ("mg/g", "%", Fraction(1, 10)),
+        ("mg/g", "g/g", Fraction(1, 1000)),
+        ("%", "1", Fraction(1, 100)),
         ("IU/mL", "IU/L", Fraction(1000)),
         ("kU/L", "U/L", Fraction(1000)),
         ("kg", "mg", Fraction(10**6)),
@@ -428,7 +439,7 @@ def test_ucum_magnitudes_stay_exact(units: UnitSystem) -> None:
 @pytest.mark.parametrize(
     ("code", "message"),
     [
-        ("Cel", "temperature unit 'Cel' is not supported"),
+        ("Cel/min", "temperature unit 'Cel/min' is not supported"),
         ("[arb'U]", 'UCUM unit "[arb\'U]" is not supported: criteria_lang gives "[arb\'U]"'),
         ("mg/dl/", "'mg/dl/' is not a valid UCUM unit: unexpected end of input."),
     ],

@@ -18,9 +18,11 @@ from criteria_lang.check.symbols import (
     ModuleSymbol,
     OutcomeSymbol,
 )
+from criteria_lang.check.unit_checks import conversion_problems
 from criteria_lang.core import messages as m
 from criteria_lang.core.concepts import AttributeValue, ConceptSet, QuantityAttr, UnitAttr
 from criteria_lang.core.diagnostics import Edit, did_you_mean
+from criteria_lang.core.visits import visit_key
 from criteria_lang.syntax import nodes as n
 
 Terms = tuple[set[tuple[str, str]], list[tuple[str, str]], list[ConceptSet]]
@@ -134,6 +136,25 @@ def check_trial(cx: CheckContext) -> None:
     if trial.index and trial.index.text not in seen:
         listed = ", ".join(sorted(seen)) or "(none)"
         cx.report(m.UNKNOWN_INDEX_DATE, trial.index.span, name=trial.index.text, dates=listed)
+    check_schedule(cx, trial.schedule)
+
+
+def check_schedule(cx: CheckContext, schedule: tuple[n.ScheduledVisit, ...]) -> None:
+    """The visit schedule: each visit once, before or after a trial date, in plain durations
+    (docs/language.md, "The visit schedule")."""
+    first: dict[str, n.ScheduledVisit] = {}
+    for visit in schedule:
+        key = visit_key(visit.name)
+        if key in first:
+            line = first[key].span.line
+            cx.report(m.VISIT_SCHEDULED_TWICE, visit.span, name=visit.name, line=line)
+        first.setdefault(key, visit)
+        if visit.direction == "around":
+            cx.report(m.SCHEDULE_AROUND, visit.span, name=visit.name)
+        plain = (visit.offset, visit.tolerance or visit.offset)
+        if not all(isinstance(d, n.Duration) for d in plain):
+            cx.report(m.SCHEDULE_NOT_PLAIN, visit.span, name=visit.name)
+        cx.date_name(visit.anchor, visit.anchor.span)
 
 
 # ---------------------------------------------------------------------- concept sets
@@ -190,6 +211,11 @@ def build_concept(
     codes, prefixes, members = concept_terms(cx, decl, decl.include, resolved, on_path)
     ex_codes, ex_prefixes, excluded = concept_terms(cx, decl, decl.exclude, resolved, on_path)
     module_name = cx.module.name
+    attributes = {attr.name.text: concept_attribute(cx, attr) for attr in decl.attributes}
+    spans = {attr.name.text: attr.span for attr in decl.attributes}
+    for name, error, fix in conversion_problems(attributes, cx.units):
+        cx.report(m.CONVERSION_ATTRIBUTE, spans.get(name, decl.span), error=error, fix=fix)
+        attributes.pop(name, None)  # a conversion that cannot be read converts nothing
     return ConceptSet(
         name=f"{module_name}.{key}" if module_name else key,
         short_name=key,
@@ -201,7 +227,7 @@ def build_concept(
         excluded=tuple(excluded),
         own_excluded_codes=frozenset(ex_codes),
         own_excluded_prefixes=tuple(sorted(set(ex_prefixes))),
-        attributes={attr.name.text: concept_attribute(cx, attr) for attr in decl.attributes},
+        attributes=attributes,
     )
 
 

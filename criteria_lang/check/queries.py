@@ -16,8 +16,9 @@ from criteria_lang.check.constructs import (
 )
 from criteria_lang.check.context import CheckContext
 from criteria_lang.check.symbols import ConceptSymbol
+from criteria_lang.check.unit_checks import why_not, wrong_unit_fix
 from criteria_lang.core import messages as m
-from criteria_lang.core.concepts import ConceptSet, UnitAttr, molar_mass_of
+from criteria_lang.core.concepts import ConceptSet, UnitAttr, basis_of
 from criteria_lang.core.dates import MAX_DURATION_DAYS, MAX_DURATION_YEARS, approximate_days
 from criteria_lang.core.diagnostics import NO_SPAN, Edit
 from criteria_lang.core.kinds import (
@@ -105,8 +106,9 @@ def check_value_unit(cx: CheckContext, value: n.QuantityLit, concept: ConceptSet
     if threshold is None or concept is None or not isinstance(unit_attr, UnitAttr):
         return
     own = cx.units.parse(unit_attr.unit)
-    if cx.units.compatible(own, threshold, molar_mass=molar_mass_of(concept)):
+    if cx.units.compatible(own, threshold, basis=basis_of(concept)):
         return
+    reason = why_not(cx.units, own, threshold, concept)
     cx.report(
         m.VALUE_UNIT_OF_OTHER_KIND,
         value.span,
@@ -115,6 +117,8 @@ def check_value_unit(cx: CheckContext, value: n.QuantityLit, concept: ConceptSet
         unit=own.text,
         dimension=cx.units.describe(own),
         other_dimension=cx.units.describe(threshold),
+        why=f": {reason}" if reason else "",
+        fix=wrong_unit_fix(concept, own, cx.units),
     )
 
 

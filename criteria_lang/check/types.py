@@ -35,8 +35,9 @@ from criteria_lang.check.symbols import (
     TypeKind,
     ValueType,
 )
+from criteria_lang.check.unit_checks import why_not, wrong_unit_fix
 from criteria_lang.core import messages as m
-from criteria_lang.core.concepts import ConceptSet, UnitAttr, molar_mass_of
+from criteria_lang.core.concepts import ConceptSet, UnitAttr, basis_of
 from criteria_lang.core.diagnostics import Span
 from criteria_lang.core.kinds import RESULT_KINDS
 from criteria_lang.syntax import nodes as n
@@ -168,9 +169,10 @@ def check_comparable(
     concept = left.concept or right.concept
     if lunit is None or runit is None:
         return
-    if cx.units.compatible(lunit, runit, molar_mass=molar_mass_of(concept)):
+    if cx.units.compatible(lunit, runit, basis=basis_of(concept)):
         return
     node = rnode if isinstance(rnode, n.QuantityLit) else lnode
+    reason = why_not(cx.units, lunit, runit, concept)
     cx.report(
         m.UNIT_OF_OTHER_KIND,
         getattr(node, "span", span),
@@ -180,6 +182,8 @@ def check_comparable(
         dimension=cx.units.describe(lunit),
         other=runit.text if node is rnode else lunit.text,
         other_dimension=cx.units.describe(runit),
+        why=f": {reason}" if reason else "",
+        fix=wrong_unit_fix(concept, lunit, cx.units),
     )
 
 

@@ -12,7 +12,7 @@ import datetime as dt
 import sys
 import traceback
 from collections import Counter
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import IO, TYPE_CHECKING
 
@@ -32,8 +32,11 @@ from criteria_lang.cli.files import (
 # milliseconds, and `check` must not pay for the engine, the readers or the tables (rich). Each
 # command imports what it uses (and so should a new one).
 if TYPE_CHECKING:
+    from rich.console import Console
+
     from criteria_lang.api import Rules
     from criteria_lang.batch.screen import ReadRecord
+    from criteria_lang.core.results import OutcomeReport
     from criteria_lang.engine.evaluate import AbsencePolicy
     from criteria_lang.records.fhir import ReadSummary
     from criteria_lang.records.patient_json import RecordError
@@ -173,25 +176,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         unable = cli_report.preflight(args)
         if unable is not None:
             return unable
-        if args.command == "check":
-            return cmd_check(args)
-        if args.command == "eval":
-            return cmd_eval(args)
-        if args.command == "lint":
-            return lint_commands.cmd_lint(args)
-        if args.command == "fmt":
-            return lint_commands.cmd_fmt(args)
-        if args.command == "outcomes":
-            return cmd_outcomes(args)
-        if args.command == "report":
-            return cli_report.cmd_report(args)
-        if args.command == "plan":
-            return plan_command.cmd_plan(args)
-        if args.command == "sql":
-            return sql_commands.cmd_sql(args)
-        if args.command == "lsp":
-            return cmd_lsp()
-        return cmd_screen(args)
+        return run_command(args)
     except UsageError as error:
         return fail(args.command, error)
     except BrokenPipeError:
@@ -202,6 +187,22 @@ def main(argv: Sequence[str] | None = None) -> int:
         traceback.print_exc()
         print(f"criteria {args.command}: internal error (please report it)", file=sys.stderr)
         return EXIT_USAGE
+
+
+def run_command(args: argparse.Namespace) -> int:
+    """The subcommand's exit status (no subcommand: screen)."""
+    commands: dict[str, Callable[[argparse.Namespace], int]] = {
+        "check": cmd_check,
+        "eval": cmd_eval,
+        "lint": lint_commands.cmd_lint,
+        "fmt": lint_commands.cmd_fmt,
+        "outcomes": cmd_outcomes,
+        "report": cli_report.cmd_report,
+        "plan": plan_command.cmd_plan,
+        "sql": sql_commands.cmd_sql,
+        "lsp": lambda _args: cmd_lsp(),
+    }
+    return commands.get(args.command, cmd_screen)(args)
 
 
 @contextlib.contextmanager
@@ -559,7 +560,6 @@ def cmd_screen(args: argparse.Namespace) -> int:
 
 
 def cmd_outcomes(args: argparse.Namespace) -> int:
-    from criteria_lang.core.results import OutcomeReport
     from criteria_lang.records.patient_json import RecordError
     from criteria_lang.report import tables as report
 
@@ -596,20 +596,32 @@ def cmd_outcomes(args: argparse.Namespace) -> int:
                 html.add(row)
             if isinstance(row, RecordError):
                 status = EXIT_FINDINGS
-                if args.format == "table":
-                    print(f"{row.source}: cannot read the patient record", file=sys.stderr)
-                    for problem in row.problems:
-                        print(f"  {problem}", file=sys.stderr)
-            if args.format == "jsonl":
-                for line in report.outcomes_jsonl(row):
-                    print(line, file=handle)
-            elif args.format == "table" and not isinstance(row, RecordError):
-                report.print_outcomes(row, out, details=args.details)
+            write_outcome_row(row, args, handle, out)
         if args.format == "csv":
             report.write_outcomes_csv(rows, handle)
     print(report.outcomes_summary(rows), file=sys.stderr)
     status = watch_input("outcomes", count, status)
     return (html.write() if html else EXIT_OK) or status
+
+
+def write_outcome_row(
+    row: OutcomeReport | RecordError, args: argparse.Namespace, handle: IO[str], out: Console
+) -> None:
+    """One patient's outcomes (or why its record could not be read) in the output format; a
+    table names an unreadable record on stderr."""
+    from criteria_lang.records.patient_json import RecordError
+    from criteria_lang.report import tables as report
+
+    if args.format == "jsonl":
+        for line in report.outcomes_jsonl(row):
+            print(line, file=handle)
+    elif isinstance(row, RecordError):
+        if args.format == "table":
+            print(f"{row.source}: cannot read the patient record", file=sys.stderr)
+            for problem in row.problems:
+                print(f"  {problem}", file=sys.stderr)
+    elif args.format == "table":
+        report.print_outcomes(row, out, details=args.details)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -8,6 +8,7 @@ directly (`{"code": "prednisone"}`).
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Iterable, Iterator
 from fractions import Fraction
 from typing import TypeVar, Union
@@ -15,6 +16,7 @@ from typing import TypeVar, Union
 import attrs
 
 from criteria_lang.core.codes import Code
+from criteria_lang.core.conversions import Basis, Scale, ScaleError, parse_scales
 from criteria_lang.core.units import get_units
 
 AttributeValue = Union[Fraction, str, "UnitAttr", "QuantityAttr"]
@@ -320,3 +322,36 @@ def molar_mass_of(concept: ConceptSet | None) -> Fraction | None:
     if isinstance(attr, Fraction):
         return attr
     return None
+
+
+def valence_of(concept: ConceptSet | None) -> Fraction | None:
+    """The ion's charge number a concept declares (`valence = 1`), for equivalents."""
+    if concept is None:
+        return None
+    attr = concept.attributes.get("valence")
+    if isinstance(attr, Fraction) and attr > 0:
+        return attr
+    return None
+
+
+def scales_of(concept: ConceptSet | None) -> tuple[Scale, ...]:
+    """The other scales a concept declares (`scales = "mmol/mol: 0.09148 x + 2.152"`), into its
+    canonical unit; none when it has no unit or the text cannot be read (the checker says so)."""
+    if concept is None:
+        return ()
+    text, unit = concept.attributes.get("scales"), concept.attributes.get("unit")
+    if not isinstance(text, str) or not isinstance(unit, UnitAttr):
+        return ()
+    try:
+        return parse_scales(text, unit.unit)
+    except ScaleError:
+        return ()
+
+
+@functools.lru_cache(maxsize=4096)
+def basis_of(concept: ConceptSet | None) -> Basis:
+    """What a concept says about converting its values: molar mass, valence, scales
+    (docs/units.md, "Units with meaning"); `Basis()` when nothing."""
+    if concept is None:
+        return Basis()
+    return Basis(molar_mass_of(concept), valence_of(concept), scales_of(concept))

@@ -33,11 +33,14 @@ DATA_UNITS: tuple[DataUnit, ...] = (
     # substance / volume
     DataUnit("mmol/L", "mmol/L", 8753),
     DataUnit("umol/L", "umol/L", 8749),
+    # equivalents / volume: electrolytes in US and Japanese laboratories (through the valence)
+    DataUnit("mEq/L", "meq/L"),
     # ratios
     DataUnit("mg/mmol", "mg/mmol"),
     DataUnit("g/g", "g/g"),
     DataUnit("mg/g", "mg/g"),
     DataUnit("mg/mg", "mg/mg"),
+    DataUnit("mmol/mol", "mmol/mol"),  # HbA1c, IFCC
     DataUnit("%", "%", 8554),
     DataUnit("1", "1"),
     DataUnit("titer", "{titer}"),
@@ -79,6 +82,8 @@ DATA_UNITS: tuple[DataUnit, ...] = (
     DataUnit("m", "m"),
     DataUnit("mm", "mm"),
     DataUnit("kg/m2", "kg/m2"),
+    DataUnit("Cel", "Cel"),  # body temperature (an affine scale: docs/units.md)
+    DataUnit("[degF]", "[degF]"),
     DataUnit("m2", "m2"),
     # time
     DataUnit("days", "d"),

@@ -68,6 +68,7 @@ CODES: dict[str, str] = {
     "C308": "a route the language does not know",
     "C311": "an attribute nothing can carry",
     "C312": "`is positive` on whether an event exists",
+    "C310": "a conversion attribute that cannot be used",
     "C401": "a window with no date to count from",
     "C402": "an attribute no concept declares",
     "C403": "`visit` outside an outcome",
@@ -75,6 +76,8 @@ CODES: dict[str, str] = {
     "C405": "half-lives in the visits an outcome is judged at",
     "C409": "`end of` or `during` a date that is not an event",
     "C410": "`it` outside `with (...)`",
+    "C420": "a scheduled visit not counted before or after a date in plain durations",
+    "C421": "a visit scheduled twice",
 }
 
 
@@ -333,16 +336,20 @@ MODULE_HIDES_SHIPPED = Message(
 # ---------------------------------------------------------------------- types and units (C3xx)
 
 UNKNOWN_UNIT = Message("C300", "{error}", "write a unit from docs/units.md")
+# `why` is empty or ": " and the reason (a valence the concept lacks, ratios of different
+# kinds); `fix` names units of the concept's kind (check/unit_checks.py).
 UNIT_OF_OTHER_KIND = Message(
     "C301",
-    "{what} is measured in {unit} ({dimension}) but is compared with {other} ({other_dimension})",
-    "use a unit of {dimension}, e.g. {unit}",
+    "{what} is measured in {unit} ({dimension}) but is compared with {other} "
+    "({other_dimension}){why}",
+    "{fix}",
 )
 VALUE_UNIT_OF_OTHER_KIND = Message(
     "C301",
-    "'{name}' is measured in {unit} ({dimension}), not {other_dimension}",
-    "use a unit of {dimension}, e.g. {unit}",
+    "'{name}' is measured in {unit} ({dimension}), not {other_dimension}{why}",
+    "{fix}",
 )
+CONVERSION_ATTRIBUTE = Message("C310", "{error}", "{fix}")
 NOT_A_CONDITION = Message(
     "C302",
     "{what} is not a condition",
@@ -525,6 +532,21 @@ IT_OUTSIDE_WITH = Message(
     "`it` is the event a `with (...)` query relates to; there is none here",
     "use `it` inside `with (...)`, e.g. `procedure hospitalization with (condition "
     "heart_failure during it) within 12 months before screening`",
+)
+SCHEDULE_AROUND = Message(
+    "C420",
+    "visit '{name}' is scheduled around a date; its target is before or after it",
+    'write `visit "{name}" at <duration> after <date> +/- <days>`',
+)
+SCHEDULE_NOT_PLAIN = Message(
+    "C420",
+    "the target and window of visit '{name}' are counted in days, weeks, months or years",
+    "write them without max(...) or half-lives, e.g. `at 12 months after baseline +/- 14 days`",
+)
+VISIT_SCHEDULED_TWICE = Message(
+    "C421",
+    "visit '{name}' is scheduled twice (first at line {line})",
+    "schedule each visit once; names are compared ignoring case and repeated spaces",
 )
 
 MESSAGES: tuple[Message, ...] = tuple(v for v in list(globals().values()) if isinstance(v, Message))

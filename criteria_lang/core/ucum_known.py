@@ -18,7 +18,11 @@ from __future__ import annotations
 import json
 from fractions import Fraction
 from importlib import resources
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from criteria_lang.core.unit_limits import UnitError
+    from criteria_lang.core.units import Unit
 
 # Codes seen in FHIR lab and vital-sign data (Synthea R4; LOINC example units), plus those
 # criteria_lang's FHIR writer produces.
@@ -62,8 +66,33 @@ def fraction(text: str) -> Fraction:
     return Fraction(text)
 
 
+def unit_of(fields: dict[str, Any]) -> Unit:
+    """The Unit an entry describes."""
+    from criteria_lang.core.units import Unit
+
+    return Unit(
+        text=fields["text"],
+        scale=Fraction(fields["scale"]),
+        terms=tuple((name, Fraction(power)) for name, power in fields["terms"]),
+        dimensions=tuple((name, Fraction(power)) for name, power in fields["dimensions"]),
+        dimensionality=fields["dimensionality"],
+        base_factor=Fraction(fields["base_factor"]),
+        origin=Fraction(fields["origin"]),
+        up=tuple((name, Fraction(power)) for name, power in fields["up"]),
+    )
+
+
+def error_kind(entry: dict[str, Any]) -> type[UnitError]:
+    """The UnitError class an entry's error was raised as (a temperature, or any other)."""
+    from criteria_lang.core.unit_dimensions import TemperatureUnit
+    from criteria_lang.core.unit_limits import UnitError
+
+    return TemperatureUnit if entry.get("kind") == "temperature" else UnitError
+
+
 def generate() -> dict[str, Any]:
     """The table, by parsing every code with the live parser."""
+    from criteria_lang.core.unit_dimensions import TemperatureUnit
     from criteria_lang.core.units import UnitError, get_units
 
     units = get_units()
@@ -71,6 +100,9 @@ def generate() -> dict[str, Any]:
     for code in dict.fromkeys(CODES):
         try:
             unit = units.parse_ucum_uncached(code)
+        except TemperatureUnit as error:
+            table[code] = {"error": str(error), "kind": "temperature"}
+            continue
         except UnitError as error:
             table[code] = {"error": str(error)}
             continue
@@ -82,6 +114,8 @@ def generate() -> dict[str, Any]:
                 "dimensions": [[name, str(power)] for name, power in unit.dimensions],
                 "dimensionality": unit.dimensionality,
                 "base_factor": str(unit.base_factor),
+                "origin": str(unit.origin),
+                "up": [[name, str(power)] for name, power in unit.up],
             }
         }
     return table

@@ -51,6 +51,12 @@ _TO_UCUM_ATOMS: dict[str, str] = {
     "year": "a",
     "years": "a",
     "yr": "a",
+    "mEq": "meq",  # UCUM is case-sensitive: its equivalent is `eq`
+    "Eq": "eq",
+    "degC": "Cel",
+    "°C": "Cel",
+    "degF": "[degF]",
+    "°F": "[degF]",
 }
 _SI_PREFIXES = ("k", "m", "u", "n", "p", "d", "c")
 
@@ -81,6 +87,10 @@ _UCUM_BY_PINT_NAME: dict[str, str] = {
     "meter_Hg": "m[Hg]",
     "cell": "{cells}",
     "titer": "{titer}",
+    "equivalent": "eq",
+    "degree_Celsius": "Cel",
+    "degree_Fahrenheit": "[degF]",
+    "kelvin": "K",
 }
 # pint's prefix names -> UCUM prefixes (UCUM table 1, the prefixes of the metric units).
 _UCUM_PREFIX: dict[str, str] = {
@@ -110,13 +120,14 @@ _UCUM_BASE: dict[str, str] = {
     "[international_unit]": "[iU]",
     "[high_power_field]": "[HPF]",
     "[low_power_field]": "[LPF]",
+    "[equivalent]": "eq",
 }
 
 
 def ucum_code(units: UnitSystem, text: str) -> str:
     """The UCUM code that means exactly the unit `text` (our syntax), or UnitError."""
     unit = units.parse(text)
-    for build in (_atom_by_atom, _from_base_units):
+    for build in (_atom_by_atom, _as_written, _from_base_units):
         try:
             code = build(units, text)
         except UnitError:
@@ -127,6 +138,11 @@ def ucum_code(units: UnitSystem, text: str) -> str:
         except UnitError:
             continue
     raise UnitError(f"unit {quote(text)} has no UCUM code that criteria_lang can write", text=text)
+
+
+def _as_written(units: UnitSystem, text: str) -> str:
+    """A unit our syntax does not read is read as UCUM (`[degF]`, `mm[Hg]`): its own code."""
+    return text
 
 
 def _atom_by_atom(units: UnitSystem, text: str) -> str:

@@ -115,10 +115,12 @@ class Failure:
     message: str
     text: str | None
     suggestions: tuple[str, ...]
+    # The UnitError subclass (AmbiguousUnit, TemperatureUnit: callers tell them apart).
+    kind: type[UnitError] = UnitError
 
     @classmethod
     def of(cls, error: UnitError) -> Failure:
-        return cls(str(error), error.text, error.suggestions)
+        return cls(str(error), error.text, error.suggestions, type(error))
 
     def error(self) -> UnitError:
-        return UnitError(self.message, text=self.text, suggestions=self.suggestions)
+        return self.kind(self.message, text=self.text, suggestions=self.suggestions)

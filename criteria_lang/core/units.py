@@ -11,8 +11,6 @@ See docs/units.md for the accepted syntax and the custom units.
 
 from __future__ import annotations
 
-import difflib
-import re
 import threading
 from collections.abc import Callable, Mapping
 from fractions import Fraction
@@ -21,19 +19,46 @@ from typing import TYPE_CHECKING, Any, cast
 import attrs
 
 from criteria_lang.core import ucum_known
+from criteria_lang.core.conversions import Affine, Basis, via_scales
+from criteria_lang.core.ucum_read import UnsupportedUcumAtom, make_ucum_transformer, ucum_numerator
+from criteria_lang.core.unit_dimensions import (
+    EQUIVALENT,
+    SUBSTANCE,
+    TEMPERATURE_NAMES,
+    TemperatureUnit,
+    add_dimensions,
+    add_power,
+    dimensions_of,
+    exact_number,
+    format_dimensions,
+    format_kind,
+    molar_power,
+    temperature,
+    temperature_error,
+    words,
+)
 from criteria_lang.core.unit_limits import (
-    MAX_TEN_POWER,
-    MAX_UNIT_POWER,
     Failure,
     UnitError,
-    bounded_int,
-    bounded_number,
     check_length,
     check_ucum_limits,
     quote,
     remember,
 )
+from criteria_lang.core.unit_syntax import (
+    COMMON_NAMES,
+    COMMON_UNITS,
+    AmbiguousUnit,
+    Factor,
+    did_you_mean,
+    suggest,
+    tokenize,
+)
 from criteria_lang.core.unit_table import Dimensions, UnitTable, unit_table
+
+# Kept importable from here under their former names (core/ucum_write.py reads our syntax).
+_Factor = Factor
+_tokenize = tokenize
 
 if TYPE_CHECKING:
     import pint
@@ -41,7 +66,9 @@ if TYPE_CHECKING:
 
 __all__ = [
     "COMMON_UNITS",
+    "AmbiguousUnit",
     "IncompatibleUnits",
+    "TemperatureUnit",
     "Unit",
     "UnitError",
     "UnitSystem",
@@ -66,6 +93,12 @@ class Unit:
     1/100 in `%`); `terms` is the rest, as pint's unit names with their powers. Equality is by
     meaning: two units are equal when they have the same dimension and the same `base_factor`,
     so `ml/min == mL/min`, `10*9/L == 10^9/L == /nL` and `titer == 1`, whatever was written.
+
+    A ratio of like quantities keeps its kind (docs/units.md, "Kinds of ratio"): `mg/g` is a
+    mass ratio, `mmol/mol` an amount ratio, `%` a number; `dimensionality` says which
+    (`[mass] / [mass]`), so they are not equal and no factor converts one into another. A
+    temperature (`Cel`, `[degF]`) has an `origin`: in kelvin, a value is `value x base_factor +
+    origin`.
     """
 
     text: str = attrs.field(eq=False)
@@ -74,32 +107,25 @@ class Unit:
     terms: tuple[tuple[str, Fraction], ...] = attrs.field(eq=False, repr=False)
     # The base dimensions and their powers, sorted: (("[length]", -3), ("[mass]", 1)).
     dimensions: Dimensions = attrs.field(eq=False, repr=False)
-    # Canonical, e.g. "[mass] / [length] ** 3"; "dimensionless" for pure numbers.
+    # Canonical, e.g. "[mass] / [length] ** 3"; "dimensionless" for pure numbers; a ratio of
+    # like quantities is written as such: "[mass] / [mass]" for mg/g.
     dimensionality: str
     # Multiply a value in this unit by this to get it in pint's root units (g, m, s, mol, ...).
     base_factor: Fraction
+    # Added after the factor, for temperatures only (kelvin of 0 degC): 0 for every other unit.
+    origin: Fraction = Fraction(0)
+    # The base dimensions of the terms with positive powers, before any cancel: the kind of a
+    # ratio (mass for g/g, whose terms cancel).
+    up: Dimensions = attrs.field(default=(), eq=False, repr=False)
+
+    @property
+    def is_dimensionless(self) -> bool:
+        """A ratio of any kind or a plain number (`%`, `mg/g`, `mmol/mol`, `1`)."""
+        return not self.dimensions
 
     def __str__(self) -> str:
         return self.text
 
-
-# Units that rule files and our patient JSON use. Unknown-unit suggestions are drawn from these
-# and from `_COMMON_NAMES`; keep both in step with docs/units.md.
-COMMON_UNITS: tuple[str, ...] = (
-    "mg/dL", "g/L", "g/dL", "umol/L", "mmol/L", "mg/mmol", "g/g", "mg/g", "mg/mg",
-    "g/24h", "g/day", "mg/day", "mg/week", "mg/month", "mg/kg/day", "mg/kg", "mg/m2",
-    "g", "mg", "mL/min", "mL/min/1.73m2", "mL/min/m2", "10^9/L", "10^6/L", "10^12/L",
-    "cells/uL", "/uL", "/mm3", "/HPF", "cells/HPF", "%", "mmHg", "mm", "cm", "m", "kg",
-    "kg/m2", "IU/mL", "IU/L", "U/L", "kU/L", "titer", "1", "years", "months", "weeks",
-    "days", "hours", "h", "min",
-)  # fmt: skip
-
-_COMMON_NAMES: tuple[str, ...] = (
-    "g", "mg", "ug", "mcg", "ng", "kg", "L", "dL", "mL", "uL", "nL", "fL", "mol", "mmol",
-    "umol", "nmol", "pmol", "IU", "mIU", "kIU", "U", "kU", "mU", "m", "cm", "mm", "m2",
-    "mm3", "mmHg", "HPF", "LPF", "cells", "titer", "min", "h", "hour", "hours", "d", "day",
-    "days", "week", "weeks", "month", "months", "year", "years",
-)  # fmt: skip
 
 # Units pint does not have, in pint's definition syntax; loaded once into the one registry (and
 # into core/pint_definitions.json: `python -m criteria_lang.core.unit_registry` after a change).
@@ -114,26 +140,14 @@ CUSTOM_DEFINITIONS: tuple[str, ...] = (
     "low_power_field = [low_power_field] = LPF = lpf",
     # A titer is the reciprocal of the highest positive dilution (1:80 is 80): a pure number.
     "titer = 1 = _ = titre",
+    # An equivalent is the amount of an ion that carries one mole of charge: mmol times the ion's
+    # charge number (valence). Its own dimension, so that mEq converts to mmol only through the
+    # valence the concept declares (docs/units.md; UCUM's `eq`, defined as 1 mol, is read as
+    # this unit too, since 1 mol holds only for ions of charge 1).
+    "equivalent = [equivalent] = eq = Eq",
     # "cells/uL" is a count per volume; UCUM writes the word as the annotation {cells}, i.e. 1.
     "cell = 1",
 )
-
-# Words for the dimensions of one unit component (mL is a volume even though mL/m2 is a length).
-_DIMENSION_WORDS: dict[tuple[tuple[str, int], ...], str] = {
-    (("[length]", 1),): "length",
-    (("[length]", 2),): "area",
-    (("[length]", 3),): "volume",
-    (("[mass]", 1),): "mass",
-    (("[time]", 1),): "time",
-    (("[substance]", 1),): "amount of substance",
-    (("[international_unit]", 1),): "international units",
-    (("[high_power_field]", 1),): "high-power field",
-    (("[low_power_field]", 1),): "low-power field",
-    (("[substance]", 1), ("[time]", -1)): "catalytic activity",
-    (("[length]", -1), ("[mass]", 1), ("[time]", -2)): "pressure",
-    (("[temperature]", 1),): "temperature",
-    (("[current]", 1),): "electric current",
-}
 
 # --- The one registry -------------------------------------------------------------------------
 
@@ -160,200 +174,10 @@ def _get_registry() -> pint.UnitRegistry[Any]:
     return _registry
 
 
-# --- Our unit syntax --------------------------------------------------------------------------
-
-# Spellings folded before tokenizing: both micro signs (U+00B5, U+03BC), superscript powers.
-_FOLD = str.maketrans({"µ": "u", "μ": "u", "²": "2", "³": "3", "×": "x", "·": "*"})
-
-_TOKEN = re.compile(
-    r"""
-      (?P<space>\s+)
-    # 10*9 is UCUM for 10^9 (labs and FHIR write it so); nobody means "ten times nine".
-    | (?:x\s*)?10\*(?P<ucum_exp>[+-]?\d+)
-    # 24, 1.73, 10^9, x10^9 (the x reads "times", as printed on lab reports)
-    | (?:x\s*)?(?P<number>\d+(?:\.\d+)?)(?:(?:\^|\*\*)(?P<number_exp>[+-]?\d+))?
-    # mg, m2, m^2, mm3: digits right after a name are its power, as in UCUM
-    | (?P<name>[A-Za-z_°]+)(?:(?:\^|\*\*)(?P<name_exp>[+-]?\d+)|(?P<name_digits>\d+))?
-    | (?P<percent>%)
-    | (?P<op>[/*.])
-    """,
-    re.VERBOSE,
-)
-
-
-@attrs.frozen
-class _Factor:
-    number: Fraction | None  # a pure number, or
-    name: str | None  # a unit name ...
-    power: int = 1  # ... to this power
-
-
-def _tokenize(text: str) -> list[list[_Factor]]:
-    """Split our unit syntax into segments: the numerator, then one segment per '/'.
-
-    Juxtaposition binds tighter than '/', so `mL/min/1.73 m2` is mL / min / (1.73 m2) and
-    `g/24h` is g / (24 h): that is how these units are read clinically.
-    """
-    folded = text.translate(_FOLD).strip()
-    segments: list[list[_Factor]] = [[]]
-    position = 0
-    while position < len(folded):
-        match = _TOKEN.match(folded, position)
-        if match is None:
-            raise UnitError(
-                f"cannot read unit {quote(text)}: unexpected {folded[position]!r} "
-                f"at character {position + 1}",
-                text=text,
-            )
-        position = match.end()
-        if match["space"]:
-            continue
-        if match["ucum_exp"] is not None:
-            exponent = bounded_int(match["ucum_exp"], MAX_TEN_POWER, "the power of ten", text)
-            segments[-1].append(_Factor(Fraction(10) ** exponent, None))
-        elif match["number"] is not None:
-            number = bounded_number(match["number"], text)
-            if match["number_exp"] is not None:
-                limit, what = (
-                    (MAX_TEN_POWER, "the power of ten")
-                    if number == 10
-                    else (MAX_UNIT_POWER, "the power")
-                )
-                number = number ** bounded_int(match["number_exp"], limit, what, text)
-            segments[-1].append(_Factor(number, None))
-        elif match["name"] is not None:
-            power = bounded_int(
-                match["name_exp"] or match["name_digits"] or "1", MAX_UNIT_POWER, "the power", text
-            )
-            segments[-1].append(_Factor(None, match["name"], power))
-        elif match["percent"]:
-            segments[-1].append(_Factor(Fraction(1, 100), None))
-        elif match["op"] == "/":
-            if len(segments) > 1 and not segments[-1]:
-                raise UnitError(f"cannot read unit {quote(text)}: nothing between '/'", text=text)
-            segments.append([])
-        elif len(segments) > 1:
-            # mg/kg*day is mg/(kg day) to some readers and mg day/kg to others (and to UCUM).
-            raise UnitError(
-                f"ambiguous unit {quote(text)}: write 'a/b/c' to divide by b and c, or put "
-                f"multiplied units before the first '/'",
-                text=text,
-            )
-    if len(segments) > 1 and not segments[-1]:
-        raise UnitError(f"cannot read unit {quote(text)}: nothing after '/'", text=text)
-    return segments
-
-
-def _suggest(name: str, candidates: tuple[str, ...]) -> tuple[str, ...]:
-    """Close matches, case-insensitive equals first (`Mg` -> `mg`)."""
-    same_letters = [c for c in candidates if c.lower() == name.lower() and c != name]
-    close = difflib.get_close_matches(name, candidates, n=3, cutoff=0.6)
-    return tuple(dict.fromkeys(same_letters + close))[:3]
-
-
-def _did_you_mean(suggestions: tuple[str, ...]) -> str:
-    if not suggestions:
-        return ""
-    return "; did you mean " + " or ".join(repr(s) for s in suggestions) + "?"
-
-
-# --- UCUM -------------------------------------------------------------------------------------
-#
-# ucumvert parses UCUM (its Lark grammar is generated from the official ucum-essence.xml) and
-# turns atoms into pint units. We use its parser and its atom-by-atom transformer, fed with OUR
-# registry, but not its pint definition file: that file defines [iU], [HPF] and the arbitrary
-# units as plain numbers (= 1), which would let IU convert to a count and HPF vanish. What we
-# override, and why:
-# - numbers: its transformer builds 1 / x with int 1, so `/min` gets a float magnitude, and
-#   `10*` becomes a unit `_10`; ours keeps every magnitude a Fraction and makes 10* a number.
-# - annotations: UCUM says {...} means 1, and ucumvert drops them (a lone `{titer}` even comes
-#   back as a bare lark Token). `{1.73_m2}` in `mL/min/{1.73_m2}` (the LOINC eGFR unit) is
-#   clinically "per 1.73 m2 of body surface", so we give it that value.
-# - atoms it leaves to pint's default names, which are missing or wrong in a plain registry.
-
-_UCUM_BODY_SURFACE = {"{1.73_m2}": Fraction(173, 100)}
-
-# UCUM atom (with prefix if any) -> a number or an expression in our registry.
-_UCUM_ATOMS: dict[str, Fraction | str] = {
-    "10*": Fraction(10),
-    "10^": Fraction(10),
-    "%": Fraction(1, 100),
-    "[iU]": "international_unit",
-    "[IU]": "international_unit",
-    "[HPF]": "high_power_field",
-    "[LPF]": "low_power_field",
-    "mm[Hg]": "millimeter_Hg",
-    "cm[H2O]": "centimeter_H2O",
-    "[lb_av]": "pound",
-    "[oz_av]": "ounce",
-    "[in_i]": "inch",
-    "[ft_i]": "foot",
-    "Cel": "degree_Celsius",  # rejected with a clear message by _make_unit
-    "[degF]": "degree_Fahrenheit",
-    "mo": "month",
-    "wk": "week",
-    "g%": "gram / deciliter",  # UCUM: "gram percent" = 1 g/dL, not 1/100 g
-    "'": "arcminute",  # ucumvert maps these to time minute and second
-    "''": "arcsecond",
-}
-
-
-class _UnsupportedUcumAtom(Exception):
-    """Raised inside the transformer (lark wraps it in VisitError); carries the UCUM atom."""
-
-
-def _make_ucum_transformer(registry: pint.UnitRegistry[Any]) -> Any:
-    """Build the transformer lazily: only FHIR and OMOP input need UCUM."""
-    import pint
-    from lark import Token
-    from ucumvert import UcumToPintTransformer  # type: ignore[import-untyped]
-
-    Quantity = registry.Quantity
-    one = Quantity(Fraction(1))
-
-    class _UcumToUnits(UcumToPintTransformer):  # type: ignore[misc]
-        def _operand(self, arg: Any) -> Any:
-            if isinstance(arg, Token) and arg.type == "ANNOTATION":
-                area = _UCUM_BODY_SURFACE.get(str(arg))
-                return one if area is None else Quantity(area, "meter ** 2")
-            return arg
-
-        def main_term(self, args: list[Any]) -> Any:
-            if len(args) == 2:  # leading '/'
-                return one / self._operand(args[1])
-            return self._operand(args[0])
-
-        def term(self, args: list[Any]) -> Any:
-            if len(args) == 3:
-                left, right = self._operand(args[0]), self._operand(args[2])
-                return left * right if args[1] == "." else left / right
-            return self._operand(args[0])
-
-        def simple_unit(self, args: list[Any]) -> Any:
-            atom = "".join(str(a) for a in args)
-            meaning = _UCUM_ATOMS.get(atom)
-            if meaning is None and len(args) == 2 and str(args[1]) in _UCUM_ATOMS:
-                base = _UCUM_ATOMS[str(args[1])]
-                if isinstance(base, str):
-                    meaning = f"{args[0]}{base}"  # pint applies the prefix: m + IU = mIU
-            if isinstance(meaning, Fraction):
-                return Quantity(meaning)
-            try:
-                if isinstance(meaning, str):
-                    quantity = Quantity(Fraction(1), meaning)
-                else:
-                    quantity = super().simple_unit(args)
-            except pint.UndefinedUnitError:
-                raise _UnsupportedUcumAtom(atom) from None
-            return Quantity(_exact_number(quantity.magnitude), quantity.units)
-
-    return _UcumToUnits(ureg=registry)
-
-
 # --- The unit system --------------------------------------------------------------------------
 
 UnitLike = Unit | str
-_FactorKey = tuple[UnitLike, UnitLike, Fraction | None]
+_MapKey = tuple[UnitLike, UnitLike, Basis]
 
 
 class UnitSystem:
@@ -365,8 +189,8 @@ class UnitSystem:
     def __init__(self) -> None:
         self._parsed: dict[str, Unit | Failure] = {}
         self._parsed_ucum: dict[str, Unit | Failure] = {}
-        self._factors: dict[_FactorKey, Fraction] = {}
-        self._compatible: dict[_FactorKey, bool] = {}
+        self._maps: dict[_MapKey, Affine] = {}
+        self._compatible: dict[_MapKey, bool] = {}
         self._composed: dict[tuple[str, UnitLike, UnitLike], Unit] = {}
         self._ucum: tuple[Any, Any] | None = None  # (lark parser, transformer)
         self._ucum_codes: dict[str, str] = {}
@@ -398,20 +222,38 @@ class UnitSystem:
 
     def _parse(self, text: str) -> Unit:
         check_length(text)
-        segments = _tokenize(text)
-        table = unit_table(CUSTOM_DEFINITIONS)
-        unit = self._from_table(text, segments, table) if table is not None else None
-        return unit if unit is not None else self._parse_with_pint(text, segments)
+        temperature = TEMPERATURE_NAMES.get(text.strip())
+        if temperature is not None:  # a reading: no pint needed (`criteria check` stays pint-free)
+            dims = {"[temperature]": Fraction(1)}
+            return self._unit_of(
+                text, Fraction(1), Fraction(1), {temperature: Fraction(1)}, dims, dims
+            )
+        try:
+            segments = tokenize(text)
+            table = unit_table(CUSTOM_DEFINITIONS)
+            unit = self._from_table(text, segments, table) if table is not None else None
+            return unit if unit is not None else self._parse_with_pint(text, segments)
+        except AmbiguousUnit:
+            raise
+        except UnitError as error:
+            # One parser for units everywhere (docs/units.md): what our syntax cannot read is
+            # read as UCUM, as FHIR data write it (`mm[Hg]`, `[lb_av]`, `Cel`); if UCUM cannot
+            # read it either, our syntax's message (with its suggestions) is the one to show.
+            try:
+                return self.parse_ucum(text)
+            except TemperatureUnit:
+                raise
+            except UnitError:
+                raise error from None
 
-    def _from_table(
-        self, text: str, segments: list[list[_Factor]], table: UnitTable
-    ) -> Unit | None:
+    def _from_table(self, text: str, segments: list[list[Factor]], table: UnitTable) -> Unit | None:
         """The unit from the names the unit table knows, without pint (unit_table.py says
         why); None when a name is not one of them (pint will say what it is)."""
         scale = Fraction(1)
         factor = Fraction(1)
         terms: dict[str, Fraction] = {}
         dimensions: dict[str, Fraction] = {}
+        up: dict[str, Fraction] = {}
         for index, segment in enumerate(segments):
             sign = 1 if index == 0 else -1
             for item in segment:
@@ -424,12 +266,10 @@ class UnitSystem:
                     return None
                 power = sign * item.power
                 factor *= meaning.factor**power
-                _add_power(terms, meaning.name, Fraction(power))
-                for dimension, exponent in meaning.dimensions:
-                    dimensions[dimension] = (
-                        dimensions.get(dimension, Fraction(0)) + exponent * power
-                    )
-        return self._unit_of(text, scale, scale * factor, terms, dimensions)
+                add_power(terms, meaning.name, Fraction(power))
+                add_dimensions(dimensions, meaning.dimensions, power, None)
+                add_dimensions(up, meaning.dimensions, power, True)
+        return self._unit_of(text, scale, scale * factor, terms, dimensions, up)
 
     def _unit_of(
         self,
@@ -438,51 +278,58 @@ class UnitSystem:
         base_factor: Fraction,
         terms: Mapping[str, Fraction],
         dimensions: Mapping[str, Fraction],
+        up: Mapping[str, Fraction],
     ) -> Unit:
         dims = {k: v for k, v in dimensions.items() if v}
+        kind = {k: v for k, v in up.items() if v}
+        origin = Fraction(0)
         if "[temperature]" in dims:
-            raise _temperature_error(text)
+            base_factor, origin = temperature(text, scale, terms)
         return Unit(
             text=text,
             scale=scale,
             terms=tuple((k, v) for k, v in terms.items() if v),
             dimensions=tuple(sorted(dims.items())),
-            dimensionality=_format_dimensions(dims),
+            dimensionality=format_dimensions(dims) if dims or not kind else format_kind(kind),
             base_factor=base_factor,
+            origin=origin,
+            up=tuple(sorted(kind.items())),
         )
 
-    def _parse_with_pint(self, text: str, segments: list[list[_Factor]]) -> Unit:
+    def _parse_with_pint(self, text: str, segments: list[list[Factor]]) -> Unit:
         import pint
 
         scale = Fraction(1)
         pint_unit = self.registry.Unit("")
+        up: dict[str, Fraction] = {}
         for index, segment in enumerate(segments):
             for factor in segment:
                 if factor.number is not None:
                     scale = scale * factor.number if index == 0 else scale / factor.number
                 else:
                     assert factor.name is not None
-                    term = self._unit_name(factor.name, text) ** factor.power
+                    name = self._unit_name(factor.name, text)
+                    power = factor.power if index == 0 else -factor.power
+                    add_dimensions(up, tuple(dimensions_of(name).items()), power, True)
+                    term = name**factor.power
                     pint_unit = cast(
                         pint.Unit, pint_unit * term if index == 0 else pint_unit / term
                     )
-        return self._make_unit(text, scale, pint_unit)
+        return self._make_unit(text, scale, pint_unit, up)
 
     def _unit_name(self, name: str, text: str) -> pint.Unit:
         try:
             unit = self.registry.Unit(name)
             # pint also reads `nan`, `inf` and units defined by inexact numbers (`MG`, a
             # megagauss): a name is ours only when its factor to the root units is exact.
-            _exact_number(self.registry.get_root_units(unit)[0])
+            exact_number(self.registry.get_root_units(unit)[0])
             return unit
         except Exception:  # noqa: BLE001 - whatever pint makes of a name, it is not a unit we know
-            if name == "Cel":  # UCUM's Celsius, written in our syntax
-                raise _temperature_error(text) from None
-            suggestions = _suggest(name, _COMMON_NAMES)
-            whole = _suggest(text, COMMON_UNITS) if name != text else ()
+            suggestions = suggest(name, COMMON_NAMES)
+            whole = suggest(text, COMMON_UNITS) if name != text else ()
             where = f"unknown unit {quote(name)}" + (f" in {quote(text)}" if name != text else "")
             raise UnitError(
-                where + _did_you_mean(suggestions or whole),
+                where + did_you_mean(suggestions or whole),
                 text=text,
                 suggestions=suggestions or whole,
             ) from None
@@ -500,16 +347,8 @@ class UnitSystem:
         entry = ucum_known.known(code)
         if entry is not None:
             if "error" in entry:
-                raise UnitError(entry["error"], text=code)
-            fields = entry["unit"]
-            return Unit(
-                text=fields["text"],
-                scale=Fraction(fields["scale"]),
-                terms=tuple((name, Fraction(power)) for name, power in fields["terms"]),
-                dimensions=tuple((name, Fraction(power)) for name, power in fields["dimensions"]),
-                dimensionality=fields["dimensionality"],
-                base_factor=Fraction(fields["base_factor"]),
-            )
+                raise ucum_known.error_kind(entry)(entry["error"], text=code)
+            return ucum_known.unit_of(entry["unit"])
         return self.parse_ucum_uncached(code)
 
     def parse_ucum_uncached(self, code: str) -> Unit:
@@ -520,14 +359,14 @@ class UnitSystem:
         check_ucum_limits(code)
         if self._ucum is None:
             try:
-                from ucumvert import get_ucum_parser
+                from ucumvert import get_ucum_parser  # type: ignore[import-untyped]
             except ImportError:
                 raise UnitError(
                     "reading UCUM units needs the 'ucumvert' package (a dependency of "
                     "criteria-lang): pip install ucumvert",
                     text=code,
                 ) from None
-            self._ucum = (get_ucum_parser(), _make_ucum_transformer(self.registry))
+            self._ucum = (get_ucum_parser(), make_ucum_transformer(self.registry))
         from ucumvert import InvalidUcumError, parse_ucum
 
         parser, transformer = self._ucum
@@ -537,10 +376,13 @@ class UnitSystem:
             raise UnitError(str(error).splitlines()[0], text=code) from None
         try:
             quantity = transformer.transform(tree)
-            scale = _exact_number(quantity.magnitude)
+            scale = exact_number(quantity.magnitude)
+            up = ucum_numerator(tree, lambda leaf: dimensions_of(transformer.transform(leaf).units))
         except VisitError as error:
+            if type(error.orig_exc).__name__ == "OffsetUnitCalculusError":  # pint's: Cel/min
+                raise temperature_error(code) from None
             atom = error.orig_exc.args[0] if error.orig_exc.args else "?"
-            if isinstance(error.orig_exc, _UnsupportedUcumAtom):
+            if isinstance(error.orig_exc, UnsupportedUcumAtom):
                 raise UnitError(
                     f"UCUM unit {quote(code)} is not supported: criteria_lang gives "
                     f"{quote(str(atom))} no meaning (see docs/units.md)",
@@ -551,7 +393,7 @@ class UnitSystem:
             raise UnitError(f"UCUM unit {quote(code)} cannot be read", text=code) from None
         if scale == 0:
             raise UnitError(f"UCUM unit {quote(code)} is multiplied by 0", text=code)
-        return self._make_unit(code, scale, quantity.units)
+        return self._make_unit(code, scale, quantity.units, up)
 
     def ucum_code(self, text: str) -> str:
         """The UCUM code of a unit in our syntax, for FHIR: `10^9/L` -> `10*9/L`, `mL/min/1.73m2`
@@ -567,19 +409,21 @@ class UnitSystem:
             remember(self._ucum_codes, text, code)
         return code
 
-    def _make_unit(self, text: str, scale: Fraction, pint_unit: pint.Unit) -> Unit:
+    def _make_unit(
+        self, text: str, scale: Fraction, pint_unit: pint.Unit, up: Mapping[str, Fraction]
+    ) -> Unit:
         from pint.util import to_units_container
 
-        dimensions = _dimensions(pint_unit)
-        if "[temperature]" in dimensions:
-            raise _temperature_error(text)
+        dimensions = dimensions_of(pint_unit)
+        terms = {k: exact_number(v) for k, v in to_units_container(pint_unit).items()}
+        if "[temperature]" in dimensions:  # the factor and origin come from _temperature
+            return self._unit_of(text, scale, scale, terms, dimensions, up)
         root_factor, _ = self.registry.get_root_units(pint_unit)
         try:
-            exact = _exact_number(root_factor)
+            exact = exact_number(root_factor)
         except TypeError:
             raise UnitError(f"unit {quote(text)} has no exact factor", text=text) from None
-        terms = {k: _exact_number(v) for k, v in to_units_container(pint_unit).items()}
-        return self._unit_of(text, scale, scale * exact, terms, dimensions)
+        return self._unit_of(text, scale, scale * exact, terms, dimensions, up)
 
     # Composition: the evaluator builds dose units (mg -> mg/day -> mg/kg/day) from data units.
 
@@ -605,33 +449,78 @@ class UnitSystem:
 
     def _compose(self, text: str, a: Unit, b: Unit, sign: int) -> Unit:
         """`a * b` (sign 1) or `a / b` (sign -1): powers add, factors multiply."""
+        if a.origin or b.origin:
+            raise temperature_error(text)
         terms = dict(a.terms)
         for name, power in b.terms:
-            _add_power(terms, name, sign * power)
+            add_power(terms, name, sign * power)
         dimensions = dict(a.dimensions)
-        for name, power in b.dimensions:
-            dimensions[name] = dimensions.get(name, Fraction(0)) + sign * power
+        add_dimensions(dimensions, b.dimensions, sign, None)
+        # What b brings above the line: its numerator when multiplying, its denominator when
+        # dividing (its dimensions taken from its numerator).
+        up = dict(a.up)
+        if sign > 0:
+            add_dimensions(up, b.up, 1, None)
+        else:
+            down = dict(b.up)
+            add_dimensions(down, b.dimensions, -1, None)
+            add_dimensions(up, tuple(down.items()), 1, None)
         return self._unit_of(
-            text, a.scale * b.scale**sign, a.base_factor * b.base_factor**sign, terms, dimensions
+            text,
+            a.scale * b.scale**sign,
+            a.base_factor * b.base_factor**sign,
+            terms,
+            dimensions,
+            up,
         )
 
     # Conversion
 
-    def factor(
-        self, source: UnitLike, target: UnitLike, *, molar_mass: Fraction | None = None
-    ) -> Fraction:
-        """The exact number to multiply a value in `source` by to get it in `target`.
+    def affine(
+        self,
+        source: UnitLike,
+        target: UnitLike,
+        *,
+        molar_mass: Fraction | None = None,
+        basis: Basis | None = None,
+    ) -> Affine:
+        """The exact map from a value in `source` to the value in `target`: `value x slope +
+        offset`, the offset 0 except for temperatures and a concept's declared scales.
 
-        `molar_mass` (g/mol) bridges amount of substance and mass: `umol/L` to `mg/dL`,
-        `mg/mmol` to `g/g`. Raises `IncompatibleUnits`. Cached per (source, target, molar_mass).
+        `basis` is what the value's concept declares (core/conversions.py): a molar mass
+        (g/mol) bridges amount of substance and mass (`umol/L` to `mg/dL`, `mg/mmol` to `g/g`),
+        a valence equivalents and amount of substance (`mEq/L` to `mmol/L`), and scales map
+        another scale of the analyte into its canonical unit (HbA1c `mmol/mol` to `%`).
+        `molar_mass` alone is `Basis(molar_mass=...)`. Raises `IncompatibleUnits`. Cached.
         """
-        key = (source, target, molar_mass)
-        cached = self._factors.get(key)
-        if cached is not None:
-            return cached
-        result = self._factor(self._unit(source), self._unit(target), _molar_mass(molar_mass))
-        remember(self._factors, key, result)
-        return result
+        full = _basis(molar_mass, basis)
+        key = (source, target, full)
+        cached = self._maps.get(key)
+        if cached is None:
+            cached = self._affine(self._unit(source), self._unit(target), full)
+            remember(self._maps, key, cached)
+        return cached
+
+    def factor(
+        self,
+        source: UnitLike,
+        target: UnitLike,
+        *,
+        molar_mass: Fraction | None = None,
+        basis: Basis | None = None,
+    ) -> Fraction:
+        """The exact number to multiply a value in `source` by to get it in `target`. Raises
+        `IncompatibleUnits`, also when no factor alone converts them (`Cel` and `[degF]`, whose
+        zero points differ: `affine` and `convert` handle those)."""
+        found = self.affine(source, target, molar_mass=molar_mass, basis=basis)
+        if not found.is_factor:
+            a, b = self._unit(source), self._unit(target)
+            raise IncompatibleUnits(
+                f"{a.text!r} converts to {b.text!r} with an offset as well as a factor",
+                source=a,
+                target=b,
+            )
+        return found.slope
 
     def convert(
         self,
@@ -640,21 +529,29 @@ class UnitSystem:
         target: UnitLike,
         *,
         molar_mass: Fraction | None = None,
+        basis: Basis | None = None,
     ) -> Fraction:
         """`value` in `source`, expressed in `target`, exactly."""
         if isinstance(value, float):
             # A float times a Fraction is a float: the exactness would be lost silently.
             raise TypeError(f"convert() needs a Fraction, not the float {value!r}")
-        return value * self.factor(source, target, molar_mass=molar_mass)
+        return self.affine(source, target, molar_mass=molar_mass, basis=basis)(value)
 
-    def compatible(self, a: UnitLike, b: UnitLike, *, molar_mass: Fraction | None = None) -> bool:
+    def compatible(
+        self,
+        a: UnitLike,
+        b: UnitLike,
+        *,
+        molar_mass: Fraction | None = None,
+        basis: Basis | None = None,
+    ) -> bool:
         """Whether `a` converts to `b`. Texts that do not parse still raise `UnitError`. Cached,
         the answer "no" too (working it out again would build an error message each time)."""
-        key = (a, b, molar_mass)
+        key = (a, b, _basis(molar_mass, basis))
         known = self._compatible.get(key)
         if known is None:
             try:
-                self.factor(a, b, molar_mass=molar_mass)
+                self.affine(a, b, basis=key[2])
                 known = True
             except IncompatibleUnits:
                 known = False
@@ -663,76 +560,109 @@ class UnitSystem:
 
     def describe(self, unit: UnitLike) -> str:
         """The dimension in words, per written component: `mL/min/1.73m2` is
-        "volume / time / area", `10^9/L` is "1 / volume", `%` is "dimensionless"."""
+        "volume / time / area", `10^9/L` is "1 / volume", `mg/g` "mass / mass", `%` is
+        "dimensionless"."""
+        parsed = self._unit(unit)
+        if parsed.is_dimensionless and parsed.up:  # a ratio of one kind, even when terms cancel
+            said = words(dict(parsed.up))
+            return f"{said} / {said}"
         numerator: list[str] = []
         denominator: list[str] = []
-        for name, power in self._unit(unit).terms:
-            dimensions = self._name_dimensions(name)
+        for name, power in parsed.terms:
+            dimensions = self._namedimensions_of(name)
             if not dimensions:
                 continue  # cells, titer, percent: numbers, not dimensions
-            words = _words({dim: exp * abs(power) for dim, exp in dimensions.items()})
-            (numerator if power > 0 else denominator).append(words)
+            said = words({dim: exp * abs(power) for dim, exp in dimensions.items()})
+            (numerator if power > 0 else denominator).append(said)
         if not numerator and not denominator:
             return "dimensionless"
         return " / ".join([" * ".join(numerator) or "1", *denominator])
 
-    def _name_dimensions(self, name: str) -> dict[str, Fraction]:
+    def _namedimensions_of(self, name: str) -> dict[str, Fraction]:
         """The base dimensions of one of pint's unit names (a term of a Unit)."""
         table = unit_table(CUSTOM_DEFINITIONS)
         meaning = table.resolve(name) if table is not None else None
         if meaning is not None:
             return dict(meaning.dimensions)
         found = self.registry.get_dimensionality(name)
-        return {dim: _exact_number(found[dim]) for dim in found if found[dim]}
+        return {dim: exact_number(found[dim]) for dim in found if found[dim]}
 
     def _unit(self, unit: UnitLike) -> Unit:
         return unit if isinstance(unit, Unit) else self.parse(unit)
 
-    def _factor(self, source: Unit, target: Unit, molar_mass: Fraction | None) -> Fraction:
+    def _affine(self, source: Unit, target: Unit, basis: Basis) -> Affine:
+        try:
+            return self._direct(source, target, basis)
+        except IncompatibleUnits:
+            if not basis.scales:
+                raise
+            scales = [
+                (self.parse(scale.unit), self.parse(scale.into), scale.to_canonical)
+                for scale in basis.scales
+            ]
+            found = via_scales(
+                source,
+                target,
+                scales,
+                lambda a, b: self._direct(a, b, basis),
+                IncompatibleUnits,
+            )
+            if found is None:
+                raise
+            return found
+
+    def _direct(self, source: Unit, target: Unit, basis: Basis) -> Affine:
+        """Without declared scales: a factor within one kind (with an offset between
+        temperatures), through the valence and the molar mass."""
         if source.dimensionality == target.dimensionality:
-            return source.base_factor / target.base_factor
+            return Affine(
+                source.base_factor / target.base_factor,
+                (source.origin - target.origin) / target.base_factor,
+            )
         a, b = dict(source.dimensions), dict(target.dimensions)
-        power = _molar_power(a, b)
-        if power is not None and molar_mass is not None:
+        factor = source.base_factor / target.base_factor
+        charge = int(a.get(EQUIVALENT, 0) - b.get(EQUIVALENT, 0))
+        if charge and basis.valence is not None:
+            # An amount in equivalents is the amount of substance times the valence.
+            add_dimensions(a, ((EQUIVALENT, Fraction(-charge)),), 1, None)
+            add_dimensions(a, ((SUBSTANCE, Fraction(charge)),), 1, None)
+            factor /= basis.valence**charge
+            if a == b:
+                return Affine(factor)
+        power = molar_power(a, b)
+        if power is not None and basis.molar_mass is not None:
             # Each mole of substance in the source is molar_mass grams in the target; pint's
             # root unit for mass is the gram, so g/mol needs no further scaling.
-            return source.base_factor * molar_mass**power / target.base_factor
+            return Affine(factor * basis.molar_mass**power)
+        raise IncompatibleUnits(
+            self._incompatible(source, target, charge, basis, power),
+            source=source,
+            target=target,
+        )
+
+    def _incompatible(
+        self, source: Unit, target: Unit, charge: int, basis: Basis, power: int | None
+    ) -> str:
         message = (
             f"cannot convert {source.text!r} ({self.describe(source)}) "
             f"to {target.text!r} ({self.describe(target)})"
         )
+        a, b = dict(source.dimensions), dict(target.dimensions)
+        if charge and basis.valence is None:
+            return message + (
+                ": converting equivalents (mEq) needs the ion's valence, which this value's "
+                "concept does not declare"
+            )
         if power is not None:
-            message += ": converting between amount of substance and mass needs a molar mass"
-        elif ("[international_unit]" in a) != ("[international_unit]" in b):
-            message += ": international units measure biological activity, not an amount"
-        raise IncompatibleUnits(message, source=source, target=target)
-
-
-def _add_power(terms: dict[str, Fraction], name: str, power: Fraction) -> None:
-    """As pint's UnitsContainer multiplies: a name whose power comes to 0 is dropped, so that
-    it goes last if it comes back (the order of the terms is the order `describe` words them)."""
-    total = terms.get(name, Fraction(0)) + power
-    if total:
-        terms[name] = total
-    else:
-        terms.pop(name, None)
-
-
-def _temperature_error(text: str) -> UnitError:
-    # Celsius and Fahrenheit have offset zero points, so no factor converts them (and kelvin is
-    # not used clinically). Eligibility criteria here do not need temperatures.
-    return UnitError(
-        f"temperature unit {text!r} is not supported: temperatures need an offset, "
-        f"not a factor, to convert",
-        text=text,
-    )
-
-
-def _exact_number(number: object) -> Fraction:
-    """Guard the exactness promise: pint hands back Fractions or ints, never a float."""
-    if isinstance(number, Fraction | int):
-        return Fraction(number)
-    raise TypeError(f"inexact number {number!r} from pint; expected a Fraction")
+            return message + ": converting between amount of substance and mass needs a molar mass"
+        if ("[international_unit]" in a) != ("[international_unit]" in b):
+            return message + ": international units measure biological activity, not an amount"
+        if source.is_dimensionless and target.is_dimensionless:
+            return message + (
+                ": ratios of different kinds do not convert into each other unless the "
+                "concept declares a scale (docs/units.md, 'Kinds of ratio')"
+            )
+        return message
 
 
 def _molar_mass(molar_mass: object) -> Fraction | None:
@@ -746,47 +676,16 @@ def _molar_mass(molar_mass: object) -> Fraction | None:
     return Fraction(molar_mass)
 
 
-def _dimensions(pint_unit: pint.Unit) -> dict[str, Fraction]:
-    dimensions = pint_unit.dimensionality
-    return {name: _exact_number(dimensions[name]) for name in dimensions if dimensions[name]}
-
-
-def _molar_power(a: Mapping[str, Fraction], b: Mapping[str, Fraction]) -> int | None:
-    """n when `a` is `b` with mass**n replaced by substance**n (a molar mass converts them)."""
-    power = a.get("[substance]", 0) - b.get("[substance]", 0)
-    if power == 0 or a.get("[mass]", 0) + power != b.get("[mass]", 0):
-        return None
-    others = {"[substance]", "[mass]"}
-    if {k: v for k, v in a.items() if k not in others} != {
-        k: v for k, v in b.items() if k not in others
-    }:
-        return None
-    return int(power)
-
-
-def _format_power(name: str, power: Fraction) -> str:
-    return name if power == 1 else f"{name} ** {power}"
-
-
-def _format_dimensions(dimensions: Mapping[str, Fraction]) -> str:
-    """Canonical text (sorted, no pint formatting: it fails on Fraction exponents)."""
-    if not dimensions:
-        return "dimensionless"
-    up = [_format_power(k, v) for k, v in sorted(dimensions.items()) if v > 0]
-    down = [_format_power(k, -v) for k, v in sorted(dimensions.items()) if v < 0]
-    return " / ".join([" * ".join(up) or "1", *down])
-
-
-def _words(dimensions: Mapping[str, Any]) -> str:
-    key = tuple(sorted((k, v) for k, v in dimensions.items() if v))
-    words = _DIMENSION_WORDS.get(key)
-    if words is not None:
-        return words
-    if len(key) == 1:
-        single = _DIMENSION_WORDS.get(((key[0][0], 1),))
-        if single is not None:
-            return f"{single} ** {key[0][1]}"
-    return _format_dimensions({k: Fraction(v) for k, v in key})
+def _basis(molar_mass: object, basis: Basis | None) -> Basis:
+    """One Basis from the keyword arguments, checked: exact and positive numbers only."""
+    found = basis if basis is not None else Basis()
+    mass = _molar_mass(molar_mass if molar_mass is not None else found.molar_mass)
+    valence = found.valence
+    if valence is not None and (not isinstance(valence, Fraction | int) or valence <= 0):
+        raise ValueError(f"valence must be a positive number, not {valence!r}")
+    if mass != found.molar_mass:
+        return Basis(mass, found.valence, found.scales)
+    return found
 
 
 _units: UnitSystem | None = None

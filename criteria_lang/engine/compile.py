@@ -10,7 +10,7 @@ from typing import assert_never
 import attrs
 
 from criteria_lang.core.bounds import Range, holds, inside
-from criteria_lang.core.concepts import QuantityAttr, molar_mass_of
+from criteria_lang.core.concepts import QuantityAttr, basis_of
 from criteria_lang.core.dates import completed_months
 from criteria_lang.core.diagnostics import clip
 from criteria_lang.core.results import Evidence
@@ -393,12 +393,21 @@ def range_aligned(a: Value, b: Value, converter: Converter | None) -> tuple[Rang
     if not isinstance(a.value, Fraction) or not isinstance(b.value, Fraction):
         raise TypeError
     values, shown = a.values(), a.shown()
-    if a.unit is not None and b.unit is not None and a.unit != b.unit:
-        molar = molar_mass_of(a.concept or b.concept)
-        source, target = a.unit, b.unit
-        values = values.map(lambda x: convert_value(x, source, a.ucum, target, molar, converter))
+    target = threshold_unit(b, converter)
+    if a.unit is not None and target is not None and a.unit != target:
+        basis, source = basis_of(a.concept or b.concept), a.unit
+        values = values.map(lambda x: convert_value(x, source, a.ucum, target, basis, converter))
         shown = f"{values.text(lambda x: fmt_quantity(x, target))} (from {shown})"
     return values, shown
+
+
+def threshold_unit(b: Value, converter: Converter | None) -> Unit | None:
+    """The unit a comparison is made in: the threshold's, or, for a bare number, the unit the
+    plan's conversion names (the value's canonical unit): a value in another unit is converted
+    into it, never compared raw (docs/units.md, "Bare numbers")."""
+    if b.unit is not None:
+        return b.unit
+    return converter.unit if converter is not None else None
 
 
 def decide_lower_bound(
@@ -443,15 +452,16 @@ def between_lower_bound(
 
 
 def aligned(a: Value, b: Value, converter: Converter | None) -> tuple[Fraction, Fraction, str]:
-    """Both values as Fractions in the threshold's unit (b's), exactly."""
+    """Both values as Fractions in the threshold's unit (`threshold_unit`), exactly."""
     if not isinstance(a.value, Fraction) or not isinstance(b.value, Fraction):
         raise TypeError
     left = a.value
     shown = fmt_quantity(left, a.unit)
-    if a.unit is not None and b.unit is not None and a.unit != b.unit:
-        molar = molar_mass_of(a.concept or b.concept)
-        left = convert_value(left, a.unit, a.ucum, b.unit, molar, converter)
-        shown = f"{fmt_quantity(left, b.unit)} (from {fmt_quantity(a.value, a.unit)})"
+    target = threshold_unit(b, converter)
+    if a.unit is not None and target is not None and a.unit != target:
+        basis = basis_of(a.concept or b.concept)
+        left = convert_value(left, a.unit, a.ucum, target, basis, converter)
+        shown = f"{fmt_quantity(left, target)} (from {fmt_quantity(a.value, a.unit)})"
     return left, b.value, shown
 
 
@@ -520,7 +530,7 @@ def compare_limit(left: ValueFn, op: str, limit: p.Limit) -> ExprFn:
             return Outcome(UNKNOWN, value.evidence, (reason,))
         try:
             limit_value = (
-                convert_quantity(bound, value.unit, molar_mass_of(value.concept))
+                convert_quantity(bound, value.unit, basis_of(value.concept))
                 if value.unit
                 else bound.value
             )

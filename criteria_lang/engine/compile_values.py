@@ -12,7 +12,8 @@ from typing import Any, assert_never
 import attrs
 
 from criteria_lang.core.bounds import Range, extreme, total
-from criteria_lang.core.concepts import ConceptSet, molar_mass_of
+from criteria_lang.core.concepts import ConceptSet, basis_of
+from criteria_lang.core.conversions import Basis
 from criteria_lang.core.dates import completed_years
 from criteria_lang.core.derived import BUILTINS
 from criteria_lang.core.kinds import ABSENCE_IS_EVIDENCE
@@ -512,7 +513,7 @@ def over_values(node: p.Aggregate, result: QueryResult, canonical: Unit | None) 
         if unit is None:
             unit = v.unit
         try:
-            converted = converted_range(v, unit, query.molar_mass)
+            converted = converted_range(v, unit, query.basis)
         except UnitError:
             continue
         values.append((converted, event))
@@ -537,13 +538,14 @@ def over_values(node: p.Aggregate, result: QueryResult, canonical: Unit | None) 
     )
 
 
-def converted_range(value: Value, unit: Unit | None, molar: Fraction | None) -> Range:
-    """The values `value` allows, in `unit` (a bound converts end by end)."""
+def converted_range(value: Value, unit: Unit | None, basis: Basis) -> Range:
+    """The values `value` allows, in `unit` (a bound converts end by end: every conversion
+    keeps the order of values, docs/units.md)."""
     source = value.unit
     if source is None or unit is None or source == unit:
         return value.values()
     units = get_units()
-    return value.values().map(lambda x: units.convert(x, source, unit, molar_mass=molar))
+    return value.values().map(lambda x: units.convert(x, source, unit, basis=basis))
 
 
 def over_bounds(node: p.Aggregate, values: list[tuple[Range, Event]], unit: Unit | None) -> Value:
@@ -576,11 +578,11 @@ def difference(a: Value, b: Value) -> Value:
     try:
         right, right_range = b.value, b.range
         if a.unit is not None and b.unit is not None and a.unit != b.unit:
-            molar = molar_mass_of(a.concept or b.concept)
+            basis = basis_of(a.concept or b.concept)
             source, target = b.unit, a.unit
 
             def convert(x: Fraction) -> Fraction:
-                return get_units().convert(x, source, target, molar_mass=molar)
+                return get_units().convert(x, source, target, basis=basis)
 
             right = convert(b.value)
             right_range = None if right_range is None else right_range.map(convert)

@@ -9,11 +9,13 @@ from typing import Any, Literal, assert_never
 
 from criteria_lang.core.codes import Code
 from criteria_lang.core.concepts import ConceptSet
+from criteria_lang.core.conversions import Basis
 from criteria_lang.core.derived import Input
 from criteria_lang.core.kinds import EVENT_KINDS_READ, EventKind
 from criteria_lang.core.units import UnitError, get_units
 from criteria_lang.engine.evidence import describe_event, unit_problem
 from criteria_lang.engine.index import ConceptIndex, Matcher
+from criteria_lang.engine.schedule import Schedule, on_time
 from criteria_lang.engine.values import MissingData, convert_quantity, fmt_date
 from criteria_lang.plan import model as p
 from criteria_lang.records.timeline import (
@@ -54,6 +56,7 @@ class Context:
         "related",
         "index",
         "by_concept",
+        "schedule",
     )
 
     def __init__(
@@ -65,6 +68,7 @@ class Context:
         previous_visit: Visit | None = None,
         find_event: EventFinder = no_finder,
         index: ConceptIndex | None = None,
+        schedule: Schedule | None = None,
     ) -> None:
         self.find_event = find_event
         # The events `it` names, innermost last (docs: "Events related to events").
@@ -86,6 +90,8 @@ class Context:
         # Shared by every patient of a run (the Evaluator's): codes matched once per code.
         self.index = index if index is not None else ConceptIndex()
         self.by_concept: dict[str, dict[str, list[Event]]] = {}
+        # The protocol's visit schedule: a visit done outside its window is not that visit.
+        self.schedule: Schedule = schedule or {}
 
     # ------------------------------------------------------------------ dates
     def date(self, anchor: p.Anchor) -> dt.date:
@@ -156,6 +162,9 @@ class Context:
         found = find_visit(self.patient.visits, wanted)
         if found is None:
             raise MissingData(f"the patient has no visit named '{wanted}'")
+        timing = on_time(self.schedule, self.patient, found)
+        if timing is not None and timing.inside is not True:
+            raise MissingData(timing.why)  # docs: "The visit schedule"
         return found.date
 
     # ------------------------------------------------------------------ events
@@ -276,7 +285,7 @@ class Context:
                 continue
             value: Fraction | str
             try:
-                value = convert_quantity(event.value, spec.unit, spec.molar_mass)
+                value = convert_quantity(event.value, spec.unit, Basis(spec.molar_mass))
             except UnitError as error:
                 value = unit_problem(event, error, "the value")
             if event.value.comparator is not None:

@@ -7,6 +7,7 @@ import datetime as dt
 from fractions import Fraction
 
 from criteria_lang.core.concepts import ConceptSet
+from criteria_lang.core.conversions import Basis
 from criteria_lang.core.dates import approximate_days, completed_years, run_reaches
 from criteria_lang.core.derived import BODY_MEASURE_TOLERANCE_DAYS, BUILTINS, WEIGHT, Builtin
 from criteria_lang.core.results import Evidence
@@ -81,14 +82,14 @@ def _dose_amount(
     try:
         # The plan's factor for the recorded unit includes the shape's divisions.
         listed = (
-            converter.lookup(quantity.unit, quantity.ucum, threshold.text, None)
+            converter.lookup(quantity.unit, quantity.ucum, threshold.text, Basis())
             if converter is not None
             else None
         )
         if listed is not None:
-            converted = value * listed
+            converted = listed(value)
         else:
-            converted = convert_value(value, amount_unit, None, threshold, None, None)
+            converted = convert_value(value, amount_unit, None, threshold, Basis(), None)
     except UnitError as error:
         return f"{describe_event(event)}: {error}"
     shown = (

@@ -17,6 +17,7 @@ from criteria_lang.core.results import CriterionResult, PatientResult, overall
 from criteria_lang.engine.compile import Compiler
 from criteria_lang.engine.context import AbsencePolicy, Context
 from criteria_lang.engine.index import ConceptIndex
+from criteria_lang.engine.schedule import schedule_of
 from criteria_lang.engine.values import UNKNOWN, MissingData, Outcome
 from criteria_lang.plan import model as p
 from criteria_lang.records.timeline import Patient
@@ -49,9 +50,16 @@ class Evaluator:
         self.find_event = compiler.event_finder
         self.trial_id = plan.trial
         self.index = ConceptIndex()  # shared by every patient (engine/index.py)
+        self.schedule = schedule_of(plan)
 
     def evaluate(self, patient: Patient) -> PatientResult:
-        ctx = Context(patient, self.policy, index=self.index, find_event=self.find_event)
+        ctx = Context(
+            patient,
+            self.policy,
+            index=self.index,
+            find_event=self.find_event,
+            schedule=self.schedule,
+        )
         results = []
         for compiled in self.criteria:
             criterion = compiled.criterion

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from fractions import Fraction
 
-from criteria_lang.core.concepts import ConceptSet, QuantityAttr, molar_mass_of
+from criteria_lang.core.concepts import ConceptSet, QuantityAttr, basis_of
 from criteria_lang.core.diagnostics import clip
 from criteria_lang.core.results import Evidence
 from criteria_lang.core.units import IncompatibleUnits, Unit, UnitError, get_units
@@ -150,7 +150,7 @@ def numeric_word(
             f"limit, so it is neither {word} nor its opposite"
         )
     try:
-        limit = convert_quantity(bound, unit_of(raw), molar_mass_of(concept))
+        limit = convert_quantity(bound, unit_of(raw), basis_of(concept))
     except UnitError as error:
         return unit_problem(event, error, "the value or its reference range")
     positive = compare_quantity(raw, raw.value, ">", limit)
@@ -173,8 +173,8 @@ def change_evidence(value: Value, threshold: Value) -> tuple[Evidence, ...]:
     now = value.value
     try:
         if value.unit is not None and base.unit is not None and value.unit != base.unit:
-            molar = molar_mass_of(value.concept or base.concept)
-            now = get_units().convert(now, value.unit, base.unit, molar_mass=molar)
+            basis = basis_of(value.concept or base.concept)
+            now = get_units().convert(now, value.unit, base.unit, basis=basis)
     except UnitError:
         return ()
     delta = now - base.value

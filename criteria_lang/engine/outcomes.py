@@ -13,12 +13,19 @@ from collections.abc import Callable
 
 import attrs
 
-from criteria_lang.core.results import OutcomeReport, OutcomeSeries, Truth, VisitOutcome
+from criteria_lang.core.results import (
+    Evidence,
+    OutcomeReport,
+    OutcomeSeries,
+    Truth,
+    VisitOutcome,
+)
 from criteria_lang.core.visits import visit_key
 from criteria_lang.engine.compile import Compiler
 from criteria_lang.engine.context import AbsencePolicy, Context
 from criteria_lang.engine.evaluate import judge
 from criteria_lang.engine.index import ConceptIndex
+from criteria_lang.engine.schedule import OnTime, on_time, schedule_of
 from criteria_lang.engine.values import MissingData, Outcome
 from criteria_lang.engine.windows import resolve
 from criteria_lang.plan import model as p
@@ -42,6 +49,7 @@ class OutcomeEvaluator:
         self.outcomes = tuple(CompiledOutcome(o, compiler.expr(o.expr)) for o in plan.outcomes)
         self.find_event = compiler.event_finder
         self.index = ConceptIndex()  # shared by every patient (engine/index.py)
+        self.schedule = schedule_of(plan)
 
     def evaluate(self, patient: Patient) -> OutcomeReport:
         visits = sorted(patient.visits, key=lambda v: v.date)  # stable: ties keep record order
@@ -59,6 +67,7 @@ class OutcomeEvaluator:
                     previous_visit=previous,
                     index=self.index,
                     find_event=self.find_event,
+                    schedule=self.schedule,
                 )
             return contexts[index]
 
@@ -86,13 +95,17 @@ class OutcomeEvaluator:
         results: list[VisitOutcome] = []
         for index, visit in enumerate(visits):
             verdict = judged[index]
-            if verdict is False:
+            timing = on_time(self.schedule, patient, visit)
+            if verdict is False:  # not one of this outcome's timepoints
                 results.append(VisitOutcome(visit.name, visit.date, None))
                 continue
             if isinstance(verdict, str):  # cannot tell whether the visit is judged
                 results.append(
                     VisitOutcome(visit.name, visit.date, Truth.UNKNOWN, missing=(verdict,))
                 )
+                continue
+            if timing is not None and timing.inside is not True:
+                results.append(off_schedule(visit, timing))
                 continue
             ctx = context(index)
             ctx.criterion_id = outcome.id
@@ -142,6 +155,15 @@ class OutcomeEvaluator:
             and (end is None or visit.date <= end)
             for visit in visits
         ]
+
+
+def off_schedule(visit: Visit, timing: OnTime) -> VisitOutcome:
+    """A visit done outside its scheduled window is not used for that visit: not judged, saying
+    why; when it cannot be told, unknown (docs/language.md, "The visit schedule")."""
+    if timing.inside is None:
+        return VisitOutcome(visit.name, visit.date, Truth.UNKNOWN, missing=(timing.why,))
+    note = Evidence(f"visit {visit.name}", f"not used: {timing.why}")
+    return VisitOutcome(visit.name, visit.date, None, evidence=(note,))
 
 
 def summarise(

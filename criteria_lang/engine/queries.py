@@ -12,6 +12,7 @@ import attrs
 
 from criteria_lang.core.bounds import Range, holds
 from criteria_lang.core.concepts import ConceptSet, QuantityAttr
+from criteria_lang.core.conversions import Basis
 from criteria_lang.core.dates import OutOfCalendar, period_last_day
 from criteria_lang.core.diagnostics import clip
 from criteria_lang.core.kinds import ABSENCE_IS_EVIDENCE, RESULT_KINDS
@@ -412,8 +413,11 @@ def reason_filter(reasons: tuple[ConceptSet, ...]) -> Filter:
 
 
 def value_filter(vf: p.ValueFilter, query: p.Query) -> Filter:
-    op, target, concept, molar = vf.op, vf.target, query.concept, query.molar_mass
+    op, target, concept, basis = vf.op, vf.target, query.concept, query.basis
     converter = Converter.of(vf.conversion)
+    # A bare number is in the concept's canonical unit (the plan's conversion target).
+    unit = target.unit if isinstance(target, p.Number) else None
+    unit = unit or (converter.target if converter is not None else None)
 
     def check(ctx: Context, event: Event) -> bool | str:
         raw = getattr(event, "value", None)
@@ -427,21 +431,18 @@ def value_filter(vf: p.ValueFilter, query: p.Query) -> Filter:
                 return f"'{clip(str(raw), 100)}' is not a titer"
             return undecided_bound(event, holds(titer, op, Range.point(target.dilution)))
         if isinstance(target, p.Limit):
-            return limit_filter(event, raw, op, target, concept, molar)
+            return limit_filter(event, raw, op, target, concept, basis)
         assert isinstance(target, p.Number)
         if not isinstance(raw, Quantity):
             return f"'{clip(str(raw), 100)}' is not a number"
         try:
             value = raw.value
-            if target.unit:
-                factor = (
-                    converter.lookup(raw.unit, raw.ucum, target.unit, molar) if converter else None
-                )
-                value = (
-                    raw.value * factor
-                    if factor is not None
-                    else convert_quantity(raw, target.unit, molar)
-                )
+            if unit:
+                found = converter.lookup(raw.unit, raw.ucum, unit, basis) if converter else None
+                if found is not None:
+                    value = found(raw.value)
+                else:
+                    value = convert_quantity(raw, unit, basis)
         except UnitError as error:
             return unit_problem(event, error, "the value")
         return undecided_bound(event, compare_quantity(raw, value, op, target.value))
@@ -466,7 +467,7 @@ def word_filter(event: Event, raw: object, concept: ConceptSet, word: str) -> bo
 
 
 def limit_filter(
-    event: Event, raw: object, op: str, target: p.Limit, concept: ConceptSet, molar: Fraction | None
+    event: Event, raw: object, op: str, target: p.Limit, concept: ConceptSet, basis: Basis
 ) -> bool | str:
     if not isinstance(raw, Quantity) or not isinstance(event, Measurement):
         return "no numeric value"
@@ -481,7 +482,7 @@ def limit_filter(
     if bound is None:
         return f"{event.display} on {fmt_date(event.start)} has no reference range"
     try:
-        limit = convert_quantity(bound, unit_of(raw), molar)
+        limit = convert_quantity(bound, unit_of(raw), basis)
     except UnitError as error:
         return unit_problem(event, error, "the value or its reference range")
     return undecided_bound(event, compare_quantity(raw, raw.value, op, target.multiple * limit))

@@ -14,6 +14,7 @@ import attrs
 
 from criteria_lang.core.bounds import BOUND_COMPARATORS, Range, holds
 from criteria_lang.core.concepts import ConceptSet
+from criteria_lang.core.conversions import Affine, Basis
 from criteria_lang.core.results import Evidence, Truth
 from criteria_lang.core.units import Unit, UnitError, get_units
 from criteria_lang.plan import model as p
@@ -281,39 +282,40 @@ def unit_of(quantity: Quantity) -> Unit:
     return units.parse_ucum(quantity.unit) if quantity.ucum else units.parse(quantity.unit)
 
 
-def convert_quantity(
-    quantity: Quantity, target: str | Unit, molar_mass: Fraction | None
-) -> Fraction:
-    return get_units().convert(quantity.value, unit_of(quantity), target, molar_mass=molar_mass)
+def convert_quantity(quantity: Quantity, target: str | Unit, basis: Basis | None) -> Fraction:
+    """A recorded quantity in `target`, through its concept's `basis` (molar mass, valence,
+    scales); raises UnitError when it does not convert (it is never compared raw)."""
+    return get_units().convert(quantity.value, unit_of(quantity), target, basis=basis)
 
 
 @attrs.frozen
 class Converter:
-    """A plan's `Conversion`, for lookups: the factor for a data unit written in our syntax or
-    in UCUM. A unit the plan does not list is converted by the unit registry, which computes the
-    same exact factor (docs/plan.md, "Units")."""
+    """A plan's `Conversion`, for lookups: the exact map for a data unit written in our syntax
+    or in UCUM. A unit the plan does not list is converted by the unit registry, which computes
+    the same exact map (docs/plan.md, "Units")."""
 
     target: str
-    molar_mass: Fraction | None
-    ours: dict[str, Fraction]
-    ucum: dict[str, Fraction]
+    unit: Unit  # `target`, parsed: what a bare threshold is measured in
+    basis: Basis
+    ours: dict[str, Affine]
+    ucum: dict[str, Affine]
 
     @classmethod
     def of(cls, conversion: p.Conversion | None) -> Converter | None:
         if conversion is None:
             return None
+        maps = [(f, Affine(f.factor, f.offset)) for f in conversion.factors]
         return cls(
             conversion.target,
-            conversion.molar_mass,
-            {f.unit: f.factor for f in conversion.factors},
-            {f.ucum: f.factor for f in conversion.factors},
+            get_units().parse(conversion.target),
+            conversion.basis,
+            {f.unit: m for f, m in maps},
+            {f.ucum: m for f, m in maps},
         )
 
-    def lookup(
-        self, text: str, ucum: bool | None, target: str, molar_mass: Fraction | None
-    ) -> Fraction | None:
-        """The listed factor from the data unit `text` to `target`, or None."""
-        if ucum is None or target != self.target or molar_mass != self.molar_mass:
+    def lookup(self, text: str, ucum: bool | None, target: str, basis: Basis) -> Affine | None:
+        """The listed map from the data unit `text` to `target`, or None."""
+        if ucum is None or target != self.target or basis != self.basis:
             return None
         return (self.ucum if ucum else self.ours).get(text)
 
@@ -323,16 +325,16 @@ def convert_value(
     unit: Unit,
     ucum: bool | None,
     target: Unit,
-    molar_mass: Fraction | None,
+    basis: Basis,
     converter: Converter | None,
 ) -> Fraction:
-    """`value` in `unit` expressed in `target`: by the plan's factor when it lists the unit,
+    """`value` in `unit` expressed in `target`: by the plan's map when it lists the unit,
     else by the registry (which raises UnitError for units that do not convert)."""
     if converter is not None:
-        factor = converter.lookup(unit.text, ucum, target.text, molar_mass)
-        if factor is not None:
-            return value * factor
-    return get_units().convert(value, unit, target, molar_mass=molar_mass)
+        found = converter.lookup(unit.text, ucum, target.text, basis)
+        if found is not None:
+            return found(value)
+    return get_units().convert(value, unit, target, basis=basis)
 
 
 __all__ = [

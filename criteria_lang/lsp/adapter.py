@@ -17,6 +17,7 @@ from typing import Literal
 import attrs
 
 from criteria_lang.check import checker
+from criteria_lang.check.modules import ModuleRoot
 from criteria_lang.core.concepts import QuantityAttr, UnitAttr
 from criteria_lang.core.derived import BUILTINS, Builtin
 from criteria_lang.core.diagnostics import NO_SPAN, Diagnostic, Span
@@ -124,11 +125,22 @@ def importable_modules(path: str) -> list[tuple[str, str]]:
     for root in checker.stdlib_search_path(path if not path.startswith("<") else None):
         if not root.is_dir():
             continue
-        for file in sorted(root.rglob(f"*{checker.RULE_SUFFIX}")):
-            parts = file.relative_to(root).with_suffix("").parts
+        for parts, file in _rule_files(root, ()):
             if all(part.isidentifier() for part in parts):
-                found.setdefault(".".join(parts), str(file))
+                found.setdefault(".".join(parts), file)
     return sorted(found.items())
+
+
+def _rule_files(
+    folder: ModuleRoot, parts: tuple[str, ...]
+) -> Iterator[tuple[tuple[str, ...], str]]:
+    """(module name parts, file) of every rule file under a folder, sorted by name. A folder of
+    the package's own resources (the shipped stdlib, perhaps in a zip) has no rglob: walked."""
+    for entry in sorted(folder.iterdir(), key=lambda e: e.name):
+        if entry.is_dir():
+            yield from _rule_files(entry, (*parts, entry.name))
+        elif entry.name.endswith(checker.RULE_SUFFIX):
+            yield (*parts, entry.name[: -len(checker.RULE_SUFFIX)]), str(entry)
 
 
 def format_document(text: str, path: str) -> str | None:

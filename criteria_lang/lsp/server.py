@@ -320,6 +320,14 @@ def quick_fixes(
 
 def build_server() -> CriteriaServer:
     server = CriteriaServer()
+    _serve_documents(server)
+    _serve_navigation(server)
+    _serve_editing(server)
+    return server
+
+
+def _serve_documents(server: CriteriaServer) -> None:
+    """Open, change, save, close: diagnostics are published as documents change."""
 
     @server.feature(lsp.TEXT_DOCUMENT_DID_OPEN)
     async def did_open(params: lsp.DidOpenTextDocumentParams) -> None:
@@ -344,15 +352,23 @@ def build_server() -> CriteriaServer:
             lsp.PublishDiagnosticsParams(uri=uri, diagnostics=[])
         )
 
-    def at(document: Document, position: lsp.Position) -> tuple[LineIndex, int]:
-        lines = server.lines(document.analysis.text)
-        return lines, lines.offset(position.line, position.character)
+
+def _at(
+    server: CriteriaServer, document: Document, position: lsp.Position
+) -> tuple[LineIndex, int]:
+    """The document's line index and the offset of an LSP position in its text."""
+    lines = server.lines(document.analysis.text)
+    return lines, lines.offset(position.line, position.character)
+
+
+def _serve_navigation(server: CriteriaServer) -> None:
+    """Hover, go to definition, find references."""
 
     @server.feature(lsp.TEXT_DOCUMENT_HOVER)
     async def hover(params: lsp.HoverParams) -> lsp.Hover | None:
         async def work() -> lsp.Hover | None:
             document = await server.document(params.text_document.uri)
-            lines, offset = at(document, params.position)
+            lines, offset = _at(server, document, params.position)
             found = features.hover(document, offset)
             if found is None:
                 return None
@@ -367,7 +383,7 @@ def build_server() -> CriteriaServer:
     async def definition(params: lsp.DefinitionParams) -> list[lsp.Location] | None:
         async def work() -> list[lsp.Location] | None:
             document = await server.document(params.text_document.uri)
-            _, offset = at(document, params.position)
+            _, offset = _at(server, document, params.position)
             found = [server.location(x) for x in features.definition(document, offset)]
             return [x for x in found if x is not None] or None
 
@@ -378,7 +394,7 @@ def build_server() -> CriteriaServer:
         async def work() -> list[lsp.Location] | None:
             uri = params.text_document.uri
             document = await server.document(uri)
-            _, offset = at(document, params.position)
+            _, offset = _at(server, document, params.position)
             under = document.index.at(offset)
             if under is None:
                 return None
@@ -389,6 +405,10 @@ def build_server() -> CriteriaServer:
             return [x for x in located if x is not None] or None
 
         return await guarded(work(), None)
+
+
+def _serve_editing(server: CriteriaServer) -> None:
+    """Completion, document symbols, formatting, quick fixes."""
 
     @server.feature(lsp.TEXT_DOCUMENT_COMPLETION, lsp.CompletionOptions(trigger_characters=["."]))
     async def completion(params: lsp.CompletionParams) -> lsp.CompletionList | None:
@@ -446,8 +466,6 @@ def build_server() -> CriteriaServer:
             return quick_fixes(uri, text, server.lines(text), params) or None
 
         return await guarded(work(), None)
-
-    return server
 
 
 def serve() -> None:

@@ -26,7 +26,13 @@ from criteria_lang.check.checker import (
     grade_domains,
     grade_order,
 )
-from criteria_lang.core.concepts import ConceptSet, QuantityAttr, UnitAttr, molar_mass_of
+from criteria_lang.core.concepts import (
+    ConceptSet,
+    QuantityAttr,
+    UnitAttr,
+    basis_of,
+)
+from criteria_lang.core.conversions import Affine, Basis
 from criteria_lang.core.data_units import DATA_UNITS
 from criteria_lang.core.dates import approximate_days
 from criteria_lang.core.derived import BODY_MEASURE_TOLERANCE_DAYS
@@ -82,7 +88,7 @@ class Lowering:
         self.definitions: dict[str, p.Definition] = {}
         self.lowering: set[str] = set()
         self.definition_ids: dict[tuple[int, str], str] = {}
-        self.conversions: dict[tuple[str, Fraction | None], p.Conversion] = {}
+        self.conversions: dict[tuple[str, Basis], p.Conversion] = {}
 
     # ------------------------------------------------------------------ the file
     def plan(self) -> p.Plan:
@@ -106,6 +112,20 @@ class Lowering:
             definitions=tuple(self.definitions.values()),
             criteria=criteria,
             outcomes=outcomes,
+            schedule=tuple(self.scheduled(v) for v in trial.schedule) if trial else (),
+        )
+
+    def scheduled(self, visit: n.ScheduledVisit) -> p.ScheduledVisit:
+        """A visit of the schedule: its target date and window (plain durations: the checker)."""
+        if not isinstance(visit.offset, n.Duration):
+            raise LoweringError("a scheduled visit not in plain durations passed the checker")
+        tolerance = visit.tolerance
+        if tolerance is not None and not isinstance(tolerance, n.Duration):
+            raise LoweringError("a scheduled visit not in plain durations passed the checker")
+        sign: p.Sign = -1 if visit.direction == "before" else 1
+        target = p.Edge(p.TrialDate(visit.anchor.text), self.duration(visit.offset), sign)
+        return p.ScheduledVisit(
+            visit.name, target, self.duration(tolerance) if tolerance is not None else None
         )
 
     def outcome(self, outcome: n.Outcome, section: n.OutcomeSection) -> p.OutcomePlan:
@@ -250,22 +270,44 @@ class Lowering:
             left, op, right = right, FLIPPED[op], left
         lowered_left = self.value(left, module)
         lowered_right = self.value(right, module)
-        conversion = None
-        if isinstance(lowered_right, p.Number) and lowered_right.unit is not None:
-            concept = self.value_concept(lowered_left)
-            conversion = self.conversion(lowered_right.unit, molar_mass_of(concept))
+        conversion = self.threshold_conversion(lowered_left, lowered_right)
         return p.Compare(lowered_left, comparator(op), lowered_right, conversion)
 
     def between(self, node: n.Between, module: Module) -> p.Between:
         operand = self.value(node.operand, module)
         low = self.value(node.low, module)
-        conversion = None
-        if isinstance(low, p.Number) and low.unit is not None:
-            concept = self.value_concept(operand)
-            conversion = self.conversion(low.unit, molar_mass_of(concept))
+        conversion = self.threshold_conversion(operand, low)
         return p.Between(
             operand, low, self.value(node.high, module), bounds(node.bounds), conversion
         )
+
+    def threshold_conversion(self, value: p.Value, threshold: p.Value) -> p.Conversion | None:
+        """How `value` reaches a literal threshold's unit; a bare number borrows the unit the
+        value is measured in, so data in another unit are converted, never compared raw
+        (docs/units.md, "Bare numbers")."""
+        if not isinstance(threshold, p.Number):
+            return None
+        target = threshold.unit or self.measured_in(value)
+        if target is None:
+            return None
+        return self.conversion(target, basis_of(self.value_concept(value)))
+
+    def measured_in(self, value: p.Value) -> str | None:
+        """The unit a value is compared in when its threshold has none: its concept's
+        canonical unit, a derived value's or a daily dose's unit."""
+        if isinstance(value, p.Aggregate):
+            return value.unit if value.op not in ("count", "cumulative") else None
+        if isinstance(value, p.Derived | p.DailyDose):
+            return value.unit
+        if isinstance(value, p.PercentOf):
+            return self.measured_in(value.operand)
+        if isinstance(value, p.Difference):
+            return self.measured_in(value.left)
+        if isinstance(value, p.UseValue):
+            body = self.definitions[value.definition].body
+            if isinstance(body, p.Aggregate | p.Derived | p.DailyDose | p.PercentOf | p.Difference):
+                return self.measured_in(body)
+        return None
 
     # ------------------------------------------------------------------ values
     def value(self, node: n.Operand, module: Module) -> p.Value:
@@ -396,7 +438,7 @@ class Lowering:
     # ------------------------------------------------------------------ queries
     def query(self, node: n.Query, module: Module) -> p.Query:
         concept = self.concept(node.concept, module)
-        molar = molar_mass_of(concept)
+        basis = basis_of(concept)
         return p.Query(
             kind=node.kind,
             concept=concept,
@@ -405,13 +447,15 @@ class Lowering:
             routes=expand(node.routes),
             statuses=tuple(dict.fromkeys(s.casefold() for s in node.statuses)),
             where=tuple(self.attribute_filter(w) for w in node.where),
-            value=self.value_filter(node.value, molar) if node.value is not None else None,
+            value=self.value_filter(node.value, concept) if node.value is not None else None,
             dose=self.dose_filter(node.dose) if node.dose is not None else None,
             new_start=node.new_start,
             ended=node.ended,
             dose_pattern=node.dose_pattern,
             run=self.run_filter(node.duration) if node.duration is not None else None,
-            molar_mass=molar,
+            molar_mass=basis.molar_mass,
+            valence=basis.valence,
+            scales=basis.scales,
             related=tuple(p.Related(self.query(r.query, module), r.negated) for r in node.related),
             reasons=tuple(self.concept(r, module) for r in node.reasons),
         )
@@ -423,14 +467,16 @@ class Lowering:
         )
         return p.AttributeFilter(where.name, one_of(where.op, ATTRIBUTE_OPS), values)
 
-    def value_filter(self, vf: n.ValueFilter, molar: Fraction | None) -> p.ValueFilter:
+    def value_filter(self, vf: n.ValueFilter, concept: ConceptSet) -> p.ValueFilter:
         target = vf.value
         lowered: p.Number | p.Titer | p.Limit | str
         conversion = None
         if isinstance(target, n.QuantityLit):
             lowered = p.Number(target.value, target.unit)
-            if target.unit is not None:
-                conversion = self.conversion(target.unit, molar)
+            canonical = concept.attributes.get("unit")
+            unit = target.unit or (canonical.unit if isinstance(canonical, UnitAttr) else None)
+            if unit is not None:  # a bare number borrows the concept's unit
+                conversion = self.conversion(unit, basis_of(concept))
         elif isinstance(target, n.TiterLit):
             lowered = p.Titer(target.dilution)
         elif isinstance(target, n.LimitLit):
@@ -554,39 +600,44 @@ class Lowering:
         return p.Duration(duration.amount, duration.unit)
 
     # ------------------------------------------------------------------ units
-    def conversion(self, target: str, molar: Fraction | None) -> p.Conversion:
-        """The exact factor from each known data unit that converts to `target`."""
-        key = (target, molar)
+    def conversion(self, target: str, basis: Basis) -> p.Conversion:
+        """The exact map from each known data unit that converts to `target`, through the
+        concept's molar mass, valence and scales."""
+        key = (target, basis)
         found = self.conversions.get(key)
         if found is None:
             goal = self.units.parse(target)
             factors = tuple(
-                p.UnitFactor(row.ours, row.ucum, factor, row.omop_concept_id)
+                p.UnitFactor(row.ours, row.ucum, m.slope, row.omop_concept_id, m.offset)
                 for row in DATA_UNITS
-                if (factor := self.factor(self.units.parse(row.ours), goal, molar)) is not None
+                if (m := self.affine(self.units.parse(row.ours), goal, basis)) is not None
             )
-            found = self.conversions[key] = p.Conversion(target, molar, factors)
+            found = self.conversions[key] = p.Conversion(
+                target, basis.molar_mass, factors, basis.valence, basis.scales
+            )
         return found
 
     def dose_conversion(self, threshold: Unit, shape: p.DoseShape) -> p.Conversion:
         """Factors from each recorded dose unit to the threshold, through the shape's divisions
         (an amount per administration becomes per day for a daily shape; per kg, per m2)."""
-        key = (f"dose {shape} {threshold.text}", None)
+        key = (f"dose {shape} {threshold.text}", Basis())
         known = self.conversions.get(key)
         if known is not None:
             return known
         factors = []
         for row in DATA_UNITS:
             unit = self.units.parse(row.ours)
+            if unit.origin:
+                continue  # a temperature is no dose (and cannot be divided)
             if shape in DAILY_SHAPES and self.is_amount(unit):
                 unit = self.units.divide(unit, "day")
             if shape in ("per_kg", "per_kg_daily"):
                 unit = self.units.divide(unit, "kg")
             elif shape in ("per_m2", "per_m2_daily"):
                 unit = self.units.divide(unit, "m2")
-            factor = self.factor(unit, threshold, None)
-            if factor is not None:
-                factors.append(p.UnitFactor(row.ours, row.ucum, factor, row.omop_concept_id))
+            mapped = self.affine(unit, threshold, Basis())
+            if mapped is not None and mapped.is_factor:
+                factors.append(p.UnitFactor(row.ours, row.ucum, mapped.slope, row.omop_concept_id))
         found = self.conversions[key] = p.Conversion(threshold.text, None, tuple(factors))
         return found
 
@@ -595,12 +646,12 @@ class Lowering:
         """Not already an amount per time (as the engine reads a recorded dose: mL/d too)."""
         return "[time]" not in unit.dimensionality
 
-    def factor(self, source: Unit, target: Unit, molar: Fraction | None) -> Fraction | None:
+    def affine(self, source: Unit, target: Unit, basis: Basis) -> Affine | None:
         # Most pairs differ in dimension: say no without building the registry's error message.
-        if source.dimensionality != target.dimensionality and molar is None:
+        if source.dimensionality != target.dimensionality and not basis:
             return None
         try:
-            return self.units.factor(source, target, molar_mass=molar)
+            return self.units.affine(source, target, basis=basis)
         except (IncompatibleUnits, UnitError):
             return None
 

@@ -21,6 +21,7 @@ from typing import Literal
 import attrs
 
 from criteria_lang.core.concepts import ConceptSet
+from criteria_lang.core.conversions import Basis, Scale
 from criteria_lang.core.derived import Input
 from criteria_lang.core.kinds import EventKind
 
@@ -206,28 +207,40 @@ class Window:
 
 @attrs.frozen
 class UnitFactor:
-    """A unit the data may carry and the exact factor that turns a value in it into the target
-    unit: `value_in_target = value * factor`."""
+    """A unit the data may carry and the exact affine map that turns a value in it into the
+    target unit: `value_in_target = value * factor + offset`. `offset` is 0 except between
+    temperature scales (Cel, [degF]) and through a concept's declared scales (HbA1c IFCC
+    mmol/mol into NGSP %)."""
 
     unit: str  # in criteria_lang's unit syntax (docs/units.md)
     ucum: str  # the same unit as a UCUM code (FHIR Quantity.code, OMOP's UCUM concepts)
     factor: Fraction
     omop_unit_concept_id: int | None = None
+    offset: Fraction = Fraction(0)
 
 
 @attrs.frozen
 class Conversion:
     """How values of the data reach a threshold's unit (`target`), exactly.
 
-    `factors` lists the units of core/data_units.py that convert to `target` (with the concept's
-    `molar_mass` where amount of substance meets mass). A data unit not listed is converted by
-    the unit registry (core/units.py), which computes the same exact factors; a unit that does
-    not convert at all makes the comparison unknown (docs/plan.md, "Units").
+    `factors` lists the units of core/data_units.py that convert to `target`, each with its
+    exact affine map, through what the value's concept declares: its `molar_mass` (amount of
+    substance and mass), its `valence` (equivalents and amount of substance) and its `scales`
+    (other scales of the analyte, into its canonical unit). A data unit not listed is converted
+    by the unit registry (core/units.py) with the same declarations (`basis`), which computes
+    the same exact maps; a unit that does not convert at all makes the comparison unknown, and
+    a value is never compared raw (docs/plan.md, "Units").
     """
 
     target: str
     molar_mass: Fraction | None
     factors: tuple[UnitFactor, ...]
+    valence: Fraction | None = None
+    scales: tuple[Scale, ...] = ()
+
+    @property
+    def basis(self) -> Basis:
+        return Basis(self.molar_mass, self.valence, self.scales)
 
 
 @attrs.frozen
@@ -258,7 +271,9 @@ class Limit:
 
 @attrs.frozen
 class AttributeFilter:
-    """`where NAME OP VALUE` / `where NAME in (...)`: an attribute the event records."""
+    """`where NAME OP VALUE` / `where NAME in (...)`: an attribute the event records. A
+    `Number` keeps the unit it is written with: an attribute recorded as a quantity is
+    converted into it (no conversion: undecided), a bare recorded number is in that unit."""
 
     name: str
     op: AttributeOp
@@ -268,7 +283,8 @@ class AttributeFilter:
 @attrs.frozen
 class ValueFilter:
     """`value OP THRESHOLD` / `value is WORD` on each event's own value. `conversion` brings a
-    numeric value to a quantity threshold's unit."""
+    numeric value to a quantity threshold's unit (a bare number threshold: to the concept's
+    canonical unit, which the threshold borrows)."""
 
     op: ValueOp
     target: Number | Titer | Limit | str
@@ -318,8 +334,8 @@ class Query:
 
     `routes` are names of core/routes.py; `statuses` are casefolded. `reasons`: `for CONCEPT`,
     each a concept set the event's recorded reason must match (docs: "Attributes").
-    `molar_mass` is the concept's (g/mol), for values in amounts of substance. `label` names
-    the query in evidence (`lab egfr`).
+    `molar_mass` (g/mol), `valence` and `scales` are the concept's, for converting its values
+    (`basis`). `label` names the query in evidence (`lab egfr`).
     """
 
     kind: EventKind
@@ -338,6 +354,13 @@ class Query:
     molar_mass: Fraction | None = None
     related: tuple[Related, ...] = ()
     reasons: tuple[ConceptSet, ...] = ()
+    valence: Fraction | None = None
+    scales: tuple[Scale, ...] = ()
+
+    @property
+    def basis(self) -> Basis:
+        """The concept's molar mass, valence and scales, for converting its values."""
+        return Basis(self.molar_mass, self.valence, self.scales)
 
 
 # ------------------------------------------------------------------ values
@@ -545,7 +568,9 @@ class UseOutcome:
 
 @attrs.frozen
 class Compare:
-    """`left OP right`. `conversion` brings the left value to a quantity literal's unit."""
+    """`left OP right`. `conversion` brings the left value to a quantity literal's unit, or,
+    when the literal is a bare number, to the unit the left value is measured in (its concept's
+    canonical unit): the literal borrows that unit, and a value is never compared raw."""
 
     left: Value
     op: Comparator
@@ -555,7 +580,8 @@ class Compare:
 
 @attrs.frozen
 class Between:
-    """`operand between low and high [bounds]`; `conversion` brings the operand to low's unit."""
+    """`operand between low and high [bounds]`; `conversion` brings the operand to low's unit
+    (to the operand's canonical unit when the bounds are bare numbers, as in `Compare`)."""
 
     operand: Value
     low: Value
@@ -641,6 +667,17 @@ class OutcomePlan:
 
 
 @attrs.frozen
+class ScheduledVisit:
+    """A visit of the protocol's schedule (docs/language.md, "The visit schedule"): its target
+    is `target` (a trial date moved by an offset), its window the days `tolerance` around it (the
+    target day only when None). A patient's visit of that `name` outside it is not used."""
+
+    name: str
+    target: Edge
+    tolerance: Duration | None = None
+
+
+@attrs.frozen
 class Plan:
     """A whole rule file. `trial` names results (the registry id, else the file's path)."""
 
@@ -652,6 +689,7 @@ class Plan:
     criteria: tuple[Criterion, ...]
     outcomes: tuple[OutcomePlan, ...] = ()
     version: int = PLAN_VERSION
+    schedule: tuple[ScheduledVisit, ...] = ()
 
     def definition(self, ident: str) -> Definition:
         for definition in self.definitions:
@@ -680,6 +718,7 @@ NODE_TYPES: tuple[type, ...] = (
     Edge,
     Window,
     UnitFactor,
+    Scale,
     Conversion,
     Number,
     Titer,
@@ -719,6 +758,7 @@ NODE_TYPES: tuple[type, ...] = (
     Criterion,
     Timepoints,
     OutcomePlan,
+    ScheduledVisit,
     Plan,
     Input,
 )

@@ -28,6 +28,9 @@ def _plan_lines(plan: p.Plan) -> Iterator[str]:
     yield f"plan (version {plan.version}) of {plan.source}"
     index = f"; index {plan.index_date}" if plan.index_date else ""
     yield f"trial {plan.trial}; dates {', '.join(plan.dates) or '(none)'}{index}"
+    for visit in plan.schedule:
+        window = f" +/- {_scalar(visit.tolerance)}" if visit.tolerance is not None else ""
+        yield f'visit "{visit.name}" at {_edge(visit.target, "")}{window}'
     concepts: dict[str, ConceptSet] = {}
     if plan.definitions:
         yield ""
@@ -162,13 +165,24 @@ def _window(window: p.Window) -> str:
 
 
 def _conversion(conversion: p.Conversion) -> str:
-    molar = (
-        f" (molar mass {fraction_text(conversion.molar_mass)} g/mol)"
-        if conversion.molar_mass is not None
-        else ""
-    )
-    factors = ", ".join(f"{f.unit} x {fraction_text(f.factor)}" for f in conversion.factors)
-    return f"to {conversion.target}{molar}, from {factors or 'no listed unit'}"
+    declared = []
+    if conversion.molar_mass is not None:
+        declared.append(f"molar mass {fraction_text(conversion.molar_mass)} g/mol")
+    if conversion.valence is not None:
+        declared.append(f"valence {fraction_text(conversion.valence)}")
+    declared.extend(f"scale {scale}" for scale in conversion.scales)
+    through = f" ({'; '.join(declared)})" if declared else ""
+    factors = ", ".join(_unit_map(f) for f in conversion.factors)
+    return f"to {conversion.target}{through}, from {factors or 'no listed unit'}"
+
+
+def _unit_map(factor: p.UnitFactor) -> str:
+    """`mg/dL x 10` for a factor; `Cel x 9/5 + 32` with an offset."""
+    text = f"{factor.unit} x {fraction_text(factor.factor)}"
+    if factor.offset:
+        sign = "-" if factor.offset < 0 else "+"
+        text += f" {sign} {fraction_text(abs(factor.offset))}"
+    return text
 
 
 def _concept(concept: ConceptSet) -> Iterator[str]:

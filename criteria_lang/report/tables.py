@@ -218,7 +218,9 @@ OUTCOME_MARK = {
 
 def outcome_cell(result: VisitOutcome) -> Text:
     if result.truth is None:
-        return Text("·", style="dim")
+        # Evidence on a visit not judged: done outside its scheduled window (docs/language.md,
+        # "The visit schedule"); the reason is printed under the table.
+        return Text("outside window" if result.evidence else "·", style="dim")
     word, style = OUTCOME_MARK[result.truth]
     return Text(word, style=style)
 
@@ -263,6 +265,8 @@ def outcome_table(report: OutcomeReport) -> Table:
 
 def outcome_reason(result: VisitOutcome, limit: int = 4) -> str:
     if result.truth is None:
+        if result.evidence:  # done outside its scheduled window: say so
+            return "; ".join(e.detail for e in result.evidence[:limit])
         return "not one of the outcome's timepoints"
     if result.truth is Truth.UNKNOWN and result.missing:
         return "missing: " + "; ".join(result.missing[:limit])
@@ -282,6 +286,8 @@ def print_outcomes(report: OutcomeReport, out: Console, details: bool = False) -
     for series in report.outcomes:
         for result in series.visits:
             if result.truth is None:
+                if result.evidence:  # a visit done outside its scheduled window
+                    out.print(f"  {series.id} at {result.visit}: {outcome_reason(result)}")
                 continue
             if details or not result.truth.decided:
                 out.print(f"  {series.id} at {result.visit}: {outcome_reason(result, limit=8)}")

@@ -17,6 +17,7 @@ import attrs
 from sqlglot import exp
 
 from criteria_lang.core.concepts import ConceptSet, QuantityAttr
+from criteria_lang.core.kinds import ABSENCE_IS_EVIDENCE
 from criteria_lang.plan import model as p
 from criteria_lang.sql import truth as t
 from criteria_lang.sql.concepts import code_set, event_matches, full_relation, own_relation
@@ -45,7 +46,6 @@ if TYPE_CHECKING:
 __all__ = ["QueryCompiler"]
 
 PASS, UNDECIDED, FAIL = 2, 1, 0
-ABSENCE_IS_EVIDENCE = ("condition", "medication", "procedure")
 _POSITIVE = ("positive", "pos", "detected", "reactive", "true", "yes", "present", "abnormal")
 _NEGATIVE = (
     "negative",
@@ -390,16 +390,14 @@ class QueryCompiler:
                     " use (qualifier value)",
                 )
             ]
+            # No route recorded: undecided, not "another route" (docs/language.md, "Routes").
             steps.append(
                 (
-                    not_(
-                        exp.func(
-                            "COALESCE",
-                            exp.In(this=col("route", "e"), expressions=names),
-                            exp.false(),
-                        )
+                    and_(
+                        not_(is_null(col("route", "e"))),
+                        not_(exp.In(this=col("route", "e"), expressions=names)),
                     ),
-                    None,
+                    is_null(col("route", "e")),
                 )
             )
         if query.statuses:
@@ -595,11 +593,15 @@ class QueryCompiler:
         if pick is not None:
             source, columns = self.picked(inner, pick, query)
             for column in columns:
-                grouped = grouped.select(
-                    exp.func(
-                        "MAX", case((eq(col("rn", "x"), num(1)), col(column, "x")), default=null())
-                    ).as_(f"pick_{column}")
+                picked = case((eq(col("rn", "x"), num(1)), col(column, "x")), default=null())
+                # The one row numbered 1 per person; PostgreSQL has no MAX of a boolean (BOOL_OR
+                # of that one value is the value itself).
+                aggregate = (
+                    exp.LogicalOr(this=picked)
+                    if column == "value_bool"
+                    else exp.func("MAX", picked)
                 )
+                grouped = grouped.select(aggregate.as_(f"pick_{column}"))
         grouped = grouped.from_(
             exp.Subquery(this=source, alias=exp.TableAlias(this=exp.to_identifier("x")))
         ).group_by(col("person_id", "x"))

@@ -15,6 +15,7 @@ import attrs
 from sqlglot import exp
 
 from criteria_lang.core.concepts import ConceptSet, QuantityAttr
+from criteria_lang.core.kinds import ABSENCE_IS_EVIDENCE
 from criteria_lang.plan import model as p
 from criteria_lang.sql import truth as t
 from criteria_lang.sql.events import (
@@ -116,10 +117,16 @@ class ValueCompiler:
             if node.same_type or node.period is not None or node.distinct:
                 raise NotExpressible("count distinct / of the same type / in any period")
             info = self.q.query(query)
-            kept, undec = (coalesce0(col(c, info.name)) for c in ("n_kept", "n_undec"))
+            kept, undec, n_in = (
+                coalesce0(col(c, info.name)) for c in ("n_kept", "n_undec", "n_in")
+            )
             lower = or_(
                 not_(self.coverage_any(query.window)), exp.GT(this=undec, expression=num(0))
             )
+            if query.kind not in ABSENCE_IS_EVIDENCE:
+                # No result in the window: the count of those that would qualify is not known
+                # to be 0 (docs/language.md, "Unknown and absence").
+                lower = or_(lower, exp.EQ(this=n_in, expression=num(0)))
             return SqlValue(number=kept, missing=missing_date, lower_bound=lower)
         if node.op not in ("latest", "earliest", "nearest") or query.kind == "medication":
             raise NotExpressible(f"{node.op} {query.kind}")

@@ -123,6 +123,7 @@ class Builder:
         title: str | None = None
         dates: list[n.Name] = []
         index: n.Name | None = None
+        schedule: list[n.ScheduledVisit] = []
         for field in tree.children[1:]:
             if field.data == "title":
                 title = self.string(field.children[0])
@@ -130,7 +131,24 @@ class Builder:
                 dates.extend(self.name(t) for t in field.children)
             elif field.data == "index_date":
                 index = self.name(field.children[0])
-        return n.Trial(registry_id, title, tuple(dates), index, span=self.span(tree))
+            elif field.data == "scheduled_visit":
+                schedule.append(self.scheduled_visit(field))
+        return n.Trial(
+            registry_id, title, tuple(dates), index, span=self.span(tree), schedule=tuple(schedule)
+        )
+
+    def scheduled_visit(self, tree: Tree[Any]) -> n.ScheduledVisit:
+        name, offset, direction, anchor, *rest = tree.children
+        assert isinstance(name, Token) and isinstance(anchor, Token)
+        assert isinstance(offset, Tree) and all(isinstance(r, Tree) for r in rest)
+        return n.ScheduledVisit(
+            self.string(name),
+            self.duration(offset),
+            self.word(direction),
+            self.name(anchor),
+            self.tolerance(rest[0]) if rest else None,
+            span=self.span(tree),
+        )
 
     def import_stmt(self, tree: Tree) -> n.Import:
         module = tuple(str(t) for t in tree.children[0].children)

@@ -592,12 +592,26 @@ class Import:
 
 
 @attrs.frozen
+class ScheduledVisit:
+    """`visit "month 12" at 12 months after baseline +/- 14 days` in the trial header: the
+    visit's target date and its window (docs/language.md, "The visit schedule")."""
+
+    name: str
+    offset: DurationLike
+    direction: str  # before | after (around is refused by the checker)
+    anchor: Name
+    tolerance: DurationLike | None = None
+    span: Span = _span
+
+
+@attrs.frozen
 class Trial:
     registry_id: str
     title: str | None
     dates: tuple[Name, ...]
     index: Name | None
     span: Span = _span
+    schedule: tuple[ScheduledVisit, ...] = ()
 
 
 @attrs.frozen

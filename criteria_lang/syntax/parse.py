@@ -127,8 +127,9 @@ def _syntax_diagnostic(error: UnexpectedInput, path: str, text: str) -> Diagnost
         what = described if described.startswith("'") else f"{described} '{clip(str(token), 60)}'"
         return m.UNEXPECTED.at(path, span, what=what, expected=_expected_list(error.expected))
     if isinstance(error, UnexpectedCharacters):
-        char = text[error.pos_in_stream] if error.pos_in_stream < len(text) else ""
-        span = Span(error.pos_in_stream, error.pos_in_stream + 1, line, column, line, column + 1)
+        pos = error.pos_in_stream or 0  # always set for a character Lark cannot read
+        char = text[pos] if pos < len(text) else ""
+        span = Span(pos, pos + 1, line, column, line, column + 1)
         allowed = error.allowed or set()
         if allowed:
             return m.UNEXPECTED_CHARACTER.at(
@@ -206,7 +207,7 @@ def _unfinished_previous(text: str, path: str, offset: int) -> tuple[Diagnostic,
 
 def parse_text(
     text: str, path: str = "<string>", *, comments: list[Comment] | None = None
-) -> tuple[lark.Tree | None, list[Diagnostic]]:
+) -> tuple[lark.ParseTree | None, list[Diagnostic]]:
     """Parse a rule file. Returns the tree of what parsed and a diagnostic per syntax error.
 
     Given a list as `comments`, fills it with the file's comments in order (the formatter and
@@ -230,8 +231,8 @@ def parse_text(
 
 
 def _within_depth(
-    result: tuple[lark.Tree | None, list[Diagnostic]], path: str
-) -> tuple[lark.Tree | None, list[Diagnostic]]:
+    result: tuple[lark.ParseTree | None, list[Diagnostic]], path: str
+) -> tuple[lark.ParseTree | None, list[Diagnostic]]:
     """No tree deeper than the builder and checker can walk (they recurse once per level)."""
     tree, diagnostics = result
     if tree is not None:
@@ -257,7 +258,7 @@ def _comments(text: str, tokens: list[lark.Token]) -> list[Comment]:
     return [seen[k] for k in sorted(seen)]
 
 
-def _parse_text(text: str, path: str) -> tuple[lark.Tree | None, list[Diagnostic]]:
+def _parse_text(text: str, path: str) -> tuple[lark.ParseTree | None, list[Diagnostic]]:
     diagnostics: list[Diagnostic] = []
     current = text
     for _ in range(MAX_SYNTAX_ERRORS):

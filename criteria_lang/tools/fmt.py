@@ -296,6 +296,7 @@ class Formatter:
         last_title = max((i for i, f in enumerate(fields) if f.data == "title"), default=-1)
         last_index = max((i for i, f in enumerate(fields) if f.data == "index_date"), default=-1)
         dates = iter(trial.dates)
+        schedule = iter(trial.schedule)
         for i, field in enumerate(fields):
             if field.data == "title" and i == last_title:
                 text = f"title {self.token_string(field.children[0], trial.title)}"
@@ -304,9 +305,18 @@ class Formatter:
             elif field.data == "index_date" and i == last_index:
                 assert trial.index is not None
                 text = f"index {trial.index.text}"
+            elif field.data == "scheduled_visit":
+                text = self.scheduled_visit(next(schedule), field)
             else:
                 continue
             yield Line("  " + text, field.meta.start_pos)
+
+    def scheduled_visit(self, visit: n.ScheduledVisit, field: Tree[Any]) -> str:
+        """`visit "month 12" at 12 months after baseline +/- 14 days`."""
+        name = self.token_string(field.children[0], visit.name)
+        where = f"{self.duration(visit.offset)} {visit.direction} {visit.anchor.text}"
+        window = f" +/- {self.duration(visit.tolerance)}" if visit.tolerance else ""
+        return f"visit {name} at {where}{window}"
 
     @staticmethod
     def import_(imp: n.Import) -> str:

@@ -30,9 +30,8 @@ from criteria_lang.check.checker import (
     ModuleSymbol,
     compile_file,
     compile_text,
-    molar_mass_of,
 )
-from criteria_lang.core.concepts import ConceptSet, UnitAttr
+from criteria_lang.core.concepts import ConceptSet, UnitAttr, basis_of
 from criteria_lang.core.diagnostics import SEVERITY_RANK, Diagnostic, Edit, Severity, Span, end_of
 from criteria_lang.core.units import Unit, UnitError, get_units
 from criteria_lang.syntax import nodes as n
@@ -107,7 +106,7 @@ class Context:
 
     def compatible(self, a: Unit, b: Unit, concept: ConceptSet | None) -> bool:
         try:
-            return bool(self.units.compatible(a, b, molar_mass=molar_mass_of(concept)))
+            return bool(self.units.compatible(a, b, basis=basis_of(concept)))
         except UnitError:
             return True  # not ours to report: C300
 
