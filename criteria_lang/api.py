@@ -31,7 +31,7 @@ from criteria_lang.records.patient_json import (
     read_patients,
 )
 from criteria_lang.records.timeline import Patient
-from criteria_lang.syntax.nodes import Age, Define, DerivedValue, Ref, VisitAnchor, Window, walk
+from criteria_lang.syntax.nodes import Age, Define, DerivedValue, Name, Ref, Window, walk
 
 PatientInput = Patient | Mapping[str, Any] | str | bytes | Path
 
@@ -146,22 +146,26 @@ def dates_needed(program: CompiledRules) -> dict[str, tuple[str, ...]]:
         found: set[str] = set()
         for item in walk(node):
             if isinstance(item, Window):
-                if isinstance(item.anchor, VisitAnchor):
-                    pass  # the patient's visits, not a trial date
-                elif item.anchor is not None:
-                    found.add(item.anchor.text)
+                if item.anchor is not None:
+                    found |= trial_date(item.anchor)
                 elif item.kind != "any_time" and index is not None:
                     found.add(index)
                 if item.anchor_end is not None:
-                    found.add(item.anchor_end.text)
+                    found |= trial_date(item.anchor_end)
             elif isinstance(item, Age | DerivedValue):
-                if not isinstance(item.anchor, VisitAnchor):
-                    found.add(item.anchor.text)
+                found |= trial_date(item.anchor)
             elif isinstance(item, Ref) and len(item.parts) == 1:
                 define: Define | None = defines.get(item.parts[0])
                 if define is not None and item.parts[0] not in seen:
                     found |= names(define.expr, seen | {item.parts[0]})
         return found
+
+    def trial_date(anchor: Name) -> set[str]:
+        """A plain name is a trial date (or a definition's); visits, birth, events (their own
+        windows are walked), `it` and `end of` are not."""
+        if type(anchor) is not Name or anchor.text in defines:
+            return set()
+        return {anchor.text}
 
     by_date: dict[str, list[str]] = {}
     for criterion in program.criteria:

@@ -229,3 +229,23 @@ def test_a_folder_of_rules_screens_each_trial_on_its_own_folder(
     assert len(screen_pairs(rules, tmp_path / "examples" / "nct03562065")) == len(
         list(rules.rglob("*.crit"))
     )
+
+
+def test_dates_needed_are_trial_dates_not_events_birth_or_it() -> None:
+    # A window anchored at an event counts from that event (its own window needs screening), not
+    # from a trial date named after it; birth and `it` are not trial dates either.
+    rules = Rules.from_text(
+        """
+        trial "T"
+          dates screening
+        condition ra = icd10 "M06"
+        condition hf = icd10 "I50"
+        procedure hospitalization = local "encounter-IMP"
+        inclusion
+          I1 "a": condition hf within 12 months after (earliest condition ra ever before screening)
+          I2 "b": condition ra from birth to 16 years after birth
+          I3 "c": procedure hospitalization with (condition hf during it) ever before screening
+        """,
+        path=str(ROOT / "rules" / "t.crit"),
+    )
+    assert rules.dates_needed() == {"screening": ("I1", "I3")}

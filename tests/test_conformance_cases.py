@@ -122,6 +122,7 @@ def through(
         # nor for study visits and review answers, which are kept beside the bundle.
         if bundle is None:
             bundle = patient_to_bundle(patient)
+            same = {**same, **case_resource_ids(bundle)}  # the writer names a resource by its event
         else:
             same = case_resource_ids(bundle)
         patients, problems, _ = read_bundle(bundle, "case", dates=patient.dates)

@@ -7,6 +7,7 @@ by criterion, as the patient itself: every example patient of every trial, the S
 from __future__ import annotations
 
 import datetime as dt
+import re
 from decimal import Decimal
 from fractions import Fraction
 from pathlib import Path
@@ -50,9 +51,11 @@ def through_omop(patients: list[Patient]) -> tuple[dict[str, Patient], OmopWrite
 
 
 def in_ucum(text: str, units: list[tuple[str, str]]) -> str:
+    """Each unit or display as read back, where it stands as a word of its own (after a space,
+    a bracket or the start; before a space, a bracket, a semicolon or the end)."""
     for ours, ucum in units:
-        text = text.replace(f" {ours} ", f" {ucum} ")
-        text = f" {text}".replace(f" {ours} ", f" {ucum} ")[1:]
+        word = re.compile(rf"(?<![^\s(\[]){re.escape(ours)}(?=[\s)\];]|$)")
+        text = word.sub(ucum.replace("\\", r"\\"), text)
     return text
 
 

@@ -128,6 +128,7 @@ def conditions(draw: st.DrawFn, depth: int = 0) -> str:
         f"count condition infection of the same type in any 12 months {draw(windows())} >= 2",
         f"age at {draw(DATES)} between 18 and 70 years",
         f"any lab hbsag value is positive {draw(windows())}",
+        f"medication gc where as_needed = false {draw(windows())}",
         f"latest lab ast {draw(windows())} > 2 x ULN",
         f"latest lab ana {draw(windows())} >= 1:80",
         f"value bmi at {draw(DATES)} +/- 30 days >= 30 kg/m2",

@@ -38,6 +38,7 @@ from criteria_lang.check.symbols import (
 from criteria_lang.check.unit_checks import why_not, wrong_unit_fix
 from criteria_lang.core import messages as m
 from criteria_lang.core.concepts import ConceptSet, UnitAttr, basis_of
+from criteria_lang.core.derived import BUILTINS
 from criteria_lang.core.diagnostics import Span
 from criteria_lang.core.kinds import RESULT_KINDS
 from criteria_lang.syntax import nodes as n
@@ -239,8 +240,15 @@ def derived_type(cx: CheckContext, operand: n.DerivedValue) -> ValueType:
     if not isinstance(symbol, BuiltinSymbol):
         cx.unknown_name(operand.function, "derived value")
         return ANY
-    unit = cx.units.parse(symbol.builtin.unit)
-    return ValueType("quantity", unit=unit, describe=symbol.builtin.title)
+    builtin = symbol.builtin
+    if operand.precedence is not None and builtin.reported is None:
+        reported = ", ".join(sorted(b.name for b in BUILTINS.values() if b.reported))
+        name, precedence = builtin.name, operand.precedence
+        cx.report(
+            m.NOTHING_REPORTED, operand.span, name=name, precedence=precedence, reported=reported
+        )
+    unit = cx.units.parse(builtin.unit)
+    return ValueType("quantity", unit=unit, describe=builtin.title)
 
 
 def aggregate_type(cx: CheckContext, operand: n.Aggregate) -> ValueType:

@@ -42,6 +42,9 @@ class Builtin:
     needs_sex: bool
     compute: Callable[[dict[str, Fraction], int | None, str | None], Fraction | None]
     source: str
+    # The same quantity as a site reports it (`value F reported first at ...`, docs/language.md
+    # "Reported and computed values"); None: the builtin has no reported counterpart.
+    reported: Input | None = None
 
 
 def _decimal(x: float) -> Fraction:
@@ -69,6 +72,24 @@ CREATININE = Input(
     "mg/dL",
     molar_mass=Fraction("113.12"),
 )
+
+
+# A reported eGFR: LOINC's creatinine-based GFR/1.73 sq M.predicted terms, one per equation
+# (98979-8 CKD-EPI 2021, 62238-1 CKD-EPI 2009, 33914-3 MDRD) and the older race-specific ones
+# (88293-6, 88294-4, 48642-3, 48643-1): the codes of the stdlib's `labs.egfr`, which cites each.
+# https://loinc.org/98979-8/
+REPORTED_EGFR = Input(
+    "egfr",
+    "lab",
+    ("egfr",),
+    tuple(
+        ("loinc", code)
+        for code in ("98979-8", "62238-1", "33914-3", "88293-6", "88294-4", "48642-3", "48643-1")
+    ),
+    "mL/min/1.73m2",
+)
+# A reported BMI: LOINC 39156-5 Body mass index (BMI) [Ratio] (the stdlib's observations.bmi).
+REPORTED_BMI = Input("bmi", "observation", ("bmi",), (("loinc", "39156-5"),), "kg/m2")
 
 
 def mosteller_bsa(values: dict[str, Fraction], age: int | None, sex: str | None) -> Fraction:
@@ -130,7 +151,17 @@ BUILTINS: dict[str, Builtin] = {
             mosteller_bsa,
             "Mosteller RD. N Engl J Med 1987;317(17):1098",
         ),
-        Builtin("bmi", "body mass index", "kg/m2", (HEIGHT, WEIGHT), False, False, bmi, "WHO"),
+        Builtin(
+            "bmi",
+            "body mass index",
+            "kg/m2",
+            (HEIGHT, WEIGHT),
+            False,
+            False,
+            bmi,
+            "WHO",
+            reported=REPORTED_BMI,
+        ),
         Builtin(
             "crcl",
             "creatinine clearance (Cockcroft-Gault)",
@@ -150,6 +181,7 @@ BUILTINS: dict[str, Builtin] = {
             True,
             ckd_epi_2021,
             "Inker LA et al. N Engl J Med 2021;385(19):1737-49",
+            reported=REPORTED_EGFR,
         ),
         Builtin(
             "weight",

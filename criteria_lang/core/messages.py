@@ -78,6 +78,7 @@ CODES: dict[str, str] = {
     "C410": "`it` outside `with (...)`",
     "C420": "a scheduled visit not counted before or after a date in plain durations",
     "C421": "a visit scheduled twice",
+    "C422": "`reported first` or `computed first` on a derived value that no site reports",
 }
 
 
@@ -547,6 +548,12 @@ VISIT_SCHEDULED_TWICE = Message(
     "C421",
     "visit '{name}' is scheduled twice (first at line {line})",
     "schedule each visit once; names are compared ignoring case and repeated spaces",
+)
+
+NOTHING_REPORTED = Message(
+    "C422",
+    "'{name}' has no reported counterpart: `{precedence} first` has nothing to choose from",
+    "drop `{precedence} first`; values that have one: {reported}",
 )
 
 MESSAGES: tuple[Message, ...] = tuple(v for v in list(globals().values()) if isinstance(v, Message))

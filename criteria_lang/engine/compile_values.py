@@ -23,7 +23,6 @@ from criteria_lang.engine.administrations import administration_days
 from criteria_lang.engine.context import Context
 from criteria_lang.engine.course_doses import cumulative_dose, daily_total
 from criteria_lang.engine.courses import without_duplicates
-from criteria_lang.engine.doses import compute_builtin
 from criteria_lang.engine.evidence import describe_event, event_evidence, event_value
 from criteria_lang.engine.queries import (
     Case,
@@ -33,6 +32,7 @@ from criteria_lang.engine.queries import (
     compile_query,
     count_cases,
 )
+from criteria_lang.engine.reported import derived_value
 from criteria_lang.engine.series import pick_one
 from criteria_lang.engine.trends import consecutive_rises, doubling_time, percent_change
 from criteria_lang.engine.values import (
@@ -161,7 +161,7 @@ class ValueCompiler(ABC):
 
     def derived(self, node: p.Derived) -> ValueFn:
         builtin = BUILTINS[node.formula]
-        anchor, tolerance = node.anchor, node.tolerance_days
+        anchor = node.anchor
         unit = self.units.parse(node.unit)
         label = f"{node.formula} at {anchor.text}"
 
@@ -170,7 +170,7 @@ class ValueCompiler(ABC):
                 on = ctx.date(anchor)
             except MissingData as missing:
                 return Value(None, missing=(missing.reason,), label=label)
-            return compute_builtin(ctx, builtin, on, tolerance, unit, label)
+            return derived_value(ctx, node, builtin, on, unit, label)
 
         return derived
 

@@ -246,8 +246,11 @@ class Context:
         spans = self.patient.coverage
         if not spans:
             return "the record declares no coverage span"
+        # By start, then end (an open span last): the text reads the same whichever order the
+        # source listed its spans in (OMOP observation periods have no order).
+        ordered = sorted(spans, key=lambda s: (s.start, s.end is None, s.end or s.start))
         return "the record covers " + ", ".join(
-            f"{fmt_date(s.start)}..{fmt_date(s.end) if s.end else 'open'}" for s in spans
+            f"{fmt_date(s.start)}..{fmt_date(s.end) if s.end else 'open'}" for s in ordered
         )
 
     # ------------------------------------------------------------------ measurements

@@ -65,7 +65,7 @@ def unit_problem(event: Event, error: UnitError, what: str) -> str:
     return f"{describe_event(event)}: {what} cannot be read: {error}"
 
 
-def event_value(event: Event, label: str, concept: ConceptSet) -> Value:
+def event_value(event: Event, label: str, concept: ConceptSet | None) -> Value:
     """The value an event gives `latest`, `min`, ...: a lab's result, a medication's daily dose,
     or `true` for an event that has no value (a condition happened)."""
     evidence = (event_evidence(event, label),)

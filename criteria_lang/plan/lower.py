@@ -403,6 +403,8 @@ class Lowering:
             needs_sex=builtin.needs_sex,
             title=builtin.title,
             source=builtin.source,
+            precedence=one_of(node.precedence, PRECEDENCES) if node.precedence else None,
+            reported=builtin.reported if node.precedence else None,
         )
 
     def daily_dose(self, node: n.DailyDose, module: Module) -> p.DailyDose:
@@ -662,6 +664,7 @@ ATTRIBUTE_OPS: dict[str, p.AttributeOp] = {op: op for op in get_args(p.Attribute
 VALUE_OPS: dict[str, p.ValueOp] = {op: op for op in get_args(p.ValueOp)}
 DOSE_OPS: dict[str, p.DoseOp] = {op: op for op in get_args(p.DoseOp)}
 BOUNDS: dict[str, p.Bounds] = {b: b for b in get_args(p.Bounds)}
+PRECEDENCES: dict[str, p.Precedence] = {w: w for w in get_args(p.Precedence)}
 
 
 def one_of(text: str, allowed: dict[str, T]) -> T:

@@ -29,6 +29,7 @@ PLAN_VERSION = 1
 
 TimeUnit = Literal["days", "weeks", "months", "years"]
 Comparator = Literal["<", "<=", ">", ">=", "=", "!="]
+Precedence = Literal["reported", "computed"]  # `value F reported first|computed first at ...`
 AttributeOp = Literal["<", "<=", ">", ">=", "=", "!=", "in"]
 ValueOp = Literal["<", "<=", ">", ">=", "=", "!=", "is"]
 DoseOp = Literal["<", "<=", ">", ">=", "=", "!=", "between"]
@@ -411,6 +412,11 @@ class Derived:
     needs_sex: bool
     title: str
     source: str
+    # `reported first` / `computed first`: which of `reported` (the measurement a site reports
+    # for the same quantity) and the formula is used when both are there; None: the formula only
+    # (docs/language.md, "Reported and computed values").
+    precedence: Precedence | None = None
+    reported: Input | None = None
 
 
 @attrs.frozen

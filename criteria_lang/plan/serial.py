@@ -281,6 +281,8 @@ class _Reader:
             raise PlanFormatError(f"{where}: may not be null")
         if isinstance(data, dict):
             return self.node(data, args, where)
+        if isinstance(data, bool) and bool in args:  # `where as_needed = false`
+            return data
         for arg in args:
             if arg is not type(None) and not (isinstance(arg, type) and arg.__name__ in _NODES):
                 return self.value(data, arg, where)

@@ -351,20 +351,12 @@ class Builder:
             return self.exists(tree)
         if kind == "age":
             return n.Age(self.anchor(tree.children[0]), span=span)
-        if kind == "derived_at_visit":
-            function = self.ref(tree.children[0])
-            visit = self.visit_anchor(tree.children[1])
-            tolerance = self.tolerance(tree.children[2]) if len(tree.children) > 2 else None
-            return n.DerivedValue(function, visit, tolerance, span=span)
+        if kind in ("derived", "derived_at_visit"):
+            return self.derived(tree)
         if kind in ("difference", "percent_of", "daily_dose", "new_grades"):
             return self.relative_operand(tree)
         if kind == "sex":
             return n.Sex(span=span)
-        if kind == "derived":
-            function = self.ref(tree.children[0])
-            anchor = self.name(tree.children[1])
-            tolerance = self.tolerance(tree.children[2]) if len(tree.children) > 2 else None
-            return n.DerivedValue(function, anchor, tolerance, span=span)
         if kind == "ref":
             return self.ref(tree)
         raise AssertionError(f"unhandled operand {kind}")
@@ -388,6 +380,24 @@ class Builder:
             negated = self.word(children[0]) == "no"
             closed = self.word(children[0]) == "known"
         return n.Exists(negated, self.query(children[-1]), span=self.span(tree), closed=closed)
+
+    def derived(self, tree: Tree[Any]) -> n.DerivedValue:
+        """`value F [reported|computed first] at DATE|visit [+/- D]`."""
+        function, *rest = tree.children
+        precedence = None
+        if isinstance(rest[0], Tree) and rest[0].data == "precedence":
+            precedence = self.word(rest.pop(0)).split()[0]  # reported | computed
+        where, *tail = rest
+        anchor: n.Name
+        if isinstance(where, Tree):
+            anchor = self.visit_anchor(where)
+        else:
+            anchor = self.name(where)
+        tolerance = self.tolerance(tail[0]) if tail and isinstance(tail[0], Tree) else None
+        assert isinstance(function, Tree)
+        return n.DerivedValue(
+            self.ref(function), anchor, tolerance, span=self.span(tree), precedence=precedence
+        )
 
     def ref(self, tree: Tree) -> n.Ref:
         return n.Ref(tuple(str(t) for t in tree.children), span=self.span(tree))

@@ -352,6 +352,9 @@ class DerivedValue:
     anchor: Name
     tolerance: DurationLike | None = None
     span: Span = _span
+    # `value egfr_ckd_epi_2021 reported first at ...`: "reported" or "computed" (which first);
+    # None: computed only (docs/language.md, "Reported and computed values").
+    precedence: str | None = None
 
 
 @attrs.frozen

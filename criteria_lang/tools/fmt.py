@@ -588,7 +588,8 @@ class Formatter:
             case n.Sex():
                 return "sex"
             case n.DerivedValue():
-                text = f"value {operand.function.dotted} at {self.anchor(operand.anchor)}"
+                first = f" {operand.precedence} first" if operand.precedence else ""
+                text = f"value {operand.function.dotted}{first} at {self.anchor(operand.anchor)}"
                 if operand.tolerance is not None:
                     text += f" +/- {self.duration(operand.tolerance)}"
                 return text

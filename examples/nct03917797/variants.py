@@ -311,6 +311,28 @@ VARIANTS = [
         ("E1",),
         drop("creatinine"),
     ),
+    Variant(
+        "egfr-reported-38-no-creatinine",
+        "No creatinine, but the site reports an eGFR (CKD-EPI, LOINC 62238-1) of 38 "
+        "mL/min/1.73m2 at screening: E1 computes eGFR first and, when it cannot, uses the "
+        "reported one (docs/language.md, 'Reported and computed values').",
+        "ineligible",
+        ("E1",),
+        chain(
+            drop("creatinine"),
+            add(
+                lab("egfr", {"system": "loinc", "code": "62238-1"}, SCREENING, 38, "mL/min/1.73m2")
+            ),
+        ),
+    ),
+    Variant(
+        "egfr-reported-38-creatinine-0.9",
+        "The site reports an eGFR of 38 but the creatinine of the same day (0.9 mg/dL) gives "
+        "CKD-EPI 2021 86.6: computed first, so one equation decides E1 for every site.",
+        "eligible",
+        (),
+        add(lab("egfr", {"system": "loinc", "code": "62238-1"}, SCREENING, 38, "mL/min/1.73m2")),
+    ),
     # ------------------------------------------------------------------ E2 additions in 3 months
     Variant(
         "mp-bolus-in-window",
