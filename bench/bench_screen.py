@@ -110,8 +110,10 @@ def screen_to_sink(rules: Rules, path: Path, sink: NullSink) -> Counter[str]:
 
 def floor(path: Path, rules: Path) -> dict[str, Any]:
     """(f) the plain-Python floor (bench/floor_nct03562065.py) on the same file, its concept
-    codes taken from the rule file's plan."""
+    codes taken from the rule file's plan; its answers under "answers" ({(patient, criterion):
+    truth}), to be compared with ours."""
     plan = ROOT / "bench" / "out" / f"{rules.stem}.plan.json"
+    dump = ROOT / "bench" / "out" / f"{rules.stem}.floor-answers.json"
     text = subprocess.run(
         [sys.executable, "-m", "criteria_lang.cli.main", "plan", str(rules), "--json"],
         check=True,
@@ -120,13 +122,32 @@ def floor(path: Path, rules: Path) -> dict[str, Any]:
     ).stdout
     plan.write_text(text, encoding="utf-8")
     out = subprocess.run(
-        [sys.executable, str(ROOT / "bench" / "floor_nct03562065.py"), str(plan), str(path)],
+        [sys.executable, str(ROOT / "bench" / "floor_nct03562065.py"), str(plan), str(path)]
+        + ["--dump", str(dump)],
         check=True,
         capture_output=True,
         text=True,
     ).stdout
     result: dict[str, Any] = json.loads(out)
+    rows = json.loads(dump.read_text(encoding="utf-8"))
+    result["answers"] = {
+        (row["patient"], key): truth
+        for row in rows
+        for key, truth in row.items()
+        if key != "patient"
+    }
     return result
+
+
+def agreement(ours: dict[tuple[str, str], str], floor_answers: dict[tuple[str, str], str]) -> str:
+    """How many of the floor's answers equal ours (criterion by criterion, patient by patient),
+    and the criteria that differ most: the floor's honesty, beside its speed."""
+    both = [key for key in floor_answers if key in ours]
+    differ = Counter(key[1] for key in both if ours[key] != floor_answers[key])
+    same = len(both) - sum(differ.values())
+    worst = ", ".join(f"{c} {n}" for c, n in differ.most_common(5)) or "none"
+    share = 100 * same / max(1, len(both))
+    return f"{same:,} of {len(both):,} answers the same as ours ({share:.2f}%); differing: {worst}"
 
 
 def evaluate_all(rules: Rules, patients: Iterable[Any]) -> list[PatientResult]:
@@ -195,6 +216,7 @@ def main(argv: list[str] | None = None) -> int:
     # (a) evaluation alone
     evaluate_clock, results = best(args.repeat, lambda: evaluate_all(rules, patients))
     del records
+    our_answers = {(r.patient_id, c.id): c.truth.value for r in results for c in r.criteria}
 
     # (b) end to end, streaming from the file
     sink = NullSink()
@@ -276,6 +298,7 @@ def main(argv: list[str] | None = None) -> int:
             f"{ours_eval / f['eval_per_s']:.2f}x, end to end "
             f"{ours_e2e / f['end_to_end_per_s']:.2f}x"
         )
+        print(f"    floor vs criteria-lang: {agreement(our_answers, f['answers'])}")
     order = ["eligible", "ineligible", "undetermined", "error"]
     print(
         f"verdicts: {mix_total} records: "

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import io
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -180,7 +181,9 @@ def test_jobs_do_not_change_the_output(
             capsys, "screen", RULES, generated, "--format", output_format, "--jobs", jobs, "-o", out
         )
         assert code == 1  # records broken on purpose are error rows
-        outputs.append((out.read_bytes(), err))
+        # The JSON Lines header says when the run was made (report/run.py): not compared.
+        text = re.sub(rb'"run_at":"[^"]*"', b'"run_at":""', out.read_bytes())
+        outputs.append((text, err))
     assert outputs[0] == outputs[1] == outputs[2]
 
 
@@ -216,7 +219,7 @@ def test_fhir_bundles_same_rows_and_summary_on_two_processes(
             "--format", "jsonl", "--jobs", jobs, "-o", out,
         )  # fmt: skip
         assert code == 0
-        runs.append((out.read_bytes(), err))
+        runs.append((re.sub(rb'"run_at":"[^"]*"', b"", out.read_bytes()), err))
     assert runs[0] == runs[1]
     assert runs[0][1].count("\n") > 10 and "FHIR: 37 file(s)" in runs[0][1]
 
@@ -269,6 +272,8 @@ def test_progress_bar_shows_count_rate_eta_and_errors() -> None:
     text = bar.text(now[0], 200)
     assert "NCT1: data.jsonl" in text and "25%" in text and "50 records" in text
     assert "25/s" in text and "ETA 0:06" in text and "2 errors" in text
+    narrow = bar.text(now[0], 50)  # the figures first; the label and the bar as room allows
+    assert len(narrow) < 50 and "ETA 0:06" in narrow and "2 errors" in narrow
     assert stream.getvalue().startswith("\r\x1b[K")
     bar.close()
     assert stream.getvalue().endswith("\r\x1b[K")
@@ -309,3 +314,21 @@ def test_not_on_a_terminal_nothing_changes(capsys: pytest.CaptureFixture[str]) -
     assert code == 0 and err == ""
     assert out.index("screening") < out.index(" records: ")
     assert "\x1b" not in out
+
+
+@pytest.mark.parametrize("output_format", ["jsonl", "csv"])
+def test_screen_to_jsonl_or_csv_imports_no_rich(output_format: str, tmp_path: Path) -> None:
+    """rich renders tables only: a JSON Lines or CSV run, summary line included, never loads it
+    (it costs every such command about 20 ms of CPU)."""
+    out = tmp_path / f"out.{output_format}"
+    code = (
+        "import sys\n"
+        "from criteria_lang.cli.main import main\n"
+        f"code = main(['screen', {str(RULES)!r}, {str(EXAMPLES / 'nct03562065')!r},"
+        f" '--format', {output_format!r}, '-o', {str(out)!r}])\n"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] == 'rich'"
+        " or m == 'criteria_lang.report.tables'))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip().splitlines()[-1] == "[]"
+    assert "records:" in done.stderr and out.stat().st_size > 0

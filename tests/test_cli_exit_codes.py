@@ -230,12 +230,12 @@ def test_output_is_written_whole_or_not_at_all(
     assert written.startswith("patient,trial,verdict")
     assert written.count("\n") == len(list(EXAMPLES.glob("*.json"))) + 1
 
-    from criteria_lang.report import tables
+    from criteria_lang.report import plain
 
     def broken(*args: object, **kwargs: object) -> None:
         raise RuntimeError("a bug while writing")
 
-    monkeypatch.setattr(tables, "csv_row", broken)  # CSV rows are written as they come
+    monkeypatch.setattr(plain, "csv_row", broken)  # CSV rows are written as they come
     code, _, err = run(capsys, "screen", RULES, EXAMPLES, "--format", "csv", "-o", out)
     assert code == 2 and "internal error" in err
     assert out.read_text(encoding="utf-8") == written  # the previous output is intact

@@ -96,8 +96,18 @@ def python_engine(case: Case, patient: Patient) -> PatientResult | OutcomeReport
     return rules.evaluate(patient)
 
 
-# Engines that run the cases: name -> function of (case, patient). The SQL engine adds itself.
-ENGINES: dict[str, Engine] = {"python": python_engine}
+def sql_engine(case: Case, patient: Patient) -> PatientResult | OutcomeReport:
+    from conformance_sql import SqlNotSupported
+    from conformance_sql import sql_engine as run
+
+    try:
+        return run(case, rule_text(case), patient)
+    except SqlNotSupported as why:
+        raise NotSupported(str(why)) from None
+
+
+# Engines that run the cases: name -> function of (case, patient).
+ENGINES: dict[str, Engine] = {"python": python_engine, "sql": sql_engine}
 
 
 # ---------------------------------------------------------------------- readers
@@ -182,7 +192,10 @@ def test_case(source: str, case: Case, fmt: str, engine: str) -> None:
         check_outcomes(result, case["expect_outcomes"], where)
         return
     for ident, expected in case["expect"].items():
-        check_criterion(result, ident, expected, where, ids)
+        if engine == "sql":
+            check_sql_criterion(result, ident, expected, where)
+        else:
+            check_criterion(result, ident, expected, where, ids)
 
 
 def check_criterion(
@@ -207,6 +220,15 @@ def check_criterion(
         assert any(text in m for m in got.missing), f"{where}: {ident}: {text!r} {shown}"
     if "questions" in expected:
         assert list(got.questions) == expected["questions"], f"{where}: {ident}: {shown}"
+
+
+def check_sql_criterion(
+    result: PatientResult, ident: str, expected: dict[str, Any], where: str
+) -> None:
+    """The SQL engine gives truths only (no evidence text, no missing items): the truth must be
+    the case's (tests/conformance_sql.py)."""
+    got = result.criterion(ident)
+    assert got.truth.value == expected["truth"], f"{where}: {ident}: {got.truth.value}"
 
 
 def lines(criterion: Any) -> list[str]:

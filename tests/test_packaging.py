@@ -132,3 +132,15 @@ def test_every_documented_extra_exists() -> None:
         for extra in re.findall(r"criteria-lang\[([A-Za-z0-9_,-]+)\]", text):
             for name in extra.split(","):
                 assert name in extras, f"{document.name} names the extra [{name}]"
+
+
+def test_import_paths_from_before_the_layout_by_stage_still_work() -> None:
+    """Scripts written before the move to records/ and core/ (the peer comparison's
+    shared/peers/compare/proj_run.py imports these two) get the same objects."""
+    from criteria_lang import fhir, units
+    from criteria_lang.core.units import get_units
+    from criteria_lang.records.fhir import read_bundle
+
+    assert fhir.read_bundle is read_bundle
+    assert units.get_units is get_units
+    assert units.get_units().parse_ucum("mg/dL") == get_units().parse_ucum("mg/dL")

@@ -23,9 +23,20 @@ from criteria_lang.core.results import (
 )
 from criteria_lang.records.fhir import ReadSummary, ResourceProblem
 from criteria_lang.records.patient_json import Problem, RecordError
-from criteria_lang.report.tables import json_record
 
 Row = PatientResult | RecordError
+
+
+def json_record(row: Row) -> dict[str, Any]:
+    """A row as JSON data: `PatientResult.to_dict()`, or a record that could not be read
+    (report/tables.py writes JSON Lines with it; kept here so that workers need no tables)."""
+    if isinstance(row, RecordError):
+        return {
+            "verdict": "error",
+            "source": row.source,
+            "problems": [{"path": p.path, "message": p.message} for p in row.problems],
+        }
+    return row.to_dict()
 
 
 def row_json(row: Row) -> bytes:

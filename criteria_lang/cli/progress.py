@@ -15,7 +15,7 @@ import time
 from typing import IO
 
 _CLEAR = "\r\x1b[K"
-_BAR = 24
+_BAR = 20
 
 
 def format_duration(seconds: float) -> str:
@@ -68,21 +68,30 @@ class ProgressBar:
             self.draw(now)
 
     def text(self, now: float, width: int) -> str:
+        """The bar's line, at most `width - 1` characters: the figures first; the label as far
+        as room is left; then the bar itself when there is room."""
         elapsed = max(now - self.started, 1e-9)
         rate = self.records / elapsed
-        parts = [self.label]
-        if self.total:
-            fraction = min(1.0, self.done_bytes / self.total)
-            filled = int(fraction * _BAR)
-            parts.append("━" * filled + "╺" * (_BAR - filled) + f" {fraction:4.0%}")
-        parts.append(f"{self.records:,} records")
-        parts.append(f"{rate:,.0f}/s")
+        figures = []
+        fraction = min(1.0, self.done_bytes / self.total) if self.total else None
+        if fraction is not None:
+            figures.append(f"{fraction:4.0%}")
+        figures.append(f"{self.records:,} records")
+        figures.append(f"{rate:,.0f}/s")
         if self.total and 0 < self.done_bytes < self.total:
             left = elapsed * (self.total - self.done_bytes) / self.done_bytes
-            parts.append(f"ETA {format_duration(left)}")
-        parts.append(f"{self.errors:,} error{'s' if self.errors != 1 else ''}")
-        line = "  ".join(parts)
-        return line if len(line) < width else line[: max(0, width - 2)] + "…"
+            figures.append(f"ETA {format_duration(left)}")
+        figures.append(f"{self.errors:,} error{'s' if self.errors != 1 else ''}")
+        line = "  ".join(figures)
+        room = width - 1 - len(line)
+        if fraction is not None and room >= _BAR + 2:
+            filled = int(fraction * _BAR)
+            line = "━" * filled + "╺" * (_BAR - filled) + " " + line
+            room -= _BAR + 1
+        if room > 4:
+            label = self.label if len(self.label) <= room - 2 else self.label[: room - 3] + "…"
+            line = f"{label}  {line}"
+        return line[: max(0, width - 1)]
 
     def draw(self, now: float | None = None) -> None:
         width = shutil.get_terminal_size((80, 24)).columns

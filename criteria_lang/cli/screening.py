@@ -26,11 +26,11 @@ import attrs
 from criteria_lang.api import Rules
 from criteria_lang.batch.screen import ReadRecord, Row, ScreenRun, UnitDone
 from criteria_lang.batch.units import input_size
+from criteria_lang.batch.wire import row_json
 from criteria_lang.cli.progress import ProgressBar
 from criteria_lang.core.results import PatientResult
 from criteria_lang.records.fhir import ReadSummary
 from criteria_lang.records.patient_json import RecordError
-from criteria_lang.report import tables as report
 
 # On a terminal, a table of at most this many rows follows the summary without --table.
 SHORT_TABLE = 25
@@ -66,7 +66,9 @@ class Output:
         # Also told every row, in order (`--html` builds its report from them).
         self.listeners: list[Callable[[Row, bytes | None], None]] = []
         if output_format == "csv":
-            self.csv = csv.DictWriter(handle, fieldnames=report.CSV_FIELDS, lineterminator="\n")
+            from criteria_lang.report.plain import CSV_FIELDS
+
+            self.csv = csv.DictWriter(handle, fieldnames=CSV_FIELDS, lineterminator="\n")
             self.csv.writeheader()
 
     @property
@@ -78,15 +80,20 @@ class Output:
         for listener in self.listeners:
             listener(row, line)
         if self.format == "jsonl":
-            self.handle.write(line.decode() if line is not None else report.jsonl(row))
+            # The line a worker wrote, or the same made here (rich, for tables, is not needed).
+            self.handle.write((line if line is not None else row_json(row)).decode())
             self.handle.write("\n")
         elif self.csv is not None:
-            self.csv.writerow(report.csv_row(row))
+            from criteria_lang.report.plain import csv_row
+
+            self.csv.writerow(csv_row(row))
         elif not self.terminal or self.whole_table or len(self.kept) <= SHORT_TABLE:
             self.kept.append(compact(row))
 
     def summary(self) -> str:
-        return report.counts_line(self.counts)
+        from criteria_lang.report.plain import counts_line
+
+        return counts_line(self.counts)
 
     def finish(self, title: str, notes: Sequence[str], stderr: IO[str]) -> None:
         if self.format != "table":
@@ -94,6 +101,8 @@ class Output:
             for note in notes:
                 print(note, file=stderr)
             return
+        from criteria_lang.report import tables as report
+
         out = report.console(self.handle)
         if not self.terminal:
             out.print(report.screen_table(self.kept, title))
@@ -143,7 +152,7 @@ def screen_one(
     read for each row; returns what the FHIR reader did."""
     bar: ProgressBar | None = None
     if progress and ProgressBar.wanted(stderr):
-        label = f"{rules.trial_id}: {input_path}"
+        label = f"{rules.trial_id} {input_path.name or input_path}"
         bar = ProgressBar(stderr, label, input_size(input_path))
     base_errors = output.errors
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import csv
 import io
 from collections import Counter
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from typing import IO, Any
 
 import orjson
@@ -17,6 +17,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from criteria_lang.batch.wire import json_record as json_record  # re-exported: eval --json uses it
 from criteria_lang.core.results import (
     CriterionResult,
     OutcomeReport,
@@ -28,6 +29,10 @@ from criteria_lang.core.results import (
 )
 from criteria_lang.records.patient_json import RecordError
 from criteria_lang.report.coverage import coverage_line as coverage_line  # re-exported
+from criteria_lang.report.plain import CSV_FIELDS as CSV_FIELDS  # re-exported
+from criteria_lang.report.plain import counts_line as counts_line  # re-exported
+from criteria_lang.report.plain import csv_row as csv_row  # re-exported
+from criteria_lang.report.plain import reason as reason  # re-exported
 
 TRUTH_STYLE = {
     Truth.MET: "green",
@@ -57,24 +62,6 @@ def truth_label(result: CriterionResult) -> str:
     if result.section == "inclusion" and result.truth is Truth.NOT_MET:
         return "not met (excludes)"
     return result.truth.value.replace("_", " ")
-
-
-def reason(result: CriterionResult, limit: int = 3) -> str:
-    """Why a criterion came out as it did: missing data, questions, or evidence, the decisive
-    comparisons first (those whose answer matches the result)."""
-    if result.truth is Truth.UNKNOWN and result.missing:
-        return "missing: " + "; ".join(result.missing[:limit])
-    if result.truth is Truth.REVIEW and result.questions:
-        return "review: " + "; ".join(result.questions[:limit])
-    wanted = ": yes" if result.truth is Truth.MET else ": no"
-    decisive = [e for e in result.evidence if e.detail.endswith(wanted)]
-    others = [e for e in result.evidence if not e.detail.endswith(wanted)]
-    ordered = decisive + others
-    details = [f"{e.what}: {e.detail}" if e in decisive else e.detail for e in ordered[:limit]]
-    more = len(ordered) - limit
-    if more > 0 and limit > 1:
-        details.append(f"(+{more} more)")
-    return "; ".join(details)
 
 
 def patient_table(result: PatientResult) -> Table:
@@ -142,52 +129,11 @@ def summary_line(rows: Iterable[PatientResult | RecordError]) -> str:
     return counts_line(counts)
 
 
-def counts_line(counts: Mapping[str, int]) -> str:
-    """`summary_line` from the count of each verdict (and of "error")."""
-    order = ["eligible", "ineligible", "undetermined", "error"]
-    total = sum(counts.values())
-    return f"{total} records: " + ", ".join(f"{counts.get(k, 0)} {k}" for k in order)
-
-
-CSV_FIELDS = ["patient", "trial", "verdict", "deciding", "reasons", "source"]
-
-
 def write_csv(rows: Iterable[PatientResult | RecordError], out: IO[str]) -> None:
     writer = csv.DictWriter(out, fieldnames=CSV_FIELDS, lineterminator="\n")
     writer.writeheader()
     for row in rows:
         writer.writerow(csv_row(row))
-
-
-def csv_row(row: PatientResult | RecordError) -> dict[str, str]:
-    if isinstance(row, RecordError):
-        return {
-            "patient": "",
-            "trial": "",
-            "verdict": "error",
-            "deciding": "",
-            "reasons": " | ".join(str(p) for p in row.problems),
-            "source": row.source,
-        }
-    reasons = " | ".join(f"{i}: {reason(row.criterion(i))}" for i in row.deciding)
-    return {
-        "patient": row.patient_id,
-        "trial": row.trial,
-        "verdict": row.verdict.value,
-        "deciding": " ".join(row.deciding),
-        "reasons": reasons,
-        "source": row.source or "",
-    }
-
-
-def json_record(row: PatientResult | RecordError) -> dict[str, Any]:
-    if isinstance(row, RecordError):
-        return {
-            "verdict": "error",
-            "source": row.source,
-            "problems": [{"path": p.path, "message": p.message} for p in row.problems],
-        }
-    return row.to_dict()
 
 
 def dumps(data: Any) -> str:

@@ -103,6 +103,7 @@ class Compiler:
     _definitions: dict[str, tuple[exp.Expr, int]] = attrs.field(factory=dict)
     layers: list[list[tuple[str, exp.Expr]]] = attrs.field(factory=list)
     _criterion: str = ""
+    _questions: int = 0  # the review questions of the criterion being compiled
     queries: QueryCompiler | None = None
     # CTEs read by several others: computed once (AS MATERIALIZED where the dialect has it).
     materialize: set[str] = attrs.field(factory=set)
@@ -377,11 +378,16 @@ class Compiler:
     def leaf(self, node: p.Expr) -> exp.Expr:
         assert self.queries is not None
         if isinstance(node, p.Review):
+            if self._questions > 1:
+                # Answers per question (docs/language.md, "Review"): criterion answers only here.
+                raise NotExpressible("a criterion with several review questions")
             if "answers" in self.joins:
                 answer = col(f"r_{_ident(self._criterion)}", "answers")
                 return exp.func("COALESCE", answer, num(t.REVIEW))
             return num(t.REVIEW)
         if isinstance(node, p.Exists):
+            if node.known:
+                raise NotExpressible("`known` (the closed world)")
             result = self.queries.exists(node.query)
             return t.negate(result) if node.negated else result
         if isinstance(node, p.Compare):
@@ -406,6 +412,7 @@ class Compiler:
         fallback: dict[str, str] = {}
         for criterion in self.plan.criteria:
             self._criterion = criterion.id
+            self._questions = _count_reviews(criterion.expr, self.plan)
             saved = (
                 len(self.ctes),
                 list(self.joins),
@@ -545,6 +552,26 @@ def parenthesise(tree: exp.Select) -> exp.Select:
         return node
 
     return tree.transform(wrap, copy=False)  # type: ignore[return-value]
+
+
+def _count_reviews(node: object, plan: p.Plan, seen: set[str] | None = None) -> int:
+    """How many review questions an expression asks (definitions followed once)."""
+    seen = set() if seen is None else seen
+    if isinstance(node, p.Review):
+        return 1
+    if isinstance(node, p.UseDefinition):
+        if node.definition in seen:
+            return 0
+        seen.add(node.definition)
+        return _count_reviews(plan.definition(node.definition).body, plan, seen)
+    if isinstance(node, p.And | p.Or | p.AtLeast):
+        return sum(_count_reviews(o, plan, seen) for o in node.operands)
+    if isinstance(node, p.Not):
+        return _count_reviews(node.operand, plan, seen)
+    if isinstance(node, p.Conditional):
+        parts = (node.condition, node.then, node.otherwise)
+        return sum(_count_reviews(o, plan, seen) for o in parts)
+    return 0
 
 
 def _has_review(node: object, plan: p.Plan, seen: set[str] | None = None) -> bool:

@@ -11,6 +11,9 @@ value, unit, route, status and dose. Every relation has these columns:
 * concept_id, source_concept_id: the codes (sql/concepts.py);
 * status, route: casefolded text (medications, conditions);
 * value_number, unit_code (UCUM), value_text, value_bool, range_low, range_high: results;
+  value_op, the comparator of a result reported as a bound ('<', '<=', '>', '>='; NULL for a
+  number): `<0.5` is value_number 0.5 with value_op '<' (docs/language.md, "Results reported
+  as bounds"; sql/bounds.py compares them);
 * amount, amount_unit, rate, rate_unit, per_day_num, per_day_den: doses (docs/omop.md, "Doses").
 """
 
@@ -22,7 +25,7 @@ from collections.abc import Mapping, Sequence
 import attrs
 from sqlglot import exp
 
-from criteria_lang.records.omop import DEATH_CONCEPT_ID, OPEN_END
+from criteria_lang.records.omop import DEATH_CONCEPT_ID, OPEN_END, OPERATORS
 from criteria_lang.sql.cdm import NUMBER
 
 __all__ = ["EVENT_COLUMNS", "EventSources", "NotExpressible"]
@@ -37,6 +40,7 @@ EVENT_COLUMNS = (
     "status",
     "route",
     "value_number",
+    "value_op",
     "unit_code",
     "value_text",
     "value_bool",
@@ -48,6 +52,9 @@ EVENT_COLUMNS = (
     "rate_unit",
     "per_day_num",
     "per_day_den",
+    # The recorded datetime of a result, as text (NULL: a date only): orders one day's results
+    # for latest/earliest as the Python engine's time of day does.
+    "start_time",
 )
 
 # The reader's unit concepts for data without a concept table (omop._UNITS).
@@ -65,6 +72,8 @@ BUILTIN_UNITS: dict[int, str] = {
     8582: "cm",
 }
 _OPERATOR_EQUALS = 4172703
+# operator_concept_id -> comparator, as the reader maps it (records/omop.py OPERATORS).
+_COMPARATORS = {ident: symbol for ident, symbol in OPERATORS.items() if symbol != "="}
 
 
 class NotExpressible(Exception):
@@ -512,11 +521,25 @@ class EventSources:
             unit_id, "uc" if self.vocabulary and self.has(table, "unit_concept_id") else None
         )
         operator = cast(self._col(table, "operator_concept_id", "e"), "BIGINT")
-        bound = and_(
+        named = self.vocabulary and self.has(table, "operator_concept_id")
+        if named:
+            select = self._concept_join(select, col("operator_concept_id", "e"), "opc")
+        comparator = self._comparator(operator, "opc" if named else None)
+        # An operator that is neither '=' nor a comparison: the reader keeps the row as text
+        # naming it, which no number compares with and no word matches.
+        strange = and_(
             not_null(operator.copy()),
             exp.NEQ(this=operator.copy(), expression=num(0)),
             exp.NEQ(this=operator.copy(), expression=num(_OPERATOR_EQUALS)),
+            is_null(comparator.copy()),
         )
+        if named:
+            strange = and_(
+                strange,
+                not_(
+                    exp.func("COALESCE", eq(col("concept_name", "opc"), string("=")), exp.false())
+                ),
+            )
         has_value_concept = self.vocabulary and self.has(table, "value_as_concept_id")
         name = col("concept_name", "vc") if has_value_concept else null()
         boolean = (
@@ -528,9 +551,7 @@ class EventSources:
             else exp.false()
         )
         text = case(
-            # A number with a comparison operator is a bound ("<0.5"), read as text: no word
-            # matches it and no comparison reads it as the number.
-            (and_(not_null(number.copy()), bound.copy()), string("(bound)")),
+            (and_(not_null(number.copy()), strange.copy()), string("(operator)")),
             (not_null(number.copy()), null()),
             (
                 and_(
@@ -544,8 +565,9 @@ class EventSources:
         )
         values = {
             "value_number": case(
-                (and_(not_null(number.copy()), not_(bound)), number.copy()), default=null()
+                (and_(not_null(number.copy()), not_(strange)), number.copy()), default=null()
             ),
+            "value_op": case((not_null(number.copy()), comparator), default=null()),
             "unit_code": unit_code,
             "value_text": text,
             "value_bool": case(
@@ -557,6 +579,27 @@ class EventSources:
             ),
         }
         return select, values
+
+    @staticmethod
+    def _comparator(operator: exp.Expr, concept_alias: str | None) -> exp.Expr:
+        """The comparator of an operator_concept_id: the reader's table of OHDSI ids, else the
+        operator concept's name when it is a comparison (records/omop.py, `operator`)."""
+        known = exp.Case()
+        for ident, symbol in _COMPARATORS.items():
+            known = known.when(eq(operator.copy(), num(ident)), string(symbol))
+        named: exp.Expr = null()
+        if concept_alias is not None:
+            name = col("concept_name", concept_alias)
+            named = case(
+                (
+                    exp.In(
+                        this=name.copy(), expressions=[string(c) for c in ("<", "<=", ">", ">=")]
+                    ),
+                    name.copy(),
+                ),
+                default=null(),
+            )
+        return exp.func("COALESCE", known.else_(null()), named)
 
     def _valid_unit(self, values: Mapping[str, exp.Expr]) -> exp.Expr:
         """A row whose unit the reader cannot read is not read (a problem): no event."""
@@ -585,6 +628,7 @@ class EventSources:
             "person_id": col("person_id", "e"),
             "event_key": key(t, col("measurement_id", "e")),
             "start_date": self._date(t, "e", "measurement_date", "measurement_datetime"),
+            "start_time": self._col(t, "measurement_datetime", "e"),
             "concept_id": col("measurement_concept_id", "e"),
             "source_concept_id": self._col(t, "measurement_source_concept_id", "e"),
             "range_low": self._col(t, "range_low", "e"),
@@ -610,6 +654,7 @@ class EventSources:
             "person_id": col("person_id", "e"),
             "event_key": key(t, col("observation_id", "e")),
             "start_date": self._date(t, "e", "observation_date", "observation_datetime"),
+            "start_time": self._col(t, "observation_datetime", "e"),
             "concept_id": col("observation_concept_id", "e"),
             "source_concept_id": self._col(t, "observation_source_concept_id", "e"),
         }

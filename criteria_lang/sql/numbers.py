@@ -1,9 +1,11 @@
 """Exact numbers in SQL (docs/sql.md, "Numbers").
 
-A value in unit U compared with a threshold T in unit V: our unit registry gives the exact factor
-f = p/q (a Fraction) from U to V, and the threshold is a Fraction a/b. Then
+A value in unit U compared with a threshold T in unit V: our unit registry gives the exact map
+from U to V, `value x p/q + r/s` (the offset r/s is 0 except between temperature scales and
+through a concept's declared scales, HbA1c mmol/mol to %), and the threshold is a Fraction a/b.
+Then
 
-    value * f  OP  a/b    <=>    value * p * b  OP  a * q     (p, q, b > 0)
+    value * p/q + r/s  OP  a/b    <=>    value * (p*s*b) + r*q*b  OP  a*q*s     (p, q, s, b > 0)
 
 which is DECIMAL multiplication only: no division, no float, in every dialect (a product too wide
 for DECIMAL(38) is an error, never a rounded answer). The factors are generated per query from the
@@ -19,6 +21,7 @@ from fractions import Fraction
 import attrs
 from sqlglot import exp
 
+from criteria_lang.core.conversions import Affine, Basis
 from criteria_lang.core.data_units import DATA_UNITS
 from criteria_lang.core.units import IncompatibleUnits, UnitError, get_units
 from criteria_lang.sql.events import and_, eq, num, or_, string
@@ -61,16 +64,20 @@ class Numbers:
             readable.add(code)
         return cls(frozenset(readable | {"1"}))
 
-    def factors(self, target: str, molar_mass: Fraction | None) -> dict[str, Fraction]:
-        """UCUM code -> exact factor into `target` (our unit syntax), for the codes that convert."""
+    def factors(self, target: str, basis: Basis) -> dict[str, Affine]:
+        """UCUM code -> the exact map into `target` (our unit syntax), for the codes that
+        convert through what the value's concept declares (`basis`: molar mass, valence,
+        scales). Every map keeps order (a positive slope)."""
         registry = get_units()
         goal = registry.parse(target)
-        out: dict[str, Fraction] = {}
+        out: dict[str, Affine] = {}
         for code in sorted(self.valid):
             try:
-                out[code] = registry.factor(registry.parse_ucum(code), goal, molar_mass=molar_mass)
+                found = registry.affine(registry.parse_ucum(code), goal, basis=basis)
             except (IncompatibleUnits, UnitError):
                 continue
+            if found.slope > 0:
+                out[code] = found
         return out
 
     def compare(
@@ -79,7 +86,7 @@ class Numbers:
         unit_code: exp.Expr,
         op: str,
         threshold: Fraction,
-        factors: Mapping[str, Fraction] | None,
+        factors: Mapping[str, Affine] | None,
     ) -> tuple[exp.Expr, exp.Expr]:
         """(value OP threshold, the value's unit converts). `factors` None: compare the number as
         it is (a threshold without a unit)."""
@@ -90,27 +97,34 @@ class Numbers:
         if not factors:
             return exp.false(), exp.false()
         branches = []
-        for code, factor in factors.items():
-            left = exp.Mul(this=value.copy(), expression=num(factor.numerator * b))
-            right = fraction_literal(a * factor.denominator)
+        for code, found in factors.items():
+            p, q = found.slope.numerator, found.slope.denominator
+            r, s = found.offset.numerator, found.offset.denominator
+            left: exp.Expr = exp.Mul(this=value.copy(), expression=num(p * s * b))
+            if r:
+                left = exp.Add(this=left, expression=fraction_literal(r * q * b))
+            right = fraction_literal(a * q * s)
             branches.append(and_(eq(unit_code.copy(), string(code)), compare_op(op, left, right)))
         convertible = exp.In(this=unit_code.copy(), expressions=[string(c) for c in factors])
         return or_(*branches), convertible
 
     @staticmethod
     def scale(
-        value: exp.Expr, unit_code: exp.Expr, factors: Mapping[str, Fraction]
+        value: exp.Expr, unit_code: exp.Expr, factors: Mapping[str, Affine]
     ) -> tuple[exp.Expr, exp.Expr]:
-        """(value x p, q) with p/q the factor of the value's unit: a fraction kept as two
-        decimals, for comparisons by cross-multiplication."""
+        """(top, bottom) with top / bottom the value in the target unit: value x p/q + r/s is
+        (value * p*s + r*q) / (q*s), a fraction kept as two decimals, for comparisons by
+        cross-multiplication."""
         top = exp.Case()
         bottom = exp.Case()
-        for code, factor in factors.items():
-            top = top.when(
-                eq(unit_code.copy(), string(code)),
-                exp.Mul(this=value.copy(), expression=num(factor.numerator)),
-            )
-            bottom = bottom.when(eq(unit_code.copy(), string(code)), num(factor.denominator))
+        for code, found in factors.items():
+            p, q = found.slope.numerator, found.slope.denominator
+            r, s = found.offset.numerator, found.offset.denominator
+            scaled: exp.Expr = exp.Mul(this=value.copy(), expression=num(p * s))
+            if r:
+                scaled = exp.Add(this=scaled, expression=fraction_literal(r * q))
+            top = top.when(eq(unit_code.copy(), string(code)), scaled)
+            bottom = bottom.when(eq(unit_code.copy(), string(code)), num(q * s))
         return top, bottom
 
     @staticmethod

@@ -10,15 +10,16 @@ order (route and status; attributes; value; dose).
 
 from __future__ import annotations
 
-from fractions import Fraction
+from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 import attrs
 from sqlglot import exp
 
-from criteria_lang.core.concepts import ConceptSet, QuantityAttr
+from criteria_lang.core.concepts import ConceptSet, QuantityAttr, basis_of
 from criteria_lang.core.kinds import ABSENCE_IS_EVIDENCE
 from criteria_lang.plan import model as p
+from criteria_lang.sql import bounds as interval
 from criteria_lang.sql import truth as t
 from criteria_lang.sql.concepts import code_set, event_matches, full_relation, own_relation
 from criteria_lang.sql.events import (
@@ -147,6 +148,8 @@ class QueryCompiler:
         if isinstance(offset, p.HalfLives):
             if offset.own:
                 raise NotExpressible("a window of the matched drug's own half-lives")
+            if not offset.declared:
+                raise NotExpressible("half-lives from the records' half_life attribute")
             return add_days(day, sign * offset.days)
         options = [self.offset(day.copy(), o, sign) for o in offset.options]
         if len(options) == 1:
@@ -378,6 +381,12 @@ class QueryCompiler:
         """2 passes, 1 undecided, 0 fails: route and status, attributes, value, dose."""
         steps: list[tuple[exp.Expr, exp.Expr | None]] = []  # (fails, undecided)
         if query.routes:
+            # Route texts and codes are matched through core/routes.py (synonyms, SNOMED and
+            # EDQM codes, groups such as parenteral): not in SQL yet.
+            raise NotExpressible("route qualifiers (matched through core/routes.py)")
+        if query.related or query.reasons:
+            raise NotExpressible("`with (...)` or `for CONCEPT` on a query")
+        if query.routes:
             names = [
                 string(f"{r}{suffix}")
                 for r in query.routes
@@ -434,26 +443,36 @@ class QueryCompiler:
             col("value_text", "e"),
             col("value_bool", "e"),
         )
+        comparator = col("value_op", "e")
         no_value = and_(is_null(number.copy()), is_null(text.copy()), is_null(flag.copy()))
         if vf.op == "is":
             word = str(vf.target).casefold()
-            passes, decided = self.word(word, number, unit, text, flag, concept)
-        elif isinstance(vf.target, p.Titer):
-            titer, ok = self.titer(number, text)
-            passes = compare_op(
-                vf.op,
-                exp.Mul(this=titer, expression=num(vf.target.dilution.denominator)),
-                fraction_literal(vf.target.dilution.numerator),
+            passes, decided = self.word(
+                word, number, unit, text, flag, concept, comparator=comparator
             )
-            decided = ok
+        elif isinstance(vf.target, p.Titer):
+            titer, ok, titer_op = self.titer(number, text, comparator)
+            dilution = vf.target.dilution
+
+            def against(op: str) -> exp.Expr:
+                scaled = exp.Mul(this=titer.copy(), expression=num(dilution.denominator))
+                return compare_op(op, scaled, fraction_literal(dilution.numerator))
+
+            verdict = interval.compare(vf.op, titer_op, against)
+            passes, decided = verdict.met, and_(ok, or_(verdict.met, verdict.not_met))
         elif isinstance(vf.target, p.Number):
             factors = None
             if vf.conversion is not None:
-                factors = self.c.numbers.factors(vf.conversion.target, vf.conversion.molar_mass)
-            passes, convertible = self.c.numbers.compare(
-                number, unit, vf.op, vf.target.value, factors
-            )
-            decided = and_(not_null(number.copy()), convertible)
+                factors = self.c.numbers.factors(vf.conversion.target, vf.conversion.basis)
+            threshold = vf.target.value
+
+            def against_number(op: str) -> exp.Expr:
+                return self.c.numbers.compare(number, unit, op, threshold, factors)[0]
+
+            convertible = self.c.numbers.compare(number, unit, vf.op, threshold, factors)[1]
+            verdict = interval.compare(vf.op, comparator, against_number)
+            passes = verdict.met
+            decided = and_(not_null(number.copy()), convertible, or_(verdict.met, verdict.not_met))
         else:
             raise NotExpressible("a value filter against a limit of normal")
         undecided = or_(no_value, not_(exp.func("COALESCE", decided, exp.false())))
@@ -470,6 +489,7 @@ class QueryCompiler:
         flag: exp.Expr,
         concept: ConceptSet,
         high: exp.Expr | None = None,
+        comparator: exp.Expr | None = None,
     ) -> tuple[exp.Expr, exp.Expr]:
         """(the value reads as `word`, it reads as yes or no at all)."""
         positive_word = word in ("positive", "true", "present")
@@ -484,15 +504,18 @@ class QueryCompiler:
         )
         word_decided = or_(not_null(flag.copy()), is_pos.copy(), is_neg.copy())
         if word not in ("positive", "negative", "present", "absent"):
+            above = interval.Decided(exp.false(), exp.false())
             numeric_ok: exp.Expr = exp.false()
-            numeric_pos: exp.Expr = exp.false()
         else:
-            numeric_pos, numeric_ok = self.above_limit(number, unit, concept, high)
+            above, numeric_ok = self.above_limit(number, unit, concept, high, comparator)
         passes = case(
-            (not_null(number.copy()), numeric_pos if positive_word else not_(numeric_pos.copy())),
+            (not_null(number.copy()), above.met if positive_word else above.not_met),
             default=truthy if positive_word else not_(truthy.copy()),
         )
-        decided = case((not_null(number.copy()), numeric_ok), default=word_decided)
+        decided = case(
+            (not_null(number.copy()), and_(numeric_ok, or_(above.met, above.not_met))),
+            default=word_decided,
+        )
         return passes, decided
 
     def above_limit(
@@ -501,15 +524,20 @@ class QueryCompiler:
         unit: exp.Expr,
         concept: ConceptSet,
         high: exp.Expr | None = None,
-    ) -> tuple[exp.Expr, exp.Expr]:
+        comparator: exp.Expr | None = None,
+    ) -> tuple[interval.Decided, exp.Expr]:
         """(the number is above its upper limit of normal, there is such a limit): the result's
-        own range_high (in its unit), else the concept's `upper_limit`."""
+        own range_high (in its unit), else the concept's `upper_limit`. A result reported as a
+        bound is above it when all its values are, not above when none is."""
         high = high if high is not None else col("range_high", "e")
-        own = exp.GT(this=number.copy(), expression=high.copy())
+        limit_of_own = high
+        by_own = interval.compare(
+            ">", comparator, lambda op: compare_op(op, number.copy(), limit_of_own.copy())
+        )
         values = concept.all_attribute_values("upper_limit")
         limits = [v for v in values if isinstance(v, QuantityAttr)]
         if not limits:
-            return own, not_null(high.copy())
+            return by_own, not_null(high.copy())
         if (
             len({(v.value, v.unit) for v in limits}) > 1
             or concept.members
@@ -520,17 +548,29 @@ class QueryCompiler:
             )
         limit = limits[0]
         # The value, converted into the limit's unit, against the limit.
-        factors = self.c.numbers.factors(limit.unit, _molar(concept))
-        above, convertible = self.c.numbers.compare(number, unit, ">", limit.value, factors)
+        factors = self.c.numbers.factors(limit.unit, basis_of(concept))
+        by_stdlib = interval.compare(
+            ">",
+            comparator,
+            lambda op: self.c.numbers.compare(number, unit, op, limit.value, factors)[0],
+        )
+        convertible = self.c.numbers.compare(number, unit, ">", limit.value, factors)[1]
+        own = not_null(high.copy())
         return (
-            case((not_null(high.copy()), own), default=above),
-            or_(not_null(high.copy()), convertible),
+            interval.Decided(
+                case((own, by_own.met), default=by_stdlib.met),
+                case((own.copy(), by_own.not_met), default=by_stdlib.not_met),
+            ),
+            or_(own.copy(), convertible),
         )
 
-    def titer(self, number: exp.Expr, text: exp.Expr) -> tuple[exp.Expr, exp.Expr]:
-        """(the reciprocal dilution, it is one): `1:80` is 80; a number is itself."""
+    def titer(
+        self, number: exp.Expr, text: exp.Expr, comparator: exp.Expr | None = None
+    ) -> tuple[exp.Expr, exp.Expr, exp.Expr]:
+        """(the reciprocal dilution, it is one, its comparator when reported as a bound): `1:80`
+        is 80, `<1:40` is 40 with `<`; a number is itself (with the result's comparator)."""
         trimmed = exp.Trim(this=text.copy())
-        pattern = r"^1[ ]*:[ ]*[0-9]+([.][0-9]+)?$"
+        pattern = r"^(<=|>=|<|>)?[ ]*1[ ]*:[ ]*[0-9]+([.][0-9]+)?$"
         is_titer = exp.RegexpLike(this=trimmed.copy(), expression=string(pattern))
         tail = exp.Trim(
             this=exp.Substring(
@@ -540,12 +580,22 @@ class QueryCompiler:
                 ),
             )
         )
+        written = exp.Case()
+        for symbol in ("<=", ">=", "<", ">"):
+            head = exp.Substring(this=trimmed.copy(), start=num(1), length=num(len(symbol)))
+            written = written.when(eq(head, string(symbol)), string(symbol))
+        titer_ok = exp.func("COALESCE", is_titer, exp.false())
         value = case(
             (not_null(number.copy()), number.copy()),
-            (exp.func("COALESCE", is_titer, exp.false()), cast(tail, "DECIMAL(24, 10)")),
+            (titer_ok, cast(tail, "DECIMAL(24, 10)")),
             default=null(),
         )
-        return value, not_null(value.copy())
+        op = case(
+            (not_null(number.copy()), comparator.copy() if comparator is not None else null()),
+            (titer_ok.copy(), written.else_(null())),
+            default=null(),
+        )
+        return value, not_null(value.copy()), op
 
     # -- a query's relation ----------------------------------------------------------------------
 
@@ -562,8 +612,10 @@ class QueryCompiler:
             exp.select(
                 col("person_id", "pp"),
                 col("start_date", "e"),
+                col("start_time", "e"),
                 col("event_key", "e"),
                 col("value_number", "e"),
+                col("value_op", "e"),
                 col("unit_code", "e"),
                 col("value_text", "e"),
                 col("value_bool", "e"),
@@ -614,14 +666,21 @@ class QueryCompiler:
         """The kept events ranked for `pick` (latest, earliest, nearest): rn = 1 is the one."""
         start, key = col("start_date"), col("event_key")
         kept_first = exp.Ordered(this=case((eq(col("state"), num(PASS)), num(0)), default=num(1)))
+        time = col("start_time")
         if pick == "latest":
             order = [
                 kept_first,
                 exp.Ordered(this=start, desc=True),
+                exp.Ordered(this=time, desc=True, nulls_first=False),
                 exp.Ordered(this=key, desc=True),
             ]
         elif pick == "earliest":
-            order = [kept_first, exp.Ordered(this=start), exp.Ordered(this=key)]
+            order = [
+                kept_first,
+                exp.Ordered(this=start),
+                exp.Ordered(this=time.copy(), nulls_first=False),
+                exp.Ordered(this=key),
+            ]
         elif pick.startswith("nearest:"):
             target = col(date_column(pick.split(":", 1)[1]), "k")
             distance = exp.func(
@@ -642,17 +701,50 @@ class QueryCompiler:
                 partition_by=[col("person_id")],
                 order=exp.Order(expressions=order),
             ).as_("rn"),
+            self.tie_differs(pick).as_("tie_differs"),
         ).from_(exp.Subquery(this=inner, alias=exp.TableAlias(this=exp.to_identifier("k"))))
         del query
         return ranked, [
+            "tie_differs",
             "state",
             "value_number",
+            "value_op",
             "unit_code",
             "value_text",
             "value_bool",
             "range_high",
             "range_low",
         ]
+
+    @staticmethod
+    def tie_differs(pick: str) -> exp.Expr:
+        """1 when other events of the same state on the event's day have another value (`latest`
+        and `earliest` of one day's results that nothing orders are unknown: docs/language.md,
+        "Values and comparisons"); results with different recorded times are ordered by them."""
+        if pick not in ("latest", "earliest"):
+            return num(0)
+        parts: list[exp.Expr] = []
+        for column in ("value_number", "unit_code", "value_text", "value_bool"):
+            parts += [exp.func("COALESCE", cast(col(column), "VARCHAR"), string("~")), string("|")]
+        key = exp.func("CONCAT", *parts)
+        day = [col("person_id"), col("state"), col("start_date")]
+        same_time = [*(c.copy() for c in day), col("start_time")]
+        untimed = case((is_null(col("start_time")), key.copy()), default=null())
+
+        def over(function: str, value: exp.Expr, group: Sequence[exp.Expr]) -> exp.Expr:
+            return exp.Window(
+                this=exp.func(function, value), partition_by=[g.copy() for g in group]
+            )
+
+        # The events of the picked one's time, and those of its day with no time (which nothing
+        # orders against it), all have one value.
+        low, high = over("MIN", key, same_time), over("MAX", key, same_time)
+        u_low, u_high = over("MIN", untimed, day), over("MAX", untimed.copy(), day)
+        agree = and_(
+            eq(low, high),
+            or_(is_null(u_low), and_(eq(u_low.copy(), low.copy()), eq(u_high, low.copy()))),
+        )
+        return case((agree, num(0)), default=num(1))
 
     # -- conditions ------------------------------------------------------------------------------
 
@@ -725,10 +817,3 @@ class QueryCompiler:
     @property
     def values(self) -> ValueCompiler:
         return ValueCompiler(self)
-
-
-def _molar(concept: ConceptSet) -> Fraction | None:
-    value = concept.attributes.get("molar_mass")
-    if isinstance(value, QuantityAttr):
-        return value.value
-    return None
