@@ -652,3 +652,25 @@ def test_immunizations_and_allergies() -> None:
     # A drug is not a vaccine: the kinds are checked.
     assert "C205" in codes_of(one_criterion("immunization pred within 1 year"))
     assert codes_of(one_criterion("allergy pred ever before screening")) == []
+
+
+def test_trends_persistence_and_distinct_counts_are_checked() -> None:
+    # Item 9 and issue 15b's notes: trends read results; persistence is one run; `count distinct`
+    # counts types on its own. Their meaning is pinned by tests/conformance/protocols.json.
+    assert "C302" in codes_of(
+        one_criterion("doubling time medication pred within 1 year <= 6 months")
+    )
+    assert "C301" in codes_of(one_criterion("percent change lab alt within 1 year <= 5 U/L"))
+    assert codes_of(one_criterion("percent change lab alt within 1 year <= -50 %")) == []
+    assert codes_of(one_criterion("consecutive rises lab alt within 1 year >= 2")) == []
+    gaps = "lab hiv value is positive for at least 6 months allowing gaps of 1 month ever"
+    assert "C304" in codes_of(one_criterion(gaps))
+    total = "lab hiv value is positive for at least 6 months total ever"
+    assert "C304" in codes_of(one_criterion(total))
+    assert codes_of(one_criterion("lab hiv value is positive for at least 6 months ever")) == []
+    assert "C304" in codes_of(
+        one_criterion("condition lupus for at least 6 months ever", 'condition lupus = icd10 "M32"')
+    )
+    same = "count distinct medication pred of the same type ever <= 1"
+    assert "C305" in codes_of(one_criterion(same))
+    assert codes_of(one_criterion("count distinct medication pred ever <= 1")) == []

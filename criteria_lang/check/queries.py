@@ -21,7 +21,12 @@ from criteria_lang.core import messages as m
 from criteria_lang.core.concepts import ConceptSet, UnitAttr, basis_of
 from criteria_lang.core.dates import MAX_DURATION_DAYS, MAX_DURATION_YEARS, approximate_days
 from criteria_lang.core.diagnostics import NO_SPAN, Edit
-from criteria_lang.core.kinds import CONCEPT_KIND_OF, CONCEPT_KINDS_READ, EVENT_KIND_OF
+from criteria_lang.core.kinds import (
+    CONCEPT_KIND_OF,
+    CONCEPT_KINDS_READ,
+    EVENT_KIND_OF,
+    RESULT_KINDS,
+)
 from criteria_lang.core.numbers import format_number
 from criteria_lang.core.units import Unit, get_units
 from criteria_lang.syntax import nodes as n
@@ -79,7 +84,11 @@ def queried_concept(cx: CheckContext, query: n.Query) -> ConceptSet | None:
 def check_run(
     cx: CheckContext, query: n.Query, run: n.DurationRequirement, concept: ConceptSet | None
 ) -> None:
-    if query.kind != "medication":
+    if query.kind in RESULT_KINDS:
+        # A result persisting over a period (docs: "Persistence of results"): one run.
+        if run.mode != "continuous" or run.gap is not None:
+            cx.report(m.PERSISTENCE_IS_ONE_RUN, run.span)
+    elif query.kind != "medication":
         cx.report(m.RUN_ONLY_FOR_MEDICATIONS, run.span)
     check_duration(cx, run.duration, concept)
     check_duration(cx, run.gap, concept)
@@ -113,7 +122,9 @@ def check_value_unit(cx: CheckContext, value: n.QuantityLit, concept: ConceptSet
     )
 
 
-def check_counting(cx: CheckContext, query: n.Query, op: str | None) -> None:
+def check_counting(
+    cx: CheckContext, query: n.Query, op: str | None, distinct: bool = False
+) -> None:
     """`of the same type` and `in any D` shape a count (docs: "Counting by type")."""
     if not query.same_type and query.period is None:
         return
@@ -122,6 +133,8 @@ def check_counting(cx: CheckContext, query: n.Query, op: str | None) -> None:
         check_period(cx, query.period)
     if op != "count":
         cx.report(m.COUNTING_WITHOUT_COUNT, query.span)
+    elif distinct:
+        cx.report(m.DISTINCT_WITH_SAME_TYPE, query.span)
 
 
 def check_dose(

@@ -40,6 +40,7 @@ from criteria_lang.core import messages as m
 from criteria_lang.core.concepts import ConceptSet, UnitAttr, basis_of
 from criteria_lang.core.derived import BUILTINS
 from criteria_lang.core.diagnostics import Span
+from criteria_lang.core.kinds import RESULT_KINDS
 from criteria_lang.syntax import nodes as n
 
 EXPR_NODES = (
@@ -252,7 +253,7 @@ def derived_type(cx: CheckContext, operand: n.DerivedValue) -> ValueType:
 
 def aggregate_type(cx: CheckContext, operand: n.Aggregate) -> ValueType:
     concept = check_query(cx, operand.query)
-    check_counting(cx, operand.query, operand.op)
+    check_counting(cx, operand.query, operand.op, operand.distinct)
     kind = operand.query.kind
     if operand.op == "count":
         return ValueType("number", describe="a count")
@@ -271,6 +272,8 @@ def aggregate_type(cx: CheckContext, operand: n.Aggregate) -> ValueType:
         return ValueType("quantity", unit=mg, concept=concept, query_kind="medication")
     if kind == "medication" and operand.op == "sum":
         cx.report(m.SUM_OF_DOSES, operand.span)
+    if operand.op in TREND_OPS:
+        return trend_type(cx, operand, concept)
     if kind in ("condition", "procedure") and operand.op in ("min", "max", "sum"):
         cx.report(m.NO_VALUES_TO_AGGREGATE, operand.span, op=operand.op, kind=kind)
     unit = None
@@ -281,6 +284,21 @@ def aggregate_type(cx: CheckContext, operand: n.Aggregate) -> ValueType:
     type_kind: TypeKind = "quantity" if unit is not None else "any"
     described = f"the {operand.op} {concept.short_name if concept else 'value'}"
     return ValueType(type_kind, unit=unit, concept=concept, query_kind=kind, describe=described)
+
+
+TREND_OPS = ("percent change", "doubling time", "consecutive rises")
+
+
+def trend_type(cx: CheckContext, operand: n.Aggregate, concept: ConceptSet | None) -> ValueType:
+    """A trend reads the numeric results of a series (docs/language.md, "Trends in a series")."""
+    if operand.query.kind not in RESULT_KINDS:
+        cx.report(m.TREND_OF_OTHER_KIND, operand.span, op=operand.op, kind=operand.query.kind)
+    described = f"the {operand.op} of {concept.short_name if concept else 'the results'}"
+    if operand.op == "percent change":
+        return ValueType("quantity", unit=cx.units.parse("%"), concept=None, describe=described)
+    if operand.op == "doubling time":
+        return ValueType("quantity", unit=cx.units.parse("days"), concept=None, describe=described)
+    return ValueType("number", describe=described)
 
 
 def reference_type(cx: CheckContext, operand: n.Ref) -> ValueType:

@@ -49,15 +49,17 @@ class Kind:
     # Other event kinds a query of this kind reads: a vaccination recorded as a medication is a
     # vaccination.
     also_matches: tuple[EventKind, ...] = ()
+    # Its events carry results (values): series, trends and persistence read them.
+    results: bool = False
 
 
 KINDS: tuple[Kind, ...] = (
     Kind("condition", "condition", True),
     Kind("medication", "drug", True),
-    Kind("lab", "lab", False),
+    Kind("lab", "lab", False, results=True),
     Kind("procedure", "procedure", True),
-    Kind("observation", "observation", False),
-    Kind("score", "score", False),
+    Kind("observation", "observation", False, results=True),
+    Kind("score", "score", False, results=True),
     Kind("fact", "fact", False),
     Kind("immunization", "vaccine", True, also_matches=("medication",)),
     # An allergy recorded on the problem list, as a condition, is an allergy too.
@@ -70,6 +72,7 @@ CONCEPT_KINDS: tuple[ConceptKind, ...] = tuple(k.concept for k in KINDS)
 CONCEPT_KIND_OF: dict[EventKind, ConceptKind] = {k.event: k.concept for k in KINDS}
 EVENT_KIND_OF: dict[ConceptKind, EventKind] = {k.concept: k.event for k in KINDS}
 ABSENCE_IS_EVIDENCE: frozenset[str] = frozenset(k.event for k in KINDS if k.absence_is_evidence)
+RESULT_KINDS: frozenset[str] = frozenset(k.event for k in KINDS if k.results)
 # Query kind -> every concept kind it may name, and every event kind it reads.
 CONCEPT_KINDS_READ: dict[EventKind, tuple[ConceptKind, ...]] = {
     k.event: (k.concept, *k.also_reads) for k in KINDS

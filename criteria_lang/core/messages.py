@@ -397,7 +397,9 @@ LIMIT_NOT_ON_RESULT = Message(
 )
 ONLY_FOR_MEDICATIONS = Message("C304", "`{qualifier}` applies to medications", "remove it")
 RUN_ONLY_FOR_MEDICATIONS = Message(
-    "C304", "`for at least` applies to medication exposures", "remove it, or query a medication"
+    "C304",
+    "`for at least` applies to medication exposures and results",
+    "remove it, or query a medication or a result",
 )
 ENDED_ONLY_FOR_MEDICATIONS = Message("C304", "`ended` applies to medication exposures", "remove it")
 DOSE_WITHOUT_UNIT = Message(
@@ -408,6 +410,11 @@ NOT_A_DOSE_UNIT = Message(
     "'{unit}' is not a dose unit ({dimension})",
     "write a dose as an amount (mg, IU), an amount per day/week/month, per kg (mg/kg, "
     "mg/kg/day) or per body surface (mg/m2)",
+)
+DISTINCT_WITH_SAME_TYPE = Message(
+    "C305",
+    "`count distinct` counts the types; `of the same type` and `in any` count within one type",
+    "write `count distinct QUERY` alone, or `count QUERY of the same type ...`",
 )
 COUNTING_WITHOUT_COUNT = Message(
     "C305",
@@ -493,6 +500,16 @@ NO_REASON_RECORDED = Message(
     "C304",
     "`for` reads the reason a record gives, and a {kind} has none",
     "use `for` on a medication, procedure or immunization; relate other events with `with (...)`",
+)
+PERSISTENCE_IS_ONE_RUN = Message(
+    "C304",
+    "a result persists without a gap: `total` and `allowing gaps of` apply to exposures",
+    "write `for at least D` alone, e.g. `lab hbsag value is positive for at least 6 months ...`",
+)
+TREND_OF_OTHER_KIND = Message(
+    "C302",
+    "`{op}` reads a series of results, and a {kind} has none",
+    "use it on a lab, observation or score, e.g. `doubling time lab psa ever before screening`",
 )
 SUM_OF_DOSES = Message(
     "C302",

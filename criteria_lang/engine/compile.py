@@ -24,6 +24,7 @@ from criteria_lang.engine.values import (
     MET,
     NOT_MET,
     REVIEW,
+    UNBOUNDED,
     UNKNOWN,
     Converter,
     MissingData,
@@ -335,6 +336,11 @@ def review(question: str) -> ExprFn:
 def decide(a: Value, op: str, b: Value, ctx: Context, converter: Converter | None) -> Outcome:
     """`a op b`, exactly, in b's unit; a count in a partly covered window is a lower bound."""
     evidence = a.evidence + b.evidence
+    if a.kind == UNBOUNDED and isinstance(b.value, Fraction):
+        # Longer than any number (a series that does not rise has no doubling time).
+        ok = op in (">", ">=", "!=")
+        detail = f"longer than any {op} {fmt_quantity(b.value, b.unit)}: {'yes' if ok else 'no'}"
+        return Outcome(decided(ok), evidence + (Evidence(a.label or "value", detail),))
     if a.value is None or b.value is None:
         return Outcome(UNKNOWN, evidence, a.missing + b.missing)
     if a.kind == AGE and b.unit is not None:

@@ -12,7 +12,7 @@ from typing import Any, assert_never
 import attrs
 
 from criteria_lang.core.bounds import Range, extreme, total
-from criteria_lang.core.concepts import basis_of
+from criteria_lang.core.concepts import ConceptSet, basis_of
 from criteria_lang.core.conversions import Basis
 from criteria_lang.core.dates import completed_years
 from criteria_lang.core.derived import BUILTINS
@@ -28,11 +28,13 @@ from criteria_lang.engine.queries import (
     Case,
     QueryFn,
     QueryResult,
+    case_type,
     compile_query,
     count_cases,
 )
 from criteria_lang.engine.reported import derived_value
 from criteria_lang.engine.series import pick_one
+from criteria_lang.engine.trends import consecutive_rises, doubling_time, percent_change
 from criteria_lang.engine.values import (
     AGE,
     MET,
@@ -211,6 +213,9 @@ class ValueCompiler(ABC):
             )
         if op in ("latest", "earliest", "nearest"):
             return lambda ctx, result: one_event_value(ctx, node, result)
+        trend = TRENDS.get(op)
+        if trend is not None:
+            return lambda ctx, result: trend_value(trend, node, result)
         return lambda ctx, result: over_values(node, result, canonical)
 
     # ------------------------------------------------------------------ values of values
@@ -352,9 +357,12 @@ def count_value(ctx: Context, node: p.Aggregate, result: QueryResult) -> Value:
     """`count`: the matched events (the largest group, for `of the same type` / `in any`), a
     lower bound when the window is not covered or some events are undecided."""
     label, concept, query = node.label, node.query.concept, node.query
-    cases, uncounted = counted_cases(ctx, query, result)
+    cases, uncounted = counted_cases(ctx, node, result)
     notes: tuple[Evidence, ...] = ()
-    if node.same_type or node.period is not None:
+    if node.distinct:
+        cases, note = distinct_types(cases, concept)
+        notes = (note,)
+    elif node.same_type or node.period is not None:
         cases, note = count_cases(cases, concept, node.same_type, node.period)
         notes = (note,)
     evidence = case_evidence(cases, label) + notes + result.details
@@ -377,18 +385,48 @@ def count_value(ctx: Context, node: p.Aggregate, result: QueryResult) -> Value:
     )
 
 
+TRENDS: dict[str, Callable[[p.Aggregate, tuple[Event, ...]], Value]] = {
+    "percent change": percent_change,
+    "doubling time": doubling_time,
+    "consecutive rises": consecutive_rises,
+}
+
+
+def trend_value(
+    trend: Callable[[p.Aggregate, tuple[Event, ...]], Value], node: p.Aggregate, result: QueryResult
+) -> Value:
+    """A trend over the window's results; one that cannot be decided (a value that cannot be
+    read) leaves it missing, as for `min` and `max`."""
+    if result.undecided:
+        return Value(None, missing=tuple(r for _, r in result.undecided), label=node.label)
+    if not result.matched:
+        return no_events(node, result)
+    return trend(node, result.matched)
+
+
+def distinct_types(cases: list[Case], concept: ConceptSet) -> tuple[list[Case], Evidence]:
+    """`count distinct`: one case per type -- the drug (condition, test...) of the queried class,
+    as `of the same type` tells them apart (docs: "Counting by type and in any period")."""
+    first: dict[str, Case] = {}
+    for case in sorted(cases, key=lambda c: (c[1], c[0].id)):
+        first.setdefault(case_type(case[0], concept), case)
+    detail = ", ".join(first) if first else "none"
+    return list(first.values()), Evidence("count distinct", f"{len(first)}: {detail}")
+
+
 def counted_cases(
-    ctx: Context, query: p.Query, result: QueryResult
+    ctx: Context, node: p.Aggregate, result: QueryResult
 ) -> tuple[list[Case], tuple[str, ...]]:
     """What a `count` counts: events, one on its start day -- but a medication exposure counts
     its administrations in the window (docs: "Administrations and cumulative doses"), records of
     one drug with the same days and daily dose once (docs: "Courses"); when the administrations
-    cannot all be known, why (the count is then a lower bound)."""
-    if query.kind != "medication":
+    cannot all be known, why (the count is then a lower bound). `count distinct` counts types,
+    so an exposure is one case however many administrations it holds."""
+    if node.query.kind != "medication" or node.distinct:
         return [(e, e.start) for e in result.matched], ()
     cases: list[Case] = []
     why: list[str] = []
-    for event in without_duplicates(ctx, query.concept, list(result.matched)):
+    for event in without_duplicates(ctx, node.query.concept, list(result.matched)):
         days, unknown = administration_days(event, result.start, result.end)
         cases.extend((event, day) for day in days)
         if unknown is not None:

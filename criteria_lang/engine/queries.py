@@ -15,7 +15,7 @@ from criteria_lang.core.concepts import ConceptSet, QuantityAttr
 from criteria_lang.core.conversions import Basis
 from criteria_lang.core.dates import OutOfCalendar, period_last_day
 from criteria_lang.core.diagnostics import clip
-from criteria_lang.core.kinds import ABSENCE_IS_EVIDENCE
+from criteria_lang.core.kinds import ABSENCE_IS_EVIDENCE, RESULT_KINDS
 from criteria_lang.core.results import Evidence
 from criteria_lang.core.routes import route_of_text
 from criteria_lang.core.units import UnitError, get_units
@@ -34,7 +34,7 @@ from criteria_lang.engine.evidence import (
     numeric_word,
     unit_problem,
 )
-from criteria_lang.engine.series import pick_one
+from criteria_lang.engine.series import persisting, pick_one
 from criteria_lang.engine.values import (
     MET,
     NOT_MET,
@@ -120,7 +120,9 @@ def compile_query(query: p.Query) -> QueryFn:
             )
         else:
             kept, undecided, details = in_window, [], []
-        if qualifying:
+        if query.run is not None and query.kind in RESULT_KINDS:
+            kept, undecided = persistence(query, in_window, kept, undecided, details, (start, end))
+        elif qualifying:
             kept, undecided = after_filters(
                 ctx, query, kept, undecided, details, (start, end), value_check
             )
@@ -264,6 +266,30 @@ def first_failure(ctx: Context, event: Event, filters: list[Filter]) -> bool | s
         if result is False or isinstance(result, str):
             return result
     return None
+
+
+def persistence(
+    query: p.Query,
+    in_window: list[Event],
+    kept: list[Event],
+    undecided: list[tuple[Event, str]],
+    details: list[Evidence],
+    window: tuple[dt.date | None, dt.date | None],
+) -> tuple[list[Event], list[tuple[Event, str]]]:
+    """`lab x value is positive for at least D`: the results of a run that persisted for D
+    (docs/language.md, "Persistence of results"). Every result of the window takes part: one
+    that fails the query's qualifiers ends a run."""
+    assert query.run is not None
+    passed = {id(e) for e in kept}
+    reasons = {id(e): why for e, why in undecided}
+    verdicts: list[bool | str] = [
+        True if id(e) in passed else reasons.get(id(e), False) for e in in_window
+    ]
+    run, doubtful, note = persisting(in_window, verdicts, query.run.duration, window)
+    duration = query.run.duration
+    need = f"needs {format_number(duration.amount)} {duration.unit}"
+    details.append(Evidence(f"{query.label} persisting", f"{note} ({need})"))
+    return run, doubtful
 
 
 def after_filters(

@@ -25,6 +25,9 @@ MET, NOT_MET, UNKNOWN, REVIEW = Truth.MET, Truth.NOT_MET, Truth.UNKNOWN, Truth.R
 # `Value.kind` of an event's value whose unit cannot be read (docs: "Values that cannot be read").
 UNREADABLE = "unreadable"
 AGE = "age"
+# `Value.kind` of a quantity longer than any (a doubling time of a series that does not rise):
+# `value` is None and it compares as above every number (docs: "Trends in a series").
+UNBOUNDED = "unbounded"
 
 
 @attrs.frozen(slots=True)

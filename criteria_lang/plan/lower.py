@@ -375,13 +375,14 @@ class Lowering:
         return p.Aggregate(
             op=node.op,
             query=query,
-            label=f"{node.op} {node.query.kind} {concept.short_name}"
-            + (f" as {node.basis}" if node.basis else ""),
+            label=f"{'count distinct' if node.distinct else node.op} {node.query.kind} "
+            f"{concept.short_name}" + (f" as {node.basis}" if node.basis else ""),
             unit=unit_attr.unit if isinstance(unit_attr, UnitAttr) else None,
             nearest_to=window.anchor if node.op == "nearest" else None,
             same_type=node.query.same_type,
             period=self.duration(period) if period is not None else None,
             basis=node.basis,
+            distinct=node.distinct,
         )
 
     def derived(self, node: n.DerivedValue, module: Module) -> p.Derived:

@@ -34,7 +34,19 @@ AttributeOp = Literal["<", "<=", ">", ">=", "=", "!=", "in"]
 ValueOp = Literal["<", "<=", ">", ">=", "=", "!=", "is"]
 DoseOp = Literal["<", "<=", ">", ">=", "=", "!=", "between"]
 Bounds = Literal["inclusive", "exclusive", "left-inclusive", "right-inclusive"]
-AggregateOp = Literal["latest", "earliest", "nearest", "min", "max", "sum", "count", "cumulative"]
+AggregateOp = Literal[
+    "latest",
+    "earliest",
+    "nearest",
+    "min",
+    "max",
+    "sum",
+    "count",
+    "cumulative",
+    "percent change",
+    "doubling time",
+    "consecutive rises",
+]
 DoseShape = Literal["amount", "daily", "per_kg", "per_kg_daily", "per_m2", "per_m2_daily"]
 Section = Literal["inclusion", "exclusion"]
 Sign = Literal[-1, 1]
@@ -371,6 +383,7 @@ class Aggregate:
     same_type: bool = False
     period: Duration | None = None
     basis: str | None = None  # `cumulative ... as BASIS`: each drug's factor first
+    distinct: bool = False  # `count distinct`: the number of types, not of events
 
 
 @attrs.frozen

@@ -117,8 +117,8 @@ class ValueCompiler:
         query = node.query
         missing_date = self.q.bounds(query.window, "persons").missing
         if node.op == "count":
-            if node.same_type or node.period is not None:
-                raise NotExpressible("count of the same type / in any period")
+            if node.same_type or node.period is not None or node.distinct:
+                raise NotExpressible("count distinct / of the same type / in any period")
             if query.kind == "medication":
                 # Records of one drug with the same days and daily dose count once
                 # (docs/language.md, "Courses"): needs daily doses, not compiled yet.

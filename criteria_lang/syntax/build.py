@@ -10,6 +10,7 @@ import re
 from fractions import Fraction
 from typing import Any
 
+import attrs
 import lark
 from lark import Token, Tree
 
@@ -337,13 +338,16 @@ class Builder:
         span = self.span(tree)
         if kind in ("quantity", "scaled_quantity"):
             return self.quantity(tree)
+        if kind == "negative":  # `percent change ... <= -50 %`
+            literal = self.quantity(tree.children[0])
+            return attrs.evolve(literal, value=-literal.value, span=span)
         if kind == "titer":
             dilution = Fraction(str(tree.children[0]).split(":", 1)[1])
             return n.TiterLit(dilution, span=span)
         if kind == "uln":
             number, limit = tree.children
             return n.LimitLit(Fraction(str(number)), self.word(limit), span=span)  # type: ignore[arg-type]
-        if kind in ("aggregate", "cumulative"):
+        if kind in ("aggregate", "count_distinct", "cumulative"):
             return self.aggregate(tree)
         if kind == "exists":
             return self.exists(tree)
@@ -361,6 +365,8 @@ class Builder:
 
     def aggregate(self, tree: Tree[Any]) -> n.Aggregate:
         span = self.span(tree)
+        if tree.data == "count_distinct":
+            return n.Aggregate("count", self.query(tree.children[0]), span=span, distinct=True)
         if tree.data == "cumulative":
             basis = None
             if len(tree.children) > 1:

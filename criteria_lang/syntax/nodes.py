@@ -294,7 +294,19 @@ class Related:
 
 # ------------------------------------------------------------------ operands
 
-AggregateOp = Literal["latest", "earliest", "nearest", "min", "max", "sum", "count", "cumulative"]
+AggregateOp = Literal[
+    "latest",
+    "earliest",
+    "nearest",
+    "min",
+    "max",
+    "sum",
+    "count",
+    "cumulative",
+    "percent change",
+    "doubling time",
+    "consecutive rises",
+]
 
 
 @attrs.frozen
@@ -303,6 +315,7 @@ class Aggregate:
     query: Query
     span: Span = _span
     basis: str | None = None  # `cumulative medication x ... as prednisone_equivalent`
+    distinct: bool = False  # `count distinct medication drugs.tnf_inhibitors ...`
 
 
 @attrs.frozen

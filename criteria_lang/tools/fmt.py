@@ -517,7 +517,8 @@ class Formatter:
                 return f"{self.number(operand.multiple, operand.span.start)} x {operand.limit}"
             case n.Aggregate():
                 basis = f" as {operand.basis}" if operand.basis else ""
-                return f"{operand.op} {self.query(operand.query)}{basis}"
+                op = "count distinct" if operand.distinct else operand.op
+                return f"{op} {self.query(operand.query)}{basis}"
             case n.Exists():
                 return self.exists(operand)
             case n.Age():
