@@ -170,8 +170,11 @@ _UNIT_AFTER_NUMBER = re.compile(r"(\d) (?!\d{4}-)[^\s\]\);,=]+")
 
 
 def in_ucum(text: str, units: list[tuple[str, str]]) -> str:
+    """Each unit or display as read back, where it stands as a word of its own (after a space,
+    a bracket or the start; before a space, a bracket, a semicolon or the end)."""
     for ours, ucum in units:
-        text = text.replace(f" {ours} ", f" {ucum} ")
+        word = re.compile(rf"(?<![^\s(\[]){re.escape(ours)}(?=[\s)\];]|$)")
+        text = word.sub(ucum.replace("\\", r"\\"), text)
     return text
 
 

@@ -7,7 +7,6 @@ by criterion, as the patient itself: every example patient of every trial, the S
 from __future__ import annotations
 
 import datetime as dt
-import re
 from decimal import Decimal
 from fractions import Fraction
 from pathlib import Path
@@ -15,7 +14,7 @@ from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, given, settings
-from test_fhir_roundtrip import SMALL_RULES, patient_doc, units_as_ucum, units_blank
+from test_fhir_roundtrip import SMALL_RULES, in_ucum, patient_doc, units_as_ucum, units_blank
 
 from criteria_lang import PatientResult, Rules, load_patient
 from criteria_lang.records.fhir import read_fhir
@@ -48,15 +47,6 @@ def through_omop(patients: list[Patient]) -> tuple[dict[str, Patient], OmopWrite
     assert summary.total == sum(summary.read.values()) == sum(len(t) for t in tables.values())
     by_person = {p.id: p for p in back}
     return {ours: by_person[str(pid)] for ours, pid in writer.person_ids.items()}, writer
-
-
-def in_ucum(text: str, units: list[tuple[str, str]]) -> str:
-    """Each unit or display as read back, where it stands as a word of its own (after a space,
-    a bracket or the start; before a space, a bracket, a semicolon or the end)."""
-    for ours, ucum in units:
-        word = re.compile(rf"(?<![^\s(\[]){re.escape(ours)}(?=[\s)\];]|$)")
-        text = word.sub(ucum.replace("\\", r"\\"), text)
-    return text
 
 
 def assert_same_results(
